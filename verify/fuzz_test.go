@@ -1,0 +1,327 @@
+package verify_test
+
+// Fuzz targets: one per header parser, and one differential target per
+// scheme that must make the same accept/reject decision as the provider's
+// SDK (or, for generic HMAC, a plain crypto/hmac reference). Seed corpora
+// live in testdata/fuzz/<target>; `go test` runs them, and
+// `go test -fuzz=FuzzX ./verify` explores further.
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76/webhook"
+
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+var sentinels = []error{verify.ErrMissingSignature, verify.ErrMalformedSignature, verify.ErrSignatureMismatch,
+	verify.ErrTimestampTooOld, verify.ErrTimestampTooNew}
+
+// requireWellFormed checks the contract every rejection keeps: an *Error
+// wrapping exactly one sentinel, with a message that names its scheme.
+func requireWellFormed(t *testing.T, err error) {
+	t.Helper()
+	if err == nil {
+		return
+	}
+	var verr *verify.Error
+	require.True(t, errors.As(err, &verr), "not a *verify.Error: %v", err)
+	n := 0
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "wraps %d sentinels: %v", n, err)
+	require.True(t, strings.HasPrefix(err.Error(), verr.Scheme+": "), err.Error())
+}
+
+// mutate applies one fuzzer-chosen edit: replace the byte at pos with b, or
+// delete it when b is 0.
+func mutate(s []byte, pos uint16, b byte) []byte {
+	if len(s) == 0 {
+		return append(s, b)
+	}
+	i := int(pos) % len(s)
+	out := append([]byte(nil), s...)
+	if b == 0 {
+		return append(out[:i], out[i+1:]...)
+	}
+	out[i] = b
+	return out
+}
+
+func FuzzStripeHeader(f *testing.F) {
+	body := []byte(`{"id":"evt_fuzz"}`)
+	const secret = "whsec_fuzz"
+	now := time.Now()
+	f.Add(webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: secret, Timestamp: now}).Header)
+	f.Add("t=1,v1=00,v0=ff")
+	f.Add("v1=,t=")
+	f.Add("t=9223372036854775807,v1=" + strings.Repeat("a", 64))
+	f.Fuzz(func(t *testing.T, header string) {
+		v, err := verify.NewStripe(secret)
+		require.NoError(t, err)
+		ours := v.VerifyHeader(header, body)
+		requireWellFormed(t, ours)
+		checkStripeDecision(t, header, ours, webhook.ValidatePayloadWithTolerance(body, header, secret, webhook.DefaultTolerance))
+	})
+}
+
+func FuzzStripeDifferential(f *testing.F) {
+	f.Add([]byte(`{"id":"evt_1"}`), "whsec_abc", int64(0), uint8(0), uint16(0), byte(0))
+	f.Add([]byte(`{}`), "whsec_abc", int64(-400), uint8(1), uint16(3), byte('9'))
+	f.Add([]byte("x"), "s", int64(400), uint8(2), uint16(0), byte('y'))
+	f.Add([]byte(`{"a":1}`), "whsec_k", int64(10), uint8(3), uint16(2), byte(0))
+	f.Fuzz(func(t *testing.T, body []byte, secret string, offset int64, what uint8, pos uint16, b byte) {
+		offset %= 3600
+		if d := offset*int64(time.Second) - int64(webhook.DefaultTolerance); d > -int64(boundaryMargin) && d < int64(boundaryMargin) {
+			return // too close to the SDK's own time.Now boundary
+		}
+		if d := offset*int64(time.Second) + int64(webhook.DefaultTolerance); d > -int64(boundaryMargin) && d < int64(boundaryMargin) {
+			return
+		}
+		header := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{
+			Payload: body, Secret: secret, Timestamp: time.Now().Add(time.Duration(offset) * time.Second)}).Header
+		switch what % 4 {
+		case 1:
+			header = string(mutate([]byte(header), pos, b))
+		case 2:
+			body = mutate(body, pos, b)
+		case 3:
+			secret = string(mutate([]byte(secret), pos, b))
+		}
+		stripeAgree(t, header, body, secret)
+	})
+}
+
+func FuzzStandardSignatureHeader(f *testing.F) {
+	body := []byte(`{"type":"booking.created"}`)
+	f.Add("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+	f.Add("v1,a v1,b v2,c")
+	f.Add("v1,,, v1")
+	f.Add(" v1,x  ")
+	f.Fuzz(func(t *testing.T, sig string) {
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		wh, err := standardwebhooks.NewWebhook(standardSecret)
+		require.NoError(t, err)
+		good, err := wh.Sign("msg_1", time.Now(), body)
+		require.NoError(t, err)
+		for _, s := range []string{sig, sig + " " + good, good + " " + sig} {
+			v, err := verify.NewStandard(standardSecret)
+			require.NoError(t, err)
+			r := httptest.NewRequest(http.MethodPost, "/", nil)
+			r.Header.Set("webhook-id", "msg_1")
+			r.Header.Set("webhook-timestamp", ts)
+			r.Header.Set("webhook-signature", s)
+			requireWellFormed(t, v.Verify(r, body))
+			standardAgree(t, "msg_1", ts, s, body, standardSecret)
+		}
+	})
+}
+
+func FuzzStandardDifferential(f *testing.F) {
+	f.Add([]byte(`{"type":"x"}`), "msg_1", standardSecret, int64(0), uint8(0), uint16(0), byte(0))
+	f.Add([]byte(`{}`), "msg_2", "dGVzdA==", int64(-400), uint8(1), uint16(1), byte('2'))
+	f.Add([]byte(``), "m", standardSecret, int64(400), uint8(2), uint16(5), byte(' '))
+	f.Add([]byte(`x`), "m", standardSecret, int64(1), uint8(3), uint16(5), byte('='))
+	f.Add([]byte(`x`), "m", standardSecret, int64(1), uint8(4), uint16(0), byte('+'))
+	f.Fuzz(func(t *testing.T, body []byte, id string, secret string, offset int64, what uint8, pos uint16, b byte) {
+		offset %= 3600
+		tol := int64(5 * time.Minute / time.Second)
+		margin := int64(boundaryMargin / time.Second)
+		if (offset > tol-margin && offset < tol+margin) || (offset < -tol+margin && offset > -tol-margin) {
+			return
+		}
+		wh, err := standardwebhooks.NewWebhook(secret)
+		if err != nil {
+			standardAgree(t, id, "1", "v1,x", body, secret)
+			return
+		}
+		at := time.Now().Add(time.Duration(offset) * time.Second)
+		sig, err := wh.Sign(id, at, body)
+		require.NoError(t, err)
+		ts := strconv.FormatInt(at.Unix(), 10)
+		switch what % 5 {
+		case 1:
+			sig = string(mutate([]byte(sig), pos, b))
+		case 2:
+			body = mutate(body, pos, b)
+		case 3:
+			id = string(mutate([]byte(id), pos, b))
+		case 4:
+			ts = string(mutate([]byte(ts), pos, b))
+		}
+		if strings.ContainsAny(id+ts+sig, "\r\n\x00") || id != strings.TrimSpace(id) || ts != strings.TrimSpace(ts) || sig != strings.TrimSpace(sig) {
+			return // not a value an HTTP header can carry as such
+		}
+		standardAgree(t, id, ts, sig, body, secret)
+	})
+}
+
+func FuzzTwilioForm(f *testing.F) {
+	f.Add([]byte("MessageSid=SM1&MessageStatus=delivered&ErrorCode="))
+	f.Add([]byte("a=1&a=2&a=1&b=%2B&c=hello+world&d=Zo%C3%AB"))
+	f.Add([]byte("x=%zz"))
+	f.Add([]byte("x=1;y=2"))
+	f.Add([]byte("&&=&=x&y"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		const target = "https://example.com/twilio"
+		v, err := verify.NewTwilio(twilioToken)
+		require.NoError(t, err)
+		r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		form, perr := url.ParseQuery(string(body))
+		if perr != nil {
+			r.Header.Set("X-Twilio-Signature", verifytest.Twilio{AuthToken: twilioToken}.Signature(target, form))
+			err := v.Verify(r, body)
+			require.Error(t, err, "net/url refuses %q (%v), so must hookkit", body, perr)
+			requireWellFormed(t, err)
+			return
+		}
+		r.Header.Set("X-Twilio-Signature", verifytest.Twilio{AuthToken: twilioToken}.Signature(target, form))
+		require.NoError(t, v.Verify(r, body), "form %q", body)
+	})
+}
+
+func FuzzTwilioDifferential(f *testing.F) {
+	f.Add("example.com", "/sms?x=1", []byte("MessageSid=SM1&MessageStatus=sent"), "12345", true, uint8(0), uint16(0), byte(0))
+	f.Add("example.com:8443", "/sms", []byte("A=1&B=%2B2"), "tok", true, uint8(1), uint16(3), byte('x'))
+	f.Add("localhost:8080", "/cb?bodySHA256=abc", []byte(`{"a":1}`), "tok", false, uint8(2), uint16(1), byte('='))
+	f.Add("example.com", "/a", []byte("x=1"), "tok", false, uint8(3), uint16(1), byte('/'))
+	f.Add("example.com", "/a", []byte("x=1"), "tok", true, uint8(4), uint16(0), byte('+'))
+	f.Fuzz(func(t *testing.T, host, target string, body []byte, token string, tls bool, what uint8, pos uint16, b byte) {
+		if !strings.HasPrefix(target, "/") || strings.ContainsAny(target, " #\r\n\x00\x7f") ||
+			host == "" || strings.ContainsAny(host, "/?#@[]% \r\n\x00\x7f\\") {
+			return // not what a server hands a handler as Host and request target
+		}
+		if u, err := url.Parse("http://" + host + target); err != nil || u.Host != host {
+			return
+		}
+		if !twilioUniqueKeys(body) {
+			return // twilio-go signs only the first value of a repeated name
+		}
+		c := twilioCase{scheme: "http", host: host, target: target, body: body, token: token}
+		if tls {
+			c.scheme = "https"
+		}
+		if token != "" {
+			form, err := url.ParseQuery(string(body))
+			if err != nil {
+				form = url.Values{}
+			}
+			c.sig = verifytest.Twilio{AuthToken: token}.Signature(c.url(), form)
+		}
+		switch what % 5 {
+		case 1:
+			c.sig = string(mutate([]byte(c.sig), pos, b))
+		case 2:
+			c.body = mutate(c.body, pos, b)
+			if !twilioUniqueKeys(c.body) {
+				return
+			}
+		case 3:
+			c.target = "/" + string(mutate([]byte(c.target[1:]), pos, b))
+			if strings.ContainsAny(c.target, " #\r\n\x00\x7f") {
+				return
+			}
+		case 4:
+			c.token = string(mutate([]byte(c.token), pos, b))
+		}
+		twilioAgree(t, c)
+	})
+}
+
+// The generic HMAC verifier has no SDK; its reference is crypto/hmac used
+// the way GitHub documents X-Hub-Signature-256.
+func FuzzHMACHeader(f *testing.F) {
+	f.Add("sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17", []byte("Hello, World!"))
+	f.Add("sha256=", []byte(""))
+	f.Add("sha1=abc", []byte("x"))
+	f.Add("sha256="+strings.Repeat("G", 64), []byte("x"))
+	f.Fuzz(func(t *testing.T, header string, body []byte) {
+		const secret = "It's a Secret to Everybody"
+		v, err := verify.NewHMAC([]byte(secret), "X-Hub-Signature-256", verify.WithPrefix("sha256="))
+		require.NoError(t, err)
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("X-Hub-Signature-256", header)
+		ours := v.Verify(r, body)
+		requireWellFormed(t, ours)
+
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(body)
+		want := m.Sum(nil)
+		sent, ok := strings.CutPrefix(header, "sha256=")
+		got, derr := hex.DecodeString(sent)
+		if ok && derr == nil && hmac.Equal(got, want) {
+			require.NoError(t, ours)
+		} else {
+			require.Error(t, ours)
+		}
+	})
+}
+
+func FuzzHMACDifferential(f *testing.F) {
+	f.Add([]byte(`{"id":"1"}`), []byte("secret"), int64(0), uint8(0), uint16(0), byte(0))
+	f.Add([]byte(`{"id":"1"}`), []byte("secret"), int64(-400), uint8(1), uint16(9), byte('A'))
+	f.Add([]byte(`{"id":"1"}`), []byte("secret"), int64(20), uint8(2), uint16(2), byte('x'))
+	f.Add([]byte(`{"id":"1"}`), []byte("secret"), int64(20), uint8(3), uint16(0), byte('9'))
+	f.Fuzz(func(t *testing.T, body, secret []byte, offset int64, what uint8, pos uint16, b byte) {
+		if len(secret) == 0 {
+			return
+		}
+		offset %= 3600
+		now := fixedNow
+		v, err := verify.NewHMAC(secret, "X-Slack-Signature", verify.WithPrefix("v0="),
+			verify.WithTimestampHeader("X-Slack-Request-Timestamp"), verify.WithSignedContent("v0:{timestamp}:{body}"),
+			verify.WithClock(func() time.Time { return now }))
+		require.NoError(t, err)
+		ts := strconv.FormatInt(now.Unix()+offset, 10)
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte("v0:" + ts + ":"))
+		m.Write(body)
+		sig := "v0=" + hex.EncodeToString(m.Sum(nil))
+		signedBody := append([]byte(nil), body...)
+		switch what % 4 {
+		case 1:
+			sig = string(mutate([]byte(sig), pos, b))
+		case 2:
+			body = mutate(body, pos, b)
+		case 3:
+			ts = string(mutate([]byte(ts), pos, b))
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.Header.Set("X-Slack-Signature", sig)
+		r.Header.Set("X-Slack-Request-Timestamp", ts)
+		err = v.Verify(r, body)
+		requireWellFormed(t, err)
+
+		// Reference: Slack's documented check, written out directly.
+		n, perr := strconv.ParseInt(ts, 10, 64)
+		ref := hmac.New(sha256.New, secret)
+		ref.Write([]byte("v0:" + ts + ":"))
+		ref.Write(body)
+		sent, ok := strings.CutPrefix(sig, "v0=")
+		got, derr := hex.DecodeString(sent)
+		fresh := perr == nil && n >= now.Unix()-300 && n <= now.Unix()+300
+		accept := ok && derr == nil && fresh && hmac.Equal(got, ref.Sum(nil)) && r.Header.Get("X-Slack-Request-Timestamp") != ""
+		if accept {
+			require.NoError(t, err)
+		} else {
+			require.Error(t, err, "body changed: %v", !bytes.Equal(body, signedBody))
+		}
+	})
+}

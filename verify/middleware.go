@@ -1,0 +1,139 @@
+package verify
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+)
+
+// DefaultMaxBodyBytes is the body limit of Middleware and ReadBody users that
+// set none: 1 MiB, well above any Stripe, Twilio or Standard Webhooks event.
+const DefaultMaxBodyBytes = 1 << 20
+
+// ReadBody reads r's whole body, refusing more than limit bytes (limit <= 0
+// means DefaultMaxBodyBytes). Past the limit it stops reading and returns an
+// error wrapping ErrBodyTooLarge (answer 413); a failed read wraps
+// ErrBodyUnreadable. w may be nil; when given, the server is told to close
+// the connection after an oversized body instead of draining it.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxBodyBytes
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return []byte{}, nil
+	}
+	if r.ContentLength > limit {
+		return nil, fmt.Errorf("Content-Length %d over the %d-byte limit: %w", r.ContentLength, limit, ErrBodyTooLarge)
+	}
+	var src io.Reader = r.Body
+	if w != nil {
+		src = http.MaxBytesReader(w, r.Body, limit)
+	}
+	// One byte past the limit tells an oversized body from one exactly at it.
+	src = io.LimitReader(src, limit+1)
+	var buf []byte
+	if r.ContentLength >= 0 {
+		buf = make([]byte, 0, r.ContentLength+1)
+	} else {
+		buf = make([]byte, 0, 4<<10)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := src.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > limit {
+			return nil, fmt.Errorf("body over the %d-byte limit: %w", limit, ErrBodyTooLarge)
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				return nil, fmt.Errorf("body over the %d-byte limit: %w", limit, ErrBodyTooLarge)
+			}
+			return nil, fmt.Errorf("%v: %w", err, ErrBodyUnreadable)
+		}
+	}
+}
+
+// MiddlewareOption configures Middleware.
+type MiddlewareOption func(*middlewareConfig)
+
+type middlewareConfig struct {
+	maxBody int64
+	onError func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// WithMaxBodyBytes sets the largest body Middleware reads (default
+// DefaultMaxBodyBytes); a larger one is answered 413.
+func WithMaxBodyBytes(n int64) MiddlewareOption {
+	return func(c *middlewareConfig) { c.maxBody = n }
+}
+
+// WithErrorHandler replaces how Middleware answers a request it rejects. The
+// handler gets the error from ReadBody or the Verifier (use StatusCode for
+// the status, and log err: it names the failed check); it must write the
+// response. The default writes StatusCode(err) and a short JSON reason that
+// reveals nothing about the expected signature.
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) MiddlewareOption {
+	return func(c *middlewareConfig) {
+		if h != nil {
+			c.onError = h
+		}
+	}
+}
+
+// Middleware returns net/http middleware that reads the body (up to the
+// limit; 413 past it), verifies it with v, and calls next only when the
+// signature holds, with r.Body replaced by a fresh reader over the same
+// bytes so next can read it as usual. A rejected request is answered 400
+// (403 for Twilio) and next is not called.
+//
+// It is a plain func(http.Handler) http.Handler, so it composes with
+// http.ServeMux, chi, and any other router without an adapter. Like
+// http.Handle with a nil handler, it panics at setup if v is nil.
+func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	if v == nil {
+		panic("verify.Middleware: nil Verifier")
+	}
+	c := middlewareConfig{maxBody: DefaultMaxBodyBytes, onError: writeRejection}
+	for _, opt := range opts {
+		opt(&c)
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, err := ReadBody(w, r, c.maxBody)
+			if err == nil {
+				err = v.Verify(r, body)
+			}
+			if err != nil {
+				c.onError(w, r, err)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			r.ContentLength = int64(len(body))
+			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func writeRejection(w http.ResponseWriter, _ *http.Request, err error) {
+	status := StatusCode(err)
+	reason := `{"error":"signature verification failed"}`
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
+		reason = `{"error":"body too large"}`
+	case errors.Is(err, ErrBodyUnreadable):
+		reason = `{"error":"body unreadable"}`
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	io.WriteString(w, reason+"\n")
+}

@@ -1,0 +1,136 @@
+package verify_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+// recordingHandler records whether it ran and what body it read, twice.
+type recordingHandler struct {
+	called      bool
+	first, next []byte
+}
+
+func (h *recordingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.called = true
+	h.first, _ = io.ReadAll(r.Body)
+	if r.GetBody != nil {
+		rc, _ := r.GetBody()
+		h.next, _ = io.ReadAll(rc)
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+func TestMiddleware(t *testing.T) {
+	const secret = "whsec_mw"
+	stripe, err := verify.NewStripe(secret)
+	require.NoError(t, err)
+	twilio, err := verify.NewTwilio("tok")
+	require.NoError(t, err)
+	body := []byte(`{"id":"evt_mw","type":"charge.refunded"}`)
+	form := []byte(url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"failed"}}.Encode())
+
+	tests := []struct {
+		name     string
+		v        verify.Verifier
+		opts     []verify.MiddlewareOption
+		req      func() *http.Request
+		status   int
+		wantNext bool
+		wantBody []byte
+	}{
+		{"signed", stripe, nil, func() *http.Request {
+			return verifytest.NewRequest(verifytest.Stripe{Secret: secret}, "/hook", body)
+		}, http.StatusNoContent, true, body},
+		{"unsigned", stripe, nil, func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+		}, http.StatusBadRequest, false, nil},
+		{"twilio forged answers 403", twilio, nil, func() *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "https://example.com/sms", bytes.NewReader(form))
+			r.Header.Set("X-Twilio-Signature", "AAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+			return r
+		}, http.StatusForbidden, false, nil},
+		{"twilio signed", twilio, nil, func() *http.Request {
+			return verifytest.NewRequest(verifytest.Twilio{AuthToken: "tok"}, "https://example.com/sms", form)
+		}, http.StatusNoContent, true, form},
+		{"over the limit with Content-Length", stripe, []verify.MiddlewareOption{verify.WithMaxBodyBytes(16)}, func() *http.Request {
+			return verifytest.NewRequest(verifytest.Stripe{Secret: secret}, "/hook", body)
+		}, http.StatusRequestEntityTooLarge, false, nil},
+		{"over the limit, chunked", stripe, []verify.MiddlewareOption{verify.WithMaxBodyBytes(16)}, func() *http.Request {
+			r := verifytest.NewRequest(verifytest.Stripe{Secret: secret}, "/hook", body)
+			r.ContentLength = -1
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			return r
+		}, http.StatusRequestEntityTooLarge, false, nil},
+		{"exactly at the limit", stripe, []verify.MiddlewareOption{verify.WithMaxBodyBytes(int64(len(body)))}, func() *http.Request {
+			r := verifytest.NewRequest(verifytest.Stripe{Secret: secret}, "/hook", body)
+			r.ContentLength = -1
+			return r
+		}, http.StatusNoContent, true, body},
+		{"unreadable body", stripe, nil, func() *http.Request {
+			r := verifytest.NewRequest(verifytest.Stripe{Secret: secret}, "/hook", body)
+			r.Body = io.NopCloser(failingReader{})
+			return r
+		}, http.StatusBadRequest, false, nil},
+		{"custom error handler", stripe, []verify.MiddlewareOption{verify.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {
+			if errors.Is(err, verify.ErrMissingSignature) {
+				w.WriteHeader(http.StatusUnauthorized)
+			}
+		})}, func() *http.Request {
+			return httptest.NewRequest(http.MethodPost, "/hook", bytes.NewReader(body))
+		}, http.StatusUnauthorized, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			next := &recordingHandler{}
+			rec := httptest.NewRecorder()
+			verify.Middleware(tt.v, tt.opts...)(next).ServeHTTP(rec, tt.req())
+			assert.Equal(t, tt.status, rec.Code)
+			assert.Equal(t, tt.wantNext, next.called)
+			if tt.wantNext {
+				assert.Equal(t, tt.wantBody, next.first, "next reads the verified body")
+				assert.Equal(t, tt.wantBody, next.next, "GetBody returns it again")
+			} else if rec.Code != http.StatusUnauthorized {
+				assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+				assert.NotContains(t, rec.Body.String(), "whsec")
+			}
+		})
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	b, err := verify.ReadBody(nil, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("abc")), 3)
+	require.NoError(t, err)
+	assert.Equal(t, "abc", string(b))
+
+	_, err = verify.ReadBody(nil, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("abcd")), 3)
+	require.ErrorIs(t, err, verify.ErrBodyTooLarge)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, verify.StatusCode(err))
+
+	r := httptest.NewRequest(http.MethodPost, "/", nil)
+	b, err = verify.ReadBody(nil, r, 0)
+	require.NoError(t, err)
+	assert.Empty(t, b)
+
+	big := bytes.Repeat([]byte("x"), verify.DefaultMaxBodyBytes+1)
+	r = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(big))
+	r.ContentLength = -1
+	_, err = verify.ReadBody(httptest.NewRecorder(), r, 0)
+	require.ErrorIs(t, err, verify.ErrBodyTooLarge, "the default limit is 1 MiB")
+}

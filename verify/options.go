@@ -1,0 +1,202 @@
+package verify
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultTolerance is how far a signed timestamp may be from the verifier's
+// clock, in either direction, unless WithTolerance says otherwise. It matches
+// Stripe's and Standard Webhooks' documented default of five minutes.
+const DefaultTolerance = 5 * time.Minute
+
+// Option configures a verifier. The same type serves every constructor; an
+// option that does not apply to a scheme (WithPublicURL on Stripe, say) makes
+// the constructor fail with ErrInvalidConfig rather than being ignored, so a
+// misreading of the configuration never weakens verification silently.
+type Option func(*config) error
+
+type config struct {
+	tolerance    time.Duration
+	now          func() time.Time
+	extraSecrets []string
+
+	// Options that only some schemes accept, by name, for the error message.
+	timeOptions   []string // need a signed timestamp
+	twilioOptions []string
+	hmacOptions   []string
+
+	publicScheme, publicHost string
+
+	encoding        Encoding
+	prefix          string
+	timestampHeader string
+	signedContent   string
+}
+
+func newConfig(scheme string, opts []Option) (*config, error) {
+	c := &config{tolerance: DefaultTolerance, now: time.Now}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return nil, fmt.Errorf("%s: %w", scheme, err)
+		}
+	}
+	return c, nil
+}
+
+// refuse fails when options of a group the scheme does not support were used.
+func refuse(scheme string, used []string, why string) error {
+	if len(used) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: %s %s: %w", scheme, strings.Join(used, ", "), why, ErrInvalidConfig)
+}
+
+// WithTolerance sets how far a signed timestamp may lie from the clock, in
+// the past or in the future (default DefaultTolerance). It applies to the
+// schemes that sign a timestamp: Stripe, Standard Webhooks, and HMAC with
+// WithTimestampHeader.
+func WithTolerance(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("tolerance %s must be positive: %w", d, ErrInvalidConfig)
+		}
+		c.tolerance = d
+		c.timeOptions = append(c.timeOptions, "WithTolerance")
+		return nil
+	}
+}
+
+// WithClock replaces time.Now as the clock signed timestamps are checked
+// against; tests use it to pin time.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return fmt.Errorf("nil clock: %w", ErrInvalidConfig)
+		}
+		c.now = now
+		c.timeOptions = append(c.timeOptions, "WithClock")
+		return nil
+	}
+}
+
+// WithSecrets adds secrets that are accepted besides the constructor's one,
+// for rotating a secret without dropping deliveries: deploy with both, switch
+// the sender over, then remove the old one. Each secret is read the way the
+// constructor reads its own (for Standard Webhooks, "whsec_<base64>" or raw
+// base64). An empty secret is a configuration error.
+func WithSecrets(more ...string) Option {
+	return func(c *config) error {
+		for i, s := range more {
+			if s == "" {
+				return fmt.Errorf("WithSecrets: secret %d is empty: %w", i, ErrInvalidConfig)
+			}
+		}
+		c.extraSecrets = append(c.extraSecrets, more...)
+		return nil
+	}
+}
+
+// WithPublicURL tells the Twilio verifier the scheme and host Twilio sends
+// requests to, as "scheme://host[:port]" (for example
+// "https://api.example.com"), for when a proxy, load balancer or tunnel in
+// front of the application changes them. Twilio signs the URL it requested,
+// so the verifier must rebuild that URL exactly. Without this option the
+// verifier uses X-Forwarded-Proto and X-Forwarded-Host when present, then
+// the request's own TLS state and Host.
+func WithPublicURL(base string) Option {
+	return func(c *config) error {
+		u, err := url.Parse(base)
+		if err != nil {
+			return fmt.Errorf("WithPublicURL %q: %v: %w", base, err, ErrInvalidConfig)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return fmt.Errorf("WithPublicURL %q: scheme must be http or https: %w", base, ErrInvalidConfig)
+		}
+		if u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("WithPublicURL %q: want only scheme://host[:port]: %w", base, ErrInvalidConfig)
+		}
+		c.publicScheme, c.publicHost = u.Scheme, u.Host
+		c.twilioOptions = append(c.twilioOptions, "WithPublicURL")
+		return nil
+	}
+}
+
+// Encoding is how an HMAC verifier's signature header encodes the MAC.
+type Encoding int
+
+const (
+	// Hex is lowercase or uppercase hexadecimal (Etail Depot, GitHub, Slack).
+	Hex Encoding = iota
+	// Base64 is standard, padded base64 (Shopify).
+	Base64
+)
+
+// String returns "hex" or "base64".
+func (e Encoding) String() string {
+	switch e {
+	case Hex:
+		return "hex"
+	case Base64:
+		return "base64"
+	}
+	return fmt.Sprintf("Encoding(%d)", int(e))
+}
+
+// WithEncoding sets how the HMAC verifier's signature header encodes the MAC
+// (default Hex).
+func WithEncoding(e Encoding) Option {
+	return func(c *config) error {
+		if e != Hex && e != Base64 {
+			return fmt.Errorf("WithEncoding: unknown %s: %w", e, ErrInvalidConfig)
+		}
+		c.encoding = e
+		c.hmacOptions = append(c.hmacOptions, "WithEncoding")
+		return nil
+	}
+}
+
+// WithPrefix sets a prefix the HMAC verifier's signature header must carry
+// before the encoded MAC, such as "sha256=" (GitHub) or "v0=" (Slack).
+func WithPrefix(prefix string) Option {
+	return func(c *config) error {
+		c.prefix = prefix
+		c.hmacOptions = append(c.hmacOptions, "WithPrefix")
+		return nil
+	}
+}
+
+// WithTimestampHeader makes the HMAC verifier read a Unix timestamp in
+// seconds from the named header, include it in the signed content, and
+// reject it outside the tolerance. The signed content defaults to
+// "{timestamp}.{body}"; change it with WithSignedContent.
+func WithTimestampHeader(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			return fmt.Errorf("WithTimestampHeader: empty header name: %w", ErrInvalidConfig)
+		}
+		c.timestampHeader = name
+		c.hmacOptions = append(c.hmacOptions, "WithTimestampHeader")
+		return nil
+	}
+}
+
+// WithSignedContent sets what the HMAC verifier signs, as a template in
+// which "{body}" stands for the raw body and "{timestamp}" for the value of
+// the WithTimestampHeader header; everything else is literal. Slack's is
+// "v0:{timestamp}:{body}". The default is "{body}", or "{timestamp}.{body}"
+// with a timestamp header. The template must hold "{body}" once, and
+// "{timestamp}" once exactly when a timestamp header is configured, so that
+// the timestamp checked is the timestamp signed.
+func WithSignedContent(template string) Option {
+	return func(c *config) error {
+		c.signedContent = template
+		c.hmacOptions = append(c.hmacOptions, "WithSignedContent")
+		return nil
+	}
+}

@@ -1,0 +1,252 @@
+package verify
+
+import (
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+)
+
+const (
+	twilioScheme = "twilio"
+	// TwilioHeader is the header Twilio signs its requests in.
+	TwilioHeader = "X-Twilio-Signature"
+
+	maxTwilioSignature = 256 // base64 of a SHA-1 is 28 bytes
+)
+
+// Twilio verifies the X-Twilio-Signature header: the base64 HMAC-SHA1, keyed
+// with the account's auth token, of the full URL Twilio requested followed
+// by every POST parameter as name+value, sorted by name (a repeated name
+// contributes each distinct value, in sorted order, as Twilio's Python and
+// Node libraries sign it). A request whose URL carries bodySHA256 (Twilio's
+// JSON-body webhooks) is signed over the URL alone, and the body must hash
+// to that value.
+//
+// Twilio's signing differs by product on whether the URL includes the
+// default port, so, like Twilio's own libraries, Twilio accepts the URL both
+// with its port (or the scheme's default) and without it. The URL is rebuilt
+// from WithPublicURL when set, else from X-Forwarded-Proto and
+// X-Forwarded-Host, else from the request's TLS state and Host; the path
+// and query are the request target exactly as received.
+//
+// Every rejection is an *Error whose StatusCode is 403 Forbidden, the answer
+// Twilio's documentation asks for. On unique parameter names its
+// accept/reject decision equals twilio-go's RequestValidator.ValidateBody.
+//
+// A Twilio is safe for concurrent use.
+type Twilio struct {
+	macs                     []*keyedMAC
+	publicScheme, publicHost string
+	scratch                  sync.Pool // *twilioScratch
+}
+
+// twilioScratch holds the per-request buffers, pooled so that a
+// verification allocates nothing once warm.
+type twilioScratch struct {
+	url, alt []byte  // the URL, and the same URL with its port toggled
+	params   []param // decoded form parameters
+	decoded  []byte  // storage for keys and values that needed unescaping
+	content  []byte  // the sorted name+value concatenation
+}
+
+type param struct{ key, value []byte }
+
+// NewTwilio returns a verifier for the account auth token authToken (use
+// WithSecrets for a secondary auth token during rotation, and WithPublicURL
+// behind a proxy). An empty token is an error wrapping ErrInvalidConfig, as
+// is WithTolerance or WithClock: Twilio's signature carries no timestamp.
+func NewTwilio(authToken string, opts ...Option) (*Twilio, error) {
+	c, err := newConfig(twilioScheme, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := refuse(twilioScheme, c.timeOptions, "does not apply: Twilio signatures carry no timestamp"); err != nil {
+		return nil, err
+	}
+	if err := refuse(twilioScheme, c.hmacOptions, "applies only to NewHMAC"); err != nil {
+		return nil, err
+	}
+	tokens := append([]string{authToken}, c.extraSecrets...)
+	raw := make([][]byte, len(tokens))
+	for i, tok := range tokens {
+		if tok == "" {
+			return nil, fmt.Errorf("twilio: empty auth token: %w", ErrInvalidConfig)
+		}
+		raw[i] = []byte(tok)
+	}
+	t := &Twilio{macs: keys(sha1.New, raw), publicScheme: c.publicScheme, publicHost: c.publicHost}
+	t.scratch.New = func() any { return new(twilioScratch) }
+	return t, nil
+}
+
+func twilioError(sentinel error, reason string) *Error {
+	return newError(twilioScheme, http.StatusForbidden, sentinel, reason)
+}
+
+// Verify checks r's X-Twilio-Signature header over its URL and body, the raw
+// bytes as received. It returns nil or an *Error (status 403) wrapping one
+// of the sentinels.
+func (t *Twilio) Verify(r *http.Request, body []byte) error {
+	sig := r.Header.Get(TwilioHeader)
+	if sig == "" {
+		return twilioError(ErrMissingSignature, "no X-Twilio-Signature header")
+	}
+	if len(sig) > maxTwilioSignature {
+		return twilioError(ErrMalformedSignature, fmt.Sprintf("X-Twilio-Signature is %d bytes", len(sig)))
+	}
+	sc := t.scratch.Get().(*twilioScratch)
+	defer t.scratch.Put(sc)
+
+	scheme, host := t.origin(r)
+	target := requestTarget(r)
+	sc.url = append(append(append(append(sc.url[:0], scheme...), "://"...), host...), target...)
+	sc.alt = appendTogglePort(append(append(sc.alt[:0], scheme...), "://"...), scheme, host)
+	sc.alt = append(sc.alt, target...)
+
+	sc.content = sc.content[:0]
+	bodyHash, hasHash := queryValue(target, "bodySHA256")
+	if !hasHash || bodyHash == "" {
+		if err := sc.signForm(body); err != nil {
+			return err
+		}
+	}
+	if !t.matches(sig, sc) {
+		also := ""
+		if len(sc.alt) > 0 {
+			also = " (also tried " + string(sc.alt) + ")"
+		}
+		return twilioError(ErrSignatureMismatch, "no signature matches "+string(sc.url)+also+
+			"; behind a proxy or tunnel set WithPublicURL or forward X-Forwarded-Proto and X-Forwarded-Host")
+	}
+	if hasHash && bodyHash != "" {
+		sum := sha256.Sum256(body)
+		var hexSum [2 * sha256.Size]byte
+		hex.Encode(hexSum[:], sum[:])
+		if !equalText(bodyHash, hexSum[:]) {
+			return twilioError(ErrSignatureMismatch, "body does not hash to the signed bodySHA256")
+		}
+	}
+	return nil
+}
+
+// matches tries every token against the URL and its port-toggled form.
+func (t *Twilio) matches(sig string, sc *twilioScratch) bool {
+	var want [28]byte // base64 of a SHA-1 MAC
+	for _, k := range t.macs {
+		for _, u := range [2][]byte{sc.url, sc.alt} {
+			if len(u) == 0 {
+				continue
+			}
+			st := k.get()
+			st.h.Write(u)
+			st.h.Write(sc.content)
+			base64.StdEncoding.Encode(want[:], st.finish())
+			k.put(st)
+			if equalText(sig, want[:]) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// origin returns the scheme and host Twilio requested.
+func (t *Twilio) origin(r *http.Request) (scheme, host string) {
+	if t.publicHost != "" {
+		return t.publicScheme, t.publicHost
+	}
+	scheme = "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if proto := firstForwarded(r.Header.Get("X-Forwarded-Proto")); strings.EqualFold(proto, "https") {
+		scheme = "https"
+	} else if strings.EqualFold(proto, "http") {
+		scheme = "http"
+	}
+	host = r.Host
+	if host == "" && r.URL != nil {
+		host = r.URL.Host
+	}
+	if fwd := firstForwarded(r.Header.Get("X-Forwarded-Host")); fwd != "" {
+		host = fwd
+	}
+	return scheme, host
+}
+
+// firstForwarded returns the first (client-facing) entry of a forwarding
+// header that proxies may have appended to.
+func firstForwarded(v string) string {
+	v, _, _ = strings.Cut(v, ",")
+	return strings.TrimSpace(v)
+}
+
+// requestTarget is the path and query exactly as the client sent them.
+func requestTarget(r *http.Request) string {
+	if strings.HasPrefix(r.RequestURI, "/") {
+		return r.RequestURI
+	}
+	if r.URL == nil {
+		return "/"
+	}
+	return r.URL.RequestURI()
+}
+
+// appendTogglePort appends host without its port if it has one, or with the
+// scheme's default port if it has none: the second URL form Twilio's
+// libraries accept.
+func appendTogglePort(dst []byte, scheme, host string) []byte {
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && i > strings.LastIndexByte(host, ']') {
+		return append(dst, host[:i]...)
+	}
+	dst = append(dst, host...)
+	if scheme == "https" {
+		return append(dst, ":443"...)
+	}
+	return append(dst, ":80"...)
+}
+
+// queryValue returns the first value of name in target's query, decoded as
+// net/url's Query().Get would (malformed pairs are skipped).
+func queryValue(target, name string) (string, bool) {
+	_, query, ok := strings.Cut(target, "?")
+	if !ok || strings.Count(query, "&")+1 > maxFormParams {
+		return "", false
+	}
+	for query != "" {
+		var pair string
+		pair, query, _ = strings.Cut(query, "&")
+		if pair == "" || strings.IndexByte(pair, ';') >= 0 {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if key, ok := unescapeString(k); !ok || key != name {
+			continue
+		}
+		if value, ok := unescapeString(v); ok {
+			return value, true
+		}
+	}
+	return "", false
+}
+
+// signForm decodes an application/x-www-form-urlencoded body and builds the
+// sorted name+value content Twilio signs.
+func (sc *twilioScratch) signForm(body []byte) error {
+	if err := sc.parseForm(body); err != nil {
+		return err
+	}
+	sortParams(sc.params)
+	for i, p := range sc.params {
+		if i > 0 && string(p.key) == string(sc.params[i-1].key) && string(p.value) == string(sc.params[i-1].value) {
+			continue // a repeated value is signed once
+		}
+		sc.content = append(append(sc.content, p.key...), p.value...)
+	}
+	return nil
+}

@@ -1,0 +1,263 @@
+package verifytest
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookkit/hookkit/verify"
+)
+
+// Signer adds a scheme's signature headers to r for body, the exact bytes r
+// will carry.
+type Signer interface {
+	Sign(r *http.Request, body []byte) error
+}
+
+// NewRequest returns a POST to target carrying body, with a Content-Type
+// guessed from the body (JSON when it starts with '{' or '[', a form
+// otherwise) and signed by s. Like httptest.NewRequest it is meant for tests
+// and panics when it cannot build the request; call s.Sign directly to
+// handle the error instead.
+func NewRequest(s Signer, target string, body []byte) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+	if t := bytes.TrimSpace(body); len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		r.Header.Set("Content-Type", "application/json")
+	} else {
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if err := s.Sign(r, body); err != nil {
+		panic("verifytest: " + err.Error())
+	}
+	return r
+}
+
+func at(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
+}
+
+func hmacSHA256(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+// Stripe signs like Stripe: Stripe-Signature "t=<unix>,v1=<hex>", the hex
+// HMAC-SHA256 of "<t>.<body>" keyed with the whole whsec_ secret.
+type Stripe struct {
+	// Secret is the endpoint signing secret ("whsec_...").
+	Secret string
+	// Time is the signing time; zero means now.
+	Time time.Time
+}
+
+// Header returns the Stripe-Signature value for body.
+func (s Stripe) Header(body []byte) string {
+	ts := strconv.FormatInt(at(s.Time).Unix(), 10)
+	mac := hmacSHA256([]byte(s.Secret), []byte(ts), []byte("."), body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac)
+}
+
+// Sign sets r's Stripe-Signature header.
+func (s Stripe) Sign(r *http.Request, body []byte) error {
+	if s.Secret == "" {
+		return errors.New("stripe: empty secret")
+	}
+	r.Header.Set(verify.StripeHeader, s.Header(body))
+	return nil
+}
+
+// Standard signs like a Standard Webhooks sender: webhook-id,
+// webhook-timestamp and webhook-signature "v1,<base64>" over
+// "<id>.<timestamp>.<body>".
+type Standard struct {
+	// Secret is "whsec_<base64>" or bare base64.
+	Secret string
+	// ID is the message ID; empty means one derived from the body, so
+	// re-signing the same body yields the same ID (as a retry would).
+	ID string
+	// Time is the signing time; zero means now.
+	Time time.Time
+	// Svix sends svix-* headers instead of webhook-*.
+	Svix bool
+}
+
+// Headers returns the three headers for body.
+func (s Standard) Headers(body []byte) (http.Header, error) {
+	key, err := verify.DecodeStandardSecret(s.Secret)
+	if err != nil {
+		return nil, err
+	}
+	id := s.ID
+	if id == "" {
+		sum := sha256.Sum256(body)
+		id = "msg_" + hex.EncodeToString(sum[:12])
+	}
+	ts := strconv.FormatInt(at(s.Time).Unix(), 10)
+	mac := hmacSHA256(key, []byte(id), []byte("."), []byte(ts), []byte("."), body)
+	h := http.Header{}
+	names := [3]string{verify.StandardIDHeader, verify.StandardTimestampHeader, verify.StandardSignatureHeader}
+	if s.Svix {
+		names = [3]string{verify.SvixIDHeader, verify.SvixTimestampHeader, verify.SvixSignatureHeader}
+	}
+	h.Set(names[0], id)
+	h.Set(names[1], ts)
+	h.Set(names[2], "v1,"+base64.StdEncoding.EncodeToString(mac))
+	return h, nil
+}
+
+// Sign sets r's webhook-* (or svix-*) headers.
+func (s Standard) Sign(r *http.Request, body []byte) error {
+	h, err := s.Headers(body)
+	if err != nil {
+		return err
+	}
+	for k, v := range h {
+		r.Header[k] = v
+	}
+	return nil
+}
+
+// HMAC signs like a generic HMAC-SHA256 sender; its fields mirror the
+// options of verify.NewHMAC.
+type HMAC struct {
+	Secret []byte
+	// Header receives the signature.
+	Header string
+	// Prefix goes before the encoded MAC ("sha256=", "v0=").
+	Prefix string
+	// Encoding of the MAC, verify.Hex by default.
+	Encoding verify.Encoding
+	// TimestampHeader, when set, receives the Unix time, which is signed.
+	TimestampHeader string
+	// SignedContent is the template, as for verify.WithSignedContent;
+	// empty means "{body}", or "{timestamp}.{body}" with a timestamp.
+	SignedContent string
+	// Time is the signing time; zero means now.
+	Time time.Time
+}
+
+// Sign sets r's signature header (and timestamp header).
+func (s HMAC) Sign(r *http.Request, body []byte) error {
+	if len(s.Secret) == 0 || s.Header == "" {
+		return errors.New("hmac: empty secret or header")
+	}
+	ts := strconv.FormatInt(at(s.Time).Unix(), 10)
+	content := s.SignedContent
+	if content == "" {
+		content = "{body}"
+		if s.TimestampHeader != "" {
+			content = "{timestamp}.{body}"
+		}
+	}
+	before, after, ok := strings.Cut(strings.ReplaceAll(content, "{timestamp}", ts), "{body}")
+	if !ok {
+		return fmt.Errorf("hmac: signed content %q has no {body}", content)
+	}
+	mac := hmacSHA256(s.Secret, []byte(before), body, []byte(after))
+	encoded := hex.EncodeToString(mac)
+	if s.Encoding == verify.Base64 {
+		encoded = base64.StdEncoding.EncodeToString(mac)
+	}
+	r.Header.Set(s.Header, s.Prefix+encoded)
+	if s.TimestampHeader != "" {
+		r.Header.Set(s.TimestampHeader, ts)
+	}
+	return nil
+}
+
+// Twilio signs like Twilio: X-Twilio-Signature, the base64 HMAC-SHA1 keyed
+// with the auth token of the URL followed by the sorted form parameters. A
+// request whose Content-Type is JSON gets bodySHA256=<hex sha256 of body>
+// added to its URL, and only the URL is signed, as Twilio does for JSON
+// webhooks.
+type Twilio struct {
+	AuthToken string
+	// PublicURL is the scheme://host[:port] Twilio would request when it
+	// differs from the request's own (behind a proxy), as given to
+	// verify.WithPublicURL; the path and query come from the request.
+	PublicURL string
+}
+
+// Signature returns the X-Twilio-Signature value for a POST of form to
+// fullURL. A repeated name contributes each distinct value in sorted order.
+func (s Twilio) Signature(fullURL string, form url.Values) string {
+	var b strings.Builder
+	b.WriteString(fullURL)
+	names := make([]string, 0, len(form))
+	for name := range form {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		values := append([]string(nil), form[name]...)
+		sort.Strings(values)
+		for i, v := range values {
+			if i > 0 && v == values[i-1] {
+				continue
+			}
+			b.WriteString(name)
+			b.WriteString(v)
+		}
+	}
+	m := hmac.New(sha1.New, []byte(s.AuthToken))
+	m.Write([]byte(b.String()))
+	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+}
+
+// Sign sets r's X-Twilio-Signature, first adding bodySHA256 to r's URL when
+// r carries JSON.
+func (s Twilio) Sign(r *http.Request, body []byte) error {
+	if s.AuthToken == "" {
+		return errors.New("twilio: empty auth token")
+	}
+	form := url.Values{}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		sum := sha256.Sum256(body)
+		q := r.URL.RawQuery
+		if q != "" {
+			q += "&"
+		}
+		r.URL.RawQuery = q + "bodySHA256=" + hex.EncodeToString(sum[:])
+		r.RequestURI = r.URL.RequestURI()
+	} else {
+		var err error
+		if form, err = url.ParseQuery(string(body)); err != nil {
+			return fmt.Errorf("twilio: body is not a form: %w", err)
+		}
+	}
+	r.Header.Set(verify.TwilioHeader, s.Signature(s.fullURL(r), form))
+	return nil
+}
+
+func (s Twilio) fullURL(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimSuffix(s.PublicURL, "/") + r.URL.RequestURI()
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	host := r.Host
+	if host == "" {
+		host = r.URL.Host
+	}
+	return scheme + "://" + host + r.URL.RequestURI()
+}
