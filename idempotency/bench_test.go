@@ -1,0 +1,155 @@
+package idempotency_test
+
+import (
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookkit/hookkit/idempotency"
+)
+
+// keys pre-builds n distinct keys, so the benchmarks measure the store and
+// not the formatting of keys (the dispatcher builds one per request anyway).
+func keys(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i)
+	}
+	return out
+}
+
+// keyBatch hands out fresh keys, built 4096 at a time with the timer
+// stopped, so that neither building them nor holding millions of them live
+// (which the garbage collector would scan) is charged to the store.
+type keyBatch struct {
+	b     *testing.B
+	next  int
+	batch []string
+}
+
+func (kb *keyBatch) key() string {
+	if len(kb.batch) == 0 {
+		kb.b.StopTimer()
+		kb.batch = make([]string, 4096)
+		for i := range kb.batch {
+			kb.batch[i] = "evt:" + strconv.Itoa(kb.next)
+			kb.next++
+		}
+		kb.b.StartTimer()
+	}
+	k := kb.batch[0]
+	kb.batch = kb.batch[1:]
+	return k
+}
+
+// prefill leaves n completed keys resident in s.
+func prefill(b *testing.B, s idempotency.Store, n int) {
+	for _, k := range keys("resident:", n) {
+		c, err := s.Claim(ctx, k, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Complete(ctx, k, c.Token, idempotency.DefaultKeep); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMemoryClaimComplete is one delivery's store work: claim a new key
+// and complete it, with 0 or 1,000,000 other keys resident.
+func BenchmarkMemoryClaimComplete(b *testing.B) {
+	for _, resident := range []int{0, 1_000_000} {
+		b.Run("resident="+strconv.Itoa(resident), func(b *testing.B) {
+			s := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: 20_000_000})
+			prefill(b, s, resident)
+			kb := &keyBatch{b: b}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				k := kb.key()
+				c, err := s.Claim(ctx, k, time.Minute)
+				if err != nil || c.State != idempotency.Acquired {
+					b.Fatal(c.State, err)
+				}
+				if err := s.Complete(ctx, k, c.Token, idempotency.DefaultKeep); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkMemoryClaimCompleteParallel(b *testing.B) {
+	for _, resident := range []int{0, 1_000_000} {
+		b.Run("resident="+strconv.Itoa(resident), func(b *testing.B) {
+			s := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: 20_000_000})
+			prefill(b, s, resident)
+			ks := keys("evt:", b.N)
+			var next atomic.Int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					k := ks[next.Add(1)-1]
+					c, err := s.Claim(ctx, k, time.Minute)
+					if err != nil || c.State != idempotency.Acquired {
+						b.Fatal(c.State, err)
+					}
+					if err := s.Complete(ctx, k, c.Token, idempotency.DefaultKeep); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMemorySteadyState measures claim+complete of new keys in a store
+// that holds about 1,000,000 keys and stays there: as many expire as
+// arrive, the state a store reaches once it has run for a whole keep window.
+// The keep window is scaled down to 1s of real time (at about a million
+// claims a second) so the benchmark reaches that state in seconds rather
+// than days; the clock is the real one.
+func BenchmarkMemorySteadyState(b *testing.B) {
+	const keep = time.Second
+	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: 20_000_000})
+	for _, k := range keys("resident:", 1_000_000) {
+		c, err := s.Claim(ctx, k, time.Minute)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Complete(ctx, k, c.Token, keep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	kb := &keyBatch{b: b}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := kb.key()
+		c, err := s.Claim(ctx, k, time.Minute)
+		if err != nil || c.State != idempotency.Acquired {
+			b.Fatal(c.State, err)
+		}
+		if err := s.Complete(ctx, k, c.Token, keep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(s.Len()), "resident-keys")
+}
+
+// BenchmarkMemoryDuplicate is a duplicate delivery: a claim that finds the
+// key completed.
+func BenchmarkMemoryDuplicate(b *testing.B) {
+	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	prefill(b, s, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := s.Claim(ctx, "resident:0", time.Minute)
+		if err != nil || c.State != idempotency.Completed {
+			b.Fatal(c.State, err)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package sqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/sqlstore"
+	"github.com/hookkit/hookkit/idempotency/storetest"
+)
+
+var ctx = context.Background()
+
+func randomName(prefix string) string {
+	var raw [6]byte
+	rand.Read(raw[:])
+	return prefix + hex.EncodeToString(raw[:])
+}
+
+// countingConn counts writes on a PostgreSQL connection: pgx sends each
+// query's messages in one Write and then waits for the reply.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// openPostgres opens the test database, counting writes into writes when
+// it is not nil; skipped (failed in CI) when PostgreSQL is absent.
+func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(storetest.ServiceURL(t, storetest.PostgresURLEnv))
+	require.NoError(t, err)
+	if writes != nil {
+		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return countingConn{Conn: c, writes: writes}, nil
+		}
+	}
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { db.Close() })
+	if err := db.PingContext(ctx); err != nil {
+		storetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+	}
+	return db
+}
+
+// postgresStore returns a migrated store on a table of its own, dropped
+// when the test ends.
+func postgresStore(t testing.TB, db *sql.DB, table string) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: table})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	t.Cleanup(func() { db.ExecContext(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
+	return s
+}
+
+func openSQLite(t testing.TB, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func sqliteStore(t testing.TB, db *sql.DB, now func() time.Time) *sqlstore.Store {
+	t.Helper()
+	s, err := sqlstore.NewSQLite(db, sqlstore.Config{Now: now})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	return s
+}
+
+func TestPostgresConformance(t *testing.T) {
+	db := openPostgres(t, nil)
+	storetest.Run(t, func(t *testing.T) idempotency.Store {
+		return postgresStore(t, db, randomName("hookkit_test_"))
+	})
+}
+
+func TestSQLiteConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) idempotency.Store {
+		return sqliteStore(t, openSQLite(t, filepath.Join(t.TempDir(), "idem.db")), nil)
+	})
+	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) idempotency.Store {
+		return sqliteStore(t, openSQLite(t, filepath.Join(t.TempDir(), "idem.db")), now)
+	})
+}
+
+// Two replicas: two connection pools, two Store values, one database.
+func TestPostgresReplicasRace(t *testing.T) {
+	a, b := openPostgres(t, nil), openPostgres(t, nil)
+	table := randomName("hookkit_test_")
+	stores := []idempotency.Store{postgresStore(t, a, table), postgresStore(t, b, table)}
+	storetest.ConcurrentClaims(t, stores, 64, 10)
+}
+
+func TestSQLiteTwoHandlesRace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idem.db")
+	stores := []idempotency.Store{sqliteStore(t, openSQLite(t, path), nil), sqliteStore(t, openSQLite(t, path), nil)}
+	storetest.ConcurrentClaims(t, stores, 64, 5)
+}
+
+// countingDB counts the statements the store sends through database/sql.
+type countingDB struct {
+	sqlstore.DB
+	statements atomic.Int64
+}
+
+func (c *countingDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	c.statements.Add(1)
+	return c.DB.ExecContext(ctx, q, args...)
+}
+
+func (c *countingDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	c.statements.Add(1)
+	return c.DB.QueryRowContext(ctx, q, args...)
+}
+
+// Each operation is one statement, and on PostgreSQL one round trip (one
+// write on the connection) once pgx has prepared it.
+func TestPostgresOneStatementOneRoundTrip(t *testing.T) {
+	var writes atomic.Int64
+	db := openPostgres(t, &writes)
+	db.SetMaxOpenConns(1) // one connection, so its statement cache is warm
+	table := randomName("hookkit_test_")
+	postgresStore(t, db, table)
+	counting := &countingDB{DB: db}
+	s, err := sqlstore.NewPostgres(counting, sqlstore.Config{Table: table})
+	require.NoError(t, err)
+
+	for i := 0; i < 2; i++ { // warm up: pgx prepares each statement on first use
+		c, err := s.Claim(ctx, "warm", time.Minute)
+		require.NoError(t, err)
+		if c.State == idempotency.Acquired {
+			require.NoError(t, s.Complete(ctx, "warm", c.Token, time.Hour))
+		}
+		c, err = s.Claim(ctx, "warm-release", time.Minute)
+		require.NoError(t, err)
+		require.NoError(t, s.Release(ctx, "warm-release", c.Token))
+	}
+
+	check := func(name string, op func() error) {
+		t.Helper()
+		w, st := writes.Load(), counting.statements.Load()
+		require.NoError(t, op(), name)
+		assert.EqualValues(t, 1, counting.statements.Load()-st, "%s: statements", name)
+		assert.EqualValues(t, 1, writes.Load()-w, "%s: round trips", name)
+	}
+	var c idempotency.Claim
+	check("Claim (acquired)", func() (err error) { c, err = s.Claim(ctx, "k", time.Minute); return })
+	check("Claim (busy)", func() error { _, err := s.Claim(ctx, "k", time.Minute); return err })
+	check("Complete", func() error { return s.Complete(ctx, "k", c.Token, time.Hour) })
+	check("Claim (completed)", func() error { _, err := s.Claim(ctx, "k", time.Minute); return err })
+	check("Claim (for release)", func() (err error) { c, err = s.Claim(ctx, "r", time.Minute); return })
+	check("Release", func() error { return s.Release(ctx, "r", c.Token) })
+}
+
+func TestSQLiteOneStatement(t *testing.T) {
+	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
+	sqliteStore(t, db, nil) // migrated
+	counting := &countingDB{DB: db}
+	s, err := sqlstore.NewSQLite(counting, sqlstore.Config{})
+	require.NoError(t, err)
+	ops := map[string]func() error{}
+	var c idempotency.Claim
+	ops["claim"] = func() (err error) { c, err = s.Claim(ctx, "k", time.Minute); return }
+	ops["complete"] = func() error { return s.Complete(ctx, "k", c.Token, time.Hour) }
+	for _, name := range []string{"claim", "complete"} {
+		before := counting.statements.Load()
+		require.NoError(t, ops[name]())
+		assert.EqualValues(t, 1, counting.statements.Load()-before, name)
+	}
+}
+
+func TestPostgresUsesServerClock(t *testing.T) {
+	db := openPostgres(t, nil)
+	s := postgresStore(t, db, randomName("hookkit_test_"))
+	var serverNow time.Time
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT now()").Scan(&serverNow))
+	c, err := s.Claim(ctx, "k", 90*time.Second)
+	require.NoError(t, err)
+	assert.WithinDuration(t, serverNow.Add(90*time.Second), c.Expires, 2*time.Second)
+
+	_, err = sqlstore.NewPostgres(db, sqlstore.Config{Now: time.Now})
+	require.ErrorIs(t, err, idempotency.ErrInvalid, "a client clock would let skewed replicas disagree")
+}
+
+func TestPostgresSchemaQualifiedTable(t *testing.T) {
+	db := openPostgres(t, nil)
+	schema := randomName("hookkit_schema_")
+	_, err := db.ExecContext(ctx, `CREATE SCHEMA "`+schema+`"`)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.ExecContext(ctx, `DROP SCHEMA "`+schema+`" CASCADE`) })
+	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: schema + ".idempotency"})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx))
+	require.NoError(t, s.Migrate(ctx), "Migrate is idempotent")
+	c, err := s.Claim(ctx, "k", time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, idempotency.Acquired, c.State)
+}
+
+func TestPostgresPrune(t *testing.T) {
+	db := openPostgres(t, nil)
+	s := postgresStore(t, db, randomName("hookkit_test_"))
+	for _, k := range []string{"a", "b", "c"} {
+		_, err := s.Claim(ctx, k, 100*time.Millisecond)
+		require.NoError(t, err)
+	}
+	c, err := s.Claim(ctx, "kept", time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, s.Complete(ctx, "kept", c.Token, time.Hour))
+	time.Sleep(300 * time.Millisecond)
+	n, err := s.Prune(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, n)
+	again, err := s.Claim(ctx, "kept", time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, idempotency.Completed, again.State)
+}
+
+func TestSQLitePrune(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	s := sqliteStore(t, openSQLite(t, filepath.Join(t.TempDir(), "idem.db")), clock.Now)
+	for _, k := range []string{"a", "b"} {
+		_, err := s.Claim(ctx, k, time.Minute)
+		require.NoError(t, err)
+	}
+	c, err := s.Claim(ctx, "kept", time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, s.Complete(ctx, "kept", c.Token, 72*time.Hour))
+	clock.Advance(time.Hour)
+	n, err := s.Prune(ctx)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, n)
+}
+
+func TestPostgresUnavailable(t *testing.T) {
+	db := stdlib.OpenDB(mustPgConfig(t, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"))
+	defer db.Close()
+	s, err := sqlstore.NewPostgres(db, sqlstore.Config{})
+	require.NoError(t, err)
+	c, err := s.Claim(ctx, "k", time.Minute)
+	require.ErrorIs(t, err, idempotency.ErrUnavailable)
+	assert.NotEqual(t, idempotency.Acquired, c.State)
+	require.ErrorIs(t, s.Complete(ctx, "k", "t", time.Hour), idempotency.ErrUnavailable)
+	require.ErrorIs(t, s.Release(ctx, "k", "t"), idempotency.ErrUnavailable)
+	require.ErrorIs(t, s.Migrate(ctx), idempotency.ErrUnavailable)
+}
+
+func mustPgConfig(t *testing.T, url string) pgx.ConnConfig {
+	cfg, err := pgx.ParseConfig(url)
+	require.NoError(t, err)
+	return *cfg
+}
+
+func TestTableNames(t *testing.T) {
+	db := &sql.DB{}
+	for _, bad := range []string{"x; DROP TABLE y", `a"b`, "1abc", "a.b.c", "a-b", "a b"} {
+		_, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: bad})
+		require.ErrorIs(t, err, idempotency.ErrInvalid, bad)
+		_, err = sqlstore.NewSQLite(db, sqlstore.Config{Table: bad})
+		require.ErrorIs(t, err, idempotency.ErrInvalid, bad)
+	}
+	_, err := sqlstore.NewSQLite(db, sqlstore.Config{Table: "main.t"})
+	require.ErrorIs(t, err, idempotency.ErrInvalid)
+	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: "webhooks.idem_keys"})
+	require.NoError(t, err)
+	assert.Contains(t, s.Schema(), `CREATE TABLE IF NOT EXISTS "webhooks"."idem_keys"`)
+}
