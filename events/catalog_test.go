@@ -1,0 +1,155 @@
+package events_test
+
+import (
+	"os"
+	"path"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/conversoevent"
+	"github.com/hookkit/hookkit/events/etailevent"
+	"github.com/hookkit/hookkit/events/fixture"
+	"github.com/hookkit/hookkit/events/standardevent"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/events/twilioevent"
+)
+
+// TestRecordedFixtures parses every recorded delivery with its provider's
+// parser, checks that it is the event its file is named after, decodes its
+// payload with the provider's catalog, and fails if a catalog type has no
+// recording.
+func TestRecordedFixtures(t *testing.T) {
+	fixedNow := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	providers := []struct {
+		dir     string
+		parser  events.Parser
+		catalog *events.Registry
+		source  string
+		check   func(t *testing.T, e *events.Event, v any)
+	}{
+		{"stripe", stripeevent.NewParser(), stripeevent.Catalog(), "stripe", checkStripe},
+		{"twilio", &twilioevent.Parser{Now: func() time.Time { return fixedNow }}, twilioevent.Catalog(), "twilio", checkTwilio},
+		{"standard", standardevent.NewParser("goconverso"), conversoevent.Catalog(), "goconverso", checkBooking},
+		{"goconverso", conversoevent.NewParser(), conversoevent.Catalog(), "goconverso", checkBooking},
+		{"etail", etailevent.NewParser(), etailevent.Catalog(), "etail", checkEtail},
+	}
+	for _, p := range providers {
+		t.Run(p.dir, func(t *testing.T) {
+			recorded, err := fixture.Load(os.DirFS("../testdata"), p.dir)
+			require.NoError(t, err)
+			require.NotEmpty(t, recorded)
+			covered := map[string]bool{}
+			for _, f := range recorded {
+				t.Run(path.Base(f.Name), func(t *testing.T) {
+					e, err := p.parser.Parse(f.Request(), f.Body)
+					require.NoError(t, err)
+					assert.Equal(t, path.Base(f.Name), e.Type, "a recording is named after its event type")
+					assert.Equal(t, p.source, e.Source)
+					assert.NotEmpty(t, e.ID)
+					assert.False(t, e.Time.IsZero())
+					assert.Equal(t, f.Body, e.Body)
+					require.True(t, p.catalog.Known(e.Type), "%s is in the catalog", e.Type)
+					v, err := p.catalog.Decode(e)
+					require.NoError(t, err)
+					p.check(t, e, v)
+					covered[e.Type] = true
+				})
+			}
+			for _, name := range p.catalog.Names() {
+				assert.True(t, covered[name], "catalog type %s has no recorded delivery in testdata/%s", name, p.dir)
+			}
+		})
+	}
+}
+
+func checkStripe(t *testing.T, e *events.Event, v any) {
+	recorded := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+	assert.WithinRange(t, e.Time, recorded, recorded.Add(2*time.Hour), "Time is the event's created")
+	env, err := stripeevent.EnvelopeOf(e)
+	require.NoError(t, err)
+	assert.Equal(t, "2023-10-16", env.APIVersion)
+	switch o := v.(type) {
+	case *stripe.PaymentIntent:
+		assert.Equal(t, "12345", o.Metadata["booking_id"])
+		assert.EqualValues(t, 5000, o.Amount)
+		if e.Type == "payment_intent.payment_failed" {
+			require.NotNil(t, o.LastPaymentError)
+			assert.Equal(t, stripe.DeclineCode("insufficient_funds"), o.LastPaymentError.DeclineCode)
+		}
+	case *stripe.Charge:
+		assert.True(t, o.Refunded)
+		assert.Equal(t, "12345", o.Metadata["booking_id"])
+		assert.JSONEq(t, `{"amount_refunded":0,"refunded":false}`, string(env.Data.PreviousAttributes))
+	case *stripe.CheckoutSession:
+		assert.Equal(t, "12345", o.ClientReferenceID)
+		assert.Equal(t, stripe.CheckoutSessionPaymentStatusPaid, o.PaymentStatus)
+	case *stripe.Subscription:
+		assert.Equal(t, "sub_1OdQm2LkdIwHu7ixG9sKzR3w", o.ID)
+		require.Len(t, o.Items.Data, 1)
+	case *stripe.Invoice:
+		assert.Equal(t, e.Type == "invoice.payment_succeeded", o.Paid)
+		assert.NotEmpty(t, o.Lines.Data)
+	default:
+		t.Fatalf("unexpected payload %T", v)
+	}
+	se, err := stripeevent.StripeEvent(e)
+	require.NoError(t, err)
+	assert.Equal(t, e.ID, se.ID)
+}
+
+func checkTwilio(t *testing.T, e *events.Event, v any) {
+	assert.NotEqual(t, e.Header.Get(twilioevent.IdempotencyTokenHeader), "")
+	assert.Equal(t, e.Header.Get(twilioevent.IdempotencyTokenHeader), e.ID, "Twilio's idempotency token is the ID")
+	switch o := v.(type) {
+	case *twilioevent.MessageStatus:
+		assert.Equal(t, "message."+o.MessageStatus, e.Type)
+		assert.Equal(t, "+15551234567", o.To)
+		if o.MessageStatus == "undelivered" || o.MessageStatus == "failed" {
+			assert.NotEmpty(t, o.ErrorCode)
+		}
+	case *twilioevent.CallStatus:
+		assert.Equal(t, "call."+o.CallStatus, e.Type)
+		assert.Equal(t, e.Time, o.Timestamp)
+		if o.CallStatus == "completed" {
+			assert.Equal(t, 74, o.CallDuration)
+		}
+	default:
+		t.Fatalf("unexpected payload %T", v)
+	}
+}
+
+func checkBooking(t *testing.T, e *events.Event, v any) {
+	b, ok := v.(*conversoevent.Booking)
+	require.True(t, ok, "%T", v)
+	assert.Equal(t, "12345", b.BookingID)
+	assert.Equal(t, "+15551234567", b.ClientPhone)
+	assert.False(t, b.StartsAt.IsZero())
+	if e.Type == "booking.rescheduled" {
+		require.NotNil(t, b.PreviousStartsAt)
+		assert.True(t, b.StartsAt.After(*b.PreviousStartsAt))
+	}
+}
+
+func checkEtail(t *testing.T, e *events.Event, v any) {
+	switch o := v.(type) {
+	case *etailevent.Payment:
+		assert.Equal(t, "12345", o.Metadata["booking_id"])
+		assert.Equal(t, e.Type, "payment."+o.Status)
+	case *etailevent.Order:
+		assert.Len(t, o.Items, 2)
+		assert.Equal(t, e.Type, "order."+o.Status)
+	case *etailevent.Account:
+		assert.Equal(t, "acct_3Fk8Lp2Qr6Ms", o.ID)
+	case *etailevent.Card:
+		assert.Equal(t, "0341", o.Last4)
+	case *etailevent.Transaction:
+		assert.EqualValues(t, 12900, o.Amount)
+	default:
+		t.Fatalf("unexpected payload %T", v)
+	}
+}

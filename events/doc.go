@@ -1,0 +1,48 @@
+// Package events turns a verified webhook body into an Event — ID, Type,
+// Source, Time, and the raw payload — and decodes that payload into a typed
+// Go value only when a handler asks for it.
+//
+// # Parsers
+//
+// A Parser reads a delivery:
+//
+//	type Parser interface {
+//		Parse(r *http.Request, body []byte) (*Event, error)
+//	}
+//
+// The provider packages hold ready ones: events/stripeevent,
+// events/twilioevent, events/standardevent, events/etailevent and
+// events/conversoevent. JSONParser, configured with the dotted paths of a
+// body's ID, type, time and payload (JSONConfig), covers most other JSON
+// senders. A body that is not an event of its source's shape is an error
+// wrapping ErrMalformedEvent, saying what was missing or wrong; a dispatcher
+// answers it 400.
+//
+// JSONParser does not decode the body to find the envelope: one validating
+// pass over the bytes records where the ID, type and time are and where the
+// payload starts and ends, accepting exactly the documents encoding/json
+// accepts. A parse allocates the Event and one string for ID and type
+// together.
+//
+// # Typed keys
+//
+// Type[T] names an event type and says how its payload decodes:
+//
+//	var DepositPaid = events.NewType[*stripe.PaymentIntent]("payment_intent.succeeded")
+//
+//	pi, err := DepositPaid.Decode(e) // a *stripe.PaymentIntent; no any, no cast
+//
+// The payload is decoded once per event and key, when first asked for; a
+// payload that does not decode into T is an error wrapping ErrUndecodable
+// (retrying cannot fix it, so a dispatcher dead-letters it). Package
+// dispatch registers handlers by Type, so a handler receives T directly.
+//
+// A Registry gathers a source's types, so that catalogs can be listed,
+// unknown types told apart, and recorded fixtures decoded in tests.
+//
+// # Fixtures
+//
+// Package events/fixture reads and writes recorded deliveries (raw body plus
+// headers); the repository's testdata holds one for every type in the
+// provider catalogs.
+package events

@@ -1,0 +1,68 @@
+package events
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Event is one webhook delivery, parsed: what it is (ID, Type, Source,
+// Time) and its bytes (Data, Body, Header), with the payload left raw until
+// a handler asks for it as a typed value (see Type).
+type Event struct {
+	// ID identifies the event at its source, stable across the sender's
+	// retries; with Source it is the deduplication key.
+	ID string
+	// Type is the event's name at its source, such as
+	// "payment_intent.succeeded" or "message.delivered".
+	Type string
+	// Source names the sender ("stripe", "twilio", ...).
+	Source string
+	// Time is when the source says the event happened (zero when it does
+	// not say).
+	Time time.Time
+	// Data is the raw event object (Stripe's data.object, a form body for
+	// Twilio), a slice of Body.
+	Data []byte
+	// Body is the whole raw body as received and verified.
+	Body []byte
+	// Header is the delivery's request header (shared, not copied).
+	Header http.Header
+
+	// The payload decoded by the last Type.Decode, so that it is decoded
+	// once however many handlers ask for it.
+	memoKey any
+	memo    any
+	memoErr error
+}
+
+// Key returns Source + ":" + ID, the key under which deliveries of this
+// event are deduplicated.
+func (e *Event) Key() string { return e.Source + ":" + e.ID }
+
+// Parser turns a verified delivery into an Event.
+type Parser interface {
+	// Parse reads r's headers and body, the raw bytes as received. A body
+	// that does not parse is an error wrapping ErrMalformedEvent that says
+	// what was missing or wrong.
+	Parse(r *http.Request, body []byte) (*Event, error)
+}
+
+// ParserFunc adapts a function to the Parser interface.
+type ParserFunc func(r *http.Request, body []byte) (*Event, error)
+
+// Parse calls f(r, body).
+func (f ParserFunc) Parse(r *http.Request, body []byte) (*Event, error) { return f(r, body) }
+
+var (
+	// ErrMalformedEvent means a body is not an event of its source's shape:
+	// not JSON (or not a form), or without an ID or type. The sender
+	// should not retry it; it is answered 400.
+	ErrMalformedEvent = errors.New("events: malformed event")
+	// ErrUndecodable means an event's payload does not decode into the Go
+	// type registered for its event type. Retrying cannot fix it; the
+	// dispatcher dead-letters the event and answers 200.
+	ErrUndecodable = errors.New("events: payload does not decode")
+	// ErrUnknownType means no type of that name is registered.
+	ErrUnknownType = errors.New("events: unknown event type")
+)

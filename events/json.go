@@ -1,0 +1,271 @@
+package events
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// JSONConfig describes where a JSON event body keeps its envelope. Paths
+// are dotted keys from the top-level object, such as "data.object".
+type JSONConfig struct {
+	// Source names the sender in every Event ("stripe", "etail", ...).
+	Source string
+	// IDHeaders are headers that carry the event ID (the first non-empty
+	// one wins), read before the ID path: Standard Webhooks' webhook-id.
+	IDHeaders []string
+	// ID is the path of the event ID (a string or a number).
+	ID string
+	// Type is the path of the event type, a string. Required.
+	Type string
+	// Time is the path of the event time: a number of Unix seconds, or an
+	// RFC 3339 string. Optional; without it Event.Time is zero.
+	Time string
+	// Data is the path of the payload; empty means the whole body.
+	Data string
+	// DeriveID gives events that carry no ID (neither header nor path) a
+	// stable one computed from their content: "sha256:" followed by the
+	// first 32 hex digits of SHA-256 over the type, a zero byte, the time
+	// as sent, a zero byte, and the payload with insignificant whitespace
+	// removed. A retry of the same event derives the same ID; two events
+	// that differ in type, time or payload derive different ones.
+	DeriveID bool
+}
+
+// JSONParser parses JSON event bodies as a JSONConfig describes. It finds
+// the envelope in one validating pass over the body, without decoding the
+// payload: a Type decodes that, once, when a handler asks for it. A
+// JSONParser is safe for concurrent use.
+type JSONParser struct {
+	cfg       JSONConfig
+	idHeaders []string
+	paths     []jsonPath
+	// Indexes into paths; -1 when not configured.
+	id, typ, tm, data int
+}
+
+// NewJSONParser returns a parser for cfg, or an error if cfg has no type
+// path, a malformed path, or no way to find an ID.
+func NewJSONParser(cfg JSONConfig) (*JSONParser, error) {
+	p := &JSONParser{cfg: cfg, id: -1, typ: -1, tm: -1, data: -1}
+	if cfg.Source == "" {
+		return nil, fmt.Errorf("events: JSONConfig needs a Source")
+	}
+	if cfg.Type == "" {
+		return nil, fmt.Errorf("events: %s: JSONConfig needs a Type path", cfg.Source)
+	}
+	if cfg.ID == "" && len(cfg.IDHeaders) == 0 && !cfg.DeriveID {
+		return nil, fmt.Errorf("events: %s: JSONConfig needs an ID path, ID headers or DeriveID", cfg.Source)
+	}
+	for _, h := range cfg.IDHeaders {
+		p.idHeaders = append(p.idHeaders, textproto.CanonicalMIMEHeaderKey(h))
+	}
+	for _, f := range []struct {
+		path string
+		idx  *int
+	}{{cfg.ID, &p.id}, {cfg.Type, &p.typ}, {cfg.Time, &p.tm}, {cfg.Data, &p.data}} {
+		if f.path == "" {
+			continue
+		}
+		path, err := parsePath(f.path)
+		if err != nil {
+			return nil, fmt.Errorf("events: %s: %v", cfg.Source, err)
+		}
+		*f.idx = len(p.paths)
+		p.paths = append(p.paths, path)
+	}
+	return p, nil
+}
+
+// MustJSONParser is NewJSONParser for configurations fixed in code, such as
+// the provider packages' presets; like regexp.MustCompile, it panics on an
+// invalid configuration.
+func MustJSONParser(cfg JSONConfig) *JSONParser {
+	p, err := NewJSONParser(cfg)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// Source returns the Source every Event of this parser carries.
+func (p *JSONParser) Source() string { return p.cfg.Source }
+
+func (p *JSONParser) malformed(format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %w", p.cfg.Source, fmt.Sprintf(format, args...), ErrMalformedEvent)
+}
+
+// Parse implements Parser. r may be nil (no headers).
+func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
+	spans, err := scanDocument(body, p.paths)
+	if err != nil {
+		return nil, p.malformed("body is not a JSON object: %v", err)
+	}
+	e := &Event{Source: p.cfg.Source, Body: body}
+	if r != nil {
+		e.Header = r.Header
+		for _, h := range p.idHeaders {
+			if v := r.Header.Get(h); v != "" {
+				e.ID = v
+				break
+			}
+		}
+	}
+
+	typ := spans[p.typ]
+	if !typ.found() || body[typ.start] != '"' || typ.end-typ.start < 3 {
+		return nil, p.malformed("no event type (a non-empty string) at %q", p.cfg.Type)
+	}
+	var idSpan span
+	if e.ID == "" && p.id >= 0 {
+		idSpan = spans[p.id]
+		if idSpan.found() && body[idSpan.start] != '"' && !isNumber(body[idSpan.start]) {
+			return nil, p.malformed("event ID at %q is neither a string nor a number", p.cfg.ID)
+		}
+	}
+	if err := p.setIDAndType(e, body, idSpan, typ); err != nil {
+		return nil, err
+	}
+
+	if p.data >= 0 {
+		d := spans[p.data]
+		if !d.found() {
+			return nil, p.malformed("no payload at %q", p.cfg.Data)
+		}
+		e.Data = body[d.start:d.end]
+	} else {
+		e.Data = body
+	}
+
+	var rawTime []byte
+	if p.tm >= 0 && spans[p.tm].found() {
+		rawTime = body[spans[p.tm].start:spans[p.tm].end]
+		t, err := parseTime(rawTime)
+		if err != nil {
+			return nil, p.malformed("event time at %q: %v", p.cfg.Time, err)
+		}
+		e.Time = t
+	}
+
+	if e.ID == "" {
+		if !p.cfg.DeriveID {
+			return nil, p.malformed("no event ID at %q", p.cfg.ID)
+		}
+		e.ID = deriveID(e.Type, rawTime, e.Data)
+	}
+	return e, nil
+}
+
+func isNumber(c byte) bool { return c == '-' || ('0' <= c && c <= '9') }
+
+// setIDAndType decodes the type, and the ID when it comes from the body,
+// into strings that share one allocation in the common case (plain ASCII).
+func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ span) error {
+	typRaw := body[typ.start+1 : typ.end-1]
+	var idRaw []byte
+	idQuoted := id.found() && body[id.start] == '"'
+	switch {
+	case idQuoted:
+		idRaw = body[id.start+1 : id.end-1]
+	case id.found():
+		idRaw = body[id.start:id.end] // a number, as written
+	}
+	if plainASCII(typRaw) && plainASCII(idRaw) {
+		var b strings.Builder
+		b.Grow(len(idRaw) + len(typRaw))
+		b.Write(idRaw)
+		b.Write(typRaw)
+		all := b.String()
+		if id.found() {
+			e.ID = all[:len(idRaw)]
+		}
+		e.Type = all[len(idRaw):]
+	} else {
+		t, ok := stringValue(body[typ.start:typ.end])
+		if !ok {
+			return p.malformed("event type at %q is not a valid string", p.cfg.Type)
+		}
+		e.Type = t
+		if idQuoted {
+			if e.ID, ok = stringValue(body[id.start:id.end]); !ok {
+				return p.malformed("event ID at %q is not a valid string", p.cfg.ID)
+			}
+		} else if id.found() {
+			e.ID = string(idRaw)
+		}
+	}
+	if e.Type == "" {
+		return p.malformed("empty event type at %q", p.cfg.Type)
+	}
+	return nil
+}
+
+// plainASCII reports whether a string's raw bytes need no decoding.
+func plainASCII(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// parseTime reads Unix seconds (an integer or a decimal) or an RFC 3339
+// string.
+func parseTime(raw []byte) (time.Time, error) {
+	if raw[0] == '"' {
+		s, ok := stringValue(raw)
+		if !ok {
+			return time.Time{}, fmt.Errorf("not a valid string")
+		}
+		return time.Parse(time.RFC3339Nano, s)
+	}
+	if string(raw) == "null" {
+		return time.Time{}, nil
+	}
+	if !isNumber(raw[0]) {
+		return time.Time{}, fmt.Errorf("neither Unix seconds nor an RFC 3339 string")
+	}
+	var n int64
+	integer := len(raw) <= 18
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			integer = false
+			break
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if integer {
+		return time.Unix(n, 0), nil
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return time.Time{}, err
+	}
+	sec := int64(f)
+	return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+}
+
+// deriveID computes the stable ID documented on JSONConfig.DeriveID.
+func deriveID(typ string, rawTime, data []byte) string {
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, data); err != nil {
+		compact.Reset()
+		compact.Write(data) // scanned as valid already; keep the bytes
+	}
+	h := sha256.New()
+	h.Write([]byte(typ))
+	h.Write([]byte{0})
+	h.Write(rawTime)
+	h.Write([]byte{0})
+	h.Write(compact.Bytes())
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:16])
+}

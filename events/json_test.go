@@ -1,0 +1,232 @@
+package events_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/events"
+)
+
+func stripeLike(t testing.TB) *events.JSONParser {
+	t.Helper()
+	p, err := events.NewJSONParser(events.JSONConfig{Source: "stripe", ID: "id", Type: "type", Time: "created", Data: "data.object"})
+	require.NoError(t, err)
+	return p
+}
+
+func TestJSONParser(t *testing.T) {
+	p := stripeLike(t)
+	tests := []struct {
+		name     string
+		body     string
+		wantErr  bool
+		id, typ  string
+		data     string
+		unixTime int64
+	}{
+		{name: "envelope", body: `{"id":"evt_1","type":"payment_intent.succeeded","created":1795420801,"data":{"object":{"id":"pi_1","amount":5000}}}`,
+			id: "evt_1", typ: "payment_intent.succeeded", data: `{"id":"pi_1","amount":5000}`, unixTime: 1795420801},
+		{name: "fields in any order, pretty", body: "{\n  \"type\": \"charge.refunded\",\n  \"data\": {\n    \"previous_attributes\": {\"refunded\": false},\n    \"object\": [1, 2]\n  },\n  \"created\": 5,\n  \"id\": \"evt_2\"\n}\n",
+			id: "evt_2", typ: "charge.refunded", data: `[1, 2]`, unixTime: 5},
+		{name: "unknown api_version and fields", body: `{"id":"evt_3","api_version":"2099-01-01.future","type":"x.y","created":1,"data":{"object":{}},"new_field":[true,null,{"a":-1.5e3}]}`,
+			id: "evt_3", typ: "x.y", data: `{}`, unixTime: 1},
+		{name: "escaped strings", body: `{"id":"evt_\u0034","type":"a\/b","created":1,"data":{"object":"\u00e9"}}`,
+			id: "evt_4", typ: "a/b", data: `"\u00e9"`, unixTime: 1},
+		{name: "escaped keys", body: `{"\u0069d":"evt_5","type":"t","created":1,"data":{"obj\u0065ct":null}}`,
+			id: "evt_5", typ: "t", data: `null`, unixTime: 1},
+		{name: "numeric id", body: `{"id":42,"type":"t","created":1,"data":{"object":1}}`, id: "42", typ: "t", data: "1", unixTime: 1},
+		{name: "repeated key: last wins", body: `{"id":"a","id":"b","type":"t","data":{"object":1},"data":{"object":2}}`,
+			id: "b", typ: "t", data: "2"},
+		{name: "no time", body: `{"id":"a","type":"t","data":{"object":1}}`, id: "a", typ: "t", data: "1"},
+		{name: "not JSON", body: `id=evt_1&type=x`, wantErr: true},
+		{name: "array document", body: `[{"id":"a","type":"t"}]`, wantErr: true},
+		{name: "empty body", body: ``, wantErr: true},
+		{name: "trailing data", body: `{"id":"a","type":"t","data":{"object":1}} {}`, wantErr: true},
+		{name: "invalid JSON deep in the payload", body: `{"id":"a","type":"t","data":{"object":{"x":[1,2,}}}`, wantErr: true},
+		{name: "control character in a string", body: "{\"id\":\"a\nb\",\"type\":\"t\",\"data\":{\"object\":1}}", wantErr: true},
+		{name: "no type", body: `{"id":"a","data":{"object":1}}`, wantErr: true},
+		{name: "type not a string", body: `{"id":"a","type":7,"data":{"object":1}}`, wantErr: true},
+		{name: "empty type", body: `{"id":"a","type":"","data":{"object":1}}`, wantErr: true},
+		{name: "no id", body: `{"type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "id an object", body: `{"id":{},"type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "no payload", body: `{"id":"a","type":"t","data":{}}`, wantErr: true},
+		{name: "data not an object", body: `{"id":"a","type":"t","data":"object"}`, wantErr: true},
+		{name: "bad time", body: `{"id":"a","type":"t","created":"yesterday","data":{"object":1}}`, wantErr: true},
+		{name: "deep nesting", body: `{"id":"a","type":"t","data":{"object":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := []byte(tt.body)
+			e, err := p.Parse(nil, body)
+			if tt.wantErr {
+				require.ErrorIs(t, err, events.ErrMalformedEvent)
+				assert.True(t, strings.HasPrefix(err.Error(), "stripe: "), err.Error())
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.id, e.ID)
+			assert.Equal(t, tt.typ, e.Type)
+			assert.Equal(t, "stripe", e.Source)
+			assert.Equal(t, tt.data, string(e.Data))
+			assert.Equal(t, tt.body, string(e.Body))
+			if tt.unixTime != 0 {
+				assert.Equal(t, tt.unixTime, e.Time.Unix())
+			} else {
+				assert.True(t, e.Time.IsZero())
+			}
+			assert.Equal(t, "stripe:"+tt.id, e.Key())
+		})
+	}
+}
+
+func TestJSONParserTimeFormats(t *testing.T) {
+	p, err := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Time: "at"})
+	require.NoError(t, err)
+	for at, want := range map[string]time.Time{
+		`1795420800`:                       time.Unix(1795420800, 0),
+		`1795420800.25`:                    time.Unix(1795420800, 250_000_000),
+		`"2026-11-23T08:00:00Z"`:           time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC),
+		`"2026-11-23T09:00:00.5+01:00"`:    time.Date(2026, 11, 23, 8, 0, 0, 500_000_000, time.UTC),
+		`null`:                             {},
+		`"2026-11-23T08:00:00.123456789Z"`: time.Date(2026, 11, 23, 8, 0, 0, 123456789, time.UTC),
+	} {
+		e, err := p.Parse(nil, []byte(`{"id":"1","type":"t","at":`+at+`}`))
+		require.NoError(t, err, at)
+		assert.True(t, want.Equal(e.Time), "%s: got %v want %v", at, e.Time, want)
+	}
+}
+
+func TestJSONParserIDFromHeader(t *testing.T) {
+	p, err := events.NewJSONParser(events.JSONConfig{Source: "std", IDHeaders: []string{"webhook-id", "svix-id"}, Type: "type", Data: "data"})
+	require.NoError(t, err)
+	body := []byte(`{"type":"booking.created","data":{"booking_id":"1"}}`)
+	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	r.Header.Set("Svix-Id", "msg_svix")
+	e, err := p.Parse(r, body)
+	require.NoError(t, err)
+	assert.Equal(t, "msg_svix", e.ID)
+	assert.Equal(t, r.Header, e.Header)
+
+	r.Header.Set("Webhook-Id", "msg_std")
+	e, err = p.Parse(r, body)
+	require.NoError(t, err)
+	assert.Equal(t, "msg_std", e.ID, "the first configured header wins")
+
+	_, err = p.Parse(httptest.NewRequest(http.MethodPost, "/", nil), body)
+	require.ErrorIs(t, err, events.ErrMalformedEvent, "no ID anywhere")
+}
+
+func TestJSONParserDerivedID(t *testing.T) {
+	p, err := events.NewJSONParser(events.JSONConfig{Source: "goconverso", Type: "event", Time: "timestamp", Data: "data", DeriveID: true})
+	require.NoError(t, err)
+	parse := func(body string) string {
+		e, err := p.Parse(nil, []byte(body))
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(e.ID, "sha256:") && len(e.ID) == len("sha256:")+32, e.ID)
+		return e.ID
+	}
+	a := parse(`{"event":"booking.created","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12345","status":"pending"}}`)
+	assert.Equal(t, a, parse("{\n  \"event\": \"booking.created\",\n  \"timestamp\": \"2026-11-23T08:00:00Z\",\n  \"data\": {\"booking_id\": \"12345\", \"status\": \"pending\"}\n}"),
+		"a retry with other whitespace keeps the ID")
+	assert.NotEqual(t, a, parse(`{"event":"booking.confirmed","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12345","status":"pending"}}`))
+	assert.NotEqual(t, a, parse(`{"event":"booking.created","timestamp":"2026-11-23T08:00:01Z","data":{"booking_id":"12345","status":"pending"}}`))
+	assert.NotEqual(t, a, parse(`{"event":"booking.created","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12346","status":"pending"}}`))
+}
+
+func TestNewJSONParserRefusesBadConfig(t *testing.T) {
+	for name, cfg := range map[string]events.JSONConfig{
+		"no source":    {ID: "id", Type: "type"},
+		"no type":      {Source: "s", ID: "id"},
+		"no id":        {Source: "s", Type: "type"},
+		"empty key":    {Source: "s", ID: "id", Type: "a..b"},
+		"trailing dot": {Source: "s", ID: "id", Type: "type", Data: "data."},
+		"dot prefix":   {Source: "s", ID: ".id", Type: "type"},
+	} {
+		_, err := events.NewJSONParser(cfg)
+		assert.Error(t, err, name)
+	}
+}
+
+// FuzzJSONScan checks the envelope scanner against encoding/json: it
+// accepts exactly the JSON objects json.Valid accepts, and finds at each
+// path exactly the raw value encoding/json finds there.
+func FuzzJSONScan(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"evt_1","type":"t","created":1,"data":{"object":{"a":[1,2,{"b":null}]}}}`,
+		`{"id":1e5,"type":"\u0074","data":{"object":"\ud83d\ude00"}}`,
+		`{"id":"a","id":"b","type":"t","data":{"object":1},"data":2}`,
+		`{"type":"t" , "id" : "x" , "data":{ "object" : [ ] } }`,
+		`{"id":"\ud800","type":"t","data":{"object":0}}`,
+		`{"id":"a","type":"t","data":{"object":-0.0e+1}}`,
+		`{"id":"a","type":"t","data":{"object":01}}`,
+		"{\"id\":\"a\xff\",\"type\":\"t\",\"data\":{\"object\":true}}",
+		`{}`, `[]`, ` {"a":1} `, `{"a":1}x`, `{"a":"b\"}`, `{"a":tru}`,
+	} {
+		f.Add([]byte(s))
+	}
+	p, err := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Data: "data.object", DeriveID: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := p.Parse(nil, body)
+		valid := json.Valid(body) && bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{"))
+		if !valid {
+			if err == nil {
+				t.Fatalf("accepted invalid JSON %q", body)
+			}
+			if !errors.Is(err, events.ErrMalformedEvent) {
+				t.Fatalf("error %v does not wrap ErrMalformedEvent", err)
+			}
+			return
+		}
+		// What encoding/json finds at the paths.
+		var top map[string]json.RawMessage
+		if err := json.Unmarshal(body, &top); err != nil {
+			t.Fatalf("encoding/json refuses what json.Valid accepts? %v", err)
+		}
+		var typ string
+		typErr := json.Unmarshal(top["type"], &typ)
+		var data map[string]json.RawMessage
+		_ = json.Unmarshal(top["data"], &data)
+		obj, hasObj := data["object"]
+		if _, isString := top["type"]; !isString || typErr != nil || typ == "" || !hasObj || !bytes.HasPrefix(top["type"], []byte(`"`)) {
+			if err == nil {
+				t.Fatalf("accepted %q without a string type and data.object", body)
+			}
+			return
+		}
+		rawID, hasID := top["id"]
+		if hasID && (bytes.HasPrefix(rawID, []byte("{")) || bytes.HasPrefix(rawID, []byte("[")) ||
+			bytes.Equal(rawID, []byte("true")) || bytes.Equal(rawID, []byte("false")) || bytes.Equal(rawID, []byte("null"))) {
+			if err == nil {
+				t.Fatalf("accepted an ID that is neither string nor number: %q", rawID)
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("refused valid %q: %v", body, err)
+		}
+		if e.Type != typ {
+			t.Fatalf("type %q, encoding/json says %q", e.Type, typ)
+		}
+		if string(e.Data) != string(obj) {
+			t.Fatalf("data.object %q, encoding/json says %q", e.Data, obj)
+		}
+		if hasID && bytes.HasPrefix(rawID, []byte(`"`)) {
+			var id string
+			if err := json.Unmarshal(rawID, &id); err == nil && id != "" && e.ID != id {
+				t.Fatalf("id %q, encoding/json says %q", e.ID, id)
+			}
+		}
+	})
+}

@@ -1,0 +1,93 @@
+package stripeevent
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/hookkit/hookkit/events"
+)
+
+// Source is the Source of every Stripe event.
+const Source = "stripe"
+
+var parser = events.MustJSONParser(events.JSONConfig{
+	Source: Source,
+	ID:     "id",
+	Type:   "type",
+	Time:   "created",
+	Data:   "data.object",
+})
+
+// NewParser returns the parser for Stripe event bodies: ID from id, Type
+// from type, Time from created, Data the raw data.object. It never looks at
+// api_version, so events of any API version parse; decoding a payload into
+// stripe-go's types is a separate, later step. The parser is shared and safe
+// for concurrent use.
+func NewParser() *events.JSONParser { return parser }
+
+// The typed keys of the Stripe events a booking or payments backend handles,
+// decoding into stripe-go v76's types. Add any other event in one line:
+//
+//	var DisputeCreated = events.NewType[*stripe.Dispute]("charge.dispute.created")
+var (
+	PaymentIntentSucceeded      = events.NewType[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentSucceeded))
+	PaymentIntentPaymentFailed  = events.NewType[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentPaymentFailed))
+	ChargeRefunded              = events.NewType[*stripe.Charge](string(stripe.EventTypeChargeRefunded))
+	CheckoutSessionCompleted    = events.NewType[*stripe.CheckoutSession](string(stripe.EventTypeCheckoutSessionCompleted))
+	CustomerSubscriptionCreated = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionCreated))
+	CustomerSubscriptionUpdated = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionUpdated))
+	CustomerSubscriptionDeleted = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionDeleted))
+	InvoicePaymentSucceeded     = events.NewType[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentSucceeded))
+	InvoicePaymentFailed        = events.NewType[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentFailed))
+)
+
+// Catalog returns a new Registry of the typed keys above; add your own with
+// its Add method.
+func Catalog() *events.Registry {
+	return events.NewRegistry(
+		PaymentIntentSucceeded, PaymentIntentPaymentFailed, ChargeRefunded, CheckoutSessionCompleted,
+		CustomerSubscriptionCreated, CustomerSubscriptionUpdated, CustomerSubscriptionDeleted,
+		InvoicePaymentSucceeded, InvoicePaymentFailed,
+	)
+}
+
+// Envelope is the rest of a Stripe event's envelope, which the fast parse
+// leaves in the body.
+type Envelope struct {
+	APIVersion      string `json:"api_version"`
+	Livemode        bool   `json:"livemode"`
+	Account         string `json:"account"` // set for Connect events
+	PendingWebhooks int64  `json:"pending_webhooks"`
+	Request         struct {
+		ID             string `json:"id"`
+		IdempotencyKey string `json:"idempotency_key"`
+	} `json:"request"`
+	Data struct {
+		// PreviousAttributes holds the changed fields' old values on
+		// *.updated events, raw.
+		PreviousAttributes json.RawMessage `json:"previous_attributes"`
+	} `json:"data"`
+}
+
+// EnvelopeOf decodes e's envelope fields (api_version, livemode,
+// previous_attributes, ...) from its body.
+func EnvelopeOf(e *events.Event) (Envelope, error) {
+	var env Envelope
+	if err := json.Unmarshal(e.Body, &env); err != nil {
+		return env, fmt.Errorf("stripe event %s envelope: %v: %w", e.ID, err, events.ErrMalformedEvent)
+	}
+	return env, nil
+}
+
+// StripeEvent decodes e's whole body into stripe-go's Event, for code
+// written against stripe-go. Unlike webhook.ConstructEvent it does not
+// refuse an api_version other than stripe-go's.
+func StripeEvent(e *events.Event) (*stripe.Event, error) {
+	var se stripe.Event
+	if err := json.Unmarshal(e.Body, &se); err != nil {
+		return nil, fmt.Errorf("stripe event %s: %v: %w", e.ID, err, events.ErrUndecodable)
+	}
+	return &se, nil
+}

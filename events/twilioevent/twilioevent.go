@@ -1,0 +1,233 @@
+package twilioevent
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hookkit/hookkit/events"
+)
+
+// Source is the Source of every Twilio event.
+const Source = "twilio"
+
+// IdempotencyTokenHeader is the header Twilio sends, identical on every
+// retry of one callback.
+const IdempotencyTokenHeader = "I-Twilio-Idempotency-Token"
+
+// Parser parses Twilio status callbacks, posted as forms.
+//
+//   - A callback with MessageSid and MessageStatus (SMS, MMS, WhatsApp) has
+//     Type "message." + MessageStatus: message.queued, message.sent,
+//     message.delivered, message.undelivered, message.failed, ...
+//   - One with CallSid and CallStatus has Type "call." + CallStatus:
+//     call.completed, call.busy, call.no-answer, call.failed,
+//     call.canceled, ...
+//   - ID is the I-Twilio-Idempotency-Token header when Twilio sends it,
+//     otherwise the SID and the status joined by a colon ("SM123:delivered"):
+//     stable across retries of one callback, and distinct for each status
+//     change of the same message or call.
+//   - Time is the callback's Timestamp parameter when it has one (voice),
+//     otherwise the time the callback was parsed.
+//   - Data is the form body itself; the typed keys decode it.
+//
+// A Parser is safe for concurrent use.
+type Parser struct {
+	// Now replaces time.Now for callbacks without a Timestamp (tests).
+	Now func() time.Time
+}
+
+// NewParser returns a Parser using time.Now.
+func NewParser() *Parser { return &Parser{} }
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("twilio: %s: %w", fmt.Sprintf(format, args...), events.ErrMalformedEvent)
+}
+
+// Parse implements events.Parser. r may be nil (no headers).
+func (p *Parser) Parse(r *http.Request, body []byte) (*events.Event, error) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, malformed("body is not a form: %v", err)
+	}
+	e := &events.Event{Source: Source, Data: body, Body: body}
+	var sid, status string
+	switch {
+	case form.Get("MessageSid") != "":
+		sid, status = form.Get("MessageSid"), form.Get("MessageStatus")
+		if status == "" {
+			status = form.Get("SmsStatus")
+		}
+		e.Type = "message." + status
+	case form.Get("CallSid") != "":
+		sid, status = form.Get("CallSid"), form.Get("CallStatus")
+		e.Type = "call." + status
+	default:
+		return nil, malformed("neither MessageSid nor CallSid: not a status callback")
+	}
+	if status == "" {
+		return nil, malformed("%s has no status", sid)
+	}
+	if strings.ContainsAny(status, " .*") {
+		return nil, malformed("status %q is not a Twilio status", status)
+	}
+	if r != nil {
+		e.Header = r.Header
+		e.ID = r.Header.Get(IdempotencyTokenHeader)
+	}
+	if e.ID == "" {
+		e.ID = sid + ":" + status
+	}
+	if ts := form.Get("Timestamp"); ts != "" {
+		t, err := time.Parse(time.RFC1123Z, ts)
+		if err != nil {
+			return nil, malformed("Timestamp %q: %v", ts, err)
+		}
+		e.Time = t
+	} else if p.Now != nil {
+		e.Time = p.Now()
+	} else {
+		e.Time = time.Now()
+	}
+	return e, nil
+}
+
+// MessageStatus is a message status callback.
+type MessageStatus struct {
+	MessageSid          string
+	MessageStatus       string // queued, sent, delivered, undelivered, failed, ...
+	AccountSid          string
+	MessagingServiceSid string
+	From, To            string
+	// ErrorCode is Twilio's error code for a failed or undelivered
+	// message (such as "30003", unreachable handset); empty otherwise.
+	ErrorCode    string
+	ErrorMessage string
+	APIVersion   string
+	// Params holds every parameter as posted, including those above.
+	Params url.Values
+}
+
+// CallStatus is a voice call status callback.
+type CallStatus struct {
+	CallSid        string
+	CallStatus     string // initiated, ringing, in-progress, completed, busy, no-answer, failed, canceled
+	AccountSid     string
+	From, To       string
+	Direction      string
+	CallbackSource string
+	APIVersion     string
+	// CallDuration is the call's length in seconds, on completed calls.
+	CallDuration int
+	// SequenceNumber orders the callbacks of one call.
+	SequenceNumber int
+	Timestamp      time.Time
+	// Params holds every parameter as posted, including those above.
+	Params url.Values
+}
+
+// DecodeMessageStatus decodes a message status callback's form.
+func DecodeMessageStatus(data []byte) (*MessageStatus, error) {
+	form, err := url.ParseQuery(string(data))
+	if err != nil {
+		return nil, err
+	}
+	m := &MessageStatus{
+		MessageSid:          form.Get("MessageSid"),
+		MessageStatus:       form.Get("MessageStatus"),
+		AccountSid:          form.Get("AccountSid"),
+		MessagingServiceSid: form.Get("MessagingServiceSid"),
+		From:                form.Get("From"),
+		To:                  form.Get("To"),
+		ErrorCode:           form.Get("ErrorCode"),
+		ErrorMessage:        form.Get("ErrorMessage"),
+		APIVersion:          form.Get("ApiVersion"),
+		Params:              form,
+	}
+	if m.MessageStatus == "" {
+		m.MessageStatus = form.Get("SmsStatus")
+	}
+	if m.MessageSid == "" {
+		return nil, fmt.Errorf("no MessageSid")
+	}
+	return m, nil
+}
+
+// DecodeCallStatus decodes a call status callback's form.
+func DecodeCallStatus(data []byte) (*CallStatus, error) {
+	form, err := url.ParseQuery(string(data))
+	if err != nil {
+		return nil, err
+	}
+	c := &CallStatus{
+		CallSid:        form.Get("CallSid"),
+		CallStatus:     form.Get("CallStatus"),
+		AccountSid:     form.Get("AccountSid"),
+		From:           form.Get("From"),
+		To:             form.Get("To"),
+		Direction:      form.Get("Direction"),
+		CallbackSource: form.Get("CallbackSource"),
+		APIVersion:     form.Get("ApiVersion"),
+		Params:         form,
+	}
+	if c.CallSid == "" {
+		return nil, fmt.Errorf("no CallSid")
+	}
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"CallDuration", &c.CallDuration}, {"SequenceNumber", &c.SequenceNumber}} {
+		if v := form.Get(f.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s %q is not a number", f.name, v)
+			}
+			*f.dst = n
+		}
+	}
+	if ts := form.Get("Timestamp"); ts != "" {
+		t, err := time.Parse(time.RFC1123Z, ts)
+		if err != nil {
+			return nil, fmt.Errorf("timestamp %q: %v", ts, err)
+		}
+		c.Timestamp = t
+	}
+	return c, nil
+}
+
+// MessageType returns the typed key of message status callbacks with status.
+func MessageType(status string) events.Type[*MessageStatus] {
+	return events.NewTypeFunc("message."+status, DecodeMessageStatus)
+}
+
+// CallType returns the typed key of call status callbacks with status.
+func CallType(status string) events.Type[*CallStatus] {
+	return events.NewTypeFunc("call."+status, DecodeCallStatus)
+}
+
+// The typed keys of the status callbacks a booking backend acts on. Add any
+// other status in one line: twilioevent.MessageType("read").
+var (
+	MessageQueued      = MessageType("queued")
+	MessageSent        = MessageType("sent")
+	MessageDelivered   = MessageType("delivered")
+	MessageUndelivered = MessageType("undelivered")
+	MessageFailed      = MessageType("failed")
+
+	CallCompleted = CallType("completed")
+	CallBusy      = CallType("busy")
+	CallNoAnswer  = CallType("no-answer")
+	CallFailed    = CallType("failed")
+	CallCanceled  = CallType("canceled")
+)
+
+// Catalog returns a new Registry of the typed keys above.
+func Catalog() *events.Registry {
+	return events.NewRegistry(
+		MessageQueued, MessageSent, MessageDelivered, MessageUndelivered, MessageFailed,
+		CallCompleted, CallBusy, CallNoAnswer, CallFailed, CallCanceled,
+	)
+}

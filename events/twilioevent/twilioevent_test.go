@@ -1,0 +1,60 @@
+package twilioevent_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/twilioevent"
+)
+
+func TestParser(t *testing.T) {
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	p := &twilioevent.Parser{Now: func() time.Time { return now }}
+	tests := []struct {
+		name, body, token string
+		typ, id           string
+		wantErr           bool
+	}{
+		{name: "sms with token", body: "MessageSid=SM1&MessageStatus=delivered", token: "tok-1", typ: "message.delivered", id: "tok-1"},
+		{name: "sms without token", body: "MessageSid=SM1&MessageStatus=sent", typ: "message.sent", id: "SM1:sent"},
+		{name: "legacy SmsStatus", body: "MessageSid=SM1&SmsStatus=queued", typ: "message.queued", id: "SM1:queued"},
+		{name: "call", body: "CallSid=CA1&CallStatus=no-answer", typ: "call.no-answer", id: "CA1:no-answer"},
+		{name: "not a form", body: "MessageSid=SM1&x=%zz", wantErr: true},
+		{name: "no sid", body: "MessageStatus=delivered", wantErr: true},
+		{name: "no status", body: "MessageSid=SM1", wantErr: true},
+		{name: "status that would forge a type", body: "MessageSid=SM1&MessageStatus=a.b", wantErr: true},
+		{name: "wildcard status", body: "CallSid=CA1&CallStatus=*", wantErr: true},
+		{name: "bad timestamp", body: "CallSid=CA1&CallStatus=completed&Timestamp=yesterday", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/twilio", strings.NewReader(tt.body))
+			if tt.token != "" {
+				r.Header.Set(twilioevent.IdempotencyTokenHeader, tt.token)
+			}
+			e, err := p.Parse(r, []byte(tt.body))
+			if tt.wantErr {
+				require.ErrorIs(t, err, events.ErrMalformedEvent)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.typ, e.Type)
+			assert.Equal(t, tt.id, e.ID)
+			assert.Equal(t, now, e.Time, "callbacks without Timestamp carry the time of parsing")
+			assert.Equal(t, tt.body, string(e.Data))
+		})
+	}
+}
+
+func TestDecodeCallStatusRejectsBadNumbers(t *testing.T) {
+	_, err := twilioevent.DecodeCallStatus([]byte("CallSid=CA1&CallDuration=long"))
+	require.Error(t, err)
+	_, err = twilioevent.CallCompleted.Decode(&events.Event{Type: "call.completed", Data: []byte("CallSid=CA1&CallDuration=long")})
+	require.ErrorIs(t, err, events.ErrUndecodable)
+}
