@@ -1,0 +1,137 @@
+package dispatch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/fixture"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/verify"
+)
+
+// recordingArchive keeps every delivery it is told of.
+type recordingArchive struct{ got []dispatch.Delivery }
+
+func (a *recordingArchive) Archive(_ context.Context, d *dispatch.Delivery) {
+	a.got = append(a.got, *d)
+}
+
+func TestArchiveSeesEveryDelivery(t *testing.T) {
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return nil })
+	arch := &recordingArchive{}
+	ep := newStripeEndpoint(t, r, dispatch.WithArchive(arch))
+	body := stripeBody(t, "payment_intent.succeeded", "evt_archived")
+	deliver(ep, signed(body))
+	deliver(ep, signed(body))
+	deliver(ep, httptest.NewRequest(http.MethodPost, "/webhooks/stripe", bytes.NewReader(body)))
+	require.Len(t, arch.got, 3)
+	assert.Equal(t, []string{"processed", "duplicate", "rejected-signature"},
+		[]string{arch.got[0].Outcome, arch.got[1].Outcome, arch.got[2].Outcome})
+	assert.Equal(t, []int{200, 200, 400}, []int{arch.got[0].Status, arch.got[1].Status, arch.got[2].Status})
+	assert.Equal(t, body, arch.got[2].Body, "rejected deliveries keep their body")
+	assert.ErrorIs(t, arch.got[2].Err, verify.ErrMissingSignature)
+	assert.Equal(t, "evt_archived", arch.got[0].EventID)
+	assert.Equal(t, "payment_intent.succeeded", arch.got[0].EventType)
+	assert.Equal(t, "/webhooks/stripe", arch.got[0].Target)
+}
+
+// DirArchive writes deliveries in the fixture format: what it records, the
+// fixture package loads, byte for byte, and the parser parses again.
+func TestDirArchiveRecordsReplayableFixtures(t *testing.T) {
+	dir := t.TempDir()
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return nil })
+	ep := newStripeEndpoint(t, r, dispatch.WithArchive(&dispatch.DirArchive{Dir: dir, Logger: quiet}))
+	body := stripeBody(t, "payment_intent.succeeded", "evt_recorded")
+	req := signed(body)
+	req.Host = "api.reserveeasy.example"
+	code, _ := deliver(ep, req)
+	require.Equal(t, 200, code)
+	code, _ = deliver(ep, signed([]byte("not json")))
+	require.Equal(t, 400, code)
+
+	recorded, err := fixture.Load(os.DirFS(dir), ".")
+	require.NoError(t, err)
+	require.Len(t, recorded, 2)
+	var stripeFixture fixture.Fixture
+	for _, f := range recorded {
+		if f.Name[:7] == "stripe/" {
+			stripeFixture = f
+		} else {
+			assert.Contains(t, f.Name, "unparsed/", "a body that did not parse is filed as unparsed")
+			assert.Contains(t, f.Name, "malformed")
+		}
+	}
+	assert.Equal(t, body, stripeFixture.Body)
+	assert.Equal(t, ".json", stripeFixture.BodyExt)
+	assert.Equal(t, req.Header.Get("Stripe-Signature"), stripeFixture.Header.Get("Stripe-Signature"))
+	replay := stripeFixture.Request()
+	assert.Equal(t, "api.reserveeasy.example", replay.Host)
+	e, err := stripeevent.NewParser().Parse(replay, stripeFixture.Body)
+	require.NoError(t, err)
+	assert.Equal(t, "evt_recorded", e.ID)
+}
+
+func TestSlogArchive(t *testing.T) {
+	var buf bytes.Buffer
+	a := dispatch.SlogArchive{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
+	a.Archive(context.Background(), &dispatch.Delivery{Method: "POST", Target: "/hooks", Status: 400, Outcome: "rejected-signature",
+		Body: []byte(`{"card":"4242424242424242"}`), Err: errors.New("stripe: no v1 signature matches")})
+	out := buf.String()
+	assert.Contains(t, out, "level=WARN")
+	assert.Contains(t, out, "outcome=rejected-signature")
+	assert.Contains(t, out, "bytes=27")
+	assert.NotContains(t, out, "4242", "never the body")
+}
+
+func TestDeadLetterRerun(t *testing.T) {
+	fixed := false
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+		if !fixed {
+			return dispatch.Permanent(errors.New("booking not found"))
+		}
+		assert.Equal(t, 2, dispatch.Attempt(ctx), "a re-run is the next attempt")
+		return nil
+	})
+	dls := &dispatch.MemoryDeadLetters{}
+	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
+	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_rerun")))
+	require.Equal(t, 200, code)
+	require.Len(t, dls.List(), 1)
+	assert.Same(t, dls, ep.DeadLetters())
+
+	require.Error(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"), "still failing: kept")
+	require.Len(t, dls.List(), 1)
+	fixed = true
+	require.NoError(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"))
+	assert.Empty(t, dls.List(), "a successful re-run forgets the letter")
+	require.ErrorIs(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"), dispatch.ErrNotDeadLettered)
+}
+
+// A dead letter that cannot be stored is not acknowledged: the sender is
+// told 500 and retries.
+func TestDeadLetterStoreFull(t *testing.T) {
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
+		return dispatch.Permanent(errors.New("bad"))
+	})
+	dls := &dispatch.MemoryDeadLetters{Max: 1}
+	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
+	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_dl_1")))
+	assert.Equal(t, 200, code)
+	code, _ = deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_dl_2")))
+	assert.Equal(t, 500, code)
+}

@@ -1,0 +1,382 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/verify"
+)
+
+// Endpoint is the http.Handler a host mounts for one sender: it reads the
+// body, verifies it, parses it, claims the event in the idempotency store,
+// runs its handler (or enqueues it, in async mode), and answers with the
+// status the sender needs:
+//
+//	200  processed; acknowledged into the queue (async); a duplicate of a
+//	     processed event; an unknown type (AcknowledgeUnknown, logged);
+//	     dead-lettered (Permanent, or a payload that does not decode)
+//	400  signature missing, wrong or stale (403 for Twilio); malformed body
+//	405  not a POST
+//	409  the same event is being processed by another delivery
+//	413  body over the limit
+//	500  the handler failed or panicked (the claim is released)
+//	503  store unavailable, queue full, or shutting down (with Retry-After)
+//
+// Response bodies are small JSON ({"received":true}, or {"error":"..."} with
+// a short reason that reveals no secret, signature or internal error).
+type Endpoint struct {
+	verifier    verify.Verifier
+	parser      events.Parser
+	router      *Router
+	store       idempotency.Store
+	maxBody     int64
+	logger      *slog.Logger
+	lease, keep time.Duration
+	timeout     time.Duration
+	retryAfter  time.Duration
+	deadLetters DeadLetterSink
+	archive     Archive
+
+	// Async mode.
+	asyncCfg *AsyncConfig
+	queue    Queue
+	retry    RetryPolicy
+	workers  sync.WaitGroup
+
+	// Shutdown.
+	mu       sync.RWMutex
+	closing  bool
+	inflight sync.WaitGroup
+	stop     chan struct{} // closed when Shutdown's deadline passes
+	stopCtx  context.Context
+	stopAll  context.CancelFunc
+	shutOnce sync.Once
+}
+
+// NewEndpoint returns an Endpoint that verifies with v, parses with p and
+// routes with r. Like http.Handle with a nil handler, it panics if v, p or r
+// is nil, or if the lease does not exceed the handler timeout: there is no
+// Endpoint that accepts unverified deliveries.
+func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) *Endpoint {
+	if v == nil || p == nil || r == nil {
+		panic("dispatch.NewEndpoint: nil Verifier, Parser or Router")
+	}
+	e := &Endpoint{
+		verifier: v, parser: p, router: r,
+		maxBody:    verify.DefaultMaxBodyBytes,
+		logger:     slog.Default(),
+		keep:       idempotency.DefaultKeep,
+		timeout:    DefaultTimeout,
+		retryAfter: DefaultRetryAfter,
+		stop:       make(chan struct{}),
+	}
+	for _, opt := range opts {
+		opt(e)
+	}
+	if e.store == nil {
+		e.store = idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	}
+	if e.deadLetters == nil {
+		e.deadLetters = &MemoryDeadLetters{}
+	}
+	if e.logger == nil {
+		e.logger = slog.Default()
+	}
+	if e.lease <= 0 {
+		e.lease = idempotency.DefaultLease
+		if e.asyncCfg != nil {
+			e.lease = DefaultAsyncLease
+		}
+	}
+	if e.lease <= e.timeout {
+		panic(fmt.Sprintf("dispatch.NewEndpoint: lease %s must exceed the handler timeout %s", e.lease, e.timeout))
+	}
+	e.stopCtx, e.stopAll = context.WithCancel(context.Background())
+	if cfg := e.asyncCfg; cfg != nil {
+		e.queue = cfg.Queue
+		if e.queue == nil {
+			e.queue = NewMemoryQueue(1024)
+		}
+		e.retry = cfg.Retry.withDefaults()
+		n := cfg.Workers
+		if n <= 0 {
+			n = 4
+		}
+		e.workers.Add(n)
+		for range n {
+			go e.worker()
+		}
+	}
+	return e
+}
+
+// DeadLetters returns the sink dead letters go to.
+func (e *Endpoint) DeadLetters() DeadLetterSink { return e.deadLetters }
+
+// ServeHTTP implements http.Handler.
+func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: target(r), Header: r.Header}
+	e.serve(w, r, &d)
+	if e.archive != nil {
+		d.Duration = time.Since(d.Received)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush() // the sender has its answer before the archive writes
+		}
+		e.archive.Archive(r.Context(), &d)
+	}
+}
+
+func target(r *http.Request) string {
+	if r.RequestURI != "" && r.RequestURI[0] == '/' {
+		return r.RequestURI
+	}
+	return r.URL.RequestURI()
+}
+
+func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		e.answer(w, d, http.StatusMethodNotAllowed, "method-not-allowed", nil)
+		return
+	}
+	e.mu.RLock()
+	if e.closing {
+		e.mu.RUnlock()
+		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", errShuttingDown)
+		return
+	}
+	e.inflight.Add(1)
+	e.mu.RUnlock()
+	defer e.inflight.Done()
+
+	body, err := verify.ReadBody(w, r, e.maxBody)
+	if err != nil {
+		outcome := "malformed"
+		if errors.Is(err, verify.ErrBodyTooLarge) {
+			outcome = "too-large"
+		}
+		e.answer(w, d, verify.StatusCode(err), outcome, err)
+		return
+	}
+	d.Body = body
+	if err := e.verifier.Verify(r, body); err != nil {
+		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook signature rejected",
+			slog.String("target", d.Target), slog.String("error", err.Error()))
+		e.answer(w, d, verify.StatusCode(err), "rejected-signature", err)
+		return
+	}
+	ev, err := e.parser.Parse(r, body)
+	if err != nil {
+		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook body malformed",
+			slog.String("target", d.Target), slog.String("error", err.Error()))
+		e.answer(w, d, http.StatusBadRequest, "malformed", err)
+		return
+	}
+	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
+
+	if _, known := e.router.Lookup(ev.Type); !known {
+		switch e.router.UnknownPolicy() {
+		case AcknowledgeUnknown:
+			e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook event type has no handler; acknowledged",
+				slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type))
+			e.answer(w, d, http.StatusOK, "unknown-type", nil)
+			return
+		case RetryUnknown:
+			e.answer(w, d, http.StatusInternalServerError, "unknown-type",
+				fmt.Errorf("%q: %w", ev.Type, ErrNoHandler))
+			return
+		}
+		// DeadLetterUnknown: claimed and dead-lettered like any event whose
+		// handler fails permanently.
+	}
+
+	key := ev.Key()
+	claim, err := e.store.Claim(r.Context(), key, e.lease)
+	if err != nil {
+		e.logger.LogAttrs(r.Context(), slog.LevelError, "webhook idempotency store unavailable",
+			slog.String("key", key), slog.String("error", err.Error()))
+		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", err)
+		return
+	}
+	switch claim.State {
+	case idempotency.Completed:
+		e.answer(w, d, http.StatusOK, "duplicate", nil)
+		return
+	case idempotency.Busy:
+		e.answer(w, d, http.StatusConflict, "busy", nil)
+		return
+	}
+
+	if e.queue != nil {
+		e.enqueue(w, r, d, ev, key, claim.Token)
+		return
+	}
+	// The handler outlives a sender that hangs up (half-done work would be
+	// worse than a duplicate answered 200), but not a Shutdown deadline.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer cancel()
+	defer context.AfterFunc(e.stopCtx, cancel)()
+	err = e.run(ctx, ev, 1)
+	switch {
+	case err == nil:
+		e.complete(key, claim.Token, ev)
+		e.answer(w, d, http.StatusOK, "processed", nil)
+	case IsPermanent(err):
+		if !e.deadLetter(ev, err, 1) {
+			e.release(key, claim.Token, ev, "dead letter not stored")
+			e.answer(w, d, http.StatusInternalServerError, "failed", err)
+			return
+		}
+		e.complete(key, claim.Token, ev)
+		e.answer(w, d, http.StatusOK, "dead-lettered", err)
+	default:
+		e.release(key, claim.Token, ev, "handler failed")
+		e.answer(w, d, http.StatusInternalServerError, "failed", err)
+	}
+}
+
+func (e *Endpoint) enqueue(w http.ResponseWriter, r *http.Request, d *Delivery, ev *events.Event, key, token string) {
+	err := e.queue.Enqueue(r.Context(), &Job{Event: ev, Key: key, Token: token, Enqueued: time.Now()})
+	if err != nil {
+		e.release(key, token, ev, "not enqueued")
+		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook not enqueued",
+			slog.String("key", key), slog.String("error", err.Error()))
+		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", err)
+		return
+	}
+	e.answer(w, d, http.StatusOK, "queued", nil)
+}
+
+// run calls the event's handler once, with the timeout; a missing handler
+// (DeadLetterUnknown) is a permanent failure.
+func (e *Endpoint) run(ctx context.Context, ev *events.Event, attempt int) error {
+	ctx, cancel := context.WithTimeout(withAttempt(ctx, attempt), e.timeout)
+	defer cancel()
+	err := e.router.Dispatch(ctx, ev)
+	if errors.Is(err, ErrNoHandler) {
+		return Permanent(err)
+	}
+	var panicked *PanicError
+	if errors.As(err, &panicked) {
+		e.logger.LogAttrs(ctx, slog.LevelError, "webhook handler panicked",
+			slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
+			slog.String("error", err.Error()), slog.String("stack", string(panicked.Stack)))
+	}
+	return err
+}
+
+// storeCtx bounds a completion or release, which must happen even when
+// the request or the shutdown context has ended.
+func storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+func (e *Endpoint) complete(key, token string, ev *events.Event) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if err := e.store.Complete(ctx, key, token, e.keep); err != nil {
+		// The handler succeeded; answering anything but 200 would make the
+		// sender retry work already done. A later duplicate may run again.
+		e.logger.LogAttrs(ctx, slog.LevelError, "webhook processed but not recorded as done",
+			slog.String("key", key), slog.String("type", ev.Type), slog.String("error", err.Error()))
+	}
+}
+
+func (e *Endpoint) release(key, token string, ev *events.Event, why string) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if err := e.store.Release(ctx, key, token); err != nil && !errors.Is(err, idempotency.ErrLeaseLost) {
+		e.logger.LogAttrs(ctx, slog.LevelError, "webhook claim not released; it frees itself when its lease ends",
+			slog.String("key", key), slog.String("type", ev.Type), slog.String("why", why), slog.String("error", err.Error()))
+	}
+}
+
+// deadLetter stores the event and reports whether it was stored.
+func (e *Endpoint) deadLetter(ev *events.Event, cause error, attempts int) bool {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	err := e.deadLetters.DeadLetter(ctx, DeadLetter{Event: ev, Err: cause, Attempts: attempts, At: time.Now()})
+	level, msg := slog.LevelError, "webhook dead-lettered"
+	attrs := []slog.Attr{slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
+		slog.Int("attempts", attempts), slog.String("cause", cause.Error())}
+	if err != nil {
+		msg = "webhook dead letter could not be stored"
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	e.logger.LogAttrs(ctx, level, msg, attrs...)
+	return err == nil
+}
+
+var errShuttingDown = errors.New("dispatch: endpoint shutting down")
+
+// Short public reasons, by outcome; internal error text never reaches the
+// sender.
+var reasons = map[string]string{
+	"method-not-allowed": "method not allowed",
+	"too-large":          "body too large",
+	"malformed":          "malformed event",
+	"rejected-signature": "invalid signature",
+	"busy":               "event in progress",
+	"unavailable":        "temporarily unavailable",
+	"failed":             "processing failed",
+	"unknown-type":       "no handler for event type",
+}
+
+func (e *Endpoint) answer(w http.ResponseWriter, d *Delivery, status int, outcome string, err error) {
+	d.Status, d.Outcome, d.Err = status, outcome, err
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if status == http.StatusServiceUnavailable || status == http.StatusConflict {
+		h.Set("Retry-After", strconv.Itoa(int((e.retryAfter+time.Second-1)/time.Second)))
+	}
+	w.WriteHeader(status)
+	if status < 300 {
+		io.WriteString(w, `{"received":true}`+"\n")
+		return
+	}
+	io.WriteString(w, `{"error":"`+reasons[outcome]+`"}`+"\n")
+}
+
+// Shutdown stops the Endpoint: new deliveries are answered 503 at once;
+// deliveries being handled finish; in async mode the workers drain the
+// queue. It returns when all of that is done, or when ctx ends — then
+// handlers still running see their context canceled, queued events are
+// released unprocessed (their senders' retries will find them free), and
+// Shutdown returns ctx's error once the workers have stopped. It leaves no
+// goroutine behind and may be called more than once.
+func (e *Endpoint) Shutdown(ctx context.Context) error {
+	e.mu.Lock()
+	e.closing = true
+	e.mu.Unlock()
+
+	drained := make(chan struct{})
+	go func() {
+		e.inflight.Wait()
+		if e.queue != nil {
+			e.queue.Close()
+			e.workers.Wait()
+		}
+		close(drained)
+	}()
+	select {
+	case <-drained:
+		return nil
+	case <-ctx.Done():
+		e.shutOnce.Do(func() {
+			close(e.stop)
+			e.stopAll()
+		})
+		<-drained
+		return ctx.Err()
+	}
+}

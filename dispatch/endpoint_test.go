@@ -1,0 +1,305 @@
+package dispatch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/events/twilioevent"
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+// TestStatusTable walks DESIGN.md's status table: for each situation, the
+// status the sender sees, the body, and what happened to the event.
+func TestStatusTable(t *testing.T) {
+	type outcome struct {
+		status     int
+		body       string
+		handled    int32 // handler runs
+		deadLetter bool
+		retryAfter bool
+	}
+	tests := []struct {
+		name    string
+		handler func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error
+		opts    []dispatch.Option
+		unknown dispatch.UnknownPolicy
+		// before runs before the delivery, with the store and the event's key.
+		before  func(t *testing.T, s idempotency.Store, key string)
+		request func(t *testing.T, body []byte) *http.Request
+		want    outcome
+	}{
+		{name: "processed", want: outcome{status: 200, body: `{"received":true}`, handled: 1}},
+		{name: "duplicate of a completed event", want: outcome{status: 200, body: `{"received":true}`},
+			before: func(t *testing.T, s idempotency.Store, key string) {
+				c, err := s.Claim(context.Background(), key, time.Minute)
+				require.NoError(t, err)
+				require.NoError(t, s.Complete(context.Background(), key, c.Token, time.Hour))
+			}},
+		{name: "same event still being processed", want: outcome{status: 409, body: `{"error":"event in progress"}`, retryAfter: true},
+			before: func(t *testing.T, s idempotency.Store, key string) {
+				_, err := s.Claim(context.Background(), key, time.Minute)
+				require.NoError(t, err)
+			}},
+		{name: "unknown event type", want: outcome{status: 200, body: `{"received":true}`},
+			request: func(t *testing.T, _ []byte) *http.Request {
+				return signed(stripeBody(t, "charge.refunded", "evt_unknown"))
+			}},
+		{name: "unknown event type, dead-letter policy", unknown: dispatch.DeadLetterUnknown,
+			want: outcome{status: 200, body: `{"received":true}`, deadLetter: true},
+			request: func(t *testing.T, _ []byte) *http.Request {
+				return signed(stripeBody(t, "charge.refunded", "evt_unknown_dl"))
+			}},
+		{name: "unknown event type, retry policy", unknown: dispatch.RetryUnknown,
+			want: outcome{status: 500, body: `{"error":"no handler for event type"}`},
+			request: func(t *testing.T, _ []byte) *http.Request {
+				return signed(stripeBody(t, "charge.refunded", "evt_unknown_retry"))
+			}},
+		{name: "signature missing", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+			request: func(t *testing.T, body []byte) *http.Request {
+				return httptest.NewRequest(http.MethodPost, "/webhooks/stripe", bytes.NewReader(body))
+			}},
+		{name: "signature wrong", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+			request: func(t *testing.T, body []byte) *http.Request {
+				return verifytest.NewRequest(verifytest.Stripe{Secret: "whsec_someone_else"}, "/webhooks/stripe", body)
+			}},
+		{name: "signature stale", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+			request: func(t *testing.T, body []byte) *http.Request {
+				return verifytest.NewRequest(verifytest.Stripe{Secret: stripeSecret, Time: time.Now().Add(-time.Hour)}, "/webhooks/stripe", body)
+			}},
+		{name: "body tampered", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+			request: func(t *testing.T, body []byte) *http.Request {
+				r := signed(body)
+				r.Body = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(bytes.Replace(body, []byte("5000"), []byte("9000"), 1))).Body
+				return r
+			}},
+		{name: "body over the limit", opts: []dispatch.Option{dispatch.WithMaxBodyBytes(512)},
+			want: outcome{status: 413, body: `{"error":"body too large"}`}},
+		{name: "verified but unparsable", want: outcome{status: 400, body: `{"error":"malformed event"}`},
+			request: func(t *testing.T, _ []byte) *http.Request { return signed([]byte(`{"id":"evt_x","data":{}}`)) }},
+		{name: "verified JSON that is not an object", want: outcome{status: 400, body: `{"error":"malformed event"}`},
+			request: func(t *testing.T, _ []byte) *http.Request { return signed([]byte(`not json`)) }},
+		{name: "handler error", want: outcome{status: 500, body: `{"error":"processing failed"}`, handled: 1},
+			handler: func(context.Context, *events.Event, *stripe.PaymentIntent) error {
+				return errors.New("database is down: password=hunter2")
+			}},
+		{name: "handler panic", want: outcome{status: 500, body: `{"error":"processing failed"}`, handled: 1},
+			handler: func(context.Context, *events.Event, *stripe.PaymentIntent) error { panic("nil booking") }},
+		{name: "store unavailable", opts: []dispatch.Option{dispatch.WithStore(downStore{})},
+			want: outcome{status: 503, body: `{"error":"temporarily unavailable"}`, retryAfter: true}},
+		{name: "handler says permanent", want: outcome{status: 200, body: `{"received":true}`, handled: 1, deadLetter: true},
+			handler: func(context.Context, *events.Event, *stripe.PaymentIntent) error {
+				return dispatch.Permanent(errors.New("booking 12345 does not exist"))
+			}},
+		{name: "payload does not decode into its type", want: outcome{status: 200, body: `{"received":true}`, deadLetter: true},
+			request: func(t *testing.T, _ []byte) *http.Request {
+				return signed([]byte(`{"id":"evt_bad_payload","type":"payment_intent.succeeded","created":1,"data":{"object":{"amount":"a lot"}}}`))
+			}},
+		{name: "not a POST", want: outcome{status: 405, body: `{"error":"method not allowed"}`},
+			request: func(t *testing.T, body []byte) *http.Request {
+				r := signed(body)
+				r.Method = http.MethodGet
+				return r
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var handled atomic.Int32
+			r := dispatch.NewRouter()
+			r.SetUnknownPolicy(tt.unknown)
+			dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
+				handled.Add(1)
+				if tt.handler != nil {
+					return tt.handler(ctx, e, pi)
+				}
+				return nil
+			})
+			store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+			dls := &dispatch.MemoryDeadLetters{}
+			opts := append([]dispatch.Option{dispatch.WithStore(store), dispatch.WithDeadLetters(dls)}, tt.opts...)
+			ep := newStripeEndpoint(t, r, opts...)
+
+			body := stripeBody(t, "payment_intent.succeeded", "evt_status_table")
+			if tt.before != nil {
+				tt.before(t, store, "stripe:evt_status_table")
+			}
+			req := signed(body)
+			if tt.request != nil {
+				req = tt.request(t, body)
+			}
+			rec := httptest.NewRecorder()
+			ep.ServeHTTP(rec, req)
+
+			assert.Equal(t, tt.want.status, rec.Code)
+			assert.Equal(t, tt.want.body, strings.TrimSpace(rec.Body.String()))
+			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+			assert.Equal(t, tt.want.retryAfter, rec.Header().Get("Retry-After") != "", "Retry-After")
+			assert.Equal(t, tt.want.handled, handled.Load(), "handler runs")
+			assert.Equal(t, tt.want.deadLetter, len(dls.List()) == 1, "dead-lettered")
+			assert.NotContains(t, rec.Body.String(), "hunter2", "internal error text never reaches the sender")
+			assert.NotContains(t, rec.Body.String(), "whsec_")
+			if rec.Code == http.StatusMethodNotAllowed {
+				assert.Equal(t, "POST", rec.Header().Get("Allow"))
+			}
+		})
+	}
+}
+
+// A failed or panicking handler releases its claim: the sender's retry runs
+// the handler again. A permanent failure completes it: the retry is a
+// duplicate.
+func TestClaimAfterOutcome(t *testing.T) {
+	for name, tc := range map[string]struct {
+		first      error
+		panics     bool
+		retryState idempotency.State
+	}{
+		"error releases":      {first: errors.New("transient"), retryState: idempotency.Acquired},
+		"panic releases":      {panics: true, retryState: idempotency.Acquired},
+		"permanent completes": {first: dispatch.Permanent(errors.New("no such booking")), retryState: idempotency.Completed},
+		"success completes":   {retryState: idempotency.Completed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
+				if tc.panics {
+					panic("boom")
+				}
+				return tc.first
+			})
+			store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+			ep := newStripeEndpoint(t, r, dispatch.WithStore(store))
+			deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_claim")))
+			c, err := store.Claim(context.Background(), "stripe:evt_claim", time.Minute)
+			require.NoError(t, err)
+			assert.Equal(t, tc.retryState, c.State)
+		})
+	}
+}
+
+func TestTwilioRejectionsAre403(t *testing.T) {
+	v, err := verify.NewTwilio("twilio_token")
+	require.NoError(t, err)
+	r := dispatch.NewRouter()
+	var delivered atomic.Int32
+	dispatch.On(r, twilioevent.MessageDelivered, func(_ context.Context, _ *events.Event, m *twilioevent.MessageStatus) error {
+		delivered.Add(1)
+		assert.Equal(t, "+15551234567", m.To)
+		return nil
+	})
+	ep := dispatch.NewEndpoint(v, twilioevent.NewParser(), r, dispatch.WithLogger(quiet))
+	defer ep.Shutdown(context.Background())
+	form := []byte(url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}, "To": {"+15551234567"}}.Encode())
+
+	status, _ := deliver(ep, verifytest.NewRequest(verifytest.Twilio{AuthToken: "twilio_token"}, "https://api.example.com/twilio", form))
+	assert.Equal(t, 200, status)
+	status, _ = deliver(ep, verifytest.NewRequest(verifytest.Twilio{AuthToken: "wrong"}, "https://api.example.com/twilio", form))
+	assert.Equal(t, 403, status)
+	assert.EqualValues(t, 1, delivered.Load())
+}
+
+// 64 identical deliveries at once: the handler runs once; every other
+// delivery is told 200 (already done) or 409 (in progress), never 500.
+func TestConcurrentDuplicates(t *testing.T) {
+	var runs atomic.Int32
+	r := dispatch.NewRouter()
+	dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(context.Context, *events.Event, *stripe.PaymentIntent) error {
+		runs.Add(1)
+		time.Sleep(20 * time.Millisecond) // long enough for the others to arrive
+		return nil
+	})
+	ep := newStripeEndpoint(t, r)
+	body := stripeBody(t, "payment_intent.succeeded", "evt_concurrent")
+	reqs := make([]*http.Request, 64)
+	for i := range reqs {
+		reqs[i] = signed(body)
+	}
+	codes := make(chan int, len(reqs))
+	start := make(chan struct{})
+	for _, req := range reqs {
+		go func() {
+			<-start
+			code, _ := deliver(ep, req)
+			codes <- code
+		}()
+	}
+	close(start)
+	counts := map[int]int{}
+	for range reqs {
+		counts[<-codes]++
+	}
+	assert.EqualValues(t, 1, runs.Load(), "the handler ran once")
+	assert.Equal(t, len(reqs), counts[200]+counts[409], "only 200 and 409: %v", counts)
+	assert.Zero(t, counts[500])
+	assert.Positive(t, counts[409], "some deliveries found the event in progress")
+}
+
+// Sync mode: a handler that fails twice then succeeds; the sender sees
+// 500, 500, 200 and the handler ran three times.
+func TestSyncFailTwiceThenSucceed(t *testing.T) {
+	var runs atomic.Int32
+	r := dispatch.NewRouter()
+	dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(context.Context, *events.Event, *stripe.PaymentIntent) error {
+		if runs.Add(1) <= 2 {
+			return errors.New("booking database unavailable")
+		}
+		return nil
+	})
+	ep := newStripeEndpoint(t, r)
+	body := stripeBody(t, "payment_intent.succeeded", "evt_flaky")
+	var got []int
+	for range 3 {
+		code, _ := deliver(ep, signed(body))
+		got = append(got, code)
+	}
+	assert.Equal(t, []int{500, 500, 200}, got)
+	assert.EqualValues(t, 3, runs.Load())
+	code, _ := deliver(ep, signed(body))
+	assert.Equal(t, 200, code, "a fourth delivery is a duplicate")
+	assert.EqualValues(t, 3, runs.Load())
+}
+
+func TestHandlerTimeout(t *testing.T) {
+	r := dispatch.NewRouter()
+	dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(ctx context.Context, _ *events.Event, _ *stripe.PaymentIntent) error {
+		<-ctx.Done() // a handler blocked on a slow database, watching its context
+		return ctx.Err()
+	})
+	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	ep := newStripeEndpoint(t, r, dispatch.WithTimeout(50*time.Millisecond), dispatch.WithStore(store))
+	start := time.Now()
+	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_slow")))
+	assert.Equal(t, 500, code)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	c, err := store.Claim(context.Background(), "stripe:evt_slow", time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, idempotency.Acquired, c.State, "a timed-out event is released for the retry")
+}
+
+func TestNewEndpointRefusesUnsafeSetups(t *testing.T) {
+	v, err := verify.NewStripe(stripeSecret)
+	require.NoError(t, err)
+	assert.Panics(t, func() { dispatch.NewEndpoint(nil, stripeevent.NewParser(), dispatch.NewRouter()) })
+	assert.Panics(t, func() { dispatch.NewEndpoint(v, nil, dispatch.NewRouter()) })
+	assert.Panics(t, func() { dispatch.NewEndpoint(v, stripeevent.NewParser(), nil) })
+	assert.Panics(t, func() {
+		dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(),
+			dispatch.WithTimeout(time.Minute), dispatch.WithLease(30*time.Second))
+	}, "a lease shorter than the handler timeout would let a retry run beside a slow handler")
+}

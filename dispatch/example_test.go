@@ -1,0 +1,75 @@
+package dispatch_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+func ExampleNewEndpoint() {
+	v, err := verify.NewStripe("whsec_endpoint_secret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := dispatch.NewRouter()
+	dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
+		fmt.Printf("deposit of %d %s for booking %s\n", pi.Amount, pi.Currency, pi.Metadata["booking_id"])
+		return nil
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/webhooks/stripe", dispatch.NewEndpoint(v, stripeevent.NewParser(), r,
+		dispatch.WithLogger(slog.New(slog.DiscardHandler))))
+
+	body, err := os.ReadFile("../testdata/stripe/payment_intent.succeeded.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for range 2 { // Stripe delivers it twice; the handler runs once
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, verifytest.NewRequest(verifytest.Stripe{Secret: "whsec_endpoint_secret"}, "/webhooks/stripe", body))
+		fmt.Println(rec.Code, strings.TrimSpace(rec.Body.String()))
+	}
+	// Output:
+	// deposit of 5000 usd for booking 12345
+	// 200 {"received":true}
+	// 200 {"received":true}
+}
+
+func ExamplePermanent() {
+	r := dispatch.NewRouter()
+	dispatch.On(r, stripeevent.ChargeRefunded, func(ctx context.Context, e *events.Event, ch *stripe.Charge) error {
+		if ch.Metadata["booking_id"] == "" {
+			// Retrying will not add a booking ID: dead-letter it, answer 200.
+			return dispatch.Permanent(errors.New("refund without a booking"))
+		}
+		return nil
+	})
+	err := r.Dispatch(context.Background(), &events.Event{Type: "charge.refunded", Data: []byte(`{"id":"ch_1","metadata":{}}`)})
+	fmt.Println(dispatch.IsPermanent(err), err)
+	// Output: true permanent: refund without a booking
+}
+
+func ExampleRouter_Handle() {
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.*", func(ctx context.Context, e *events.Event) error {
+		fmt.Println("payment intent event:", e.Type)
+		return nil
+	})
+	r.Use(dispatch.Recover())
+	_ = r.Dispatch(context.Background(), &events.Event{Type: "payment_intent.canceled"})
+	// Output: payment intent event: payment_intent.canceled
+}
