@@ -74,7 +74,9 @@ func (a SlogArchive) Archive(ctx context.Context, d *Delivery) {
 // DirArchive writes every delivery to Dir in the testdata fixture format
 // (package events/fixture), one .headers file and one body file each, named
 // <source or "unparsed">/<time>-<seq>-<type or outcome>, so deliveries
-// recorded in staging can be replayed in tests. Write errors go to Logger.
+// recorded in staging can be replayed in tests; sorting the files by base
+// name restores the order they arrived in, across sources. Write errors go
+// to Logger.
 //
 // The files hold what the sender sent, signatures included; keep the
 // directory as private as the secrets.

@@ -90,8 +90,11 @@ func (s Stripe) Sign(r *http.Request, body []byte) error {
 type Standard struct {
 	// Secret is "whsec_<base64>" or bare base64.
 	Secret string
-	// ID is the message ID; empty means one derived from the body, so
-	// re-signing the same body yields the same ID (as a retry would).
+	// ID is the message ID. Empty means, in Sign, the request's own
+	// webhook-id (or svix-id) when it has one — re-signing a recorded
+	// delivery keeps its ID — and otherwise, as in Headers, one derived
+	// from the body, so re-signing the same body yields the same ID, as a
+	// sender's retry would.
 	ID string
 	// Time is the signing time; zero means now.
 	Time time.Time
@@ -125,6 +128,12 @@ func (s Standard) Headers(body []byte) (http.Header, error) {
 
 // Sign sets r's webhook-* (or svix-*) headers.
 func (s Standard) Sign(r *http.Request, body []byte) error {
+	if s.ID == "" {
+		s.ID = r.Header.Get(verify.StandardIDHeader)
+		if s.ID == "" {
+			s.ID = r.Header.Get(verify.SvixIDHeader)
+		}
+	}
 	h, err := s.Headers(body)
 	if err != nil {
 		return err
@@ -251,13 +260,21 @@ func (s Twilio) fullURL(r *http.Request) string {
 	if s.PublicURL != "" {
 		return strings.TrimSuffix(s.PublicURL, "/") + r.URL.RequestURI()
 	}
+	// As the verifier rebuilds it: forwarded headers first (a recorded
+	// delivery behind a proxy carries them), then TLS and Host.
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.TrimSpace(proto) != "" {
+		scheme = strings.ToLower(strings.TrimSpace(proto))
+	}
 	host := r.Host
 	if host == "" {
 		host = r.URL.Host
+	}
+	if fwd, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); strings.TrimSpace(fwd) != "" {
+		host = strings.TrimSpace(fwd)
 	}
 	return scheme + "://" + host + r.URL.RequestURI()
 }

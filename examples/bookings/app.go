@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events/etailevent"
+	"github.com/hookkit/hookkit/events/standardevent"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/events/twilioevent"
+	"github.com/hookkit/hookkit/verify"
+)
+
+// The routes senders deliver to.
+const (
+	stripeRoute   = "/api/v1/webhooks/stripe/payment-events"
+	twilioRoute   = "/api/v1/webhooks/twilio/sms-status"
+	bookingsRoute = "/webhooks/bookings"
+	etailRoute    = "/webhooks/etail"
+)
+
+// secrets are the senders' signing secrets, from the environment.
+type secrets struct {
+	Stripe, Twilio, Bookings, Etail string
+	// PublicURL is the scheme://host Twilio requests, behind a proxy.
+	PublicURL string
+}
+
+// secretsFromEnv reads the secrets; a missing one is an error naming its
+// variable, never a verifier that accepts anything.
+func secretsFromEnv() (secrets, error) {
+	s := secrets{
+		Stripe:    os.Getenv("STRIPE_WEBHOOK_SECRET"),
+		Twilio:    os.Getenv("TWILIO_AUTH_TOKEN"),
+		Bookings:  os.Getenv("BOOKINGS_WEBHOOK_SECRET"),
+		Etail:     os.Getenv("ETAIL_WEBHOOK_SECRET"),
+		PublicURL: os.Getenv("PUBLIC_URL"),
+	}
+	var missing []error
+	for _, v := range []struct{ name, value string }{{"STRIPE_WEBHOOK_SECRET", s.Stripe}, {"TWILIO_AUTH_TOKEN", s.Twilio},
+		{"BOOKINGS_WEBHOOK_SECRET", s.Bookings}, {"ETAIL_WEBHOOK_SECRET", s.Etail}} {
+		if v.value == "" {
+			missing = append(missing, fmt.Errorf("%s is not set", v.name))
+		}
+	}
+	return s, errors.Join(missing...)
+}
+
+// app is the bookings backend: its store and its four webhook endpoints.
+type app struct {
+	store     *store
+	endpoints []*dispatch.Endpoint
+	handler   http.Handler
+}
+
+// newApp builds the HTTP handler of the backend on st. archive, when not
+// nil, records every delivery.
+func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archive) (*app, error) {
+	stripeV, err := verify.NewStripe(sec.Stripe)
+	if err != nil {
+		return nil, fmt.Errorf("STRIPE_WEBHOOK_SECRET: %w", err)
+	}
+	var twilioOpts []verify.Option
+	if sec.PublicURL != "" {
+		twilioOpts = append(twilioOpts, verify.WithPublicURL(sec.PublicURL))
+	}
+	twilioV, err := verify.NewTwilio(sec.Twilio, twilioOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("TWILIO_AUTH_TOKEN / PUBLIC_URL: %w", err)
+	}
+	bookingsV, err := verify.NewStandard(sec.Bookings)
+	if err != nil {
+		return nil, fmt.Errorf("BOOKINGS_WEBHOOK_SECRET: %w", err)
+	}
+	etailV, err := verify.NewHMAC([]byte(sec.Etail), "Etail-Signature")
+	if err != nil {
+		return nil, fmt.Errorf("ETAIL_WEBHOOK_SECRET: %w", err)
+	}
+
+	h := &handlers{store: st, logger: logger}
+	common := []dispatch.Option{dispatch.WithStore(st.idempotency), dispatch.WithLogger(logger)}
+	if archive != nil {
+		common = append(common, dispatch.WithArchive(archive))
+	}
+	a := &app{store: st}
+	mux := http.NewServeMux()
+	mount := func(route string, e *dispatch.Endpoint) {
+		a.endpoints = append(a.endpoints, e)
+		mux.Handle(route, e)
+	}
+	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), h.stripeRoutes(), common...))
+	// SMS status callbacks are acknowledged at once and processed by
+	// workers: Twilio needs no answer beyond 200, and a slow database must
+	// not make it retry. The queue is in memory (see dispatch.MemoryQueue).
+	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), h.twilioRoutes(),
+		append(common, dispatch.WithAsync(dispatch.AsyncConfig{Workers: 2}))...))
+	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser("goconverso"), h.bookingRoutes(), common...))
+	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), h.etailRoutes(), common...))
+	mux.HandleFunc("GET /bookings/{id}", a.getBooking)
+	a.handler = mux
+	return a, nil
+}
+
+func (a *app) getBooking(w http.ResponseWriter, r *http.Request) {
+	b, err := a.store.booking(r.Context(), r.PathValue("id"))
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case errors.Is(err, errNoBooking):
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintln(w, `{"error":"no such booking"}`)
+	case err != nil:
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprintln(w, `{"error":"database unavailable"}`)
+	default:
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(b)
+	}
+}
+
+// shutdown drains the endpoints (the Twilio queue above all).
+func (a *app) shutdown(ctx context.Context) error {
+	var errs []error
+	for _, e := range a.endpoints {
+		errs = append(errs, e.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}

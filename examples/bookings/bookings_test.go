@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/replay"
+	"github.com/hookkit/hookkit/events/fixture"
+	"github.com/hookkit/hookkit/idempotency/storetest"
+)
+
+var testdata = os.DirFS("../../testdata")
+
+// databases returns the DSNs to run against: a SQLite file always, and a
+// schema of its own in the test PostgreSQL when one is configured.
+func databases(t *testing.T) map[string]string {
+	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "bookings.db")}
+	if os.Getenv(storetest.PostgresURLEnv) == "" && os.Getenv(storetest.RequireServicesEnv) != "1" {
+		t.Logf("PostgreSQL skipped: %s is not set", storetest.PostgresURLEnv)
+		return dbs
+	}
+	base := storetest.ServiceURL(t, storetest.PostgresURLEnv)
+	admin, err := sql.Open("pgx", base)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close() })
+	var raw [6]byte
+	rand.Read(raw[:])
+	schema := "hookkit_bookings_" + hex.EncodeToString(raw[:])
+	_, err = admin.Exec(`CREATE SCHEMA ` + schema)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	dbs["postgres"] = u.String()
+	return dbs
+}
+
+func newTestApp(t *testing.T, dsn string, archive dispatch.Archive) *app {
+	t.Helper()
+	st, err := openStore(context.Background(), dsn)
+	require.NoError(t, err)
+	a, err := newApp(st, demoSecrets, slog.New(slog.DiscardHandler), archive)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		a.shutdown(context.Background())
+		st.db.Close()
+	})
+	return a
+}
+
+// sendFixture replays one recorded delivery, re-signed with the demo
+// secrets, and returns the status.
+func sendFixture(t *testing.T, a *app, name string) int {
+	t.Helper()
+	f, err := fixture.Read(testdata, name)
+	require.NoError(t, err)
+	res, err := replay.Send(a.handler, f, demoSigners()[path.Dir(name)])
+	require.NoError(t, err)
+	return res.Status
+}
+
+func bookingNow(t *testing.T, a *app) *bookingView {
+	t.Helper()
+	b, err := a.store.booking(context.Background(), "12345")
+	require.NoError(t, err)
+	return b
+}
+
+// The recorded deliveries, replayed in the order a booking lives through
+// them, change the database as the backend promises — and replayed again,
+// all of them are duplicates that change nothing.
+func TestReplayChangesTheDatabase(t *testing.T) {
+	for name, dsn := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			a := newTestApp(t, dsn, nil)
+			life := []string{
+				"standard/booking.created", "standard/booking.confirmed",
+				"stripe/payment_intent.payment_failed", "stripe/payment_intent.succeeded",
+				"twilio/message.queued", "twilio/message.sent", "twilio/message.delivered",
+				"etail/payment.succeeded", "etail/order.created", "stripe/charge.refunded",
+				"standard/booking.reminder",
+			}
+			for _, name := range life {
+				require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
+				if path.Dir(name) == "twilio" { // processed by workers after the 200
+					status := path.Ext(name)[1:]
+					waitUntil(t, "sms status "+status, func() bool {
+						b := bookingNow(t, a)
+						return b.SMSStatus != nil && *b.SMSStatus == status
+					})
+				}
+			}
+			b := bookingNow(t, a)
+			assert.Equal(t, "confirmed", b.Status)
+			assert.Equal(t, "+15551234567", b.CustomerPhone)
+			assert.True(t, b.DepositPaid)
+			assert.True(t, b.DepositRefunded)
+			assert.NotNil(t, b.RefundedAt)
+			assert.Nil(t, b.HoldUntil, "paying releases the two-hour hold")
+			assert.True(t, b.SMSDelivered)
+			assert.NotNil(t, b.SMSDeliveredAt)
+			assert.Equal(t, 2, b.Transactions, "the Stripe deposit and the Etail payment")
+			assert.Equal(t, []string{"email_payment_failed", "sms_confirmation", "email_refund", "sms_reminder"}, b.Outbox)
+
+			var amount int64
+			require.NoError(t, a.store.db.QueryRow(`SELECT amount FROM transactions WHERE kind = 'deposit'`).Scan(&amount))
+			assert.EqualValues(t, 5000, amount)
+
+			for _, name := range life {
+				assert.Equal(t, http.StatusOK, sendFixture(t, a, name), "duplicate %s", name)
+			}
+			assert.Equal(t, b, bookingNow(t, a), "duplicates change nothing")
+		})
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestUndeliveredSMSFallsBackToEmail(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	for _, name := range []string{"standard/booking.created", "standard/booking.confirmed", "twilio/message.undelivered"} {
+		require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
+	}
+	waitUntil(t, "fallback email", func() bool {
+		b := bookingNow(t, a)
+		return len(b.Outbox) == 1 && b.Outbox[0] == "email_sms_fallback"
+	})
+	b := bookingNow(t, a)
+	assert.False(t, b.SMSDelivered)
+	assert.Equal(t, "undelivered", *b.SMSStatus)
+}
+
+// Events about a booking this backend does not have are dead-lettered and
+// acknowledged; the sender does not retry them for days.
+func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	assert.Equal(t, http.StatusOK, sendFixture(t, a, "stripe/payment_intent.succeeded"))
+	assert.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.cancelled"))
+	var n int
+	require.NoError(t, a.store.db.QueryRow(`SELECT COUNT(*) FROM bookings`).Scan(&n))
+	assert.Zero(t, n)
+	letters := a.endpoints[0].DeadLetters().(*dispatch.MemoryDeadLetters).List()
+	require.Len(t, letters, 1)
+	assert.ErrorIs(t, letters[0].Err, errNoBooking)
+}
+
+// Deliveries recorded with -record replay into a fresh backend with the
+// same effect: record in staging, replay in tests.
+func TestRecordThenReplay(t *testing.T) {
+	dir := t.TempDir()
+	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), &dispatch.DirArchive{Dir: dir})
+	for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "etail/payment.succeeded"} {
+		require.Equal(t, http.StatusOK, sendFixture(t, recorder, name))
+	}
+	recorded, err := fixture.Load(os.DirFS(dir), ".")
+	require.NoError(t, err)
+	require.Len(t, recorded, 3)
+	// The archive files deliveries by source; their names start with the
+	// time received, which orders them across sources.
+	slices.SortFunc(recorded, func(a, b fixture.Fixture) int { return strings.Compare(path.Base(a.Name), path.Base(b.Name)) })
+
+	fresh := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	signers := map[string]string{"goconverso": "standard", "stripe": "stripe", "etail": "etail"}
+	for _, f := range recorded {
+		res, err := replay.Send(fresh.handler, f, demoSigners()[signers[path.Dir(f.Name)]])
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, res.Status, f.Name)
+	}
+	assert.Equal(t, bookingNow(t, recorder).Transactions, bookingNow(t, fresh).Transactions)
+	assert.True(t, bookingNow(t, fresh).DepositPaid)
+}
+
+func TestGetBooking(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bookings/12345", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
+	rec = httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bookings/12345", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.JSONEq(t, `{"id":"12345","customer_phone":"+15551234567","status":"pending","deposit_paid":false,
+		"deposit_refunded":false,"refunded_at":null,"hold_until":null,"sms_status":null,"sms_delivered":false,
+		"sms_delivered_at":null,"created_at":"`+bookingNow(t, a).CreatedAt+`","transactions":0,"outbox":[]}`, rec.Body.String())
+}
+
+func TestMissingSecretsNameTheVariable(t *testing.T) {
+	for _, v := range []string{"STRIPE_WEBHOOK_SECRET", "TWILIO_AUTH_TOKEN", "BOOKINGS_WEBHOOK_SECRET", "ETAIL_WEBHOOK_SECRET"} {
+		t.Setenv(v, "")
+	}
+	t.Setenv("STRIPE_WEBHOOK_SECRET", "whsec_x")
+	_, err := secretsFromEnv()
+	require.Error(t, err)
+	for _, v := range []string{"TWILIO_AUTH_TOKEN", "BOOKINGS_WEBHOOK_SECRET", "ETAIL_WEBHOOK_SECRET"} {
+		assert.Contains(t, err.Error(), v)
+	}
+	assert.NotContains(t, err.Error(), "STRIPE_WEBHOOK_SECRET")
+
+	st, err := openStore(context.Background(), filepath.Join(t.TempDir(), "b.db"))
+	require.NoError(t, err)
+	defer st.db.Close()
+	_, err = newApp(st, secrets{Stripe: "whsec_x", Twilio: "t", Bookings: "not base64!", Etail: "e"}, slog.New(slog.DiscardHandler), nil)
+	require.ErrorContains(t, err, "BOOKINGS_WEBHOOK_SECRET")
+}
+
+// The demo itself: every delivery is answered as promised, and a step
+// expecting another answer is counted as a failure.
+func TestDemo(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	srv := httptest.NewServer(a.handler)
+	defer srv.Close()
+	devnull, err := os.Open(os.DevNull)
+	require.NoError(t, err)
+	stdout := os.Stdout
+	os.Stdout = devnull
+	failures, err := playDemo(context.Background(), srv.URL, "../../testdata", demoSteps)
+	wrong, err2 := playDemo(context.Background(), srv.URL, "../../testdata", []demoStep{{fixture: "stripe/charge.refunded", want: 500}})
+	os.Stdout = stdout
+	devnull.Close()
+	require.NoError(t, err)
+	require.NoError(t, err2)
+	assert.Zero(t, failures)
+	assert.Equal(t, 1, wrong, "a duplicate answered 200 where 500 was expected is reported")
+}

@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/replay"
+	"github.com/hookkit/hookkit/events/fixture"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+// demoSecrets are the demo's signing secrets; the demo signs every
+// delivery with them, as the senders would with yours.
+var demoSecrets = secrets{
+	Stripe:   "whsec_demo_stripe_endpoint_secret",
+	Twilio:   "demo_twilio_auth_token",
+	Bookings: "whsec_ZGVtbyBib29raW5ncyB3ZWJob29rIHNlY3JldA==",
+	Etail:    "demo_etail_secret",
+}
+
+// demoSigners signs for each testdata directory as its sender would.
+func demoSigners() map[string]verifytest.Signer {
+	return map[string]verifytest.Signer{
+		"stripe":   verifytest.Stripe{Secret: demoSecrets.Stripe},
+		"twilio":   verifytest.Twilio{AuthToken: demoSecrets.Twilio},
+		"standard": verifytest.Standard{Secret: demoSecrets.Bookings},
+		"etail":    verifytest.HMAC{Secret: []byte(demoSecrets.Etail), Header: "Etail-Signature"},
+	}
+}
+
+// demoStep is one delivery of the demo and the status hookkit promises.
+type demoStep struct {
+	fixture string // under testdata, without extension
+	label   string // what is special about it, if anything
+	want    int
+	async   bool // its effect appears after the 200
+	// prepare changes the signer or, after signing, the body.
+	signer func(s verifytest.Signer) verifytest.Signer
+	tamper func(body []byte) []byte
+}
+
+var demoSteps = []demoStep{
+	{fixture: "standard/booking.created", want: 200},
+	{fixture: "standard/booking.confirmed", want: 200},
+	{fixture: "stripe/payment_intent.payment_failed", want: 200},
+	{fixture: "stripe/payment_intent.succeeded", want: 200},
+	{fixture: "stripe/payment_intent.succeeded", label: "again: a duplicate", want: 200},
+	{fixture: "twilio/message.sent", want: 200, async: true},
+	{fixture: "twilio/message.delivered", want: 200, async: true},
+	{fixture: "twilio/message.delivered", label: "forged: wrong auth token", want: 403,
+		signer: func(verifytest.Signer) verifytest.Signer { return verifytest.Twilio{AuthToken: "guessed"} }},
+	{fixture: "etail/payment.succeeded", want: 200},
+	{fixture: "etail/order.created", label: "unknown type: no handler", want: 200},
+	{fixture: "stripe/charge.refunded", want: 200},
+	{fixture: "stripe/charge.refunded", label: "tampered: amount changed after signing", want: 400,
+		tamper: func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"amount_refunded": 5000`), []byte(`"amount_refunded": 50000`), 1)
+		}},
+	{fixture: "stripe/payment_intent.succeeded", label: "stale: signed 10 minutes ago", want: 400,
+		signer: func(verifytest.Signer) verifytest.Signer {
+			return verifytest.Stripe{Secret: demoSecrets.Stripe, Time: time.Now().Add(-10 * time.Minute)}
+		}},
+	{fixture: "standard/booking.rescheduled", want: 200},
+}
+
+var demoRoutes = map[string]string{"stripe": stripeRoute, "twilio": twilioRoute, "standard": bookingsRoute, "etail": etailRoute}
+
+// runDemo starts the backend on a free loopback port with the demo secrets
+// and a temporary SQLite database, sends it demoSteps over HTTP, and prints
+// one line per delivery and booking 12345 at the end.
+func runDemo(ctx context.Context, record, fixturesDir string) error {
+	if fixturesDir == "" {
+		var err error
+		if fixturesDir, err = findTestdata(); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "hookkit-bookings-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	st, err := openStore(ctx, filepath.Join(tmp, "bookings.db"))
+	if err != nil {
+		return err
+	}
+	defer st.db.Close()
+	// Only errors reach the terminal; the demo prints its own account.
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	var archive dispatch.Archive
+	if record != "" {
+		archive = &dispatch.DirArchive{Dir: record, Logger: logger}
+	}
+	a, err := newApp(st, demoSecrets, logger, archive)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	serveCtx, stopServing := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- serve(serveCtx, ln, a) }()
+	fmt.Printf("bookings backend on %s, database %s\n\n", base, filepath.Join(tmp, "bookings.db"))
+
+	failures, err := playDemo(ctx, base, fixturesDir, demoSteps)
+	if err == nil {
+		var final string
+		final, err = getBooking(ctx, base)
+		fmt.Printf("\nGET /bookings/12345\n%s", final)
+	}
+	stopServing()
+	err = errors.Join(err, <-served)
+	if err != nil {
+		return err
+	}
+	if failures > 0 {
+		return fmt.Errorf("%d of %d deliveries were not answered as promised", failures, len(demoSteps))
+	}
+	fmt.Printf("\nall %d deliveries answered as promised\n", len(demoSteps))
+	return nil
+}
+
+func playDemo(ctx context.Context, base, fixturesDir string, steps []demoStep) (failures int, err error) {
+	signers := demoSigners()
+	fsys := os.DirFS(fixturesDir)
+	fmt.Printf("%-40s %-60s %s\n", "ROUTE", "EVENT", "STATUS  EFFECT ON BOOKING 12345")
+	for _, s := range steps {
+		f, err := fixture.Read(fsys, s.fixture)
+		if err != nil {
+			return failures, fmt.Errorf("reading the recorded deliveries in %s: %w", fixturesDir, err)
+		}
+		dir := path.Dir(s.fixture)
+		signer := signers[dir]
+		if s.signer != nil {
+			signer = s.signer(signer)
+		}
+		before, _ := snapshot(ctx, base)
+		status, err := send(ctx, base, f, signer, s.tamper)
+		if err != nil {
+			return failures, err
+		}
+		after, _ := snapshot(ctx, base)
+		if s.async && status == http.StatusOK {
+			deadline := time.Now().Add(3 * time.Second)
+			for reflect.DeepEqual(before, after) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				after, _ = snapshot(ctx, base)
+			}
+		}
+		event := path.Base(s.fixture)
+		if s.label != "" {
+			event += " (" + s.label + ")"
+		}
+		mark := ""
+		if status != s.want {
+			failures++
+			mark = fmt.Sprintf("  ✗ expected %d", s.want)
+		}
+		fmt.Printf("%-40s %-60s %d     %s%s\n", demoRoutes[dir], event, status, describe(before, after), mark)
+	}
+	return failures, nil
+}
+
+// send delivers a recorded fixture over real HTTP, re-signed by signer,
+// with tamper (if any) applied to the body after signing.
+func send(ctx context.Context, base string, f fixture.Fixture, signer verifytest.Signer, tamper func([]byte) []byte) (int, error) {
+	signed, err := replay.Request(f, signer)
+	if err != nil {
+		return 0, err
+	}
+	body := f.Body
+	if tamper != nil {
+		body = tamper(body)
+	}
+	r, err := http.NewRequestWithContext(ctx, f.Method, base+signed.URL.RequestURI(), bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	r.Header = signed.Header.Clone()
+	r.Host = signed.Host // the host the sender signed, as a proxy would pass it
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+func getBooking(ctx context.Context, base string) (string, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/bookings/12345", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+// snapshot is booking 12345 as GET /bookings/12345 shows it (nil before it
+// exists).
+func snapshot(ctx context.Context, base string) (*bookingView, error) {
+	body, err := getBooking(ctx, base)
+	if err != nil {
+		return nil, err
+	}
+	var b bookingView
+	if json.Unmarshal([]byte(body), &b) != nil || b.ID == "" {
+		return nil, nil
+	}
+	return &b, nil
+}
+
+// describe says what changed between two snapshots.
+func describe(before, after *bookingView) string {
+	switch {
+	case after == nil:
+		return "no booking yet"
+	case before == nil:
+		return fmt.Sprintf("created: status %s, phone %s", after.Status, after.CustomerPhone)
+	}
+	var changes []string
+	field := func(name string, old, new any) {
+		if !reflect.DeepEqual(old, new) {
+			changes = append(changes, fmt.Sprintf("%s %v→%v", name, deref(old), deref(new)))
+		}
+	}
+	field("status", before.Status, after.Status)
+	field("deposit_paid", before.DepositPaid, after.DepositPaid)
+	field("deposit_refunded", before.DepositRefunded, after.DepositRefunded)
+	field("hold_until", before.HoldUntil, after.HoldUntil)
+	field("sms_status", before.SMSStatus, after.SMSStatus)
+	field("sms_delivered", before.SMSDelivered, after.SMSDelivered)
+	field("transactions", before.Transactions, after.Transactions)
+	if len(after.Outbox) > len(before.Outbox) {
+		changes = append(changes, "outbox +"+strings.Join(after.Outbox[len(before.Outbox):], ", +"))
+	}
+	if len(changes) == 0 {
+		return "no change"
+	}
+	return strings.Join(changes, "; ")
+}
+
+func deref(v any) any {
+	if s, ok := v.(*string); ok {
+		if s == nil {
+			return "∅"
+		}
+		return *s
+	}
+	return v
+}
+
+// findTestdata finds the repository's testdata from the working directory
+// or one of its parents (go run ./examples/bookings runs at the root).
+func findTestdata() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		candidate := filepath.Join(dir, "testdata")
+		if _, err := os.Stat(filepath.Join(candidate, "stripe", "payment_intent.succeeded.headers")); err == nil {
+			return candidate, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("the recorded deliveries (testdata) were not found; run from the repository or pass -fixtures DIR")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/conversoevent"
+	"github.com/hookkit/hookkit/events/etailevent"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/events/twilioevent"
+)
+
+// handlers holds the business logic each webhook triggers. Every change a
+// delivery makes happens in one transaction; a booking the event names but
+// this backend does not have is a permanent failure (dead-lettered, 200).
+type handlers struct {
+	store  *store
+	logger *slog.Logger
+}
+
+// permanentIfMissing marks errNoBooking permanent: no retry will create it.
+func permanentIfMissing(err error) error {
+	if errors.Is(err, errNoBooking) {
+		return dispatch.Permanent(err)
+	}
+	return err
+}
+
+func money(amount int64, currency string) string {
+	return fmt.Sprintf("%d.%02d %s", amount/100, amount%100, strings.ToUpper(currency))
+}
+
+func (h *handlers) stripeRoutes() *dispatch.Router {
+	r := dispatch.NewRouter()
+	dispatch.On(r, stripeevent.PaymentIntentSucceeded, h.depositPaid)
+	dispatch.On(r, stripeevent.PaymentIntentPaymentFailed, h.depositFailed)
+	dispatch.On(r, stripeevent.ChargeRefunded, h.depositRefunded)
+	r.Use(dispatch.Logging(h.logger))
+	return r
+}
+
+func bookingOf(metadata map[string]string, what string) (string, error) {
+	id := metadata["booking_id"]
+	if id == "" {
+		return "", dispatch.Permanent(fmt.Errorf("%s has no booking_id in its metadata", what))
+	}
+	return id, nil
+}
+
+// depositPaid: the deposit is paid, the booking confirmed, the payment
+// recorded, and a confirmation SMS queued.
+func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
+	id, err := bookingOf(pi.Metadata, "payment intent "+pi.ID)
+	if err != nil {
+		return err
+	}
+	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
+		phone, err := phoneOf(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_paid = TRUE, hold_until = NULL, updated_at = $2,
+			status = CASE WHEN status IN ('pending', 'payment_pending') THEN 'confirmed' ELSE status END WHERE id = $1`,
+			id, h.store.stamp()); err != nil {
+			return err
+		}
+		if err := h.store.addTransaction(ctx, tx, "txn_"+pi.ID, id, "deposit", pi.Amount, string(pi.Currency), pi.ID); err != nil {
+			return err
+		}
+		return h.store.notify(ctx, tx, e.Key()+":sms", id, "sms_confirmation", "sms", phone,
+			fmt.Sprintf("ReserveEasy: your deposit of %s is received; booking %s is confirmed.", money(pi.Amount, string(pi.Currency)), id))
+	}))
+}
+
+// depositFailed: the booking waits for payment, held for two hours, and the
+// customer is emailed.
+func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
+	id, err := bookingOf(pi.Metadata, "payment intent "+pi.ID)
+	if err != nil {
+		return err
+	}
+	reason := "the payment did not go through"
+	if pi.LastPaymentError != nil && pi.LastPaymentError.Msg != "" {
+		reason = pi.LastPaymentError.Msg
+	}
+	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := phoneOf(ctx, tx, id); err != nil {
+			return err
+		}
+		hold := h.store.now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = $2, updated_at = $3
+			WHERE id = $1 AND NOT deposit_paid`, id, hold, h.store.stamp()); err != nil {
+			return err
+		}
+		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_payment_failed", "email", recipient(pi.ReceiptEmail, id),
+			fmt.Sprintf("Your deposit for booking %s failed (%s). We hold your slot until %s.", id, reason, hold))
+	}))
+}
+
+// depositRefunded: the deposit is marked refunded and the customer emailed.
+func (h *handlers) depositRefunded(ctx context.Context, e *events.Event, ch *stripe.Charge) error {
+	id, err := bookingOf(ch.Metadata, "charge "+ch.ID)
+	if err != nil {
+		return err
+	}
+	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := phoneOf(ctx, tx, id); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_refunded = TRUE, refunded_at = $2, updated_at = $2 WHERE id = $1`,
+			id, h.store.stamp()); err != nil {
+			return err
+		}
+		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_refund", "email", recipient(ch.ReceiptEmail, id),
+			fmt.Sprintf("We refunded %s for booking %s.", money(ch.AmountRefunded, string(ch.Currency)), id))
+	}))
+}
+
+func recipient(email, bookingID string) string {
+	if email != "" {
+		return email
+	}
+	return "customer of booking " + bookingID
+}
+
+func (h *handlers) twilioRoutes() *dispatch.Router {
+	r := dispatch.NewRouter()
+	r.HandleFunc("message.*", h.smsStatus)
+	r.Use(dispatch.Logging(h.logger))
+	return r
+}
+
+// smsProgress orders message statuses, so a late "sent" callback never
+// overwrites "delivered".
+var smsProgress = map[string]int{"accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
+	"delivered": 5, "undelivered": 5, "failed": 5, "read": 6}
+
+// smsStatus records a confirmation SMS's fate on the latest confirmed
+// booking of the number it went to; failed and undelivered messages queue
+// an email instead.
+func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
+	m, err := twilioevent.DecodeMessageStatus(e.Data)
+	if err != nil {
+		return dispatch.Permanent(err)
+	}
+	return h.store.tx(ctx, func(tx *sql.Tx) error {
+		var id string
+		var current sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT id, sms_status FROM bookings WHERE customer_phone = $1 AND status = 'confirmed'
+			ORDER BY created_at DESC LIMIT 1`, m.To).Scan(&id, &current)
+		if errors.Is(err, sql.ErrNoRows) {
+			h.logger.InfoContext(ctx, "SMS status for a number without a confirmed booking", "message", m.MessageSid, "status", m.MessageStatus)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if smsProgress[m.MessageStatus] < smsProgress[current.String] {
+			return nil // a callback overtaken by a later one
+		}
+		delivered := m.MessageStatus == "delivered"
+		var deliveredAt any
+		if delivered {
+			deliveredAt = h.store.stamp()
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET sms_status = $2, sms_delivered = $3,
+			sms_delivered_at = COALESCE($4, sms_delivered_at), updated_at = $5 WHERE id = $1`,
+			id, m.MessageStatus, delivered, deliveredAt, h.store.stamp()); err != nil {
+			return err
+		}
+		if m.MessageStatus == "failed" || m.MessageStatus == "undelivered" {
+			return h.store.notify(ctx, tx, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
+				fmt.Sprintf("We could not text you about booking %s (Twilio error %s); here it is by email.", id, m.ErrorCode))
+		}
+		return nil
+	})
+}
+
+func (h *handlers) bookingRoutes() *dispatch.Router {
+	r := dispatch.NewRouter()
+	dispatch.On(r, conversoevent.BookingCreated, h.bookingCreated)
+	for typ, status := range map[events.Type[*conversoevent.Booking]]string{
+		conversoevent.BookingConfirmed:   "confirmed",
+		conversoevent.BookingCancelled:   "cancelled",
+		conversoevent.BookingRescheduled: "rescheduled",
+	} {
+		dispatch.On(r, typ, func(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {
+			return h.bookingStatus(ctx, b, status)
+		})
+	}
+	dispatch.On(r, conversoevent.BookingReminder, h.bookingReminder)
+	r.Use(dispatch.Logging(h.logger))
+	return r
+}
+
+func (h *handlers) bookingCreated(ctx context.Context, _ *events.Event, b *conversoevent.Booking) error {
+	if b.BookingID == "" || b.ClientPhone == "" {
+		return dispatch.Permanent(errors.New("booking.created without booking_id or client_phone"))
+	}
+	status := b.Status
+	if status == "" {
+		status = "pending"
+	}
+	now := h.store.stamp()
+	_, err := h.store.db.ExecContext(ctx, `INSERT INTO bookings (id, customer_phone, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, now)
+	return err
+}
+
+func (h *handlers) bookingStatus(ctx context.Context, b *conversoevent.Booking, status string) error {
+	res, err := h.store.db.ExecContext(ctx, `UPDATE bookings SET status = $2, updated_at = $3 WHERE id = $1`,
+		b.BookingID, status, h.store.stamp())
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return dispatch.Permanent(fmt.Errorf("booking %q: %w", b.BookingID, errNoBooking))
+	}
+	return nil
+}
+
+func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {
+	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
+		phone, err := phoneOf(ctx, tx, b.BookingID)
+		if err != nil {
+			return err
+		}
+		return h.store.notify(ctx, tx, e.Key()+":sms", b.BookingID, "sms_reminder", "sms", phone,
+			fmt.Sprintf("Reminder: %s on %s.", b.Service, b.StartsAt.Format("Mon 2 Jan 15:04 MST")))
+	}))
+}
+
+func (h *handlers) etailRoutes() *dispatch.Router {
+	r := dispatch.NewRouter()
+	dispatch.On(r, etailevent.PaymentSucceeded, func(ctx context.Context, e *events.Event, p *etailevent.Payment) error {
+		return h.etailTransaction(ctx, p, "etail_payment", p.Amount)
+	})
+	dispatch.On(r, etailevent.PaymentRefunded, func(ctx context.Context, e *events.Event, p *etailevent.Payment) error {
+		return h.etailTransaction(ctx, p, "etail_refund", -p.AmountRefunded)
+	})
+	dispatch.On(r, etailevent.PaymentFailed, h.etailPaymentFailed)
+	r.Use(dispatch.Logging(h.logger))
+	return r
+}
+
+// etailTransaction records an Etail Depot payment (a gift card, products
+// bought with the booking) against its booking.
+func (h *handlers) etailTransaction(ctx context.Context, p *etailevent.Payment, kind string, amount int64) error {
+	id, err := bookingOf(p.Metadata, "Etail payment "+p.ID)
+	if err != nil {
+		return err
+	}
+	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := phoneOf(ctx, tx, id); err != nil {
+			return err
+		}
+		return h.store.addTransaction(ctx, tx, kind+"_"+p.ID, id, kind, amount, p.Currency, p.ID)
+	}))
+}
+
+func (h *handlers) etailPaymentFailed(ctx context.Context, e *events.Event, p *etailevent.Payment) error {
+	id, err := bookingOf(p.Metadata, "Etail payment "+p.ID)
+	if err != nil {
+		return err
+	}
+	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := phoneOf(ctx, tx, id); err != nil {
+			return err
+		}
+		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_shop_payment_failed", "email", recipient("", id),
+			fmt.Sprintf("Your shop payment for booking %s failed: %s.", id, p.FailureMessage))
+	}))
+}

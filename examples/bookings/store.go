@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, when -db is a postgres:// URL
+	_ "modernc.org/sqlite"             // SQLite, the embedded default
+
+	"github.com/hookkit/hookkit/idempotency/sqlstore"
+)
+
+// The schema is written once for both databases: text IDs and RFC 3339
+// text times, booleans, and $n placeholders, which both drivers bind.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS bookings (
+		id               TEXT PRIMARY KEY,
+		customer_phone   TEXT NOT NULL,
+		status           TEXT NOT NULL,
+		deposit_paid     BOOLEAN NOT NULL DEFAULT FALSE,
+		deposit_refunded BOOLEAN NOT NULL DEFAULT FALSE,
+		refunded_at      TEXT,
+		hold_until       TEXT,
+		sms_status       TEXT,
+		sms_delivered    BOOLEAN NOT NULL DEFAULT FALSE,
+		sms_delivered_at TEXT,
+		created_at       TEXT NOT NULL,
+		updated_at       TEXT NOT NULL
+	)`,
+	// Rows take their IDs from the event that caused them, so a handler
+	// that runs twice (its lease ran out mid-way) adds nothing twice.
+	`CREATE TABLE IF NOT EXISTS transactions (
+		id         TEXT PRIMARY KEY,
+		booking_id TEXT NOT NULL REFERENCES bookings (id),
+		kind       TEXT NOT NULL,
+		amount     BIGINT NOT NULL,
+		currency   TEXT NOT NULL,
+		reference  TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS outbox (
+		id         TEXT PRIMARY KEY,
+		booking_id TEXT NOT NULL REFERENCES bookings (id),
+		kind       TEXT NOT NULL,
+		channel    TEXT NOT NULL,
+		recipient  TEXT NOT NULL,
+		message    TEXT NOT NULL,
+		created_at TEXT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS bookings_phone ON bookings (customer_phone, status, created_at)`,
+}
+
+// errNoBooking means an event names a booking this backend does not have.
+var errNoBooking = errors.New("no such booking")
+
+// store is the bookings database and the idempotency store kept in it.
+type store struct {
+	db          *sql.DB
+	postgres    bool
+	idempotency *sqlstore.Store
+	now         func() time.Time
+}
+
+// openStore opens dsn: a postgres:// URL, or a SQLite file path.
+func openStore(ctx context.Context, dsn string) (*store, error) {
+	s := &store{now: time.Now}
+	var err error
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		s.postgres = true
+		if s.db, err = sql.Open("pgx", dsn); err != nil {
+			return nil, err
+		}
+		s.idempotency, err = sqlstore.NewPostgres(s.db, sqlstore.Config{Table: "webhook_idempotency"})
+	} else {
+		if s.db, err = sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"); err != nil {
+			return nil, err
+		}
+		s.idempotency, err = sqlstore.NewSQLite(s.db, sqlstore.Config{Table: "webhook_idempotency"})
+	}
+	if err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("database %s: %w", redact(dsn), err)
+	}
+	for _, stmt := range schema {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("creating tables: %w", err)
+		}
+	}
+	if err := s.idempotency.Migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// redact hides a password in a database URL.
+func redact(dsn string) string {
+	if at := strings.LastIndexByte(dsn, '@'); at >= 0 {
+		if scheme := strings.Index(dsn, "://"); scheme >= 0 && scheme < at {
+			return dsn[:scheme+3] + "…" + dsn[at:]
+		}
+	}
+	return dsn
+}
+
+func (s *store) stamp() string { return s.now().UTC().Format(time.RFC3339) }
+
+// tx runs fn in a transaction.
+func (s *store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// phoneOf returns a booking's customer phone, or errNoBooking.
+func phoneOf(ctx context.Context, tx *sql.Tx, bookingID string) (string, error) {
+	var phone string
+	err := tx.QueryRowContext(ctx, `SELECT customer_phone FROM bookings WHERE id = $1`, bookingID).Scan(&phone)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("booking %q: %w", bookingID, errNoBooking)
+	}
+	return phone, err
+}
+
+// notify queues a notification; id makes a repeated notification a no-op.
+func (s *store) notify(ctx context.Context, tx *sql.Tx, id, bookingID, kind, channel, recipient, message string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, booking_id, kind, channel, recipient, message, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		id, bookingID, kind, channel, recipient, message, s.now().UTC().Format(time.RFC3339Nano)) // nanoseconds keep the queue in order
+	return err
+}
+
+func (s *store) addTransaction(ctx context.Context, tx *sql.Tx, id, bookingID, kind string, amount int64, currency, reference string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO transactions (id, booking_id, kind, amount, currency, reference, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		id, bookingID, kind, amount, currency, reference, s.stamp())
+	return err
+}
+
+// bookingView is what GET /bookings/{id} returns.
+type bookingView struct {
+	ID              string   `json:"id"`
+	CustomerPhone   string   `json:"customer_phone"`
+	Status          string   `json:"status"`
+	DepositPaid     bool     `json:"deposit_paid"`
+	DepositRefunded bool     `json:"deposit_refunded"`
+	RefundedAt      *string  `json:"refunded_at"`
+	HoldUntil       *string  `json:"hold_until"`
+	SMSStatus       *string  `json:"sms_status"`
+	SMSDelivered    bool     `json:"sms_delivered"`
+	SMSDeliveredAt  *string  `json:"sms_delivered_at"`
+	CreatedAt       string   `json:"created_at"`
+	Transactions    int      `json:"transactions"`
+	Outbox          []string `json:"outbox"`
+}
+
+func (s *store) booking(ctx context.Context, id string) (*bookingView, error) {
+	b := &bookingView{Outbox: []string{}}
+	err := s.db.QueryRowContext(ctx, `SELECT id, customer_phone, status, deposit_paid, deposit_refunded, refunded_at, hold_until,
+			sms_status, sms_delivered, sms_delivered_at, created_at,
+			(SELECT COUNT(*) FROM transactions t WHERE t.booking_id = b.id)
+		FROM bookings b WHERE id = $1`, id).
+		Scan(&b.ID, &b.CustomerPhone, &b.Status, &b.DepositPaid, &b.DepositRefunded, &b.RefundedAt, &b.HoldUntil,
+			&b.SMSStatus, &b.SMSDelivered, &b.SMSDeliveredAt, &b.CreatedAt, &b.Transactions)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoBooking
+	}
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT kind FROM outbox WHERE booking_id = $1 ORDER BY created_at, id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var kind string
+		if err := rows.Scan(&kind); err != nil {
+			return nil, err
+		}
+		b.Outbox = append(b.Outbox, kind)
+	}
+	return b, rows.Err()
+}
