@@ -21,19 +21,6 @@ import (
 
 var ctx = context.Background()
 
-// countingConn counts the writes to a connection: go-redis writes each
-// command (or script call) in one Write and waits for its reply, so writes
-// are round trips.
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(b []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(b)
-}
-
 // newClient connects to the test Redis, counting writes into writes when it
 // is not nil; the test is skipped (or failed, in CI) when Redis is absent.
 func newClient(t testing.TB, writes *atomic.Int64) *redis.Client {
@@ -46,7 +33,7 @@ func newClient(t testing.TB, writes *atomic.Int64) *redis.Client {
 			if err != nil {
 				return nil, err
 			}
-			return countingConn{Conn: c, writes: writes}, nil
+			return storetest.CountWrites(c, writes), nil // go-redis writes a command whole
 		}
 	}
 	client := redis.NewClient(opts)

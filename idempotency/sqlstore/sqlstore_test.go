@@ -30,18 +30,6 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(raw[:])
 }
 
-// countingConn counts writes on a PostgreSQL connection: pgx sends each
-// query's messages in one Write and then waits for the reply.
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(b []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(b)
-}
-
 // openPostgres opens the test database, counting writes into writes when
 // it is not nil; skipped (failed in CI) when PostgreSQL is absent.
 func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
@@ -54,7 +42,7 @@ func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 			if err != nil {
 				return nil, err
 			}
-			return countingConn{Conn: c, writes: writes}, nil
+			return storetest.CountWrites(c, writes), nil // pgx writes a query's messages whole
 		}
 	}
 	db := stdlib.OpenDB(*cfg)
