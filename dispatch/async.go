@@ -183,6 +183,7 @@ func (e *Endpoint) worker() {
 // (e.stop is closed) it releases instead of running or waiting.
 func (e *Endpoint) work(job *Job) {
 	ev := job.Event
+	h, _ := e.router.Lookup(ev.Type) // nil under DeadLetterUnknown: run dead-letters it
 	for attempt := 1; ; attempt++ {
 		select {
 		case <-e.stop:
@@ -190,7 +191,7 @@ func (e *Endpoint) work(job *Job) {
 			return
 		default:
 		}
-		err := e.run(e.stopCtx, ev, attempt)
+		err := e.run(e.stopCtx, h, ev, attempt)
 		switch {
 		case err != nil && e.stopCtx.Err() != nil:
 			e.release(job.Key, job.Token, ev, "shutting down before processing finished")

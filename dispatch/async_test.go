@@ -201,3 +201,21 @@ func TestShutdownAsync(t *testing.T) {
 		waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 	})
 }
+
+// Under DeadLetterUnknown an async event without a handler is claimed,
+// acknowledged, dead-lettered by the worker and completed.
+func TestAsyncUnknownTypeDeadLettered(t *testing.T) {
+	r := dispatch.NewRouter()
+	r.SetUnknownPolicy(dispatch.DeadLetterUnknown)
+	dls := &dispatch.MemoryDeadLetters{}
+	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	ep := newStripeEndpoint(t, r, dispatch.WithStore(store), dispatch.WithDeadLetters(dls), dispatch.WithAsync(dispatch.AsyncConfig{Retry: fastRetry}))
+	code, _ := deliver(ep, signed(stripeBody(t, "charge.refunded", "evt_async_unknown")))
+	require.Equal(t, 200, code)
+	waitFor(t, "dead letter", func() bool { return len(dls.List()) == 1 })
+	assert.ErrorIs(t, dls.List()[0].Err, dispatch.ErrNoHandler)
+	waitFor(t, "completion", func() bool {
+		c, err := store.Claim(context.Background(), "stripe:evt_async_unknown", time.Minute)
+		return err == nil && c.State == idempotency.Completed
+	})
+}

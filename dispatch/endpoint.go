@@ -183,7 +183,8 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	}
 	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
 
-	if _, known := e.router.Lookup(ev.Type); !known {
+	h, known := e.router.Lookup(ev.Type) // once per delivery; run calls it
+	if !known {
 		switch e.router.UnknownPolicy() {
 		case AcknowledgeUnknown:
 			e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook event type has no handler; acknowledged",
@@ -225,7 +226,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(e.stopCtx, cancel)()
-	err = e.run(ctx, ev, 1)
+	err = e.run(ctx, h, ev, 1)
 	switch {
 	case err == nil:
 		e.complete(key, claim.Token, ev)
@@ -256,15 +257,15 @@ func (e *Endpoint) enqueue(w http.ResponseWriter, r *http.Request, d *Delivery, 
 	e.answer(w, d, http.StatusOK, "queued", nil)
 }
 
-// run calls the event's handler once, with the timeout; a missing handler
-// (DeadLetterUnknown) is a permanent failure.
-func (e *Endpoint) run(ctx context.Context, ev *events.Event, attempt int) error {
+// run calls the event's handler h once, with the timeout; no handler (nil,
+// under DeadLetterUnknown) is a permanent failure.
+func (e *Endpoint) run(ctx context.Context, h Handler, ev *events.Event, attempt int) error {
+	if h == nil {
+		return Permanent(noHandler(ev))
+	}
 	ctx, cancel := context.WithTimeout(withAttempt(ctx, attempt), e.timeout)
 	defer cancel()
-	err := e.router.Dispatch(ctx, ev)
-	if errors.Is(err, ErrNoHandler) {
-		return Permanent(err)
-	}
+	err := call(ctx, h, ev)
 	var panicked *PanicError
 	if errors.As(err, &panicked) {
 		e.logger.LogAttrs(ctx, slog.LevelError, "webhook handler panicked",

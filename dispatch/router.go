@@ -190,11 +190,20 @@ func (r *Router) compile() *routes {
 // Dispatch runs e's handler. An event without one is an error wrapping
 // ErrNoHandler; a panic in the handler is recovered into an error, so
 // Dispatch never crashes its caller.
-func (r *Router) Dispatch(ctx context.Context, e *events.Event) (err error) {
+func (r *Router) Dispatch(ctx context.Context, e *events.Event) error {
 	h, ok := r.Lookup(e.Type)
 	if !ok {
-		return fmt.Errorf("%s event %s: %q: %w", e.Source, e.ID, e.Type, ErrNoHandler)
+		return noHandler(e)
 	}
+	return call(ctx, h, e)
+}
+
+func noHandler(e *events.Event) error {
+	return fmt.Errorf("%s event %s: %q: %w", e.Source, e.ID, e.Type, ErrNoHandler)
+}
+
+// call runs h, recovering a panic into a *PanicError.
+func call(ctx context.Context, h Handler, e *events.Event) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = &PanicError{Value: v, Stack: stack()}
