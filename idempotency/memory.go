@@ -148,16 +148,24 @@ func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) 
 	return Claim{State: Acquired, Token: newToken(e.token), Expires: s.at(expires)}, nil
 }
 
-// holder returns the entry of key if token holds an unexpired lease on it;
-// the caller holds sh.mu.
-func (sh *memShard) holder(key string, h uint64, token string, now int64) (int, bool) {
+// holding runs fn on key's entry, under its shard's lock, if token holds an
+// unexpired lease on it; otherwise it returns an error wrapping
+// ErrLeaseLost.
+func (s *MemoryStore) holding(op, key, token string, fn func(sh *memShard, n int, now int64)) error {
+	now := s.clock()
+	sh, h := s.hash(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	n, _ := sh.table.find(key, h)
-	if n < 0 {
-		return 0, false
-	}
 	claim, ok := parseToken(token)
-	e := &sh.table.entries[n]
-	return n, ok && e.state == leased && e.token == claim && now < e.expires
+	if n < 0 || !ok {
+		return fmt.Errorf("%s %q: %w", op, key, ErrLeaseLost)
+	}
+	if e := &sh.table.entries[n]; e.state != leased || e.token != claim || now >= e.expires {
+		return fmt.Errorf("%s %q: %w", op, key, ErrLeaseLost)
+	}
+	fn(sh, n, now)
+	return nil
 }
 
 // Complete implements Store.
@@ -165,17 +173,10 @@ func (s *MemoryStore) Complete(_ context.Context, key, token string, keep time.D
 	if err := CheckComplete(key, token, keep); err != nil {
 		return err
 	}
-	now := s.clock()
-	sh, h := s.hash(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	n, ok := sh.holder(key, h, token, now)
-	if !ok {
-		return fmt.Errorf("complete %q: %w", key, ErrLeaseLost)
-	}
-	e := &sh.table.entries[n]
-	e.state, e.expires, e.token = completed, now+int64(keep), 0
-	return nil
+	return s.holding("complete", key, token, func(sh *memShard, n int, now int64) {
+		e := &sh.table.entries[n]
+		e.state, e.expires, e.token = completed, now+int64(keep), 0
+	})
 }
 
 // Release implements Store.
@@ -183,17 +184,10 @@ func (s *MemoryStore) Release(_ context.Context, key, token string) error {
 	if err := CheckRelease(key, token); err != nil {
 		return err
 	}
-	now := s.clock()
-	sh, h := s.hash(key)
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	n, ok := sh.holder(key, h, token, now)
-	if !ok {
-		return fmt.Errorf("release %q: %w", key, ErrLeaseLost)
-	}
-	sh.table.remove(n)
-	s.count.Add(-1)
-	return nil
+	return s.holding("release", key, token, func(sh *memShard, n int, _ int64) {
+		sh.table.remove(n)
+		s.count.Add(-1)
+	})
 }
 
 // Len returns the number of keys held, expired ones not yet swept included.
