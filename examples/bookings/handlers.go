@@ -27,8 +27,17 @@ type handlers struct {
 	logger *slog.Logger
 }
 
-// permanentIfMissing marks errNoBooking permanent: no retry will create it.
-func permanentIfMissing(err error) error {
+// onBooking runs fn in a transaction with the customer phone of booking id.
+// A booking this backend does not have is a permanent failure: no retry
+// will create it, so the event is dead-lettered and acknowledged.
+func (h *handlers) onBooking(ctx context.Context, id string, fn func(tx *sql.Tx, phone string) error) error {
+	err := h.store.tx(ctx, func(tx *sql.Tx) error {
+		phone, err := phoneOf(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		return fn(tx, phone)
+	})
 	if errors.Is(err, errNoBooking) {
 		return dispatch.Permanent(err)
 	}
@@ -63,11 +72,7 @@ func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.
 	if err != nil {
 		return err
 	}
-	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
-		phone, err := phoneOf(ctx, tx, id)
-		if err != nil {
-			return err
-		}
+	return h.onBooking(ctx, id, func(tx *sql.Tx, phone string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_paid = TRUE, hold_until = NULL, updated_at = $2,
 			status = CASE WHEN status IN ('pending', 'payment_pending') THEN 'confirmed' ELSE status END WHERE id = $1`,
 			id, h.store.stamp()); err != nil {
@@ -78,7 +83,7 @@ func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.
 		}
 		return h.store.notify(ctx, tx, e.Key()+":sms", id, "sms_confirmation", "sms", phone,
 			fmt.Sprintf("ReserveEasy: your deposit of %s is received; booking %s is confirmed.", money(pi.Amount, string(pi.Currency)), id))
-	}))
+	})
 }
 
 // depositFailed: the booking waits for payment, held for two hours, and the
@@ -92,10 +97,7 @@ func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *strip
 	if pi.LastPaymentError != nil && pi.LastPaymentError.Msg != "" {
 		reason = pi.LastPaymentError.Msg
 	}
-	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := phoneOf(ctx, tx, id); err != nil {
-			return err
-		}
+	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
 		hold := h.store.now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = $2, updated_at = $3
 			WHERE id = $1 AND NOT deposit_paid`, id, hold, h.store.stamp()); err != nil {
@@ -103,7 +105,7 @@ func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *strip
 		}
 		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_payment_failed", "email", recipient(pi.ReceiptEmail, id),
 			fmt.Sprintf("Your deposit for booking %s failed (%s). We hold your slot until %s.", id, reason, hold))
-	}))
+	})
 }
 
 // depositRefunded: the deposit is marked refunded and the customer emailed.
@@ -112,17 +114,14 @@ func (h *handlers) depositRefunded(ctx context.Context, e *events.Event, ch *str
 	if err != nil {
 		return err
 	}
-	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := phoneOf(ctx, tx, id); err != nil {
-			return err
-		}
+	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_refunded = TRUE, refunded_at = $2, updated_at = $2 WHERE id = $1`,
 			id, h.store.stamp()); err != nil {
 			return err
 		}
 		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_refund", "email", recipient(ch.ReceiptEmail, id),
 			fmt.Sprintf("We refunded %s for booking %s.", money(ch.AmountRefunded, string(ch.Currency)), id))
-	}))
+	})
 }
 
 func recipient(email, bookingID string) string {
@@ -229,14 +228,10 @@ func (h *handlers) bookingStatus(ctx context.Context, b *conversoevent.Booking, 
 }
 
 func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {
-	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
-		phone, err := phoneOf(ctx, tx, b.BookingID)
-		if err != nil {
-			return err
-		}
+	return h.onBooking(ctx, b.BookingID, func(tx *sql.Tx, phone string) error {
 		return h.store.notify(ctx, tx, e.Key()+":sms", b.BookingID, "sms_reminder", "sms", phone,
 			fmt.Sprintf("Reminder: %s on %s.", b.Service, b.StartsAt.Format("Mon 2 Jan 15:04 MST")))
-	}))
+	})
 }
 
 func (h *handlers) etailRoutes() *dispatch.Router {
@@ -259,12 +254,9 @@ func (h *handlers) etailTransaction(ctx context.Context, p *etailevent.Payment, 
 	if err != nil {
 		return err
 	}
-	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := phoneOf(ctx, tx, id); err != nil {
-			return err
-		}
+	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
 		return h.store.addTransaction(ctx, tx, kind+"_"+p.ID, id, kind, amount, p.Currency, p.ID)
-	}))
+	})
 }
 
 func (h *handlers) etailPaymentFailed(ctx context.Context, e *events.Event, p *etailevent.Payment) error {
@@ -272,11 +264,8 @@ func (h *handlers) etailPaymentFailed(ctx context.Context, e *events.Event, p *e
 	if err != nil {
 		return err
 	}
-	return permanentIfMissing(h.store.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := phoneOf(ctx, tx, id); err != nil {
-			return err
-		}
+	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
 		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_shop_payment_failed", "email", recipient("", id),
 			fmt.Sprintf("Your shop payment for booking %s failed: %s.", id, p.FailureMessage))
-	}))
+	})
 }
