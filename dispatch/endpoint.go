@@ -175,6 +175,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 		return
 	}
 	ev, err := e.parser.Parse(r, body)
+	if err == nil {
+		err = ev.Validate() // the parser may be the host's own
+	}
 	if err != nil {
 		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook body malformed",
 			slog.String("target", d.Target), slog.String("error", err.Error()))

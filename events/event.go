@@ -2,8 +2,19 @@ package events
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
+)
+
+// Bounds on what a parser may take from a delivery. An event's ID becomes
+// an idempotency key kept for days and its type a log field and a metric
+// label, so neither may be as large as a hostile request can make them.
+// Real IDs are far shorter (Stripe's evt_ IDs are 28 bytes, Svix's msg_
+// IDs 31, UUIDs 36).
+const (
+	MaxIDBytes   = 256
+	MaxTypeBytes = 256
 )
 
 // Event is one webhook delivery, parsed: what it is (ID, Type, Source,
@@ -34,6 +45,23 @@ type Event struct {
 	memoKey any
 	memo    any
 	memoErr error
+}
+
+// Validate checks what every parser guarantees of an Event: a non-empty ID
+// and type within MaxIDBytes and MaxTypeBytes. An error wraps
+// ErrMalformedEvent and names the field, never its value.
+func (e *Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return fmt.Errorf("%s: empty event ID: %w", e.Source, ErrMalformedEvent)
+	case len(e.ID) > MaxIDBytes:
+		return fmt.Errorf("%s: event ID is %d bytes, limit %d: %w", e.Source, len(e.ID), MaxIDBytes, ErrMalformedEvent)
+	case e.Type == "":
+		return fmt.Errorf("%s: empty event type: %w", e.Source, ErrMalformedEvent)
+	case len(e.Type) > MaxTypeBytes:
+		return fmt.Errorf("%s: event type is %d bytes, limit %d: %w", e.Source, len(e.Type), MaxTypeBytes, ErrMalformedEvent)
+	}
+	return nil
 }
 
 // Key returns Source + ":" + ID, the key under which deliveries of this

@@ -161,6 +161,9 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 		}
 		e.ID = deriveID(e.Type, rawTime, e.Data)
 	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 

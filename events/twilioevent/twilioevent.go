@@ -1,6 +1,7 @@
 package twilioevent
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,10 +15,6 @@ import (
 // Source is the Source of every Twilio event.
 const Source = "twilio"
 
-// IdempotencyTokenHeader is the header Twilio sends, identical on every
-// retry of one callback.
-const IdempotencyTokenHeader = "I-Twilio-Idempotency-Token"
-
 // Parser parses Twilio status callbacks, posted as forms.
 //
 //   - A callback with MessageSid and MessageStatus (SMS, MMS, WhatsApp) has
@@ -26,32 +23,33 @@ const IdempotencyTokenHeader = "I-Twilio-Idempotency-Token"
 //   - One with CallSid and CallStatus has Type "call." + CallStatus:
 //     call.completed, call.busy, call.no-answer, call.failed,
 //     call.canceled, ...
-//   - ID is the I-Twilio-Idempotency-Token header when Twilio sends it,
-//     otherwise the SID and the status joined by a colon ("SM123:delivered"):
-//     stable across retries of one callback, and distinct for each status
-//     change of the same message or call.
+//   - ID is the SID and the status joined by a colon ("SM123:delivered"):
+//     the same on every retry of one callback, distinct for each status
+//     change of a message or call, and taken only from the signed form.
+//     Twilio's I-Twilio-Idempotency-Token header is deliberately not used:
+//     Twilio does not sign it and its signatures carry no timestamp, so a
+//     captured callback re-sent with a fresh token would otherwise get a
+//     new key and run its handler again.
 //   - Time is the callback's Timestamp parameter when it has one (voice),
-//     otherwise the time the callback was parsed.
+//     otherwise zero.
 //   - Data is the form body itself; the typed keys decode it.
 //
 // A Parser is safe for concurrent use.
-type Parser struct {
-	// Now replaces time.Now for callbacks without a Timestamp (tests).
-	Now func() time.Time
-}
+type Parser struct{}
 
-// NewParser returns a Parser using time.Now.
+// NewParser returns a Parser.
 func NewParser() *Parser { return &Parser{} }
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("twilio: %s: %w", fmt.Sprintf(format, args...), events.ErrMalformedEvent)
 }
 
-// Parse implements events.Parser. r may be nil (no headers).
+// Parse implements events.Parser. r may be nil (no headers). Errors name
+// the parameter and the problem, never its value.
 func (p *Parser) Parse(r *http.Request, body []byte) (*events.Event, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, malformed("body is not a form: %v", err)
+		return nil, malformed("body is not a form")
 	}
 	e := &events.Event{Source: Source, Data: body, Body: body}
 	var sid, status string
@@ -69,28 +67,24 @@ func (p *Parser) Parse(r *http.Request, body []byte) (*events.Event, error) {
 		return nil, malformed("neither MessageSid nor CallSid: not a status callback")
 	}
 	if status == "" {
-		return nil, malformed("%s has no status", sid)
+		return nil, malformed("callback has no status")
 	}
 	if strings.ContainsAny(status, " .*") {
-		return nil, malformed("status %q is not a Twilio status", status)
+		return nil, malformed("status holds a space, '.' or '*', which no Twilio status does")
 	}
 	if r != nil {
 		e.Header = r.Header
-		e.ID = r.Header.Get(IdempotencyTokenHeader)
 	}
-	if e.ID == "" {
-		e.ID = sid + ":" + status
-	}
+	e.ID = sid + ":" + status
 	if ts := form.Get("Timestamp"); ts != "" {
 		t, err := time.Parse(time.RFC1123Z, ts)
 		if err != nil {
-			return nil, malformed("Timestamp %q: %v", ts, err)
+			return nil, malformed("the Timestamp parameter is not an RFC 1123 time with a numeric zone")
 		}
 		e.Time = t
-	} else if p.Now != nil {
-		e.Time = p.Now()
-	} else {
-		e.Time = time.Now()
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -133,7 +127,7 @@ type CallStatus struct {
 func DecodeMessageStatus(data []byte) (*MessageStatus, error) {
 	form, err := url.ParseQuery(string(data))
 	if err != nil {
-		return nil, err
+		return nil, errors.New("not a form")
 	}
 	m := &MessageStatus{
 		MessageSid:          form.Get("MessageSid"),
@@ -151,7 +145,7 @@ func DecodeMessageStatus(data []byte) (*MessageStatus, error) {
 		m.MessageStatus = form.Get("SmsStatus")
 	}
 	if m.MessageSid == "" {
-		return nil, fmt.Errorf("no MessageSid")
+		return nil, errors.New("no MessageSid")
 	}
 	return m, nil
 }
@@ -160,7 +154,7 @@ func DecodeMessageStatus(data []byte) (*MessageStatus, error) {
 func DecodeCallStatus(data []byte) (*CallStatus, error) {
 	form, err := url.ParseQuery(string(data))
 	if err != nil {
-		return nil, err
+		return nil, errors.New("not a form")
 	}
 	c := &CallStatus{
 		CallSid:        form.Get("CallSid"),
@@ -174,7 +168,7 @@ func DecodeCallStatus(data []byte) (*CallStatus, error) {
 		Params:         form,
 	}
 	if c.CallSid == "" {
-		return nil, fmt.Errorf("no CallSid")
+		return nil, errors.New("no CallSid")
 	}
 	for _, f := range []struct {
 		name string
@@ -183,7 +177,7 @@ func DecodeCallStatus(data []byte) (*CallStatus, error) {
 		if v := form.Get(f.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return nil, fmt.Errorf("%s %q is not a number", f.name, v)
+				return nil, fmt.Errorf("%s is not a whole number", f.name)
 			}
 			*f.dst = n
 		}
@@ -191,7 +185,7 @@ func DecodeCallStatus(data []byte) (*CallStatus, error) {
 	if ts := form.Get("Timestamp"); ts != "" {
 		t, err := time.Parse(time.RFC1123Z, ts)
 		if err != nil {
-			return nil, fmt.Errorf("timestamp %q: %v", ts, err)
+			return nil, errors.New("the Timestamp parameter is not an RFC 1123 time with a numeric zone")
 		}
 		c.Timestamp = t
 	}

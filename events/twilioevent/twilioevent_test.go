@@ -4,7 +4,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -14,14 +13,15 @@ import (
 )
 
 func TestParser(t *testing.T) {
-	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
-	p := &twilioevent.Parser{Now: func() time.Time { return now }}
+	p := twilioevent.NewParser()
 	tests := []struct {
 		name, body, token string
 		typ, id           string
 		wantErr           bool
 	}{
-		{name: "sms with token", body: "MessageSid=SM1&MessageStatus=delivered", token: "tok-1", typ: "message.delivered", id: "tok-1"},
+		// The unsigned I-Twilio-Idempotency-Token never becomes the ID: a
+		// replay with a fresh token must be a duplicate.
+		{name: "sms with token", body: "MessageSid=SM1&MessageStatus=delivered", token: "tok-1", typ: "message.delivered", id: "SM1:delivered"},
 		{name: "sms without token", body: "MessageSid=SM1&MessageStatus=sent", typ: "message.sent", id: "SM1:sent"},
 		{name: "legacy SmsStatus", body: "MessageSid=SM1&SmsStatus=queued", typ: "message.queued", id: "SM1:queued"},
 		{name: "call", body: "CallSid=CA1&CallStatus=no-answer", typ: "call.no-answer", id: "CA1:no-answer"},
@@ -31,22 +31,24 @@ func TestParser(t *testing.T) {
 		{name: "status that would forge a type", body: "MessageSid=SM1&MessageStatus=a.b", wantErr: true},
 		{name: "wildcard status", body: "CallSid=CA1&CallStatus=*", wantErr: true},
 		{name: "bad timestamp", body: "CallSid=CA1&CallStatus=completed&Timestamp=yesterday", wantErr: true},
+		{name: "huge sid", body: "MessageSid=SM" + strings.Repeat("1", events.MaxIDBytes) + "&MessageStatus=sent", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest("POST", "/twilio", strings.NewReader(tt.body))
 			if tt.token != "" {
-				r.Header.Set(twilioevent.IdempotencyTokenHeader, tt.token)
+				r.Header.Set("I-Twilio-Idempotency-Token", tt.token)
 			}
 			e, err := p.Parse(r, []byte(tt.body))
 			if tt.wantErr {
 				require.ErrorIs(t, err, events.ErrMalformedEvent)
+				assert.NotContains(t, err.Error(), "yesterday", "errors never echo a value")
 				return
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.typ, e.Type)
 			assert.Equal(t, tt.id, e.ID)
-			assert.Equal(t, now, e.Time, "callbacks without Timestamp carry the time of parsing")
+			assert.True(t, e.Time.IsZero(), "a callback without Timestamp has no time")
 			assert.Equal(t, tt.body, string(e.Data))
 		})
 	}
