@@ -61,8 +61,11 @@
 // Twilio signs the URL it requested. Behind a TLS-terminating proxy, a load
 // balancer or a tunnel, the scheme and host the application sees are not the
 // ones Twilio used, and validation fails. Give the public origin with
-// WithPublicURL, or have the proxy send X-Forwarded-Proto and
-// X-Forwarded-Host. The verifier accepts the URL with and without its port,
+// WithPublicURL. X-Forwarded-Proto and X-Forwarded-Host are read only with
+// WithTrustedForwardedHeaders, for a proxy that always overwrites them: a
+// client can send them too, and trusting them unasked would let a callback
+// Twilio signed for another URL of the same account verify here. The
+// verifier accepts the URL with and without its port,
 // as Twilio's libraries do, because Twilio's products differ on whether the
 // default port is part of the signed URL.
 //

@@ -24,7 +24,7 @@ func TestRecordedFixturesVerify(t *testing.T) {
 	}
 	schemes := map[string]verify.Verifier{
 		"stripe":     must(verify.NewStripe("whsec_hookkit_fixtures", window...)),
-		"twilio":     must(verify.NewTwilio("hookkit_fixtures_auth_token")),
+		"twilio":     must(verify.NewTwilio("hookkit_fixtures_auth_token", verify.WithPublicURL("https://api.reserveeasy.example"))),
 		"standard":   must(verify.NewStandard("whsec_aG9va2tpdCBmaXh0dXJlcyBzZWNyZXQh", window...)),
 		"goconverso": must(verify.NewHMAC([]byte("goconverso_hookkit_fixtures"), "X-Goconverso-Signature")),
 		"etail":      must(verify.NewHMAC([]byte("etail_hookkit_fixtures"), "Etail-Signature")),

@@ -29,6 +29,7 @@ type config struct {
 	hmacOptions   []string
 
 	publicScheme, publicHost string
+	trustForwarded           bool
 
 	encoding        Encoding
 	prefix          string
@@ -106,9 +107,9 @@ func WithSecrets(more ...string) Option {
 // requests to, as "scheme://host[:port]" (for example
 // "https://api.example.com"), for when a proxy, load balancer or tunnel in
 // front of the application changes them. Twilio signs the URL it requested,
-// so the verifier must rebuild that URL exactly. Without this option the
-// verifier uses X-Forwarded-Proto and X-Forwarded-Host when present, then
-// the request's own TLS state and Host.
+// so the verifier must rebuild that URL exactly. It is the recommended setup
+// behind a proxy. Without it (or WithTrustedForwardedHeaders) the verifier
+// uses the request's own TLS state and Host.
 func WithPublicURL(base string) Option {
 	return func(c *config) error {
 		u, err := url.Parse(base)
@@ -123,6 +124,22 @@ func WithPublicURL(base string) Option {
 		}
 		c.publicScheme, c.publicHost = u.Scheme, u.Host
 		c.twilioOptions = append(c.twilioOptions, "WithPublicURL")
+		return nil
+	}
+}
+
+// WithTrustedForwardedHeaders tells the Twilio verifier that it sits behind
+// a proxy that sets X-Forwarded-Proto and X-Forwarded-Host, so it rebuilds
+// the signed URL from their first (client-facing) entries. Only use it when
+// such a proxy is always in front of the application and overwrites both
+// headers: otherwise they are whatever the client sent, and a callback that
+// Twilio signed for another URL of the same account would verify here.
+// Prefer WithPublicURL, which trusts nothing from the request; the two
+// options together are a configuration error.
+func WithTrustedForwardedHeaders() Option {
+	return func(c *config) error {
+		c.trustForwarded = true
+		c.twilioOptions = append(c.twilioOptions, "WithTrustedForwardedHeaders")
 		return nil
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/hookkit/hookkit/internal/logtext"
 )
 
 const (
@@ -30,9 +32,9 @@ const (
 // Twilio's signing differs by product on whether the URL includes the
 // default port, so, like Twilio's own libraries, Twilio accepts the URL both
 // with its port (or the scheme's default) and without it. The URL is rebuilt
-// from WithPublicURL when set, else from X-Forwarded-Proto and
-// X-Forwarded-Host, else from the request's TLS state and Host; the path
-// and query are the request target exactly as received.
+// from WithPublicURL when set, else (with WithTrustedForwardedHeaders) from
+// X-Forwarded-Proto and X-Forwarded-Host, else from the request's TLS state
+// and Host; the path and query are the request target exactly as received.
 //
 // Every rejection is an *Error whose StatusCode is 403 Forbidden, the answer
 // Twilio's documentation asks for. On unique parameter names its
@@ -42,6 +44,7 @@ const (
 type Twilio struct {
 	macs                     []*keyedMAC
 	publicScheme, publicHost string
+	trustForwarded           bool
 	scratch                  sync.Pool // *twilioScratch
 }
 
@@ -71,6 +74,9 @@ func NewTwilio(authToken string, opts ...Option) (*Twilio, error) {
 	if err := refuse(twilioScheme, c.hmacOptions, "applies only to NewHMAC"); err != nil {
 		return nil, err
 	}
+	if c.publicHost != "" && c.trustForwarded {
+		return nil, fmt.Errorf("twilio: WithPublicURL and WithTrustedForwardedHeaders both say where the URL comes from; keep one: %w", ErrInvalidConfig)
+	}
 	tokens := append([]string{authToken}, c.extraSecrets...)
 	raw := make([][]byte, len(tokens))
 	for i, tok := range tokens {
@@ -79,7 +85,7 @@ func NewTwilio(authToken string, opts ...Option) (*Twilio, error) {
 		}
 		raw[i] = []byte(tok)
 	}
-	t := &Twilio{macs: keys(sha1.New, raw), publicScheme: c.publicScheme, publicHost: c.publicHost}
+	t := &Twilio{macs: keys(sha1.New, raw), publicScheme: c.publicScheme, publicHost: c.publicHost, trustForwarded: c.trustForwarded}
 	t.scratch.New = func() any { return new(twilioScratch) }
 	return t, nil
 }
@@ -103,8 +109,8 @@ func (t *Twilio) Verify(r *http.Request, body []byte) error {
 	defer t.scratch.Put(sc)
 
 	scheme, host := t.origin(r)
-	target := requestTarget(r)
-	sc.url = append(append(append(append(sc.url[:0], scheme...), "://"...), host...), target...)
+	target := RequestTarget(r)
+	sc.url = appendURL(sc.url[:0], scheme, host, target)
 	sc.alt = appendTogglePort(append(append(sc.alt[:0], scheme...), "://"...), scheme, host)
 	sc.alt = append(sc.alt, target...)
 
@@ -116,12 +122,10 @@ func (t *Twilio) Verify(r *http.Request, body []byte) error {
 		}
 	}
 	if !t.matches(sig, sc) {
-		also := ""
-		if len(sc.alt) > 0 {
-			also = " (also tried " + string(sc.alt) + ")"
-		}
-		return twilioError(ErrSignatureMismatch, "no signature matches "+string(sc.url)+also+
-			"; behind a proxy or tunnel set WithPublicURL or forward X-Forwarded-Proto and X-Forwarded-Host")
+		// The URL is mostly what the client sent: name it, but only its
+		// first bytes, so a hostile request cannot make the log huge.
+		return twilioError(ErrSignatureMismatch, "no signature matches "+logtext.Clip(string(sc.url), maxLoggedURL)+
+			" (with and without the port); behind a proxy or tunnel set WithPublicURL")
 	}
 	if hasHash && bodyHash != "" {
 		sum := sha256.Sum256(body)
@@ -155,6 +159,23 @@ func (t *Twilio) matches(sig string, sc *twilioScratch) bool {
 	return false
 }
 
+// maxLoggedURL bounds the URL a rejection names.
+const maxLoggedURL = 200
+
+// URL returns the URL the verifier checks r's signature against: the public
+// origin (WithPublicURL, or the trusted forwarded headers, or the request's
+// own TLS state and Host) followed by the request target exactly as
+// received. Test signers (package verifytest) sign this URL, so a signer
+// and a verifier configured alike cannot disagree.
+func (t *Twilio) URL(r *http.Request) string {
+	scheme, host := t.origin(r)
+	return string(appendURL(nil, scheme, host, RequestTarget(r)))
+}
+
+func appendURL(dst []byte, scheme, host, target string) []byte {
+	return append(append(append(append(dst, scheme...), "://"...), host...), target...)
+}
+
 // origin returns the scheme and host Twilio requested.
 func (t *Twilio) origin(r *http.Request) (scheme, host string) {
 	if t.publicHost != "" {
@@ -164,14 +185,17 @@ func (t *Twilio) origin(r *http.Request) (scheme, host string) {
 	if r.TLS != nil {
 		scheme = "https"
 	}
+	host = r.Host
+	if host == "" && r.URL != nil {
+		host = r.URL.Host
+	}
+	if !t.trustForwarded {
+		return scheme, host
+	}
 	if proto := firstForwarded(r.Header.Get("X-Forwarded-Proto")); strings.EqualFold(proto, "https") {
 		scheme = "https"
 	} else if strings.EqualFold(proto, "http") {
 		scheme = "http"
-	}
-	host = r.Host
-	if host == "" && r.URL != nil {
-		host = r.URL.Host
 	}
 	if fwd := firstForwarded(r.Header.Get("X-Forwarded-Host")); fwd != "" {
 		host = fwd
@@ -186,8 +210,9 @@ func firstForwarded(v string) string {
 	return strings.TrimSpace(v)
 }
 
-// requestTarget is the path and query exactly as the client sent them.
-func requestTarget(r *http.Request) string {
+// RequestTarget returns r's path and query exactly as the client sent them
+// (r.RequestURI on a server), or as r.URL would send them.
+func RequestTarget(r *http.Request) string {
 	if strings.HasPrefix(r.RequestURI, "/") {
 		return r.RequestURI
 	}

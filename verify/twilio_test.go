@@ -75,17 +75,29 @@ func TestTwilio(t *testing.T) {
 		{name: "non-default port signed without it", body: form, req: func() *http.Request {
 			return serverRequest("/myapp.php?foo=1&bar=2", "mycompany.com:1234", true, form)
 		}},
-		{name: "TLS terminated, X-Forwarded-Proto", body: form, req: func() *http.Request {
-			r := serverRequest("/myapp.php?foo=1&bar=2", "mycompany.com", false, form)
-			r.Header.Set("X-Forwarded-Proto", "https")
-			return r
-		}},
-		{name: "tunnel, X-Forwarded-Host", body: form, req: func() *http.Request {
-			r := serverRequest("/myapp.php?foo=1&bar=2", "127.0.0.1:8080", false, form)
-			r.Header.Set("X-Forwarded-Proto", "https, http")
-			r.Header.Set("X-Forwarded-Host", "mycompany.com, internal.lan")
-			return r
-		}},
+		{name: "TLS terminated, X-Forwarded-Proto trusted", body: form, opts: []verify.Option{verify.WithTrustedForwardedHeaders()},
+			req: func() *http.Request {
+				r := serverRequest("/myapp.php?foo=1&bar=2", "mycompany.com", false, form)
+				r.Header.Set("X-Forwarded-Proto", "https")
+				return r
+			}},
+		{name: "tunnel, X-Forwarded-Host trusted", body: form, opts: []verify.Option{verify.WithTrustedForwardedHeaders()},
+			req: func() *http.Request {
+				r := serverRequest("/myapp.php?foo=1&bar=2", "127.0.0.1:8080", false, form)
+				r.Header.Set("X-Forwarded-Proto", "https, http")
+				r.Header.Set("X-Forwarded-Host", "mycompany.com, internal.lan")
+				return r
+			}},
+		// The attack: a callback Twilio signed for another host of the same
+		// account, sent here with forwarded headers naming that host. Without
+		// the opt-in they are the client's words, not a proxy's.
+		{name: "forwarded headers not trusted unasked", body: form, want: verify.ErrSignatureMismatch,
+			wantURL: "http://127.0.0.1:8080/myapp.php?foo=1&bar=2", req: func() *http.Request {
+				r := serverRequest("/myapp.php?foo=1&bar=2", "127.0.0.1:8080", false, form)
+				r.Header.Set("X-Forwarded-Proto", "https")
+				r.Header.Set("X-Forwarded-Host", "mycompany.com")
+				return r
+			}},
 		{name: "WithPublicURL wins over forwarded headers", body: form, opts: []verify.Option{verify.WithPublicURL("https://mycompany.com")},
 			req: func() *http.Request {
 				r := serverRequest("/myapp.php?foo=1&bar=2", "127.0.0.1:8080", false, form)
@@ -215,6 +227,7 @@ func TestNewTwilioRefusesBadConfig(t *testing.T) {
 		{"public URL with path", "tok", []verify.Option{verify.WithPublicURL("https://example.com/api")}},
 		{"public URL without scheme", "tok", []verify.Option{verify.WithPublicURL("example.com")}},
 		{"public URL ftp", "tok", []verify.Option{verify.WithPublicURL("ftp://example.com")}},
+		{"public URL and trusted forwarded headers", "tok", []verify.Option{verify.WithPublicURL("https://example.com"), verify.WithTrustedForwardedHeaders()}},
 		{"hmac option", "tok", []verify.Option{verify.WithEncoding(verify.Base64)}},
 	}
 	for _, tt := range tests {

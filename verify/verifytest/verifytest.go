@@ -196,13 +196,17 @@ func (s HMAC) Sign(r *http.Request, body []byte) error {
 // with the auth token of the URL followed by the sorted form parameters. A
 // request whose Content-Type is JSON gets bodySHA256=<hex sha256 of body>
 // added to its URL, and only the URL is signed, as Twilio does for JSON
-// webhooks.
+// webhooks. The URL is the one a verify.Twilio configured alike checks
+// (verify.Twilio.URL), so signer and verifier cannot disagree.
 type Twilio struct {
 	AuthToken string
 	// PublicURL is the scheme://host[:port] Twilio would request when it
 	// differs from the request's own (behind a proxy), as given to
 	// verify.WithPublicURL; the path and query come from the request.
 	PublicURL string
+	// TrustForwardedHeaders signs the URL that X-Forwarded-Proto and
+	// X-Forwarded-Host name, as verify.WithTrustedForwardedHeaders reads it.
+	TrustForwardedHeaders bool
 }
 
 // Signature returns the X-Twilio-Signature value for a POST of form to
@@ -234,8 +238,16 @@ func (s Twilio) Signature(fullURL string, form url.Values) string {
 // Sign sets r's X-Twilio-Signature, first adding bodySHA256 to r's URL when
 // r carries JSON.
 func (s Twilio) Sign(r *http.Request, body []byte) error {
-	if s.AuthToken == "" {
-		return errors.New("twilio: empty auth token")
+	var opts []verify.Option
+	if s.PublicURL != "" {
+		opts = append(opts, verify.WithPublicURL(strings.TrimSuffix(s.PublicURL, "/")))
+	}
+	if s.TrustForwardedHeaders {
+		opts = append(opts, verify.WithTrustedForwardedHeaders())
+	}
+	v, err := verify.NewTwilio(s.AuthToken, opts...)
+	if err != nil {
+		return err
 	}
 	form := url.Values{}
 	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
@@ -245,36 +257,14 @@ func (s Twilio) Sign(r *http.Request, body []byte) error {
 			q += "&"
 		}
 		r.URL.RawQuery = q + "bodySHA256=" + hex.EncodeToString(sum[:])
-		r.RequestURI = r.URL.RequestURI()
+		if r.RequestURI != "" {
+			r.RequestURI = r.URL.RequestURI()
+		}
 	} else {
-		var err error
 		if form, err = url.ParseQuery(string(body)); err != nil {
 			return fmt.Errorf("twilio: body is not a form: %w", err)
 		}
 	}
-	r.Header.Set(verify.TwilioHeader, s.Signature(s.fullURL(r), form))
+	r.Header.Set(verify.TwilioHeader, s.Signature(v.URL(r), form))
 	return nil
-}
-
-func (s Twilio) fullURL(r *http.Request) string {
-	if s.PublicURL != "" {
-		return strings.TrimSuffix(s.PublicURL, "/") + r.URL.RequestURI()
-	}
-	// As the verifier rebuilds it: forwarded headers first (a recorded
-	// delivery behind a proxy carries them), then TLS and Host.
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.TrimSpace(proto) != "" {
-		scheme = strings.ToLower(strings.TrimSpace(proto))
-	}
-	host := r.Host
-	if host == "" {
-		host = r.URL.Host
-	}
-	if fwd, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ","); strings.TrimSpace(fwd) != "" {
-		host = strings.TrimSpace(fwd)
-	}
-	return scheme + "://" + host + r.URL.RequestURI()
 }
