@@ -6,7 +6,15 @@
 // claim (returning the holder's state and remaining lease when the key is
 // taken), or compares the token before completing or releasing. Lease and
 // keep expiry run on Redis's own clock (PX), so replicas with skewed clocks
-// agree. Keys are single-slot, so it works with redis.Client, a cluster
+// agree.
+//
+// go-redis retries a command whose reply was lost on the network, with the
+// same arguments; the scripts recognise the caller's own earlier work, so a
+// retried Claim that finds its own lease answers Acquired and a retried
+// Complete that finds its own completion succeeds. (A retried Release finds
+// the key gone and returns ErrLeaseLost, which callers treat as released.)
+//
+// Keys are single-slot, so it works with redis.Client, a cluster
 // (redis.ClusterClient), sentinel failover clients and redis.UniversalClient
 // alike.
 package redisstore

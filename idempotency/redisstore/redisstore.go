@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,22 +15,37 @@ import (
 // DefaultPrefix is prepended to every key unless Config.Prefix says otherwise.
 const DefaultPrefix = "hookkit:idempotency:"
 
-// Stored values: a lease is "L" followed by its token, a completion "D".
+// Stored values: a lease is "L" followed by its token, a completion "D"
+// followed by the token that completed it (a bare "D" from older versions
+// also reads as completed).
 const (
 	leasePrefix = "L"
-	doneValue   = "D"
+	donePrefix  = "D"
 )
 
+// Each script recognises the caller's own earlier work: go-redis retries a
+// command whose reply was lost, with the same arguments, so a retried claim
+// finds the lease it took (and must answer Acquired, not Busy, or the event
+// is blocked for the whole lease) and a retried completion finds its own
+// completion (and must not answer "lease lost").
 var (
 	claimScript = redis.NewScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return {1}
 end
-return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}`)
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  return {1, redis.call('PTTL', KEYS[1])}
+end
+return {0, v, redis.call('PTTL', KEYS[1])}`)
 
 	completeScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], 'D', 'PX', ARGV[2])
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+  return 1
+end
+if v == ARGV[3] then
   return 1
 end
 return 0`)
@@ -66,7 +82,7 @@ func New(client redis.Scripter, cfg Config) *Store {
 }
 
 func unavailable(op string, err error) error {
-	return fmt.Errorf("redis %s: %v: %w", op, err, idempotency.ErrUnavailable)
+	return fmt.Errorf("redis %s: %w: %w", op, err, idempotency.ErrUnavailable)
 }
 
 // millis rounds d up to whole milliseconds, the resolution of PX.
@@ -86,14 +102,19 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 	}
 	now := time.Now()
 	if n, _ := res[0].(int64); n == 1 {
-		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: now.Add(lease)}, nil
+		expires := now.Add(lease)
+		if len(res) == 2 { // a retry that found its own lease
+			ttl, _ := res[1].(int64)
+			expires = now.Add(time.Duration(ttl) * time.Millisecond)
+		}
+		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: expires}, nil
 	}
 	if len(res) != 3 {
-		return idempotency.Claim{}, unavailable("claim", fmt.Errorf("unexpected reply %v", res))
+		return idempotency.Claim{}, unavailable("claim", fmt.Errorf("unexpected reply of %d values", len(res)))
 	}
 	value, _ := res[1].(string)
 	ttl, _ := res[2].(int64)
-	if value == doneValue {
+	if strings.HasPrefix(value, donePrefix) {
 		return idempotency.Claim{State: idempotency.Completed}, nil
 	}
 	return idempotency.Claim{State: idempotency.Busy, Expires: now.Add(time.Duration(ttl) * time.Millisecond)}, nil
@@ -104,7 +125,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, keep time.Durat
 	if err := idempotency.CheckComplete(key, token, keep); err != nil {
 		return err
 	}
-	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key}, leasePrefix+token, millis(keep)).Int64()
+	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key}, leasePrefix+token, millis(keep), donePrefix+token).Int64()
 	return s.fenced("complete", key, n, err)
 }
 
