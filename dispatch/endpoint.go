@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -39,6 +40,7 @@ type Endpoint struct {
 	router      *Router
 	store       idempotency.Store
 	maxBody     int64
+	readTimeout time.Duration
 	logger      *slog.Logger
 	lease, keep time.Duration
 	timeout     time.Duration
@@ -72,12 +74,13 @@ func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) 
 	}
 	e := &Endpoint{
 		verifier: v, parser: p, router: r,
-		maxBody:    verify.DefaultMaxBodyBytes,
-		logger:     slog.Default(),
-		keep:       idempotency.DefaultKeep,
-		timeout:    DefaultTimeout,
-		retryAfter: DefaultRetryAfter,
-		stop:       make(chan struct{}),
+		maxBody:     verify.DefaultMaxBodyBytes,
+		logger:      slog.Default(),
+		keep:        idempotency.DefaultKeep,
+		timeout:     DefaultTimeout,
+		retryAfter:  DefaultRetryAfter,
+		readTimeout: DefaultReadTimeout,
+		stop:        make(chan struct{}),
 	}
 	for _, opt := range opts {
 		opt(e)
@@ -158,11 +161,14 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	e.mu.RUnlock()
 	defer e.inflight.Done()
 
-	body, err := verify.ReadBody(w, r, e.maxBody)
+	body, err := e.readBody(w, r)
 	if err != nil {
 		outcome := "malformed"
-		if errors.Is(err, verify.ErrBodyTooLarge) {
+		switch {
+		case errors.Is(err, verify.ErrBodyTooLarge):
 			outcome = "too-large"
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			outcome = "read-timeout"
 		}
 		e.answer(w, d, verify.StatusCode(err), outcome, err)
 		return
@@ -260,6 +266,27 @@ func (e *Endpoint) enqueue(w http.ResponseWriter, r *http.Request, d *Delivery, 
 	e.answer(w, d, http.StatusOK, "queued", nil)
 }
 
+// readBody reads the body within the read timeout, and is interrupted when
+// Shutdown's deadline passes: a client that trickles its body holds neither
+// this request nor Shutdown. Writers that cannot set deadlines (a
+// ResponseRecorder in tests) read without one.
+func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {
+		return verify.ReadBody(w, r, e.maxBody)
+	}
+	defer context.AfterFunc(e.stopCtx, func() { rc.SetReadDeadline(time.Now()) })()
+	body, err := verify.ReadBody(w, r, e.maxBody)
+	if err != nil {
+		// The rest of the body is not worth waiting for: net/http would
+		// otherwise try to drain it before answering.
+		w.Header().Set("Connection", "close")
+		return nil, err
+	}
+	rc.SetReadDeadline(time.Time{})
+	return body, nil
+}
+
 // run calls the event's handler h once, with the timeout; no handler (nil,
 // under DeadLetterUnknown) is a permanent failure.
 func (e *Endpoint) run(ctx context.Context, h Handler, ev *events.Event, attempt int) error {
@@ -327,6 +354,7 @@ var errShuttingDown = errors.New("dispatch: endpoint shutting down")
 var reasons = map[string]string{
 	"method-not-allowed": "method not allowed",
 	"too-large":          "body too large",
+	"read-timeout":       "body not received in time",
 	"malformed":          "malformed event",
 	"rejected-signature": "invalid signature",
 	"busy":               "event in progress",
@@ -353,11 +381,12 @@ func (e *Endpoint) answer(w http.ResponseWriter, d *Delivery, status int, outcom
 
 // Shutdown stops the Endpoint: new deliveries are answered 503 at once;
 // deliveries being handled finish; in async mode the workers drain the
-// queue. It returns when all of that is done, or when ctx ends — then
-// handlers still running see their context canceled, queued events are
-// released unprocessed (their senders' retries will find them free), and
-// Shutdown returns ctx's error once the workers have stopped. It leaves no
-// goroutine behind and may be called more than once.
+// queue. It returns nil when all of that is done, or ctx's error as soon as
+// ctx ends, whatever clients and handlers are doing: then handlers still
+// running see their context canceled, body reads still waiting on a slow
+// client are interrupted, and queued events are released unprocessed
+// (their senders' retries will find them free). It may be called more than
+// once.
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing = true
@@ -380,7 +409,11 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 			close(e.stop)
 			e.stopAll()
 		})
-		<-drained
+		if e.queue != nil {
+			// Signalled, the workers release what they hold at once.
+			e.queue.Close()
+			e.workers.Wait()
+		}
 		return ctx.Err()
 	}
 }

@@ -1,12 +1,17 @@
 package dispatch_test
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -78,5 +83,75 @@ func TestCustomParserIDsAreBounded(t *testing.T) {
 			assert.Equal(t, 400, status)
 			assert.Zero(t, runs.Load())
 		})
+	}
+}
+
+// trickle opens a raw connection to addr and sends a POST whose body it
+// trickles one byte every 50ms, far slower than any sender, until the test
+// ends. It returns a channel that receives the status line, if any.
+func trickle(t *testing.T, addr string) <-chan string {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close() })
+	_, err = io.WriteString(conn, "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	require.NoError(t, err)
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				if _, err := conn.Write([]byte(" ")); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	status := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(conn).ReadString('\n')
+		status <- strings.TrimSpace(line)
+	}()
+	return status
+}
+
+// A client that trickles its body must not hold Shutdown past its deadline.
+func TestShutdownHonoursItsDeadlineAgainstATricklingClient(t *testing.T) {
+	ep := newStripeEndpoint(t, dispatch.NewRouter())
+	srv := httptest.NewServer(ep) // no server timeouts: the Endpoint must bound itself
+	t.Cleanup(srv.Close)          // after trickle's cleanup has closed the client side
+	trickle(t, srv.Listener.Addr().String())
+	time.Sleep(200 * time.Millisecond) // the request is in flight, reading its body
+
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	returned := make(chan error, 1)
+	go func() { returned <- ep.Shutdown(ctx) }()
+	select {
+	case err := <-returned:
+		assert.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Less(t, time.Since(start), 1500*time.Millisecond)
+	case <-time.After(4 * time.Second):
+		t.Fatal("Shutdown with a 500ms deadline was still blocked after 4s")
+	}
+}
+
+// The body read itself is bounded in time.
+func TestBodyReadIsBoundedInTime(t *testing.T) {
+	ep := newStripeEndpoint(t, dispatch.NewRouter(), dispatch.WithReadTimeout(300*time.Millisecond))
+	srv := httptest.NewServer(ep)
+	t.Cleanup(srv.Close)
+	status := trickle(t, srv.Listener.Addr().String())
+	select {
+	case line := <-status:
+		assert.Contains(t, line, "408", "a body that does not arrive in time")
+	case <-time.After(3 * time.Second):
+		t.Fatal("a trickling body held the request for 3s despite a 300ms read timeout")
 	}
 }

@@ -19,6 +19,10 @@ const (
 	// DefaultAsyncLease is the claim's lease in async mode: it covers the
 	// wait in the queue and every retry of the default policy.
 	DefaultAsyncLease = 15 * time.Minute
+	// DefaultReadTimeout bounds the reading of a body: senders post a few
+	// kilobytes at once, so a body still arriving after this is a client
+	// holding a connection open.
+	DefaultReadTimeout = 10 * time.Second
 	// DefaultRetryAfter is what Retry-After says on a 503.
 	DefaultRetryAfter = 30 * time.Second
 )
@@ -67,3 +71,8 @@ func WithAsync(cfg AsyncConfig) Option {
 // WithRetryAfter sets what Retry-After says on a 503 (default
 // DefaultRetryAfter).
 func WithRetryAfter(d time.Duration) Option { return func(e *Endpoint) { e.retryAfter = d } }
+
+// WithReadTimeout bounds the time to read a request's body (default
+// DefaultReadTimeout), whatever the server's own timeouts; a body that has
+// not arrived by then is answered 408.
+func WithReadTimeout(d time.Duration) Option { return func(e *Endpoint) { e.readTimeout = d } }

@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"net/http"
+	"os"
 )
 
 // The sentinel errors every verifier wraps. Test for them with errors.Is; the
@@ -78,12 +79,16 @@ func (e *Error) StatusCode() int {
 }
 
 // StatusCode maps an error returned by a Verifier or by ReadBody to the HTTP
-// status a receiver should answer with: 413 for a body over the limit, the
-// verifier's own status for a rejected signature (403 for Twilio, 400
-// otherwise), and 400 for anything else.
+// status a receiver should answer with: 413 for a body over the limit, 408
+// for a body that did not arrive before a read deadline, the verifier's own
+// status for a rejected signature (403 for Twilio, 400 otherwise), and 400
+// for anything else.
 func StatusCode(err error) int {
-	if errors.Is(err, ErrBodyTooLarge) {
+	switch {
+	case errors.Is(err, ErrBodyTooLarge):
 		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return http.StatusRequestTimeout
 	}
 	var verr *Error
 	if errors.As(err, &verr) {

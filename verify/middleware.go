@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 )
 
 // DefaultMaxBodyBytes is the body limit of Middleware and ReadBody users that
@@ -56,7 +57,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 			if errors.As(err, &tooLarge) {
 				return nil, fmt.Errorf("body over the %d-byte limit: %w", limit, ErrBodyTooLarge)
 			}
-			return nil, fmt.Errorf("%v: %w", err, ErrBodyUnreadable)
+			return nil, fmt.Errorf("%w: %w", err, ErrBodyUnreadable)
 		}
 	}
 }
@@ -129,6 +130,8 @@ func writeRejection(w http.ResponseWriter, _ *http.Request, err error) {
 	switch {
 	case errors.Is(err, ErrBodyTooLarge):
 		reason = `{"error":"body too large"}`
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		reason = `{"error":"body not received in time"}`
 	case errors.Is(err, ErrBodyUnreadable):
 		reason = `{"error":"body unreadable"}`
 	}

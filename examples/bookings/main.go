@@ -85,7 +85,15 @@ func run() error {
 // serve runs the HTTP server until ctx ends, then stops taking requests,
 // lets the endpoints drain, and returns.
 func serve(ctx context.Context, ln net.Listener, a *app) error {
-	srv := &http.Server{Handler: a.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler: a.handler,
+		// A sender posts a few kilobytes at once; a client that trickles
+		// its headers or body, or idles on a kept-alive connection, is
+		// holding the server, not delivering a webhook.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		IdleTimeout:       60 * time.Second,
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
