@@ -59,14 +59,14 @@ func (a SlogArchive) Archive(ctx context.Context, d *Delivery) {
 		level = slog.LevelWarn
 	}
 	attrs := []slog.Attr{
-		slog.String("method", d.Method), slog.String("target", d.Target), slog.Int("status", d.Status),
+		slog.String("method", d.Method), targetAttr(d.Target), slog.Int("status", d.Status),
 		slog.String("outcome", d.Outcome), slog.Int("bytes", len(d.Body)), slog.Duration("duration", d.Duration),
 	}
 	if d.EventID != "" {
 		attrs = append(attrs, slog.String("source", d.EventSource), slog.String("id", d.EventID), slog.String("type", d.EventType))
 	}
 	if d.Err != nil {
-		attrs = append(attrs, slog.String("error", d.Err.Error()))
+		attrs = append(attrs, errAttr(d.Err))
 	}
 	logger.LogAttrs(ctx, level, "webhook delivery", attrs...)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/internal/logtext"
 	"github.com/hookkit/hookkit/verify"
 )
 
@@ -175,8 +176,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	}
 	d.Body = body
 	if err := e.verifier.Verify(r, body); err != nil {
-		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook signature rejected",
-			slog.String("target", d.Target), slog.String("error", err.Error()))
+		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook signature rejected", targetAttr(d.Target), errAttr(err))
 		e.answer(w, d, verify.StatusCode(err), "rejected-signature", err)
 		return
 	}
@@ -185,8 +185,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 		err = ev.Validate() // the parser may be the host's own
 	}
 	if err != nil {
-		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook body malformed",
-			slog.String("target", d.Target), slog.String("error", err.Error()))
+		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook body malformed", targetAttr(d.Target), errAttr(err))
 		e.answer(w, d, http.StatusBadRequest, "malformed", err)
 		return
 	}
@@ -213,7 +212,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	claim, err := e.store.Claim(r.Context(), key, e.lease)
 	if err != nil {
 		e.logger.LogAttrs(r.Context(), slog.LevelError, "webhook idempotency store unavailable",
-			slog.String("key", key), slog.String("error", err.Error()))
+			slog.String("key", key), errAttr(err))
 		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", err)
 		return
 	}
@@ -259,7 +258,7 @@ func (e *Endpoint) enqueue(w http.ResponseWriter, r *http.Request, d *Delivery, 
 	if err != nil {
 		e.release(key, token, ev, "not enqueued")
 		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook not enqueued",
-			slog.String("key", key), slog.String("error", err.Error()))
+			slog.String("key", key), errAttr(err))
 		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", err)
 		return
 	}
@@ -300,7 +299,7 @@ func (e *Endpoint) run(ctx context.Context, h Handler, ev *events.Event, attempt
 	if errors.As(err, &panicked) {
 		e.logger.LogAttrs(ctx, slog.LevelError, "webhook handler panicked",
 			slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
-			slog.String("error", err.Error()), slog.String("stack", string(panicked.Stack)))
+			errAttr(err), slog.String("stack", string(panicked.Stack)))
 	}
 	return err
 }
@@ -318,7 +317,7 @@ func (e *Endpoint) complete(key, token string, ev *events.Event) {
 		// The handler succeeded; answering anything but 200 would make the
 		// sender retry work already done. A later duplicate may run again.
 		e.logger.LogAttrs(ctx, slog.LevelError, "webhook processed but not recorded as done",
-			slog.String("key", key), slog.String("type", ev.Type), slog.String("error", err.Error()))
+			slog.String("key", key), slog.String("type", ev.Type), errAttr(err))
 	}
 }
 
@@ -327,7 +326,7 @@ func (e *Endpoint) release(key, token string, ev *events.Event, why string) {
 	defer cancel()
 	if err := e.store.Release(ctx, key, token); err != nil && !errors.Is(err, idempotency.ErrLeaseLost) {
 		e.logger.LogAttrs(ctx, slog.LevelError, "webhook claim not released; it frees itself when its lease ends",
-			slog.String("key", key), slog.String("type", ev.Type), slog.String("why", why), slog.String("error", err.Error()))
+			slog.String("key", key), slog.String("type", ev.Type), slog.String("why", why), errAttr(err))
 	}
 }
 
@@ -338,16 +337,31 @@ func (e *Endpoint) deadLetter(ev *events.Event, cause error, attempts int) bool 
 	err := e.deadLetters.DeadLetter(ctx, DeadLetter{Event: ev, Err: cause, Attempts: attempts, At: time.Now()})
 	level, msg := slog.LevelError, "webhook dead-lettered"
 	attrs := []slog.Attr{slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
-		slog.Int("attempts", attempts), slog.String("cause", cause.Error())}
+		slog.Int("attempts", attempts), slog.String("cause", logtext.Clip(cause.Error(), maxLoggedError))}
 	if err != nil {
 		msg = "webhook dead letter could not be stored"
-		attrs = append(attrs, slog.String("error", err.Error()))
+		attrs = append(attrs, errAttr(err))
 	}
 	e.logger.LogAttrs(ctx, level, msg, attrs...)
 	return err == nil
 }
 
 var errShuttingDown = errors.New("dispatch: endpoint shutting down")
+
+// Bounds on request-derived text in logs: a target or an error message can
+// be as long as a hostile request makes it.
+const (
+	maxLoggedTarget = 200
+	maxLoggedError  = 500
+)
+
+func targetAttr(target string) slog.Attr {
+	return slog.String("target", logtext.Clip(target, maxLoggedTarget))
+}
+
+func errAttr(err error) slog.Attr {
+	return slog.String("error", logtext.Clip(err.Error(), maxLoggedError))
+}
 
 // Short public reasons, by outcome; internal error text never reaches the
 // sender.

@@ -2,8 +2,10 @@ package dispatch_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -15,9 +17,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/stripe/stripe-go/v76"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
@@ -153,5 +157,52 @@ func TestBodyReadIsBoundedInTime(t *testing.T) {
 		assert.Contains(t, line, "408", "a body that does not arrive in time")
 	case <-time.After(3 * time.Second):
 		t.Fatal("a trickling body held the request for 3s despite a 300ms read timeout")
+	}
+}
+
+// Logs are bounded whatever the request, and never carry body text.
+func TestLogsAreBoundedAndCarryNoBodyText(t *testing.T) {
+	const leak = "LEAKED-VALUE-77"
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	t.Run("huge query, bad signature", func(t *testing.T) {
+		logs.Reset()
+		v, err := verify.NewTwilio("twilio_token")
+		require.NoError(t, err)
+		ep := dispatch.NewEndpoint(v, twilioevent.NewParser(), dispatch.NewRouter(), dispatch.WithLogger(logger))
+		defer ep.Shutdown(context.Background())
+		form := []byte("MessageSid=SM1&MessageStatus=sent")
+		target := "https://api.example.com/twilio?pad=" + strings.Repeat("x", 900<<10)
+		req := verifytest.NewRequest(verifytest.Twilio{AuthToken: "wrong"}, target, form)
+		status, _ := deliver(ep, req)
+		require.Equal(t, 403, status)
+		assert.Less(t, logs.Len(), 4<<10, "a 900 KiB target made %d bytes of log", logs.Len())
+	})
+
+	bodies := map[string]string{
+		"created is not a number": `{"id":"evt_a","type":"payment_intent.succeeded","created":"` + leak + `","data":{"object":{}}}`,
+		"amount is a fraction":    `{"id":"evt_b","type":"payment_intent.succeeded","created":1,"data":{"object":{"amount":77.` + "7777" + `}}}`,
+		"a time that is not one":  `{"id":"evt_c","type":"booking.created","created":1,"data":{"object":{"when":"` + leak + `"}}}`,
+	}
+	for name, body := range bodies {
+		t.Run(name, func(t *testing.T) {
+			logs.Reset()
+			r := dispatch.NewRouter()
+			dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(context.Context, *events.Event, *stripe.PaymentIntent) error { return nil })
+			dispatch.On(r, events.NewType[*struct{ When time.Time }]("booking.created"),
+				func(context.Context, *events.Event, *struct{ When time.Time }) error { return nil })
+			dls := &dispatch.MemoryDeadLetters{}
+			ep := newStripeEndpoint(t, r, dispatch.WithLogger(logger), dispatch.WithDeadLetters(dls))
+			status, _ := deliver(ep, signed([]byte(body)))
+			assert.Contains(t, []int{200, 400}, status)
+			assert.NotContains(t, logs.String(), leak)
+			assert.NotContains(t, logs.String(), "77.7777")
+			assert.NotEmpty(t, logs.String(), "the rejection or dead letter is logged")
+			for _, dl := range dls.List() {
+				assert.NotContains(t, dl.Err.Error(), leak)
+				assert.NotContains(t, dl.Err.Error(), "77.7777")
+			}
+		})
 	}
 }

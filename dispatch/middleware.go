@@ -79,13 +79,13 @@ func Logging(logger *slog.Logger) Middleware {
 				logger.LogAttrs(ctx, slog.LevelInfo, "webhook handled", append(attrs, slog.String("outcome", "ok"))...)
 			case errors.As(err, &panicked):
 				logger.LogAttrs(ctx, slog.LevelError, "webhook handler panicked", append(attrs, slog.String("outcome", "panic"),
-					slog.String("error", err.Error()), slog.String("stack", string(panicked.Stack)))...)
+					errAttr(err), slog.String("stack", string(panicked.Stack)))...)
 			case IsPermanent(err):
 				logger.LogAttrs(ctx, slog.LevelError, "webhook failed permanently", append(attrs, slog.String("outcome", "permanent"),
-					slog.String("error", err.Error()))...)
+					errAttr(err))...)
 			default:
 				logger.LogAttrs(ctx, slog.LevelWarn, "webhook failed, will be retried", append(attrs, slog.String("outcome", "retry"),
-					slog.String("error", err.Error()))...)
+					errAttr(err))...)
 			}
 			return err
 		})

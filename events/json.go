@@ -150,7 +150,7 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 		rawTime = body[spans[p.tm].start:spans[p.tm].end]
 		t, err := parseTime(rawTime)
 		if err != nil {
-			return nil, p.malformed("event time at %q: %v", p.cfg.Time, err)
+			return nil, p.malformed("event time at %q is %s", p.cfg.Time, err.Error())
 		}
 		e.Time = t
 	}
@@ -221,21 +221,30 @@ func plainASCII(b []byte) bool {
 	return true
 }
 
+// errTime is why a time does not parse; its text quotes no value.
+type errTime string
+
+func (e errTime) Error() string { return string(e) }
+
 // parseTime reads Unix seconds (an integer or a decimal) or an RFC 3339
-// string.
+// string. Its errors say what the value is not, never what it is.
 func parseTime(raw []byte) (time.Time, error) {
 	if raw[0] == '"' {
 		s, ok := stringValue(raw)
 		if !ok {
-			return time.Time{}, fmt.Errorf("not a valid string")
+			return time.Time{}, errTime("not a valid string")
 		}
-		return time.Parse(time.RFC3339Nano, s)
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			return time.Time{}, errTime("a string that is not an RFC 3339 time")
+		}
+		return t, nil
 	}
 	if string(raw) == "null" {
 		return time.Time{}, nil
 	}
 	if !isNumber(raw[0]) {
-		return time.Time{}, fmt.Errorf("neither Unix seconds nor an RFC 3339 string")
+		return time.Time{}, errTime("neither Unix seconds nor an RFC 3339 string")
 	}
 	var n int64
 	integer := len(raw) <= 18
@@ -251,7 +260,7 @@ func parseTime(raw []byte) (time.Time, error) {
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, errTime("a number out of range for Unix seconds")
 	}
 	sec := int64(f)
 	return time.Unix(sec, int64((f-float64(sec))*1e9)), nil

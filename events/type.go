@@ -30,14 +30,17 @@ type typeDef[T any] struct {
 func NewType[T any](name string) Type[T] {
 	return NewTypeFunc(name, func(data []byte) (T, error) {
 		var v T
-		err := json.Unmarshal(data, &v)
-		return v, err
+		if err := json.Unmarshal(data, &v); err != nil {
+			return v, jsonError{err}
+		}
+		return v, nil
 	})
 }
 
 // NewTypeFunc returns the key for event type name whose payload decode turns
 // into a T: for payloads that are not JSON (Twilio's forms) or that need
-// more than encoding/json.
+// more than encoding/json. decode's error text reaches logs and dead
+// letters: it must name the field and the problem, never quote a value.
 func NewTypeFunc[T any](name string, decode func(data []byte) (T, error)) Type[T] {
 	return Type[T]{def: &typeDef[T]{name: name, decode: decode}}
 }
@@ -69,7 +72,7 @@ func (t Type[T]) Decode(e *Event) (T, error) {
 	}
 	v, err := t.def.decode(e.Data)
 	if err != nil {
-		err = fmt.Errorf("%s event %s (%s) into %T: %v: %w", e.Source, e.ID, e.Type, v, err, ErrUndecodable)
+		err = newDecodeError(e, fmt.Sprintf("%T", v), err)
 	}
 	e.memoKey, e.memo, e.memoErr = any(t.def), v, err
 	return v, err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -84,4 +85,40 @@ func TestRegistry(t *testing.T) {
 	assert.Panics(t, func() { events.NewRegistry(paid, paid) })
 	_, err = empty.Decode(&events.Event{Type: "x"})
 	assert.True(t, errors.Is(err, events.ErrUnknownType))
+}
+
+// A payload that does not decode names the field and the problem, never a
+// value: the message reaches logs and dead letters.
+func TestDecodeErrorQuotesNoValue(t *testing.T) {
+	type booking struct {
+		Amount int64     `json:"amount"`
+		When   time.Time `json:"when"`
+		Paid   bool      `json:"paid"`
+	}
+	kind := events.NewType[*booking]("booking.paid")
+	tests := []struct {
+		name, data, secret, field, problem string
+	}{
+		{"fraction into an integer", `{"amount": 4242.4242}`, "4242.4242", "amount", "a JSON number cannot be a Go int64"},
+		{"string into a bool", `{"paid": "yes-4242"}`, "yes-4242", "paid", "a JSON string cannot be a Go bool"},
+		{"not a time", `{"when": "tuesday-4242"}`, "tuesday-4242", "", `a time not in the layout`},
+		{"broken JSON", `{"amount": 42,}`, "42", "", "invalid JSON at offset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := &events.Event{Source: "test", ID: "evt_1", Type: "booking.paid", Data: []byte(tt.data)}
+			_, err := kind.Decode(e)
+			require.ErrorIs(t, err, events.ErrUndecodable)
+			assert.NotContains(t, err.Error(), tt.secret)
+			assert.Contains(t, err.Error(), tt.problem)
+			var de *events.DecodeError
+			require.ErrorAs(t, err, &de)
+			assert.Equal(t, tt.field, de.Field)
+			assert.Equal(t, "*events_test.booking", de.GoType)
+			assert.Error(t, de.Err, "the decoder's own error is kept")
+		})
+	}
+	var typeErr *json.UnmarshalTypeError
+	_, err := kind.Decode(&events.Event{Type: "booking.paid", Data: []byte(`{"amount": "x"}`)})
+	assert.ErrorAs(t, err, &typeErr, "errors.As reaches encoding/json's error")
 }

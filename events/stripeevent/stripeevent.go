@@ -2,7 +2,6 @@ package stripeevent
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/stripe/stripe-go/v76"
 
@@ -72,13 +71,12 @@ type Envelope struct {
 }
 
 // EnvelopeOf decodes e's envelope fields (api_version, livemode,
-// previous_attributes, ...) from its body.
+// previous_attributes, ...) from its body. A body that does not decode is a
+// *events.DecodeError.
 func EnvelopeOf(e *events.Event) (Envelope, error) {
 	var env Envelope
-	if err := json.Unmarshal(e.Body, &env); err != nil {
-		return env, fmt.Errorf("stripe event %s envelope: %v: %w", e.ID, err, events.ErrMalformedEvent)
-	}
-	return env, nil
+	err := events.DecodeJSON(e, e.Body, &env)
+	return env, err
 }
 
 // StripeEvent decodes e's whole body into stripe-go's Event, for code
@@ -86,8 +84,8 @@ func EnvelopeOf(e *events.Event) (Envelope, error) {
 // refuse an api_version other than stripe-go's.
 func StripeEvent(e *events.Event) (*stripe.Event, error) {
 	var se stripe.Event
-	if err := json.Unmarshal(e.Body, &se); err != nil {
-		return nil, fmt.Errorf("stripe event %s: %v: %w", e.ID, err, events.ErrUndecodable)
+	if err := events.DecodeJSON(e, e.Body, &se); err != nil {
+		return nil, err
 	}
 	return &se, nil
 }
