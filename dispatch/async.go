@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -200,6 +201,7 @@ func (e *Endpoint) work(job *Job) {
 			e.complete(job.Key, job.Token, ev)
 			return
 		case IsPermanent(err):
+			e.logAttempt(ev, attempt, "dead-lettered", err)
 			if e.deadLetter(ev, err, attempt) {
 				e.complete(job.Key, job.Token, ev)
 			} else {
@@ -207,10 +209,12 @@ func (e *Endpoint) work(job *Job) {
 			}
 			return
 		case attempt >= e.retry.Attempts:
+			e.logAttempt(ev, attempt, "dead-lettered", err)
 			e.deadLetter(ev, err, attempt)
 			e.release(job.Key, job.Token, ev, "failed every attempt")
 			return
 		}
+		e.logAttempt(ev, attempt, "failed", err)
 		t := time.NewTimer(e.retry.Delay(attempt))
 		select {
 		case <-t.C:
@@ -218,4 +222,20 @@ func (e *Endpoint) work(job *Job) {
 			t.Stop()
 		}
 	}
+}
+
+// logAttempt writes one line for a failed asynchronous attempt: after the
+// 200, the delivery's own line no longer covers it.
+func (e *Endpoint) logAttempt(ev *events.Event, attempt int, outcome string, err error) {
+	level := slog.LevelWarn
+	attrs := []slog.Attr{slog.String("outcome", outcome), slog.String("source", ev.Source), slog.String("type", ev.Type),
+		slog.String("id", ev.ID), slog.Int("attempt", attempt), errAttr(err)}
+	var panicked *PanicError
+	if errors.As(err, &panicked) {
+		attrs = append(attrs, slog.String("stack", string(panicked.Stack)))
+	}
+	if outcome == "dead-lettered" || panicked != nil {
+		level = slog.LevelError
+	}
+	e.logger.LogAttrs(context.Background(), level, "webhook attempt", attrs...)
 }

@@ -43,7 +43,9 @@
 // # Around the handlers
 //
 // Middleware wraps handlers: Recover (panics become retryable errors; the
-// Endpoint always recovers), Timeout and Logging (log/slog, never the body).
+// Endpoint always recovers) and Timeout. The Endpoint logs one line per
+// delivery with log/slog (WithLogger), never the body; async workers one
+// line per failed attempt.
 // An Archive is told of every delivery, verified or not: SlogArchive logs
 // it, DirArchive records it in the testdata fixture format for replay in
 // tests. Dead letters go to a DeadLetterSink (MemoryDeadLetters by default)

@@ -149,13 +149,13 @@ func target(r *http.Request) string {
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		e.answer(w, d, http.StatusMethodNotAllowed, "method-not-allowed", nil)
+		e.answer(w, r, d, http.StatusMethodNotAllowed, "method-not-allowed", nil)
 		return
 	}
 	e.mu.RLock()
 	if e.closing {
 		e.mu.RUnlock()
-		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", errShuttingDown)
+		e.answer(w, r, d, http.StatusServiceUnavailable, "unavailable", errShuttingDown)
 		return
 	}
 	e.inflight.Add(1)
@@ -171,13 +171,12 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			outcome = "read-timeout"
 		}
-		e.answer(w, d, verify.StatusCode(err), outcome, err)
+		e.answer(w, r, d, verify.StatusCode(err), outcome, err)
 		return
 	}
 	d.Body = body
 	if err := e.verifier.Verify(r, body); err != nil {
-		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook signature rejected", targetAttr(d.Target), errAttr(err))
-		e.answer(w, d, verify.StatusCode(err), "rejected-signature", err)
+		e.answer(w, r, d, verify.StatusCode(err), "rejected-signature", err)
 		return
 	}
 	ev, err := e.parser.Parse(r, body)
@@ -185,8 +184,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 		err = ev.Validate() // the parser may be the host's own
 	}
 	if err != nil {
-		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook body malformed", targetAttr(d.Target), errAttr(err))
-		e.answer(w, d, http.StatusBadRequest, "malformed", err)
+		e.answer(w, r, d, http.StatusBadRequest, "malformed", err)
 		return
 	}
 	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
@@ -195,12 +193,10 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	if !known {
 		switch e.router.UnknownPolicy() {
 		case AcknowledgeUnknown:
-			e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook event type has no handler; acknowledged",
-				slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type))
-			e.answer(w, d, http.StatusOK, "unknown-type", nil)
+			e.answer(w, r, d, http.StatusOK, "unknown-type", nil)
 			return
 		case RetryUnknown:
-			e.answer(w, d, http.StatusInternalServerError, "unknown-type",
+			e.answer(w, r, d, http.StatusInternalServerError, "unknown-type",
 				fmt.Errorf("%q: %w", ev.Type, ErrNoHandler))
 			return
 		}
@@ -211,17 +207,15 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	key := ev.Key()
 	claim, err := e.store.Claim(r.Context(), key, e.lease)
 	if err != nil {
-		e.logger.LogAttrs(r.Context(), slog.LevelError, "webhook idempotency store unavailable",
-			slog.String("key", key), errAttr(err))
-		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", err)
+		e.answer(w, r, d, http.StatusServiceUnavailable, "unavailable", err)
 		return
 	}
 	switch claim.State {
 	case idempotency.Completed:
-		e.answer(w, d, http.StatusOK, "duplicate", nil)
+		e.answer(w, r, d, http.StatusOK, "duplicate", nil)
 		return
 	case idempotency.Busy:
-		e.answer(w, d, http.StatusConflict, "busy", nil)
+		e.answer(w, r, d, http.StatusConflict, "busy", nil)
 		return
 	}
 
@@ -238,18 +232,18 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	switch {
 	case err == nil:
 		e.complete(key, claim.Token, ev)
-		e.answer(w, d, http.StatusOK, "processed", nil)
+		e.answer(w, r, d, http.StatusOK, "processed", nil)
 	case IsPermanent(err):
 		if !e.deadLetter(ev, err, 1) {
 			e.release(key, claim.Token, ev, "dead letter not stored")
-			e.answer(w, d, http.StatusInternalServerError, "failed", err)
+			e.answer(w, r, d, http.StatusInternalServerError, "failed", err)
 			return
 		}
 		e.complete(key, claim.Token, ev)
-		e.answer(w, d, http.StatusOK, "dead-lettered", err)
+		e.answer(w, r, d, http.StatusOK, "dead-lettered", err)
 	default:
 		e.release(key, claim.Token, ev, "handler failed")
-		e.answer(w, d, http.StatusInternalServerError, "failed", err)
+		e.answer(w, r, d, http.StatusInternalServerError, "failed", err)
 	}
 }
 
@@ -257,12 +251,10 @@ func (e *Endpoint) enqueue(w http.ResponseWriter, r *http.Request, d *Delivery, 
 	err := e.queue.Enqueue(r.Context(), &Job{Event: ev, Key: key, Token: token, Enqueued: time.Now()})
 	if err != nil {
 		e.release(key, token, ev, "not enqueued")
-		e.logger.LogAttrs(r.Context(), slog.LevelWarn, "webhook not enqueued",
-			slog.String("key", key), errAttr(err))
-		e.answer(w, d, http.StatusServiceUnavailable, "unavailable", err)
+		e.answer(w, r, d, http.StatusServiceUnavailable, "unavailable", err)
 		return
 	}
-	e.answer(w, d, http.StatusOK, "queued", nil)
+	e.answer(w, r, d, http.StatusOK, "queued", nil)
 }
 
 // readBody reads the body within the read timeout, and is interrupted when
@@ -294,14 +286,7 @@ func (e *Endpoint) run(ctx context.Context, h Handler, ev *events.Event, attempt
 	}
 	ctx, cancel := context.WithTimeout(withAttempt(ctx, attempt), e.timeout)
 	defer cancel()
-	err := call(ctx, h, ev)
-	var panicked *PanicError
-	if errors.As(err, &panicked) {
-		e.logger.LogAttrs(ctx, slog.LevelError, "webhook handler panicked",
-			slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
-			errAttr(err), slog.String("stack", string(panicked.Stack)))
-	}
-	return err
+	return call(ctx, h, ev)
 }
 
 // storeCtx bounds a completion or release, which must happen even when
@@ -330,20 +315,56 @@ func (e *Endpoint) release(key, token string, ev *events.Event, why string) {
 	}
 }
 
-// deadLetter stores the event and reports whether it was stored.
+// deadLetter stores the event and reports whether it was stored. A letter
+// that cannot be stored is logged here, naming the event; the delivery's
+// own line says what the sender was told.
 func (e *Endpoint) deadLetter(ev *events.Event, cause error, attempts int) bool {
 	ctx, cancel := storeCtx()
 	defer cancel()
 	err := e.deadLetters.DeadLetter(ctx, DeadLetter{Event: ev, Err: cause, Attempts: attempts, At: time.Now()})
-	level, msg := slog.LevelError, "webhook dead-lettered"
-	attrs := []slog.Attr{slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
-		slog.Int("attempts", attempts), slog.String("cause", logtext.Clip(cause.Error(), maxLoggedError))}
 	if err != nil {
-		msg = "webhook dead letter could not be stored"
-		attrs = append(attrs, errAttr(err))
+		e.logger.LogAttrs(ctx, slog.LevelError, "webhook dead letter could not be stored",
+			slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
+			slog.Int("attempts", attempts), slog.String("cause", logtext.Clip(cause.Error(), maxLoggedError)), errAttr(err))
 	}
-	e.logger.LogAttrs(ctx, level, msg, attrs...)
 	return err == nil
+}
+
+// logDelivery writes one line per delivery, at a level that fits how it
+// ended: what an operator must look at (dead letters, panics, an
+// unavailable store) at Error, what the sender or a misconfiguration got
+// wrong at Warn, the rest at Info.
+func (e *Endpoint) logDelivery(ctx context.Context, d *Delivery) {
+	level := slog.LevelInfo
+	var panicked *PanicError
+	switch d.Outcome {
+	case "dead-lettered", "unavailable":
+		level = slog.LevelError
+	case "failed":
+		level = slog.LevelWarn
+		if errors.As(d.Err, &panicked) {
+			level = slog.LevelError
+		}
+	case "unknown-type", "rejected-signature", "malformed", "too-large", "read-timeout", "method-not-allowed":
+		level = slog.LevelWarn
+	}
+	if !e.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs, slog.String("outcome", d.Outcome), slog.Int("status", d.Status))
+	if d.EventID != "" {
+		attrs = append(attrs, slog.String("source", d.EventSource), slog.String("type", d.EventType), slog.String("id", d.EventID))
+	} else {
+		attrs = append(attrs, targetAttr(d.Target))
+	}
+	if d.Err != nil {
+		attrs = append(attrs, errAttr(d.Err))
+	}
+	if panicked != nil {
+		attrs = append(attrs, slog.String("stack", string(panicked.Stack)))
+	}
+	e.logger.LogAttrs(ctx, level, "webhook delivery", attrs...)
 }
 
 var errShuttingDown = errors.New("dispatch: endpoint shutting down")
@@ -377,8 +398,10 @@ var reasons = map[string]string{
 	"unknown-type":       "no handler for event type",
 }
 
-func (e *Endpoint) answer(w http.ResponseWriter, d *Delivery, status int, outcome string, err error) {
+// answer writes the response and the delivery's one log line.
+func (e *Endpoint) answer(w http.ResponseWriter, r *http.Request, d *Delivery, status int, outcome string, err error) {
 	d.Status, d.Outcome, d.Err = status, outcome, err
+	e.logDelivery(r.Context(), d)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("X-Content-Type-Options", "nosniff")

@@ -21,7 +21,7 @@ type HandlerFunc func(ctx context.Context, e *events.Event) error
 func (f HandlerFunc) Handle(ctx context.Context, e *events.Event) error { return f(ctx, e) }
 
 // Middleware wraps a Handler, as func(http.Handler) http.Handler does for
-// HTTP: Recover, Timeout and Logging are ready ones.
+// HTTP: Recover and Timeout are ready ones.
 type Middleware func(Handler) Handler
 
 // permanentError marks an error that retrying cannot fix.

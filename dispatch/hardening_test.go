@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -202,6 +204,44 @@ func TestLogsAreBoundedAndCarryNoBodyText(t *testing.T) {
 			for _, dl := range dls.List() {
 				assert.NotContains(t, dl.Err.Error(), leak)
 				assert.NotContains(t, dl.Err.Error(), "77.7777")
+			}
+		})
+	}
+}
+
+// Every handler failure reaches the Endpoint's logger exactly once; a panic
+// once, with its stack.
+func TestHandlerFailuresAreLoggedOnce(t *testing.T) {
+	for name, h := range map[string]func() error{
+		"error": func() error { return errors.New("booking database unavailable") },
+		"panic": func() error { panic("nil booking") },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var logs bytes.Buffer
+			logger := slog.New(slog.NewJSONHandler(&logs, nil))
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return h() })
+			ep := newStripeEndpoint(t, r, dispatch.WithLogger(logger))
+			status, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_logged_"+name)))
+			require.Equal(t, 500, status)
+
+			var failures []map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var rec map[string]any
+				require.NoError(t, json.Unmarshal([]byte(line), &rec))
+				if rec["id"] == "evt_logged_"+name {
+					failures = append(failures, rec)
+				}
+			}
+			require.Len(t, failures, 1, "one line for the failed delivery:\n%s", logs.String())
+			rec := failures[0]
+			assert.Equal(t, "failed", rec["outcome"])
+			assert.Contains(t, rec["error"], map[string]string{"error": "booking database unavailable", "panic": "nil booking"}[name])
+			if name == "panic" {
+				assert.Equal(t, "ERROR", rec["level"])
+				assert.Contains(t, rec["stack"], "runtime/debug.Stack")
+			} else {
+				assert.Equal(t, "WARN", rec["level"])
 			}
 		})
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -51,41 +50,6 @@ func Timeout(d time.Duration) Middleware {
 			err := next.Handle(ctx, e)
 			if err == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 				return nil // it finished, late: the work is done
-			}
-			return err
-		})
-	}
-}
-
-// Logging logs every handler call with log/slog: source, id, type,
-// attempt, outcome (ok, retry, permanent, panic), duration, and the error.
-// It never logs the body. Successes log at Info, retryable failures at
-// Warn, permanent failures and panics (with the stack) at Error.
-func Logging(logger *slog.Logger) Middleware {
-	if logger == nil {
-		logger = slog.Default()
-	}
-	return func(next Handler) Handler {
-		return HandlerFunc(func(ctx context.Context, e *events.Event) error {
-			start := time.Now()
-			err := next.Handle(ctx, e)
-			attrs := []slog.Attr{
-				slog.String("source", e.Source), slog.String("id", e.ID), slog.String("type", e.Type),
-				slog.Int("attempt", Attempt(ctx)), slog.Duration("duration", time.Since(start)),
-			}
-			var panicked *PanicError
-			switch {
-			case err == nil:
-				logger.LogAttrs(ctx, slog.LevelInfo, "webhook handled", append(attrs, slog.String("outcome", "ok"))...)
-			case errors.As(err, &panicked):
-				logger.LogAttrs(ctx, slog.LevelError, "webhook handler panicked", append(attrs, slog.String("outcome", "panic"),
-					errAttr(err), slog.String("stack", string(panicked.Stack)))...)
-			case IsPermanent(err):
-				logger.LogAttrs(ctx, slog.LevelError, "webhook failed permanently", append(attrs, slog.String("outcome", "permanent"),
-					errAttr(err))...)
-			default:
-				logger.LogAttrs(ctx, slog.LevelWarn, "webhook failed, will be retried", append(attrs, slog.String("outcome", "retry"),
-					errAttr(err))...)
 			}
 			return err
 		})

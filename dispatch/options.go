@@ -35,9 +35,12 @@ func WithStore(s idempotency.Store) Option { return func(e *Endpoint) { e.store 
 // verify.DefaultMaxBodyBytes, 1 MiB); a larger one is answered 413.
 func WithMaxBodyBytes(n int64) Option { return func(e *Endpoint) { e.maxBody = n } }
 
-// WithLogger sets the logger for rejections, unknown types and failures
-// (default slog.Default()). Nothing it logs includes a secret, a signature
-// or a body.
+// WithLogger sets the logger (default slog.Default()): one line per
+// delivery, whatever its outcome, at Error for what an operator must look at
+// (dead letters, panics with their stack, an unavailable store), Warn for
+// rejections, unknown types and handler failures, Info for the rest; in
+// async mode also one line per failed attempt. Nothing it logs includes a
+// secret, a signature or body text, and request-derived text is clipped.
 func WithLogger(l *slog.Logger) Option { return func(e *Endpoint) { e.logger = l } }
 
 // WithLease sets how long a claim holds an event before another delivery

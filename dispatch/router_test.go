@@ -1,11 +1,8 @@
 package dispatch_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"log/slog"
-	"strings"
 	"testing"
 	"time"
 
@@ -117,33 +114,6 @@ func TestTimeoutMiddleware(t *testing.T) {
 		return nil // finished anyway
 	})
 	require.NoError(t, dispatch.Timeout(10*time.Millisecond)(late).Handle(context.Background(), &events.Event{}))
-}
-
-func TestLoggingMiddleware(t *testing.T) {
-	var buf bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e := &events.Event{Source: "stripe", ID: "evt_log", Type: "charge.refunded", Body: []byte(`{"secret_field":"card 4242"}`)}
-	outcomes := map[string]error{
-		"outcome=ok":        nil,
-		"outcome=retry":     errors.New("db down"),
-		"outcome=permanent": dispatch.Permanent(errors.New("no booking")),
-	}
-	for want, result := range outcomes {
-		buf.Reset()
-		err := dispatch.Logging(logger)(dispatch.HandlerFunc(func(context.Context, *events.Event) error { return result })).
-			Handle(context.Background(), e)
-		assert.Equal(t, result, err)
-		line := buf.String()
-		for _, field := range []string{"source=stripe", "id=evt_log", "type=charge.refunded", "attempt=1", "duration=", want} {
-			assert.Contains(t, line, field)
-		}
-		assert.NotContains(t, line, "4242", "the body is never logged")
-	}
-	buf.Reset()
-	_ = dispatch.Logging(logger)(dispatch.Recover()(dispatch.HandlerFunc(func(context.Context, *events.Event) error { panic("x") }))).
-		Handle(context.Background(), e)
-	assert.Contains(t, buf.String(), "outcome=panic")
-	assert.True(t, strings.Contains(buf.String(), "level=ERROR"))
 }
 
 func TestPermanent(t *testing.T) {

@@ -53,7 +53,6 @@ func (h *handlers) stripeRoutes() *dispatch.Router {
 	dispatch.On(r, stripeevent.PaymentIntentSucceeded, h.depositPaid)
 	dispatch.On(r, stripeevent.PaymentIntentPaymentFailed, h.depositFailed)
 	dispatch.On(r, stripeevent.ChargeRefunded, h.depositRefunded)
-	r.Use(dispatch.Logging(h.logger))
 	return r
 }
 
@@ -134,7 +133,6 @@ func recipient(email, bookingID string) string {
 func (h *handlers) twilioRoutes() *dispatch.Router {
 	r := dispatch.NewRouter()
 	r.HandleFunc("message.*", h.smsStatus)
-	r.Use(dispatch.Logging(h.logger))
 	return r
 }
 
@@ -197,7 +195,6 @@ func (h *handlers) bookingRoutes() *dispatch.Router {
 		})
 	}
 	dispatch.On(r, conversoevent.BookingReminder, h.bookingReminder)
-	r.Use(dispatch.Logging(h.logger))
 	return r
 }
 
@@ -243,7 +240,6 @@ func (h *handlers) etailRoutes() *dispatch.Router {
 		return h.etailTransaction(ctx, p, "etail_refund", -p.AmountRefunded)
 	})
 	dispatch.On(r, etailevent.PaymentFailed, h.etailPaymentFailed)
-	r.Use(dispatch.Logging(h.logger))
 	return r
 }
 
