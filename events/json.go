@@ -107,7 +107,7 @@ func (p *JSONParser) malformed(format string, args ...any) error {
 func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 	spans, err := scanDocument(body, p.paths)
 	if err != nil {
-		return nil, p.malformed("body is not a JSON object: %v", err)
+		return nil, p.malformed("body is not an event object: %v", err)
 	}
 	e := &Event{Source: p.cfg.Source, Body: body}
 	if r != nil {

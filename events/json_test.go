@@ -23,6 +23,37 @@ func stripeLike(t testing.TB) *events.JSONParser {
 	return p
 }
 
+// Keys that differ from an envelope key only in case would be read one way
+// here and another by encoding/json (case-insensitive, last one wins), and
+// so by stripe-go and the typed decode: such bodies are refused.
+func TestJSONParserRefusesKeysThatDifferOnlyInCase(t *testing.T) {
+	p := stripeLike(t)
+	for name, body := range map[string]string{
+		"id and ID":           `{"id":"evt_a","ID":"evt_b","type":"x.y","created":1,"data":{"object":{}}}`,
+		"ID before id":        `{"ID":"evt_b","id":"evt_a","type":"x.y","created":1,"data":{"object":{}}}`,
+		"type and TYPE":       `{"id":"evt_a","type":"x.y","TYPE":"charge.refunded","created":1,"data":{"object":{}}}`,
+		"data and Data":       `{"id":"evt_a","type":"x.y","created":1,"data":{"object":{"amount":1}},"Data":{"object":{"amount":9}}}`,
+		"object and Object":   `{"id":"evt_a","type":"x.y","created":1,"data":{"object":{},"Object":{"amount":9}}}`,
+		"escaped ID":          `{"id":"evt_a","\u0049D":"evt_b","type":"x.y","created":1,"data":{"object":{}}}`,
+		"only the wrong case": `{"Id":"evt_b","type":"x.y","created":1,"data":{"object":{}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := p.Parse(nil, []byte(body))
+			require.ErrorIs(t, err, events.ErrMalformedEvent)
+		})
+	}
+	// encoding/json folds as Unicode does: the Kelvin sign is a "k".
+	kinds, err := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "kind"})
+	require.NoError(t, err)
+	_, err = kinds.Parse(nil, []byte("{\"id\":\"a\",\"kind\":\"x\",\"\u212aind\":\"y\"}"))
+	require.ErrorIs(t, err, events.ErrMalformedEvent, "Kelvin sign")
+
+	// Case differences elsewhere in the body are the payload's business.
+	e, err := p.Parse(nil, []byte(`{"id":"evt_a","type":"x.y","created":1,"data":{"object":{"id":1,"ID":2}},"Livemode":true,"livemode":false}`))
+	require.NoError(t, err)
+	assert.Equal(t, "evt_a", e.ID)
+}
+
 func TestJSONParser(t *testing.T) {
 	p := stripeLike(t)
 	tests := []struct {
@@ -213,8 +244,11 @@ func FuzzJSONScan(f *testing.F) {
 			}
 			return
 		}
-		if err != nil {
+		if err != nil && !caseCollision(top, data) {
 			t.Fatalf("refused valid %q: %v", body, err)
+		}
+		if err != nil {
+			return // a key that differs from an envelope key only in case
 		}
 		if e.Type != typ {
 			t.Fatalf("type %q, encoding/json says %q", e.Type, typ)
@@ -227,6 +261,88 @@ func FuzzJSONScan(f *testing.F) {
 			if err := json.Unmarshal(rawID, &id); err == nil && id != "" && e.ID != id {
 				t.Fatalf("id %q, encoding/json says %q", e.ID, id)
 			}
+		}
+	})
+}
+
+// caseCollision reports whether a key of top or data equals an envelope key
+// only when case is ignored, which the parser refuses.
+func caseCollision(top, data map[string]json.RawMessage) bool {
+	collides := func(m map[string]json.RawMessage, names ...string) bool {
+		for k := range m {
+			for _, n := range names {
+				if k != n && strings.EqualFold(k, n) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return collides(top, "id", "type", "data") || collides(data, "object")
+}
+
+// FuzzEnvelopeAgreesWithStructDecode checks the envelope against what
+// encoding/json reads into a struct, as stripe-go and the typed decode do
+// (case-insensitive keys, last one wins, repeated objects merged): whatever
+// the parser accepts, json.Unmarshal into the struct accepts, with the same
+// ID, type, time and payload bytes.
+func FuzzEnvelopeAgreesWithStructDecode(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"evt_1","type":"t","created":1,"data":{"object":{"a":[1,2,{"b":null}]}}}`,
+		`{"id":"a","ID":"b","type":"t","created":2,"data":{"object":1}}`,
+		`{"id":"a","type":"t","Type":"u","data":{"object":1}}`,
+		`{"id":"a","type":"t","data":{"object":1},"DATA":{"object":2}}`,
+		`{"id":"a","type":"t","data":{"object":1,"OBJECT":2}}`,
+		`{"id":"a","type":"t","data":{"object":1},"data":{"x":2}}`,
+		`{"id":"a","type":"t","created":1.5,"data":{"object":null}}`,
+		`{"id":7,"type":"t","created":"2026-11-23T08:00:00Z","data":{"object":"x"}}`,
+		"{\"id\":\"a\",\"type\":\"t\",\"data\":{\"\u017fbject\":1,\"object\":2}}",
+		`{"\u0069d":"a","type":"t","data":{"object":[]}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	p, err := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Time: "created", Data: "data.object"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	type envelope struct {
+		ID      json.RawMessage `json:"id"`
+		Type    json.RawMessage `json:"type"`
+		Created json.RawMessage `json:"created"`
+		Data    struct {
+			Object json.RawMessage `json:"object"`
+		} `json:"data"`
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := p.Parse(nil, body)
+		if err != nil {
+			return // refusing is always safe; accepting must agree
+		}
+		var env envelope
+		if err := json.Unmarshal(body, &env); err != nil {
+			t.Fatalf("accepted %q, which encoding/json refuses: %v", body, err)
+		}
+		var typ string
+		if err := json.Unmarshal(env.Type, &typ); err != nil || typ != e.Type {
+			t.Fatalf("type %q; encoding/json reads %s (%v)", e.Type, env.Type, err)
+		}
+		if string(env.Data.Object) != string(e.Data) {
+			t.Fatalf("data.object %q; encoding/json reads %q", e.Data, env.Data.Object)
+		}
+		var id string
+		if bytes.HasPrefix(env.ID, []byte(`"`)) {
+			if err := json.Unmarshal(env.ID, &id); err != nil {
+				t.Fatalf("id %s does not decode: %v", env.ID, err)
+			}
+		} else {
+			id = string(env.ID)
+		}
+		if id != e.ID {
+			t.Fatalf("id %q; encoding/json reads %q", e.ID, id)
+		}
+		var sec int64
+		if json.Unmarshal(env.Created, &sec) == nil && len(env.Created) > 0 && e.Time.Unix() != sec {
+			t.Fatalf("time %v; encoding/json reads %d", e.Time, sec)
 		}
 	})
 }

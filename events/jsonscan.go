@@ -135,7 +135,11 @@ func (s *scanner) object(depth int, mask uint32) error {
 
 		var hit, deeper uint32
 		if mask != 0 {
-			hit, deeper = s.match(key, escaped, depth, mask)
+			var ambiguous bool
+			if hit, deeper, ambiguous = s.match(key, escaped, depth, mask); ambiguous {
+				s.pos = keyStart - 1
+				return s.fail("a key differs from an envelope key only in case, which encoding/json would read as that key")
+			}
 		}
 		for i := range s.paths {
 			if deeper&(1<<i) != 0 {
@@ -163,17 +167,27 @@ func (s *scanner) object(depth int, mask uint32) error {
 }
 
 // match returns the paths of mask whose key at depth is key: those that end
-// here (hit) and those that continue below (deeper).
-func (s *scanner) match(raw []byte, escaped bool, depth int, mask uint32) (hit, deeper uint32) {
+// here (hit) and those that continue below (deeper). It reports a key that
+// equals a path's key only when case is ignored as ambiguous: encoding/json
+// (and so stripe-go, and a typed decode of the body) matches keys
+// case-insensitively with the last one winning, so {"id":"a","ID":"b"}
+// would be read as "a" here and "b" there.
+func (s *scanner) match(raw []byte, escaped bool, depth int, mask uint32) (hit, deeper uint32, ambiguous bool) {
 	key := raw
 	if escaped {
 		var ok bool
 		if key, ok = unquoteBytes(raw); !ok {
-			return 0, 0
+			return 0, 0, false
 		}
 	}
 	for i, p := range s.paths {
-		if mask&(1<<i) == 0 || p[depth] != string(key) {
+		if mask&(1<<i) == 0 {
+			continue
+		}
+		if p[depth] != string(key) {
+			if foldEqual(p[depth], key) {
+				return 0, 0, true
+			}
 			continue
 		}
 		if len(p) == depth+1 {
@@ -182,7 +196,32 @@ func (s *scanner) match(raw []byte, escaped bool, depth int, mask uint32) (hit, 
 			deeper |= 1 << i
 		}
 	}
-	return hit, deeper
+	return hit, deeper, false
+}
+
+// foldEqual reports whether a and b are equal under Unicode case folding,
+// as encoding/json compares keys (so "ſ" matches "s" and the Kelvin sign
+// "k"). ASCII keys, nearly all of them, are compared without allocating.
+func foldEqual(a string, b []byte) bool {
+	if !plainASCII(b) || !plainASCII([]byte(a)) {
+		return strings.EqualFold(a, string(b))
+	}
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range b {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // value validates and skips any value at s.pos.
