@@ -36,24 +36,15 @@ import (
 // Response bodies are small JSON ({"received":true}, or {"error":"..."} with
 // a short reason that reveals no secret, signature or internal error).
 type Endpoint struct {
-	verifier    verify.Verifier
-	parser      events.Parser
-	router      *Router
-	store       idempotency.Store
-	maxBody     int64
-	readTimeout time.Duration
-	logger      *slog.Logger
-	lease, keep time.Duration
-	timeout     time.Duration
-	retryAfter  time.Duration
-	deadLetters DeadLetterSink
-	archive     Archive
+	verifier verify.Verifier
+	parser   events.Parser
+	router   *Router
+	settings
 
 	// Async mode.
-	asyncCfg *AsyncConfig
-	queue    Queue
-	retry    RetryPolicy
-	workers  sync.WaitGroup
+	queue   Queue
+	retry   RetryPolicy
+	workers sync.WaitGroup
 
 	// Shutdown.
 	mu       sync.RWMutex
@@ -65,26 +56,23 @@ type Endpoint struct {
 	shutOnce sync.Once
 }
 
-// NewEndpoint returns an Endpoint that verifies with v, parses with p and
-// routes with r. Like http.Handle with a nil handler, it panics if v, p or r
-// is nil, or if the lease does not exceed the handler timeout: there is no
-// Endpoint that accepts unverified deliveries.
-func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) *Endpoint {
+// New returns an Endpoint that verifies with v, parses with p and routes
+// with r, configured by opts. A nil v, p or r, an option given a value that
+// cannot work, or a lease that does not exceed the handler timeout is an
+// error wrapping ErrInvalidConfig: there is no Endpoint that accepts
+// unverified deliveries.
+func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoint, error) {
 	if v == nil || p == nil || r == nil {
-		panic("dispatch.NewEndpoint: nil Verifier, Parser or Router")
+		return nil, fmt.Errorf("dispatch: a Verifier, a Parser and a Router are all required: %w", ErrInvalidConfig)
 	}
-	e := &Endpoint{
-		verifier: v, parser: p, router: r,
-		maxBody:     verify.DefaultMaxBodyBytes,
-		logger:      slog.Default(),
-		keep:        idempotency.DefaultKeep,
-		timeout:     DefaultTimeout,
-		retryAfter:  DefaultRetryAfter,
-		readTimeout: DefaultReadTimeout,
-		stop:        make(chan struct{}),
-	}
+	e := &Endpoint{verifier: v, parser: p, router: r, settings: defaultSettings(), stop: make(chan struct{})}
 	for _, opt := range opts {
-		opt(e)
+		if opt == nil {
+			continue
+		}
+		if err := opt(&e.settings); err != nil {
+			return nil, fmt.Errorf("dispatch: %w", err)
+		}
 	}
 	if e.store == nil {
 		e.store = idempotency.NewMemoryStore(idempotency.MemoryConfig{})
@@ -92,17 +80,15 @@ func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) 
 	if e.deadLetters == nil {
 		e.deadLetters = &MemoryDeadLetters{}
 	}
-	if e.logger == nil {
-		e.logger = slog.Default()
-	}
-	if e.lease <= 0 {
+	if e.lease == 0 {
 		e.lease = idempotency.DefaultLease
 		if e.asyncCfg != nil {
 			e.lease = DefaultAsyncLease
 		}
 	}
 	if e.lease <= e.timeout {
-		panic(fmt.Sprintf("dispatch.NewEndpoint: lease %s must exceed the handler timeout %s", e.lease, e.timeout))
+		return nil, fmt.Errorf("dispatch: WithLease %s must exceed WithTimeout %s, or a retry runs beside a slow handler: %w",
+			e.lease, e.timeout, ErrInvalidConfig)
 	}
 	e.stopCtx, e.stopAll = context.WithCancel(context.Background())
 	if cfg := e.asyncCfg; cfg != nil {
@@ -119,6 +105,16 @@ func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) 
 		for range n {
 			go e.worker()
 		}
+	}
+	return e, nil
+}
+
+// NewEndpoint is New for configurations fixed in code: like
+// regexp.MustCompile, it panics with New's error instead of returning it.
+func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) *Endpoint {
+	e, err := New(v, p, r, opts...)
+	if err != nil {
+		panic(err)
 	}
 	return e
 }

@@ -246,3 +246,41 @@ func TestHandlerFailuresAreLoggedOnce(t *testing.T) {
 		})
 	}
 }
+
+// An option that would break every delivery is refused at construction,
+// naming the option, instead of answering 500 (WithTimeout(0)) or 200 then
+// 409 forever (WithKeep(0)).
+func TestOptionsAreValidated(t *testing.T) {
+	v, err := verify.NewStripe(stripeSecret)
+	require.NoError(t, err)
+	tests := []struct {
+		option string
+		opt    dispatch.Option
+	}{
+		{"WithTimeout", dispatch.WithTimeout(0)},
+		{"WithTimeout", dispatch.WithTimeout(-time.Second)},
+		{"WithKeep", dispatch.WithKeep(0)},
+		{"WithLease", dispatch.WithLease(0)},
+		{"WithReadTimeout", dispatch.WithReadTimeout(0)},
+		{"WithMaxBodyBytes", dispatch.WithMaxBodyBytes(0)},
+		{"WithRetryAfter", dispatch.WithRetryAfter(0)},
+		{"WithStore", dispatch.WithStore(nil)},
+		{"WithLogger", dispatch.WithLogger(nil)},
+		{"WithDeadLetters", dispatch.WithDeadLetters(nil)},
+		{"WithArchive", dispatch.WithArchive(nil)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.option, func(t *testing.T) {
+			_, err := dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), tt.opt)
+			require.ErrorIs(t, err, dispatch.ErrInvalidConfig)
+			assert.Contains(t, err.Error(), tt.option)
+			assert.PanicsWithError(t, err.Error(), func() {
+				dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(), tt.opt)
+			})
+		})
+	}
+	_, err = dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(time.Minute), dispatch.WithLease(30*time.Second))
+	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "a lease shorter than the handler timeout")
+	_, err = dispatch.New(nil, stripeevent.NewParser(), dispatch.NewRouter())
+	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no verifier")
+}

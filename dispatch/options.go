@@ -1,14 +1,61 @@
 package dispatch
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/verify"
 )
 
-// Option configures an Endpoint.
-type Option func(*Endpoint)
+// Option configures an Endpoint. An option given a value that cannot work
+// (a duration that is not positive, a nil store) makes New fail, and
+// NewEndpoint panic, with an error that names the option and wraps
+// ErrInvalidConfig: a misconfiguration never reaches the first delivery.
+type Option func(*settings) error
+
+// ErrInvalidConfig is wrapped by the error of an option or a combination of
+// options that cannot work.
+var ErrInvalidConfig = errors.New("dispatch: invalid configuration")
+
+// settings is what the options set; an Endpoint embeds it.
+type settings struct {
+	store       idempotency.Store
+	maxBody     int64
+	readTimeout time.Duration
+	logger      *slog.Logger
+	lease, keep time.Duration
+	timeout     time.Duration
+	retryAfter  time.Duration
+	deadLetters DeadLetterSink
+	archive     Archive
+	asyncCfg    *AsyncConfig
+}
+
+func defaultSettings() settings {
+	return settings{
+		store:       nil, // a new MemoryStore, made only when no option sets one
+		maxBody:     verify.DefaultMaxBodyBytes,
+		readTimeout: DefaultReadTimeout,
+		logger:      slog.Default(),
+		keep:        idempotency.DefaultKeep,
+		timeout:     DefaultTimeout,
+		retryAfter:  DefaultRetryAfter,
+	}
+}
+
+func invalid(option string, format string, args ...any) error {
+	return fmt.Errorf("%s: %s: %w", option, fmt.Sprintf(format, args...), ErrInvalidConfig)
+}
+
+func positive(option string, d time.Duration) error {
+	if d <= 0 {
+		return invalid(option, "%s must be positive", d)
+	}
+	return nil
+}
 
 // Defaults of an Endpoint.
 const (
@@ -29,11 +76,37 @@ const (
 
 // WithStore sets the idempotency store (default: a new
 // idempotency.MemoryStore, which deduplicates within this process only).
-func WithStore(s idempotency.Store) Option { return func(e *Endpoint) { e.store = s } }
+func WithStore(s idempotency.Store) Option {
+	return func(c *settings) error {
+		if s == nil {
+			return invalid("WithStore", "nil store")
+		}
+		c.store = s
+		return nil
+	}
+}
 
 // WithMaxBodyBytes sets the largest body read (default
 // verify.DefaultMaxBodyBytes, 1 MiB); a larger one is answered 413.
-func WithMaxBodyBytes(n int64) Option { return func(e *Endpoint) { e.maxBody = n } }
+func WithMaxBodyBytes(n int64) Option {
+	return func(c *settings) error {
+		if n <= 0 {
+			return invalid("WithMaxBodyBytes", "%d bytes must be positive", n)
+		}
+		c.maxBody = n
+		return nil
+	}
+}
+
+// WithReadTimeout bounds the time to read a request's body (default
+// DefaultReadTimeout), whatever the server's own timeouts; a body that has
+// not arrived by then is answered 408.
+func WithReadTimeout(d time.Duration) Option {
+	return func(c *settings) error {
+		c.readTimeout = d
+		return positive("WithReadTimeout", d)
+	}
+}
 
 // WithLogger sets the logger (default slog.Default()): one line per
 // delivery, whatever its outcome, at Error for what an operator must look at
@@ -41,41 +114,83 @@ func WithMaxBodyBytes(n int64) Option { return func(e *Endpoint) { e.maxBody = n
 // rejections, unknown types and handler failures, Info for the rest; in
 // async mode also one line per failed attempt. Nothing it logs includes a
 // secret, a signature or body text, and request-derived text is clipped.
-func WithLogger(l *slog.Logger) Option { return func(e *Endpoint) { e.logger = l } }
+func WithLogger(l *slog.Logger) Option {
+	return func(c *settings) error {
+		if l == nil {
+			return invalid("WithLogger", "nil logger")
+		}
+		c.logger = l
+		return nil
+	}
+}
 
 // WithLease sets how long a claim holds an event before another delivery
 // may take it over (default idempotency.DefaultLease, 2 minutes, or
 // DefaultAsyncLease in async mode). It must exceed the handler timeout.
-func WithLease(d time.Duration) Option { return func(e *Endpoint) { e.lease = d } }
+func WithLease(d time.Duration) Option {
+	return func(c *settings) error {
+		c.lease = d
+		return positive("WithLease", d)
+	}
+}
 
 // WithKeep sets how long a processed event's key is remembered (default
 // idempotency.DefaultKeep, 96 hours: longer than any sender retries).
-func WithKeep(d time.Duration) Option { return func(e *Endpoint) { e.keep = d } }
+func WithKeep(d time.Duration) Option {
+	return func(c *settings) error {
+		c.keep = d
+		return positive("WithKeep", d)
+	}
+}
 
 // WithTimeout bounds each handler call (default DefaultTimeout).
-func WithTimeout(d time.Duration) Option { return func(e *Endpoint) { e.timeout = d } }
+func WithTimeout(d time.Duration) Option {
+	return func(c *settings) error {
+		c.timeout = d
+		return positive("WithTimeout", d)
+	}
+}
 
 // WithDeadLetters sets where dead letters go (default a MemoryDeadLetters,
 // see Endpoint.DeadLetters).
-func WithDeadLetters(s DeadLetterSink) Option { return func(e *Endpoint) { e.deadLetters = s } }
+func WithDeadLetters(s DeadLetterSink) Option {
+	return func(c *settings) error {
+		if s == nil {
+			return invalid("WithDeadLetters", "nil sink")
+		}
+		c.deadLetters = s
+		return nil
+	}
+}
 
 // WithArchive sets a sink told of every delivery (default none).
-func WithArchive(a Archive) Option { return func(e *Endpoint) { e.archive = a } }
+func WithArchive(a Archive) Option {
+	return func(c *settings) error {
+		if a == nil {
+			return invalid("WithArchive", "nil archive")
+		}
+		c.archive = a
+		return nil
+	}
+}
 
 // WithAsync makes the Endpoint asynchronous (see AsyncConfig). Call
 // Endpoint.Shutdown to stop its workers.
 func WithAsync(cfg AsyncConfig) Option {
-	return func(e *Endpoint) {
-		c := cfg
-		e.asyncCfg = &c
+	return func(c *settings) error {
+		if cfg.Workers < 0 {
+			return invalid("WithAsync", "%d workers", cfg.Workers)
+		}
+		c.asyncCfg = &cfg
+		return nil
 	}
 }
 
-// WithRetryAfter sets what Retry-After says on a 503 (default
+// WithRetryAfter sets what Retry-After says on a 503 or 409 (default
 // DefaultRetryAfter).
-func WithRetryAfter(d time.Duration) Option { return func(e *Endpoint) { e.retryAfter = d } }
-
-// WithReadTimeout bounds the time to read a request's body (default
-// DefaultReadTimeout), whatever the server's own timeouts; a body that has
-// not arrived by then is answered 408.
-func WithReadTimeout(d time.Duration) Option { return func(e *Endpoint) { e.readTimeout = d } }
+func WithRetryAfter(d time.Duration) Option {
+	return func(c *settings) error {
+		c.retryAfter = d
+		return positive("WithRetryAfter", d)
+	}
+}
