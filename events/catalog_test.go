@@ -46,7 +46,9 @@ func TestRecordedFixtures(t *testing.T) {
 			covered := map[string]bool{}
 			for _, f := range recorded {
 				t.Run(path.Base(f.Name), func(t *testing.T) {
-					e, err := p.parser.Parse(f.Request(), f.Body)
+					req, err := f.Request()
+					require.NoError(t, err)
+					e, err := p.parser.Parse(req, f.Body)
 					require.NoError(t, err)
 					assert.Equal(t, path.Base(f.Name), e.Type, "a recording is named after its event type")
 					assert.Equal(t, p.source, e.Source)

@@ -182,7 +182,10 @@ func (t *Twilio) origin(r *http.Request) (scheme, host string) {
 		return t.publicScheme, t.publicHost
 	}
 	scheme = "http"
-	if r.TLS != nil {
+	// A server request knows TLS from its connection; an outgoing request
+	// (one a test signer is signing) from its URL, since it has no
+	// RequestURI. A server request's URL scheme is the client's word.
+	if r.TLS != nil || (r.RequestURI == "" && r.URL != nil && r.URL.Scheme == "https") {
 		scheme = "https"
 	}
 	host = r.Host

@@ -247,3 +247,14 @@ func TestTwilioSecondaryToken(t *testing.T) {
 	r.Header.Set("X-Twilio-Signature", twilioSig)
 	require.NoError(t, v.Verify(r, []byte(form)))
 }
+
+// verifytest signs an outgoing https request for the URL the server will
+// check: the published vector.
+func TestTwilioSignerOnAClientRequest(t *testing.T) {
+	form := twilioParams.Encode()
+	out, err := http.NewRequest(http.MethodPost, twilioURL, strings.NewReader(form))
+	require.NoError(t, err)
+	out.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	require.NoError(t, verifytest.Twilio{AuthToken: twilioToken}.Sign(out, []byte(form)))
+	assert.Equal(t, twilioSig, out.Header.Get("X-Twilio-Signature"))
+}

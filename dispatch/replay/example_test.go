@@ -29,7 +29,7 @@ func ExampleDir() {
 	})
 	endpoint := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 
-	results, err := replay.Dir(os.DirFS("../../testdata"), "stripe", verifytest.Stripe{Secret: "whsec_test"}, endpoint)
+	results, err := replay.Dir(endpoint, os.DirFS("../../testdata"), "stripe", verifytest.Stripe{Secret: "whsec_test"})
 	if err != nil {
 		log.Fatal(err)
 	}

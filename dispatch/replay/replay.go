@@ -1,28 +1,33 @@
 // Package replay sends recorded deliveries (the testdata fixture format of
-// package events/fixture) through an http.Handler, re-signed for the
-// verifier under test, so that a host's test of its webhook handling is a
-// few lines:
+// package events/fixture) to a webhook receiver, re-signed for the verifier
+// under test, so that a host's test of its webhook handling is a few lines:
 //
-//	results, err := replay.Dir(os.DirFS("testdata"), "stripe",
-//		verifytest.Stripe{Secret: "whsec_test"}, endpoint)
+//	results, err := replay.Dir(endpoint, os.DirFS("testdata"), "stripe",
+//		verifytest.Stripe{Secret: "whsec_test"})
 //	for _, res := range results {
 //		if res.Status != http.StatusOK { t.Errorf("%s: %d %s", res.Name, res.Status, res.Body) }
 //	}
 //
-// Record the fixtures in staging with dispatch.DirArchive.
+// Send and Dir call an http.Handler directly; ClientRequest builds the same
+// delivery as an outgoing request for http.Client, to exercise a server over
+// real HTTP. Record fixtures in staging with dispatch.DirArchive.
 package replay
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 
 	"github.com/hookkit/hookkit/events/fixture"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
-// Result is a handler's answer to one replayed delivery.
+// Result is a receiver's answer to one replayed delivery.
 type Result struct {
 	// Name is the fixture's name ("stripe/payment_intent.succeeded").
 	Name   string
@@ -31,23 +36,53 @@ type Result struct {
 	Body   string
 }
 
-// Request builds the request for f as its sender would send it now: the
-// recorded method, target, host and headers, and the recorded body, signed
-// afresh by signer (which replaces the recorded signature headers). A nil
-// signer sends the recorded signature unchanged.
-func Request(f fixture.Fixture, signer verifytest.Signer) (*http.Request, error) {
-	r := f.Request()
-	if signer != nil {
-		if err := signer.Sign(r, f.Body); err != nil {
-			return nil, fmt.Errorf("replay %s: signing: %w", f.Name, err)
-		}
+// ServerRequest returns f as an http.Handler receives it (see
+// fixture.Fixture.Request), its body signed afresh by signer, which replaces
+// the recorded signature headers. A nil signer keeps the recorded ones.
+func ServerRequest(f fixture.Fixture, signer verifytest.Signer) (*http.Request, error) {
+	r, err := f.Request()
+	if err != nil {
+		return nil, err
 	}
-	return r, nil
+	return r, sign(r, f, signer)
+}
+
+// ClientRequest returns f as its sender would send it now to the server at
+// base ("http://127.0.0.1:8080"): a request for http.Client to the recorded
+// target under base, with the recorded headers, the recorded Host header
+// (the host the signature covers, as a proxy in front of the server would
+// pass it on), and the recorded body, signed afresh by signer (nil keeps the
+// recorded signature headers).
+func ClientRequest(ctx context.Context, base string, f fixture.Fixture, signer verifytest.Signer) (*http.Request, error) {
+	r, err := http.NewRequestWithContext(ctx, f.Method, strings.TrimSuffix(base, "/")+f.Target, bytes.NewReader(f.Body))
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", f.Name, err)
+	}
+	r.Header = f.Header.Clone()
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	if host := r.Header.Get("Host"); host != "" {
+		r.Host = host
+		r.Header.Del("Host")
+	}
+	r.Header.Del("Content-Length")
+	return r, sign(r, f, signer)
+}
+
+func sign(r *http.Request, f fixture.Fixture, signer verifytest.Signer) error {
+	if signer == nil {
+		return nil
+	}
+	if err := signer.Sign(r, f.Body); err != nil {
+		return fmt.Errorf("replay %s: signing: %w", f.Name, err)
+	}
+	return nil
 }
 
 // Send replays f through h and returns the answer.
 func Send(h http.Handler, f fixture.Fixture, signer verifytest.Signer) (Result, error) {
-	r, err := Request(f, signer)
+	r, err := ServerRequest(f, signer)
 	if err != nil {
 		return Result{Name: f.Name}, err
 	}
@@ -56,8 +91,24 @@ func Send(h http.Handler, f fixture.Fixture, signer verifytest.Signer) (Result, 
 	return Result{Name: f.Name, Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}, nil
 }
 
+// Post sends f over HTTP with client to the server at base (see
+// ClientRequest) and returns the answer.
+func Post(ctx context.Context, client *http.Client, base string, f fixture.Fixture, signer verifytest.Signer) (Result, error) {
+	r, err := ClientRequest(ctx, base, f, signer)
+	if err != nil {
+		return Result{Name: f.Name}, err
+	}
+	resp, err := client.Do(r)
+	if err != nil {
+		return Result{Name: f.Name}, fmt.Errorf("replay %s: %w", f.Name, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return Result{Name: f.Name, Status: resp.StatusCode, Header: resp.Header, Body: string(body)}, err
+}
+
 // Dir replays every fixture under dir in fsys through h, in name order.
-func Dir(fsys fs.FS, dir string, signer verifytest.Signer, h http.Handler) ([]Result, error) {
+func Dir(h http.Handler, fsys fs.FS, dir string, signer verifytest.Signer) ([]Result, error) {
 	recorded, err := fixture.Load(fsys, dir)
 	if err != nil {
 		return nil, err

@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,6 +18,7 @@ import (
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/conversoevent"
 	"github.com/hookkit/hookkit/events/etailevent"
+	"github.com/hookkit/hookkit/events/fixture"
 	"github.com/hookkit/hookkit/events/standardevent"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
@@ -58,7 +61,7 @@ func TestReplayRepositoryFixtures(t *testing.T) {
 				return nil
 			})
 			ep := dispatch.NewEndpoint(p.v, p.p, r, dispatch.WithLogger(slog.New(slog.DiscardHandler)))
-			results, err := replay.Dir(os.DirFS("../../testdata"), p.dir, p.signer, ep)
+			results, err := replay.Dir(ep, os.DirFS("../../testdata"), p.dir, p.signer)
 			require.NoError(t, err)
 			require.NotEmpty(t, results)
 			for _, res := range results {
@@ -66,7 +69,7 @@ func TestReplayRepositoryFixtures(t *testing.T) {
 			}
 			assert.Len(t, seen, len(results), "every delivery reached its handler")
 
-			again, err := replay.Dir(os.DirFS("../../testdata"), p.dir, p.signer, ep)
+			again, err := replay.Dir(ep, os.DirFS("../../testdata"), p.dir, p.signer)
 			require.NoError(t, err)
 			for _, res := range again {
 				assert.Equal(t, http.StatusOK, res.Status, res.Name)
@@ -82,9 +85,37 @@ func TestReplayWithoutResigning(t *testing.T) {
 	v, err := verify.NewStripe("whsec_hookkit_fixtures")
 	require.NoError(t, err)
 	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
-	results, err := replay.Dir(os.DirFS("../../testdata"), "stripe", nil, ep)
+	results, err := replay.Dir(ep, os.DirFS("../../testdata"), "stripe", nil)
 	require.NoError(t, err)
 	for _, res := range results {
 		assert.Equal(t, http.StatusBadRequest, res.Status, res.Name)
 	}
+}
+
+// ClientRequest builds a request http.Client sends: every recorded delivery
+// reaches a real server over HTTP and is processed.
+func TestClientRequestOverHTTP(t *testing.T) {
+	v, err := verify.NewTwilio("replay_token")
+	require.NoError(t, err)
+	var handled atomic.Int32
+	r := dispatch.NewRouter()
+	r.HandleFunc("*", func(context.Context, *events.Event) error { handled.Add(1); return nil })
+	srv := httptest.NewServer(dispatch.NewEndpoint(v, twilioevent.NewParser(), r, dispatch.WithLogger(slog.New(slog.DiscardHandler))))
+	defer srv.Close()
+
+	recorded, err := fixture.Load(os.DirFS("../../testdata"), "twilio")
+	require.NoError(t, err)
+	for _, f := range recorded {
+		res, err := replay.Post(context.Background(), srv.Client(), srv.URL, f, verifytest.Twilio{AuthToken: "replay_token"})
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, res.Status, "%s: %s", f.Name, res.Body)
+	}
+	assert.EqualValues(t, len(recorded), handled.Load())
+
+	// The request is an ordinary client request: no RequestURI, an absolute URL.
+	req, err := replay.ClientRequest(context.Background(), srv.URL, recorded[0], nil)
+	require.NoError(t, err)
+	assert.Empty(t, req.RequestURI)
+	assert.Equal(t, srv.URL+recorded[0].Target, req.URL.String())
+	assert.Equal(t, "api.reserveeasy.example", req.Host, "the recorded host, which the signature covers")
 }

@@ -181,20 +181,14 @@ func playDemo(ctx context.Context, base, fixturesDir string, steps []demoStep) (
 // send delivers a recorded fixture over real HTTP, re-signed by signer,
 // with tamper (if any) applied to the body after signing.
 func send(ctx context.Context, base string, f fixture.Fixture, signer verifytest.Signer, tamper func([]byte) []byte) (int, error) {
-	signed, err := replay.Request(f, signer)
+	r, err := replay.ClientRequest(ctx, base, f, signer)
 	if err != nil {
 		return 0, err
 	}
-	body := f.Body
 	if tamper != nil {
-		body = tamper(body)
+		body := tamper(f.Body)
+		r.Body, r.ContentLength, r.GetBody = io.NopCloser(bytes.NewReader(body)), int64(len(body)), nil
 	}
-	r, err := http.NewRequestWithContext(ctx, f.Method, base+signed.URL.RequestURI(), bytes.NewReader(body))
-	if err != nil {
-		return 0, err
-	}
-	r.Header = signed.Header.Clone()
-	r.Host = signed.Host // the host the sender signed, as a proxy would pass it
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		return 0, err
