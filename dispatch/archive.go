@@ -23,6 +23,9 @@ type Delivery struct {
 	Header   http.Header
 	// Body is the raw body; nil if it was not read (over the limit).
 	Body []byte
+	// Verified reports whether the signature held. Archives are told of
+	// deliveries that did not verify only with WithArchiveRejected.
+	Verified bool
 	// EventSource, EventID and EventType are set once the body parsed.
 	EventSource, EventID, EventType string
 	Status                          int
@@ -34,44 +37,15 @@ type Delivery struct {
 	Err error
 }
 
-// Archive is told of every delivery, verified or not, after the sender has
-// been answered: for debugging and auditing ("what exactly did Stripe send
+// Archive is told of every delivery whose signature verified (and, with
+// WithArchiveRejected, of the others), after the sender has been answered: for debugging and auditing ("what exactly did Stripe send
 // us at 03:12?"). Archive must not keep d.Body or d.Header beyond the call
 // without copying, and should be quick; it cannot fail the delivery.
 type Archive interface {
 	Archive(ctx context.Context, d *Delivery)
 }
 
-// SlogArchive logs every delivery's metadata (never the body) at Info,
-// rejected ones at Warn.
-type SlogArchive struct {
-	Logger *slog.Logger // default slog.Default()
-}
-
-// Archive implements Archive.
-func (a SlogArchive) Archive(ctx context.Context, d *Delivery) {
-	logger := a.Logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	level := slog.LevelInfo
-	if d.Status >= 400 {
-		level = slog.LevelWarn
-	}
-	attrs := []slog.Attr{
-		slog.String("method", d.Method), targetAttr(d.Target), slog.Int("status", d.Status),
-		slog.String("outcome", d.Outcome), slog.Int("bytes", len(d.Body)), slog.Duration("duration", d.Duration),
-	}
-	if d.EventID != "" {
-		attrs = append(attrs, slog.String("source", d.EventSource), slog.String("id", d.EventID), slog.String("type", d.EventType))
-	}
-	if d.Err != nil {
-		attrs = append(attrs, errAttr(d.Err))
-	}
-	logger.LogAttrs(ctx, level, "webhook delivery", attrs...)
-}
-
-// DirArchive writes every delivery to Dir in the testdata fixture format
+// DirArchive writes every delivery it is told of to Dir in the testdata fixture format
 // (package events/fixture), one .headers file and one body file each, named
 // <source or "unparsed">/<time>-<seq>-<type or outcome>, so deliveries
 // recorded in staging can be replayed in tests; sorting the files by base

@@ -46,8 +46,8 @@
 // Endpoint always recovers) and Timeout. The Endpoint logs one line per
 // delivery with log/slog (WithLogger), never the body; async workers one
 // line per failed attempt.
-// An Archive is told of every delivery, verified or not: SlogArchive logs
-// it, DirArchive records it in the testdata fixture format for replay in
+// Archives (WithArchive, any number) are told of every verified delivery;
+// DirArchive records them in the testdata fixture format for replay in
 // tests. Dead letters go to a DeadLetterSink (MemoryDeadLetters by default)
 // and can be re-run through the router once the handler is fixed.
 package dispatch

@@ -126,12 +126,14 @@ func (e *Endpoint) DeadLetters() DeadLetterSink { return e.deadLetters }
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: target(r), Header: r.Header}
 	e.serve(w, r, &d)
-	if e.archive != nil {
+	if len(e.archives) > 0 && (d.Verified || e.archiveRejected) {
 		d.Duration = time.Since(d.Received)
 		if f, ok := w.(http.Flusher); ok {
-			f.Flush() // the sender has its answer before the archive writes
+			f.Flush() // the sender has its answer before the archives write
 		}
-		e.archive.Archive(r.Context(), &d)
+		for _, a := range e.archives {
+			a.Archive(r.Context(), &d)
+		}
 	}
 }
 
@@ -175,6 +177,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 		e.answer(w, r, d, verify.StatusCode(err), "rejected-signature", err)
 		return
 	}
+	d.Verified = true
 	ev, err := e.parser.Parse(r, body)
 	if err == nil {
 		err = ev.Validate() // the parser may be the host's own

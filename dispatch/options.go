@@ -30,8 +30,11 @@ type settings struct {
 	timeout     time.Duration
 	retryAfter  time.Duration
 	deadLetters DeadLetterSink
-	archive     Archive
-	asyncCfg    *AsyncConfig
+	archives    []Archive
+	// archiveRejected also tells archives of deliveries whose signature did
+	// not verify.
+	archiveRejected bool
+	asyncCfg        *AsyncConfig
 }
 
 func defaultSettings() settings {
@@ -163,13 +166,27 @@ func WithDeadLetters(s DeadLetterSink) Option {
 	}
 }
 
-// WithArchive sets a sink told of every delivery (default none).
+// WithArchive adds an archive, told of every delivery whose signature
+// verified, whatever its outcome, after the sender has been answered. Give
+// it several times for several archives.
 func WithArchive(a Archive) Option {
 	return func(c *settings) error {
 		if a == nil {
 			return invalid("WithArchive", "nil archive")
 		}
-		c.archive = a
+		c.archives = append(c.archives, a)
+		return nil
+	}
+}
+
+// WithArchiveRejected also tells the archives of deliveries that were
+// refused before their signature verified (a bad or missing signature, a
+// body over the limit, not a POST). Their bytes are unauthenticated and as
+// many as anyone cares to send: turn it on while debugging a signature
+// problem, not for good, above all with a DirArchive.
+func WithArchiveRejected() Option {
+	return func(c *settings) error {
+		c.archiveRejected = true
 		return nil
 	}
 }
