@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 	"regexp"
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ type Store struct {
 	sqlite  bool
 	now     func() time.Time
 	schema  []string
+	lock    string // serialises concurrent Migrates, or ""
 	claim   string
 	done    string
 	release string
@@ -76,7 +78,8 @@ func NewPostgres(db DB, cfg Config) (*Store, error) {
 	// server's clock.
 	const in = `$3::bigint * interval '1 microsecond'`
 	return &Store{
-		db: db,
+		db:   db,
+		lock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey(t)),
 		schema: []string{`CREATE TABLE IF NOT EXISTS ` + t + ` (
 	key        text PRIMARY KEY,
 	token      text NOT NULL,        -- the lease holder's token, or '' once completed
@@ -138,18 +141,32 @@ RETURNING token, expires_at`,
 // their schema with their own migration tool.
 func (s *Store) Schema() string { return strings.Join(s.schema, ";\n") + ";\n" }
 
-// Migrate creates the table and its index if they do not exist.
+// Migrate creates the table and its index if they do not exist. Replicas
+// starting together may all call it: on PostgreSQL the statements run as
+// one script, in one transaction, behind an advisory lock (concurrent
+// CREATE ... IF NOT EXISTS otherwise fail with unique violations), and on
+// SQLite as one script the database runs alone.
 func (s *Store) Migrate(ctx context.Context) error {
-	for _, stmt := range s.schema {
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("sqlstore: migrate: %v: %w", err, idempotency.ErrUnavailable)
-		}
+	script := strings.Join(s.schema, ";\n")
+	if s.lock != "" {
+		script = s.lock + ";\n" + script
+	}
+	if _, err := s.db.ExecContext(ctx, script); err != nil {
+		return fmt.Errorf("sqlstore: migrate: %w: %w", err, idempotency.ErrUnavailable)
 	}
 	return nil
 }
 
+// lockKey is the advisory lock key of a table's migration: a hash of its
+// quoted name, so migrations of different tables do not wait for each other.
+func lockKey(quotedTable string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("hookkit/sqlstore " + quotedTable))
+	return int64(h.Sum64())
+}
+
 func unavailable(op string, err error) error {
-	return fmt.Errorf("sqlstore %s: %v: %w", op, err, idempotency.ErrUnavailable)
+	return fmt.Errorf("sqlstore %s: %w: %w", op, err, idempotency.ErrUnavailable)
 }
 
 // args builds the arguments of a statement: key, token, and for SQLite the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -277,4 +278,42 @@ func TestTableNames(t *testing.T) {
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: "webhooks.idem_keys"})
 	require.NoError(t, err)
 	assert.Contains(t, s.Schema(), `CREATE TABLE IF NOT EXISTS "webhooks"."idem_keys"`)
+}
+
+// Replicas that start together each run Migrate on an empty schema; every
+// call must succeed.
+func TestPostgresMigrateConcurrently(t *testing.T) {
+	pools := []*sql.DB{openPostgres(t, nil), openPostgres(t, nil), openPostgres(t, nil)}
+	for round := 0; round < 10; round++ {
+		table := randomName("hookkit_migrate_")
+		t.Cleanup(func() { pools[0].ExecContext(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
+		errs := make(chan error, len(pools))
+		start := make(chan struct{})
+		for _, db := range pools {
+			go func() {
+				s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: table})
+				if err == nil {
+					<-start
+					err = s.Migrate(ctx)
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		for range pools {
+			require.NoError(t, <-errs, "round %d", round)
+		}
+	}
+}
+
+// A driver error stays reachable beside the sentinel.
+func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
+	db := openPostgres(t, nil)
+	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: randomName("hookkit_never_created_")})
+	require.NoError(t, err)
+	_, err = s.Claim(ctx, "k", time.Minute)
+	require.ErrorIs(t, err, idempotency.ErrUnavailable)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, "42P01", pgErr.Code, "undefined_table")
 }
