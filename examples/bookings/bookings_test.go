@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -250,4 +251,58 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err2)
 	assert.Zero(t, failures)
 	assert.Equal(t, 1, wrong, "a duplicate answered 200 where 500 was expected is reported")
+}
+
+// stripeWithID returns the recorded payment_intent.succeeded with the event
+// ID and payment intent ID replaced, as another payment for booking 12345.
+func stripeWithID(t *testing.T, eventID, intentID string) fixture.Fixture {
+	t.Helper()
+	f, err := fixture.Read(testdata, "stripe/payment_intent.succeeded")
+	require.NoError(t, err)
+	body := strings.Replace(string(f.Body), "evt_3OdQh2LkdIwHu7ix1Tn5aQ0b", eventID, 1)
+	f.Body = []byte(strings.ReplaceAll(body, "pi_3OdQh2LkdIwHu7ix1pLqDp2K", intentID))
+	return f
+}
+
+// On the default database (SQLite), 40 concurrent distinct payments are all
+// processed, and 32 concurrent copies of one payment are answered only 200
+// or 409: writers queue for the database instead of failing with
+// SQLITE_BUSY.
+func TestSQLiteUnderConcurrency(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
+	send := func(f fixture.Fixture) int {
+		res, err := replay.Send(a.handler, f, demoSigners()["stripe"])
+		require.NoError(t, err)
+		return res.Status
+	}
+	storm := func(fs []fixture.Fixture) map[int]int {
+		codes := make(chan int, len(fs))
+		start := make(chan struct{})
+		for _, f := range fs {
+			go func() { <-start; codes <- send(f) }()
+		}
+		close(start)
+		counts := map[int]int{}
+		for range fs {
+			counts[<-codes]++
+		}
+		return counts
+	}
+
+	var distinct []fixture.Fixture
+	for i := range 40 {
+		distinct = append(distinct, stripeWithID(t, fmt.Sprintf("evt_concurrent_%02d", i), fmt.Sprintf("pi_concurrent_%02d", i)))
+	}
+	assert.Equal(t, map[int]int{200: 40}, storm(distinct), "40 distinct payments")
+	assert.Equal(t, 40, bookingNow(t, a).Transactions)
+
+	same := stripeWithID(t, "evt_storm", "pi_storm")
+	var copies []fixture.Fixture
+	for range 32 {
+		copies = append(copies, same)
+	}
+	counts := storm(copies)
+	assert.Equal(t, 32, counts[200]+counts[409], "only 200 and 409: %v", counts)
+	assert.Equal(t, 41, bookingNow(t, a).Transactions, "the storm's payment once")
 }

@@ -76,7 +76,11 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 		}
 		s.idempotency, err = sqlstore.NewPostgres(s.db, sqlstore.Config{Table: "webhook_idempotency"})
 	} else {
-		if s.db, err = sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"); err != nil {
+		// _txlock=immediate: a transaction takes the write lock at BEGIN,
+		// so concurrent writers queue behind busy_timeout; a deferred one
+		// that reads first fails with SQLITE_BUSY at once when it tries to
+		// write while another writer holds the lock.
+		if s.db, err = sql.Open("sqlite", dsn+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"); err != nil {
 			return nil, err
 		}
 		s.idempotency, err = sqlstore.NewSQLite(s.db, sqlstore.Config{Table: "webhook_idempotency"})

@@ -14,6 +14,10 @@
 // replicas with skewed clocks agree; SQLite, being in-process, uses the
 // process clock.
 //
+// Open SQLite with "_txlock=immediate" and a busy timeout (see NewSQLite):
+// otherwise a transaction that reads and then writes fails with
+// SQLITE_BUSY under concurrency instead of waiting its turn.
+//
 // Create the table with Migrate, or with the statement Schema returns, and
 // call Prune from time to time to delete expired rows.
 package sqlstore

@@ -100,9 +100,13 @@ WHERE key = $1 AND token = $2 AND expires_at > now()`,
 
 // NewSQLite returns a Store for a SQLite database opened with
 // modernc.org/sqlite (or another SQLite driver, version 3.35 or later).
-// Open it with a busy timeout (for modernc,
-// "file.db?_pragma=busy_timeout(5000)") so that concurrent writers wait
-// for one another instead of failing.
+// Open it so that concurrent writers wait for one another instead of
+// failing: a busy timeout, and transactions that take the write lock when
+// they begin (for modernc,
+// "file.db?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)").
+// Without _txlock=immediate, a transaction that reads before it writes (a
+// handler's usual shape) fails with SQLITE_BUSY at once, whatever the busy
+// timeout, when another writer holds the lock as it tries to write.
 func NewSQLite(db DB, cfg Config) (*Store, error) {
 	t, index, err := names(cfg.Table)
 	if err != nil {
