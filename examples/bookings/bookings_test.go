@@ -160,10 +160,18 @@ func TestUndeliveredSMSFallsBackToEmail(t *testing.T) {
 	assert.Equal(t, "undelivered", *b.SMSStatus)
 }
 
-// Events about a booking this backend does not have are dead-lettered and
-// acknowledged; the sender does not retry them for days.
+// recordedAt is when the repository's deliveries were recorded.
+var recordedAt = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+// at pins the backend's clock, so tests do not depend on how long ago the
+// fixtures were recorded.
+func at(a *app, now time.Time) { a.store.now = func() time.Time { return now } }
+
+// Events about a booking this backend does not have, once the senders have
+// stopped retrying them, are dead-lettered and acknowledged.
 func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	at(a, recordedAt.Add(retryWindow+time.Hour))
 	assert.Equal(t, http.StatusOK, sendFixture(t, a, "stripe/payment_intent.succeeded"))
 	assert.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.cancelled"))
 	var n int
@@ -305,4 +313,56 @@ func TestSQLiteUnderConcurrency(t *testing.T) {
 	counts := storm(copies)
 	assert.Equal(t, 32, counts[200]+counts[409], "only 200 and 409: %v", counts)
 	assert.Equal(t, 41, bookingNow(t, a).Transactions, "the storm's payment once")
+}
+
+// Senders do not deliver in order. Whatever the order, the booking ends as
+// in-order delivery leaves it, and nobody is told something untrue.
+func TestOutOfOrderEvents(t *testing.T) {
+	soon := recordedAt.Add(time.Hour) // the senders are still retrying
+	t.Run("payment before its booking", func(t *testing.T) {
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		at(a, soon)
+		assert.Equal(t, 500, sendFixture(t, a, "stripe/payment_intent.succeeded"), "not yet: the sender retries")
+		assert.Equal(t, 500, sendFixture(t, a, "standard/booking.confirmed"), "not yet: the sender retries")
+		require.Equal(t, 200, sendFixture(t, a, "standard/booking.created"))
+		require.Equal(t, 200, sendFixture(t, a, "stripe/payment_intent.succeeded"), "the retry")
+		require.Equal(t, 200, sendFixture(t, a, "standard/booking.confirmed"), "the retry")
+		b := bookingNow(t, a)
+		assert.True(t, b.DepositPaid)
+		assert.Equal(t, "confirmed", b.Status)
+		assert.Equal(t, []string{"sms_confirmation"}, b.Outbox)
+		assert.Empty(t, a.endpoints[0].DeadLetters().(*dispatch.MemoryDeadLetters).List())
+	})
+	t.Run("refund before its payment", func(t *testing.T) {
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		at(a, soon)
+		for _, name := range []string{"standard/booking.created", "stripe/charge.refunded", "stripe/payment_intent.succeeded"} {
+			require.Equal(t, 200, sendFixture(t, a, name), name)
+		}
+		b := bookingNow(t, a)
+		assert.True(t, b.DepositRefunded)
+		assert.Equal(t, 1, b.Transactions, "the payment is recorded: the money moved")
+		assert.Equal(t, "pending", b.Status, "a refunded payment confirms nothing")
+		assert.Equal(t, []string{"email_refund"}, b.Outbox, "no 'deposit received' after the refund")
+	})
+	t.Run("failure after success", func(t *testing.T) {
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		at(a, soon)
+		for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "stripe/payment_intent.payment_failed"} {
+			require.Equal(t, 200, sendFixture(t, a, name), name)
+		}
+		b := bookingNow(t, a)
+		assert.Equal(t, "confirmed", b.Status)
+		assert.Nil(t, b.HoldUntil)
+		assert.Equal(t, []string{"sms_confirmation"}, b.Outbox, "no failure email for an earlier attempt")
+	})
+	t.Run("a late status does not undo a newer one", func(t *testing.T) {
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		at(a, soon)
+		// cancelled (08:04) arrives before confirmed (08:01).
+		for _, name := range []string{"standard/booking.created", "standard/booking.cancelled", "standard/booking.confirmed"} {
+			require.Equal(t, 200, sendFixture(t, a, name), name)
+		}
+		assert.Equal(t, "cancelled", bookingNow(t, a).Status)
+	})
 }

@@ -20,17 +20,38 @@ import (
 )
 
 // handlers holds the business logic each webhook triggers. Every change a
-// delivery makes happens in one transaction; a booking the event names but
-// this backend does not have is a permanent failure (dead-lettered, 200).
+// delivery makes happens in one transaction.
+//
+// Senders do not deliver in order: a payment can arrive before the booking
+// it pays for, a refund before its payment, a late "confirmed" after a
+// "cancelled". The handlers are written for any order: a booking that does
+// not exist yet is a retryable failure while the sender still retries (see
+// missing), status events apply only when newer than the last one applied,
+// and notifications follow the booking's state, not the arrival order.
 type handlers struct {
 	store  *store
 	logger *slog.Logger
 }
 
-// onBooking runs fn in a transaction with the customer phone of booking id.
-// A booking this backend does not have is a permanent failure: no retry
-// will create it, so the event is dead-lettered and acknowledged.
-func (h *handlers) onBooking(ctx context.Context, id string, fn func(tx *sql.Tx, phone string) error) error {
+// retryWindow is how long senders keep retrying an event: Stripe for three
+// days, the Standard Webhooks schedule for about 75 hours.
+const retryWindow = 72 * time.Hour
+
+// missing is the failure of an event about a booking this backend does not
+// have. While the sender still retries, the booking may simply not exist
+// yet (its booking.created is on its way): the failure is retryable (500).
+// Once the event is older than the retry window, or carries no time, no
+// retry will bring the booking: it is dead-lettered and acknowledged.
+func (h *handlers) missing(e *events.Event, err error) error {
+	if e.Time.IsZero() || h.store.now().Sub(e.Time) > retryWindow {
+		return dispatch.Permanent(err)
+	}
+	return err
+}
+
+// onBooking runs fn in a transaction with the customer phone of booking id;
+// a booking this backend does not have fails as missing says.
+func (h *handlers) onBooking(ctx context.Context, e *events.Event, id string, fn func(tx *sql.Tx, phone string) error) error {
 	err := h.store.tx(ctx, func(tx *sql.Tx) error {
 		phone, err := phoneOf(ctx, tx, id)
 		if err != nil {
@@ -39,7 +60,7 @@ func (h *handlers) onBooking(ctx context.Context, id string, fn func(tx *sql.Tx,
 		return fn(tx, phone)
 	})
 	if errors.Is(err, errNoBooking) {
-		return dispatch.Permanent(err)
+		return h.missing(e, err)
 	}
 	return err
 }
@@ -65,20 +86,29 @@ func bookingOf(metadata map[string]string, what string) (string, error) {
 }
 
 // depositPaid: the deposit is paid, the booking confirmed, the payment
-// recorded, and a confirmation SMS queued.
+// recorded, and a confirmation SMS queued. A payment whose refund arrived
+// first is recorded, but neither confirms the booking nor tells the
+// customer their deposit was received.
 func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
 	id, err := bookingOf(pi.Metadata, "payment intent "+pi.ID)
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, id, func(tx *sql.Tx, phone string) error {
+	return h.onBooking(ctx, e, id, func(tx *sql.Tx, phone string) error {
+		var refunded bool
+		if err := tx.QueryRowContext(ctx, `SELECT deposit_refunded FROM bookings WHERE id = $1`, id).Scan(&refunded); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_paid = TRUE, hold_until = NULL, updated_at = $2,
-			status = CASE WHEN status IN ('pending', 'payment_pending') THEN 'confirmed' ELSE status END WHERE id = $1`,
-			id, h.store.stamp()); err != nil {
+			status = CASE WHEN status IN ('pending', 'payment_pending') AND NOT deposit_refunded THEN 'confirmed' ELSE status END
+			WHERE id = $1`, id, h.store.stamp()); err != nil {
 			return err
 		}
 		if err := h.store.addTransaction(ctx, tx, "txn_"+pi.ID, id, "deposit", pi.Amount, string(pi.Currency), pi.ID); err != nil {
 			return err
+		}
+		if refunded {
+			return nil
 		}
 		return h.store.notify(ctx, tx, e.Key()+":sms", id, "sms_confirmation", "sms", phone,
 			fmt.Sprintf("ReserveEasy: your deposit of %s is received; booking %s is confirmed.", money(pi.Amount, string(pi.Currency)), id))
@@ -86,7 +116,8 @@ func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.
 }
 
 // depositFailed: the booking waits for payment, held for two hours, and the
-// customer is emailed.
+// customer is emailed. A failed attempt that arrives after the deposit was
+// paid changes nothing and emails no one.
 func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
 	id, err := bookingOf(pi.Metadata, "payment intent "+pi.ID)
 	if err != nil {
@@ -96,11 +127,15 @@ func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *strip
 	if pi.LastPaymentError != nil && pi.LastPaymentError.Msg != "" {
 		reason = pi.LastPaymentError.Msg
 	}
-	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
+	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
 		hold := h.store.now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
-		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = $2, updated_at = $3
-			WHERE id = $1 AND NOT deposit_paid`, id, hold, h.store.stamp()); err != nil {
+		res, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = $2, updated_at = $3
+			WHERE id = $1 AND NOT deposit_paid`, id, hold, h.store.stamp())
+		if err != nil {
 			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return err // already paid: the failure was an earlier attempt
 		}
 		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_payment_failed", "email", recipient(pi.ReceiptEmail, id),
 			fmt.Sprintf("Your deposit for booking %s failed (%s). We hold your slot until %s.", id, reason, hold))
@@ -113,7 +148,7 @@ func (h *handlers) depositRefunded(ctx context.Context, e *events.Event, ch *str
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
+	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_refunded = TRUE, refunded_at = $2, updated_at = $2 WHERE id = $1`,
 			id, h.store.stamp()); err != nil {
 			return err
@@ -191,14 +226,14 @@ func (h *handlers) bookingRoutes() *dispatch.Router {
 		conversoevent.BookingRescheduled: "rescheduled",
 	} {
 		dispatch.On(r, typ, func(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {
-			return h.bookingStatus(ctx, b, status)
+			return h.bookingStatus(ctx, e, b, status)
 		})
 	}
 	dispatch.On(r, conversoevent.BookingReminder, h.bookingReminder)
 	return r
 }
 
-func (h *handlers) bookingCreated(ctx context.Context, _ *events.Event, b *conversoevent.Booking) error {
+func (h *handlers) bookingCreated(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {
 	if b.BookingID == "" || b.ClientPhone == "" {
 		return dispatch.Permanent(errors.New("booking.created without booking_id or client_phone"))
 	}
@@ -207,25 +242,39 @@ func (h *handlers) bookingCreated(ctx context.Context, _ *events.Event, b *conve
 		status = "pending"
 	}
 	now := h.store.stamp()
-	_, err := h.store.db.ExecContext(ctx, `INSERT INTO bookings (id, customer_phone, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, now)
+	_, err := h.store.db.ExecContext(ctx, `INSERT INTO bookings (id, customer_phone, status, status_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, eventStamp(e), now)
 	return err
 }
 
-func (h *handlers) bookingStatus(ctx context.Context, b *conversoevent.Booking, status string) error {
-	res, err := h.store.db.ExecContext(ctx, `UPDATE bookings SET status = $2, updated_at = $3 WHERE id = $1`,
-		b.BookingID, status, h.store.stamp())
-	if err != nil {
+// eventStamp is the event's time as the status_at column orders it.
+func eventStamp(e *events.Event) string { return e.Time.UTC().Format(time.RFC3339Nano) }
+
+// bookingStatus applies a status event unless a newer one was applied
+// already (a "confirmed" that arrives after the later "cancelled" is
+// history, not news).
+func (h *handlers) bookingStatus(ctx context.Context, e *events.Event, b *conversoevent.Booking, status string) error {
+	err := h.store.tx(ctx, func(tx *sql.Tx) error {
+		var appliedAt sql.NullString
+		err := tx.QueryRowContext(ctx, `SELECT status_at FROM bookings WHERE id = $1`, b.BookingID).Scan(&appliedAt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("booking %q: %w", b.BookingID, errNoBooking)
+		}
+		if err != nil || (appliedAt.Valid && appliedAt.String > eventStamp(e)) {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE bookings SET status = $2, status_at = $3, updated_at = $4 WHERE id = $1`,
+			b.BookingID, status, eventStamp(e), h.store.stamp())
 		return err
+	})
+	if errors.Is(err, errNoBooking) {
+		return h.missing(e, err)
 	}
-	if n, err := res.RowsAffected(); err == nil && n == 0 {
-		return dispatch.Permanent(fmt.Errorf("booking %q: %w", b.BookingID, errNoBooking))
-	}
-	return nil
+	return err
 }
 
 func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {
-	return h.onBooking(ctx, b.BookingID, func(tx *sql.Tx, phone string) error {
+	return h.onBooking(ctx, e, b.BookingID, func(tx *sql.Tx, phone string) error {
 		return h.store.notify(ctx, tx, e.Key()+":sms", b.BookingID, "sms_reminder", "sms", phone,
 			fmt.Sprintf("Reminder: %s on %s.", b.Service, b.StartsAt.Format("Mon 2 Jan 15:04 MST")))
 	})
@@ -234,10 +283,10 @@ func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conv
 func (h *handlers) etailRoutes() *dispatch.Router {
 	r := dispatch.NewRouter()
 	dispatch.On(r, etailevent.PaymentSucceeded, func(ctx context.Context, e *events.Event, p *etailevent.Payment) error {
-		return h.etailTransaction(ctx, p, "etail_payment", p.Amount)
+		return h.etailTransaction(ctx, e, p, "etail_payment", p.Amount)
 	})
 	dispatch.On(r, etailevent.PaymentRefunded, func(ctx context.Context, e *events.Event, p *etailevent.Payment) error {
-		return h.etailTransaction(ctx, p, "etail_refund", -p.AmountRefunded)
+		return h.etailTransaction(ctx, e, p, "etail_refund", -p.AmountRefunded)
 	})
 	dispatch.On(r, etailevent.PaymentFailed, h.etailPaymentFailed)
 	return r
@@ -245,12 +294,12 @@ func (h *handlers) etailRoutes() *dispatch.Router {
 
 // etailTransaction records an Etail Depot payment (a gift card, products
 // bought with the booking) against its booking.
-func (h *handlers) etailTransaction(ctx context.Context, p *etailevent.Payment, kind string, amount int64) error {
+func (h *handlers) etailTransaction(ctx context.Context, e *events.Event, p *etailevent.Payment, kind string, amount int64) error {
 	id, err := bookingOf(p.Metadata, "Etail payment "+p.ID)
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
+	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
 		return h.store.addTransaction(ctx, tx, kind+"_"+p.ID, id, kind, amount, p.Currency, p.ID)
 	})
 }
@@ -260,7 +309,7 @@ func (h *handlers) etailPaymentFailed(ctx context.Context, e *events.Event, p *e
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, id, func(tx *sql.Tx, _ string) error {
+	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
 		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_shop_payment_failed", "email", recipient("", id),
 			fmt.Sprintf("Your shop payment for booking %s failed: %s.", id, p.FailureMessage))
 	})
