@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events/etailevent"
@@ -30,6 +33,9 @@ type secrets struct {
 	Stripe, Twilio, Bookings, Etail string
 	// PublicURL is the scheme://host Twilio requests, behind a proxy.
 	PublicURL string
+	// APIToken guards the routes that are not webhooks (the booking API),
+	// from BOOKINGS_API_TOKEN; without it they are not mounted.
+	APIToken string
 }
 
 // secretsFromEnv reads the secrets; a missing one is an error naming its
@@ -41,6 +47,7 @@ func secretsFromEnv() (secrets, error) {
 		Bookings:  os.Getenv("BOOKINGS_WEBHOOK_SECRET"),
 		Etail:     os.Getenv("ETAIL_WEBHOOK_SECRET"),
 		PublicURL: os.Getenv("PUBLIC_URL"),
+		APIToken:  os.Getenv("BOOKINGS_API_TOKEN"),
 	}
 	var missing []error
 	for _, v := range []struct{ name, value string }{{"STRIPE_WEBHOOK_SECRET", s.Stripe}, {"TWILIO_AUTH_TOKEN", s.Twilio},
@@ -102,7 +109,10 @@ func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archiv
 		append(common, dispatch.WithAsync(dispatch.AsyncConfig{Workers: 2}))...))
 	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser("goconverso"), h.bookingRoutes(), common...))
 	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), h.etailRoutes(), common...))
-	mux.HandleFunc("GET /bookings/{id}", a.getBooking)
+	if sec.APIToken != "" {
+		// The booking API returns the customer's phone: never open.
+		mux.Handle("GET /bookings/{id}", requireBearer(sec.APIToken, http.HandlerFunc(a.getBooking)))
+	}
 	a.handler = mux
 	return a, nil
 }
@@ -131,4 +141,23 @@ func (a *app) shutdown(ctx context.Context) error {
 		errs = append(errs, e.Shutdown(ctx))
 	}
 	return errors.Join(errs...)
+}
+
+// requireBearer answers 401 to a request without "Authorization: Bearer
+// <token>". The comparison takes the same time whatever the guess: both
+// sides are hashed first, so not even the token's length leaks.
+func requireBearer(token string, next http.Handler) http.Handler {
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="bookings"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintln(w, `{"error":"unauthorized"}`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

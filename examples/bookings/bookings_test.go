@@ -210,16 +210,52 @@ func TestRecordThenReplay(t *testing.T) {
 
 func TestGetBooking(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
-	rec := httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bookings/12345", nil))
-	assert.Equal(t, http.StatusNotFound, rec.Code)
+	get := func(auth string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/bookings/12345", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		a.handler.ServeHTTP(rec, req)
+		return rec
+	}
+	bearer := "Bearer " + demoSecrets.APIToken
+	assert.Equal(t, http.StatusNotFound, get(bearer).Code)
 	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
-	rec = httptest.NewRecorder()
-	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bookings/12345", nil))
+	rec := get(bearer)
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.JSONEq(t, `{"id":"12345","customer_phone":"+15551234567","status":"pending","deposit_paid":false,
 		"deposit_refunded":false,"refunded_at":null,"hold_until":null,"sms_status":null,"sms_delivered":false,
 		"sms_delivered_at":null,"created_at":"`+bookingNow(t, a).CreatedAt+`","transactions":0,"outbox":[]}`, rec.Body.String())
+
+	for name, auth := range map[string]string{
+		"no header":        "",
+		"wrong token":      "Bearer guessed",
+		"token prefix":     "Bearer " + demoSecrets.APIToken[:5],
+		"longer token":     bearer + "x",
+		"not a bearer":     "Basic " + demoSecrets.APIToken,
+		"token, no scheme": demoSecrets.APIToken,
+	} {
+		rec := get(auth)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, name)
+		assert.NotContains(t, rec.Body.String(), "+15551234567", name)
+		assert.Equal(t, `Bearer realm="bookings"`, rec.Header().Get("WWW-Authenticate"), name)
+	}
+}
+
+// Without BOOKINGS_API_TOKEN the booking API is not mounted at all.
+func TestBookingAPIWithoutTokenIsNotMounted(t *testing.T) {
+	st, err := openStore(context.Background(), filepath.Join(t.TempDir(), "b.db"))
+	require.NoError(t, err)
+	defer st.db.Close()
+	sec := demoSecrets
+	sec.APIToken = ""
+	a, err := newApp(st, sec, slog.New(slog.DiscardHandler), nil)
+	require.NoError(t, err)
+	defer a.shutdown(context.Background())
+	rec := httptest.NewRecorder()
+	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bookings/12345", nil))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
 }
 
 func TestMissingSecretsNameTheVariable(t *testing.T) {

@@ -30,6 +30,7 @@ var demoSecrets = secrets{
 	Twilio:   "demo_twilio_auth_token",
 	Bookings: "whsec_ZGVtbyBib29raW5ncyB3ZWJob29rIHNlY3JldA==",
 	Etail:    "demo_etail_secret",
+	APIToken: "demo_bookings_api_token",
 }
 
 // demoSigners signs for each testdata directory as its sender would.
@@ -203,6 +204,7 @@ func getBooking(ctx context.Context, base string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	r.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
 		return "", err

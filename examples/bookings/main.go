@@ -16,7 +16,9 @@
 //	ETAIL_WEBHOOK_SECRET=... PUBLIC_URL=https://api.example.com go run ./examples/bookings -db bookings.db
 //
 // runs it for real; -record DIR writes every delivery to DIR in the
-// testdata fixture format, for replay in tests.
+// testdata fixture format, for replay in tests. With BOOKINGS_API_TOKEN set,
+// GET /bookings/{id} answers requests that carry "Authorization: Bearer
+// <that token>" (and 401 to others); without it the route is not mounted.
 package main
 
 import (
