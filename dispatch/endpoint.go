@@ -28,6 +28,7 @@ import (
 //	     dead-lettered (Permanent, or a payload that does not decode)
 //	400  signature missing, wrong or stale (403 for Twilio); malformed body
 //	405  not a POST
+//	408  the body did not arrive within the read timeout
 //	409  the same event is being processed by another delivery
 //	413  body over the limit
 //	500  the handler failed or panicked (the claim is released)
