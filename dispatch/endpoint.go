@@ -262,11 +262,11 @@ func (e *Endpoint) enqueue(w http.ResponseWriter, r *http.Request, d *Delivery, 
 // this request nor Shutdown. Writers that cannot set deadlines (a
 // ResponseRecorder in tests) read without one.
 func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {
+	d := readDeadliner(w)
+	if d == nil || d.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {
 		return verify.ReadBody(w, r, e.maxBody)
 	}
-	defer context.AfterFunc(e.stopCtx, func() { rc.SetReadDeadline(time.Now()) })()
+	defer context.AfterFunc(e.stopCtx, func() { d.SetReadDeadline(time.Now()) })()
 	body, err := verify.ReadBody(w, r, e.maxBody)
 	if err != nil {
 		// The rest of the body is not worth waiting for: net/http would
@@ -274,8 +274,26 @@ func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 		w.Header().Set("Connection", "close")
 		return nil, err
 	}
-	rc.SetReadDeadline(time.Time{})
+	d.SetReadDeadline(time.Time{})
 	return body, nil
+}
+
+type readDeadlineSetter interface{ SetReadDeadline(time.Time) error }
+
+// readDeadliner finds what sets w's read deadline, unwrapping middleware's
+// writers as http.ResponseController does, without its allocations when
+// there is none.
+func readDeadliner(w http.ResponseWriter) readDeadlineSetter {
+	for {
+		switch t := w.(type) {
+		case readDeadlineSetter:
+			return t
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = t.Unwrap()
+		default:
+			return nil
+		}
+	}
 }
 
 // run calls the event's handler h once, with the timeout; no handler (nil,
