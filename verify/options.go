@@ -107,9 +107,11 @@ func WithSecrets(more ...string) Option {
 // requests to, as "scheme://host[:port]" (for example
 // "https://api.example.com"), for when a proxy, load balancer or tunnel in
 // front of the application changes them. Twilio signs the URL it requested,
-// so the verifier must rebuild that URL exactly. It is the recommended setup
-// behind a proxy. Without it (or WithTrustedForwardedHeaders) the verifier
-// uses the request's own TLS state and Host.
+// so the verifier must rebuild that URL exactly. It is the recommended setup,
+// behind a proxy or not. Without it (or WithTrustedForwardedHeaders) the
+// verifier uses the request's own TLS state and Host header, and the Host
+// header is the client's to choose: it is honest only where something in
+// front of the application routes by host.
 func WithPublicURL(base string) Option {
 	return func(c *config) error {
 		u, err := url.Parse(base)
