@@ -3,7 +3,6 @@ package verify
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -61,34 +60,29 @@ const (
 // WithTolerance, WithClock and WithSecrets apply. An empty secret or header
 // name is an error wrapping ErrInvalidConfig.
 func NewHMAC(secret []byte, header string, opts ...Option) (*HMAC, error) {
-	c, err := newConfig(hmacScheme, opts)
+	c, err := newConfig(hmacScheme, opts, secretOptions, hmacOptions, timeOptions)
 	if err != nil {
 		return nil, err
 	}
-	if err := refuse(hmacScheme, c.twilioOptions, "applies only to NewTwilio"); err != nil {
-		return nil, err
-	}
-	if c.timestampHeader == "" {
-		if err := refuse(hmacScheme, c.timeOptions, "needs WithTimestampHeader: without it nothing signed carries a time"); err != nil {
-			return nil, err
-		}
+	if c.timestampHeader == "" && len(c.used[timeOptions]) > 0 {
+		return nil, fmt.Errorf("hmac: %s need WithTimestampHeader: without it nothing signed carries a time: %w",
+			strings.Join(c.used[timeOptions], ", "), ErrInvalidConfig)
 	}
 	if header == "" {
 		return nil, fmt.Errorf("hmac: empty signature header name: %w", ErrInvalidConfig)
 	}
-	if len(secret) == 0 {
-		return nil, fmt.Errorf("hmac: empty secret: %w", ErrInvalidConfig)
-	}
-	raw := [][]byte{secret}
-	for _, s := range c.extraSecrets {
-		raw = append(raw, []byte(s))
+	// The secret's type is []byte here and string in WithSecrets: both are
+	// fixed by hookkit's public contract. Keys are bytes either way.
+	macs, err := secretKeys(hmacScheme, sha256.New, string(secret), c, rawKey)
+	if err != nil {
+		return nil, err
 	}
 	content, err := parseSignedContent(c.signedContent, c.timestampHeader != "")
 	if err != nil {
 		return nil, err
 	}
 	v := &HMAC{
-		macs:      keys(sha256.New, raw),
+		macs:      macs,
 		header:    textproto.CanonicalMIMEHeaderKey(header),
 		prefix:    c.prefix,
 		encoding:  c.encoding,
@@ -164,6 +158,9 @@ func (v *HMAC) Verify(r *http.Request, body []byte) error {
 	if v.encoding == Hex && !decodeHex(sent[:], encoded) {
 		return newError(hmacScheme, 0, ErrMalformedSignature, fmt.Sprintf("%s is not %d hex digits", v.header, 2*sha256.Size))
 	}
+	// A base64 header that is not the canonical text of a MAC can match
+	// nothing: it is a mismatch, as the text comparison it replaces said.
+	canonical := v.encoding == Hex || decodeBase64(sent[:], encoded)
 	var tsText string // signed as sent, since a generic sender signs its own text
 	if v.timestampHeader != "" {
 		tsText = r.Header.Get(v.timestampHeader)
@@ -178,7 +175,6 @@ func (v *HMAC) Verify(r *http.Request, body []byte) error {
 			return err
 		}
 	}
-	var b64 [44]byte
 	for _, k := range v.macs {
 		st := k.get()
 		for _, seg := range v.content {
@@ -191,16 +187,9 @@ func (v *HMAC) Verify(r *http.Request, body []byte) error {
 				st.writeString(tsText)
 			}
 		}
-		mac := st.finish()
-		var match bool
-		if v.encoding == Hex {
-			match = hmac.Equal(sent[:], mac)
-		} else {
-			base64.StdEncoding.Encode(b64[:], mac)
-			match = equalText(encoded, b64[:])
-		}
+		match := hmac.Equal(sent[:], st.finish())
 		k.put(st)
-		if match {
+		if match && canonical {
 			return nil
 		}
 	}

@@ -62,30 +62,40 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	}
 }
 
-// MiddlewareOption configures Middleware.
-type MiddlewareOption func(*middlewareConfig)
-
-type middlewareConfig struct {
-	maxBody int64
-	onError func(w http.ResponseWriter, r *http.Request, err error)
-}
+// MiddlewareOption is what Middleware takes: a verify Option. Of the
+// options, Middleware accepts WithMaxBodyBytes and WithErrorHandler, which
+// no verifier constructor does.
+type MiddlewareOption = Option
 
 // WithMaxBodyBytes sets the largest body Middleware reads (default
-// DefaultMaxBodyBytes); a larger one is answered 413.
-func WithMaxBodyBytes(n int64) MiddlewareOption {
-	return func(c *middlewareConfig) { c.maxBody = n }
+// DefaultMaxBodyBytes); a larger one is answered 413. It applies only to
+// Middleware; dispatch.WithMaxBodyBytes is the same setting for a
+// dispatch.Endpoint.
+func WithMaxBodyBytes(n int64) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("WithMaxBodyBytes(%d): must be positive: %w", n, ErrInvalidConfig)
+		}
+		c.maxBody = n
+		c.use(middlewareOptions, "WithMaxBodyBytes")
+		return nil
+	}
 }
 
 // WithErrorHandler replaces how Middleware answers a request it rejects. The
 // handler gets the error from ReadBody or the Verifier (use StatusCode for
 // the status, and log err: it names the failed check); it must write the
 // response. The default writes StatusCode(err) and a short JSON reason that
-// reveals nothing about the expected signature.
-func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) MiddlewareOption {
-	return func(c *middlewareConfig) {
-		if h != nil {
-			c.onError = h
+// reveals nothing about the expected signature. It applies only to
+// Middleware; a nil handler is a configuration error.
+func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error)) Option {
+	return func(c *config) error {
+		if h == nil {
+			return fmt.Errorf("WithErrorHandler: nil handler: %w", ErrInvalidConfig)
 		}
+		c.onError = h
+		c.use(middlewareOptions, "WithErrorHandler")
+		return nil
 	}
 }
 
@@ -97,14 +107,16 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error))
 //
 // It is a plain func(http.Handler) http.Handler, so it composes with
 // http.ServeMux, chi, and any other router without an adapter. Like
-// http.Handle with a nil handler, it panics at setup if v is nil.
+// http.Handle with a nil handler, it panics at setup if v is nil, and with
+// an error wrapping ErrInvalidConfig if an option is invalid or is one of a
+// verifier's (WithTolerance belongs to the verifier's constructor).
 func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	if v == nil {
 		panic("verify.Middleware: nil Verifier")
 	}
-	c := middlewareConfig{maxBody: DefaultMaxBodyBytes, onError: writeRejection}
-	for _, opt := range opts {
-		opt(&c)
+	c, err := newConfig("middleware", opts, middlewareOptions)
+	if err != nil {
+		panic(err)
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -133,4 +134,29 @@ func TestReadBody(t *testing.T) {
 	r.ContentLength = -1
 	_, err = verify.ReadBody(httptest.NewRecorder(), r, 0)
 	require.ErrorIs(t, err, verify.ErrBodyTooLarge, "the default limit is 1 MiB")
+}
+
+// Middleware and the verifiers share one Option type; each refuses the
+// options that are not its own, and invalid values, at construction.
+func TestMiddlewareOptionsAreValidated(t *testing.T) {
+	v, err := verify.NewStripe("whsec_x")
+	require.NoError(t, err)
+	for name, opt := range map[string]verify.Option{
+		"WithMaxBodyBytes(0)":   verify.WithMaxBodyBytes(0),
+		"WithErrorHandler(nil)": verify.WithErrorHandler(nil),
+		"a verifier's option":   verify.WithTolerance(time.Minute),
+		"a verifier's secrets":  verify.WithSecrets("whsec_old"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			func() {
+				defer func() { err, _ = recover().(error) }()
+				verify.Middleware(v, opt)
+			}()
+			require.ErrorIs(t, err, verify.ErrInvalidConfig)
+		})
+	}
+	_, err = verify.NewStripe("whsec_x", verify.WithMaxBodyBytes(1<<10))
+	require.ErrorIs(t, err, verify.ErrInvalidConfig, "a Middleware option given to a verifier")
+	assert.ErrorContains(t, err, "WithMaxBodyBytes apply only to Middleware")
 }

@@ -2,7 +2,10 @@ package verify
 
 import (
 	"fmt"
+	"hash"
+	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -12,21 +15,41 @@ import (
 // Stripe's and Standard Webhooks' documented default of five minutes.
 const DefaultTolerance = 5 * time.Minute
 
-// Option configures a verifier. The same type serves every constructor; an
-// option that does not apply to a scheme (WithPublicURL on Stripe, say) makes
-// the constructor fail with ErrInvalidConfig rather than being ignored, so a
-// misreading of the configuration never weakens verification silently.
+// Option configures a verifier, or Middleware. The same type serves every
+// constructor; an option that does not apply (WithPublicURL on Stripe,
+// WithMaxBodyBytes on a verifier) makes the constructor fail with
+// ErrInvalidConfig rather than being ignored, so a misreading of the
+// configuration never weakens verification silently.
 type Option func(*config) error
+
+// optionGroup is a set of options that only some constructors accept.
+type optionGroup int
+
+const (
+	secretOptions     optionGroup = iota // every verifier's
+	timeOptions                          // need a signed timestamp
+	twilioOptions                        // rebuild Twilio's URL
+	hmacOptions                          // describe a generic HMAC header
+	middlewareOptions                    // read and reject requests
+	optionGroups
+)
+
+// appliesTo names, for the error, who accepts each group.
+var appliesTo = [optionGroups]string{
+	secretOptions:     "apply to a verifier's constructor",
+	timeOptions:       "need a signed timestamp (NewStripe, NewStandard, NewHMAC with WithTimestampHeader)",
+	twilioOptions:     "apply only to NewTwilio",
+	hmacOptions:       "apply only to NewHMAC",
+	middlewareOptions: "apply only to Middleware",
+}
 
 type config struct {
 	tolerance    time.Duration
 	now          func() time.Time
 	extraSecrets []string
 
-	// Options that only some schemes accept, by name, for the error message.
-	timeOptions   []string // need a signed timestamp
-	twilioOptions []string
-	hmacOptions   []string
+	// used names the options of each group that were given, for errors.
+	used [optionGroups][]string
 
 	publicScheme, publicHost string
 	trustForwarded           bool
@@ -35,10 +58,17 @@ type config struct {
 	prefix          string
 	timestampHeader string
 	signedContent   string
+
+	maxBody int64
+	onError func(w http.ResponseWriter, r *http.Request, err error)
 }
 
-func newConfig(scheme string, opts []Option) (*config, error) {
-	c := &config{tolerance: DefaultTolerance, now: time.Now}
+func (c *config) use(g optionGroup, name string) { c.used[g] = append(c.used[g], name) }
+
+// newConfig applies opts for a constructor of scheme that accepts the
+// groups in accepts, and refuses any other group's options.
+func newConfig(scheme string, opts []Option, accepts ...optionGroup) (*config, error) {
+	c := &config{tolerance: DefaultTolerance, now: time.Now, maxBody: DefaultMaxBodyBytes, onError: writeRejection}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -47,16 +77,35 @@ func newConfig(scheme string, opts []Option) (*config, error) {
 			return nil, fmt.Errorf("%s: %w", scheme, err)
 		}
 	}
+	for g := range optionGroups {
+		if len(c.used[g]) > 0 && !slices.Contains(accepts, g) {
+			return nil, fmt.Errorf("%s: %s %s: %w", scheme, strings.Join(c.used[g], ", "), appliesTo[g], ErrInvalidConfig)
+		}
+	}
 	return c, nil
 }
 
-// refuse fails when options of a group the scheme does not support were used.
-func refuse(scheme string, used []string, why string) error {
-	if len(used) == 0 {
-		return nil
+// secretKeys turns the constructor's secret and WithSecrets' into one
+// keyed MAC each; key checks and decodes one secret (i is its position,
+// 0 for the constructor's).
+func secretKeys(scheme string, newHash func() hash.Hash, primary string, c *config, key func(i int, secret string) ([]byte, error)) ([]*keyedMAC, error) {
+	secrets := append([]string{primary}, c.extraSecrets...)
+	macs := make([]*keyedMAC, len(secrets))
+	for i, s := range secrets {
+		if s == "" {
+			return nil, fmt.Errorf("%s: secret %d is empty: %w", scheme, i, ErrInvalidConfig)
+		}
+		k, err := key(i, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: secret %d: %w", scheme, i, err)
+		}
+		macs[i] = newKeyedMAC(newHash, k)
 	}
-	return fmt.Errorf("%s: %s %s: %w", scheme, strings.Join(used, ", "), why, ErrInvalidConfig)
+	return macs, nil
 }
+
+// rawKey is the key check of schemes that use the secret's text as the key.
+func rawKey(_ int, secret string) ([]byte, error) { return []byte(secret), nil }
 
 // WithTolerance sets how far a signed timestamp may lie from the clock, in
 // the past or in the future (default DefaultTolerance). It applies to the
@@ -68,7 +117,7 @@ func WithTolerance(d time.Duration) Option {
 			return fmt.Errorf("tolerance %s must be positive: %w", d, ErrInvalidConfig)
 		}
 		c.tolerance = d
-		c.timeOptions = append(c.timeOptions, "WithTolerance")
+		c.use(timeOptions, "WithTolerance")
 		return nil
 	}
 }
@@ -81,7 +130,7 @@ func WithClock(now func() time.Time) Option {
 			return fmt.Errorf("nil clock: %w", ErrInvalidConfig)
 		}
 		c.now = now
-		c.timeOptions = append(c.timeOptions, "WithClock")
+		c.use(timeOptions, "WithClock")
 		return nil
 	}
 }
@@ -99,6 +148,7 @@ func WithSecrets(more ...string) Option {
 			}
 		}
 		c.extraSecrets = append(c.extraSecrets, more...)
+		c.use(secretOptions, "WithSecrets")
 		return nil
 	}
 }
@@ -125,7 +175,7 @@ func WithPublicURL(base string) Option {
 			return fmt.Errorf("WithPublicURL %q: want only scheme://host[:port]: %w", base, ErrInvalidConfig)
 		}
 		c.publicScheme, c.publicHost = u.Scheme, u.Host
-		c.twilioOptions = append(c.twilioOptions, "WithPublicURL")
+		c.use(twilioOptions, "WithPublicURL")
 		return nil
 	}
 }
@@ -141,7 +191,7 @@ func WithPublicURL(base string) Option {
 func WithTrustedForwardedHeaders() Option {
 	return func(c *config) error {
 		c.trustForwarded = true
-		c.twilioOptions = append(c.twilioOptions, "WithTrustedForwardedHeaders")
+		c.use(twilioOptions, "WithTrustedForwardedHeaders")
 		return nil
 	}
 }
@@ -175,7 +225,7 @@ func WithEncoding(e Encoding) Option {
 			return fmt.Errorf("WithEncoding: unknown %s: %w", e, ErrInvalidConfig)
 		}
 		c.encoding = e
-		c.hmacOptions = append(c.hmacOptions, "WithEncoding")
+		c.use(hmacOptions, "WithEncoding")
 		return nil
 	}
 }
@@ -185,7 +235,7 @@ func WithEncoding(e Encoding) Option {
 func WithPrefix(prefix string) Option {
 	return func(c *config) error {
 		c.prefix = prefix
-		c.hmacOptions = append(c.hmacOptions, "WithPrefix")
+		c.use(hmacOptions, "WithPrefix")
 		return nil
 	}
 }
@@ -200,7 +250,7 @@ func WithTimestampHeader(name string) Option {
 			return fmt.Errorf("WithTimestampHeader: empty header name: %w", ErrInvalidConfig)
 		}
 		c.timestampHeader = name
-		c.hmacOptions = append(c.hmacOptions, "WithTimestampHeader")
+		c.use(hmacOptions, "WithTimestampHeader")
 		return nil
 	}
 }
@@ -215,7 +265,7 @@ func WithTimestampHeader(name string) Option {
 func WithSignedContent(template string) Option {
 	return func(c *config) error {
 		c.signedContent = template
-		c.hmacOptions = append(c.hmacOptions, "WithSignedContent")
+		c.use(hmacOptions, "WithSignedContent")
 		return nil
 	}
 }

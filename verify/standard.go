@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -47,26 +48,17 @@ type Standard struct {
 // into the key, so a secret that is not valid base64 is an error wrapping
 // ErrInvalidConfig (and a Stripe whsec_ secret will not verify here).
 func NewStandard(secret string, opts ...Option) (*Standard, error) {
-	c, err := newConfig(standardScheme, opts)
+	c, err := newConfig(standardScheme, opts, secretOptions, timeOptions)
 	if err != nil {
 		return nil, err
 	}
-	if err := refuse(standardScheme, c.twilioOptions, "applies only to NewTwilio"); err != nil {
+	macs, err := secretKeys(standardScheme, sha256.New, secret, c, func(_ int, s string) ([]byte, error) {
+		return DecodeStandardSecret(s)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := refuse(standardScheme, c.hmacOptions, "applies only to NewHMAC"); err != nil {
-		return nil, err
-	}
-	secrets := append([]string{secret}, c.extraSecrets...)
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		key, err := DecodeStandardSecret(s)
-		if err != nil {
-			return nil, fmt.Errorf("%s: secret %d: %w", standardScheme, i, err)
-		}
-		raw[i] = key
-	}
-	return &Standard{macs: keys(sha256.New, raw), tolerance: c.tolerance, now: c.now}, nil
+	return &Standard{macs: macs, tolerance: c.tolerance, now: c.now}, nil
 }
 
 // DecodeStandardSecret turns a Standard Webhooks secret ("whsec_<base64>" or
@@ -125,15 +117,13 @@ func (s *Standard) VerifyHeaders(id, timestamp, signature string, body []byte) e
 	if err := checkTimestamp(standardScheme, ts, s.now(), s.tolerance); err != nil {
 		return err
 	}
-	var want [44]byte // base64 of a SHA-256 MAC
 	sawV1 := false
 	for _, k := range s.macs {
 		st := k.get()
 		st.writePrefixed(id, '.', timestamp, ts, '.')
 		st.h.Write(body)
-		base64.StdEncoding.Encode(want[:], st.finish())
+		matched, v1 := standardMatches(signature, st.finish())
 		k.put(st)
-		matched, v1 := standardMatches(signature, want[:])
 		if matched {
 			return nil
 		}
@@ -146,11 +136,13 @@ func (s *Standard) VerifyHeaders(id, timestamp, signature string, body []byte) e
 		"no v1 signature matches; check the secret (base64 after whsec_) and that the body is the raw bytes received")
 }
 
-// standardMatches reports whether any "v1,<sig>" entry carries want, and
+// standardMatches reports whether any "v1,<sig>" entry carries mac, and
 // whether there was any v1 entry at all. Like the reference library it
-// compares the base64 text, so only the canonical encoding matches, and it
-// reads the signature up to a second comma.
-func standardMatches(header string, want []byte) (matched, sawV1 bool) {
+// accepts only the canonical base64 of the MAC (see decodeBase64), and it
+// reads the signature up to a second comma. Every entry is compared in
+// full with hmac.Equal.
+func standardMatches(header string, mac []byte) (matched, sawV1 bool) {
+	var sent [sha256.Size]byte
 	for rest, more := header, true; more; {
 		var entry string
 		entry, rest, more = strings.Cut(rest, " ")
@@ -160,7 +152,7 @@ func standardMatches(header string, want []byte) (matched, sawV1 bool) {
 		}
 		sawV1 = true
 		sig, _, _ = strings.Cut(sig, ",")
-		if equalText(sig, want) {
+		if decodeBase64(sent[:], sig) && hmac.Equal(sent[:], mac) {
 			matched = true
 		}
 	}

@@ -47,31 +47,22 @@ type Stripe struct {
 // check. An empty secret, or an API key where the signing secret belongs, is
 // an error wrapping ErrInvalidConfig.
 func NewStripe(secret string, opts ...Option) (*Stripe, error) {
-	c, err := newConfig(stripeScheme, opts)
+	c, err := newConfig(stripeScheme, opts, secretOptions, timeOptions)
 	if err != nil {
 		return nil, err
 	}
-	if err := refuse(stripeScheme, c.twilioOptions, "applies only to NewTwilio"); err != nil {
-		return nil, err
-	}
-	if err := refuse(stripeScheme, c.hmacOptions, "applies only to NewHMAC"); err != nil {
-		return nil, err
-	}
-	secrets := append([]string{secret}, c.extraSecrets...)
-	raw := make([][]byte, len(secrets))
-	for i, s := range secrets {
-		if s == "" {
-			return nil, fmt.Errorf("stripe: empty signing secret: %w", ErrInvalidConfig)
-		}
+	macs, err := secretKeys(stripeScheme, sha256.New, secret, c, func(_ int, s string) ([]byte, error) {
 		for _, apiKey := range []string{"sk_", "rk_", "pk_"} {
 			if strings.HasPrefix(s, apiKey) {
-				return nil, fmt.Errorf("stripe: secret %d starts with %q, an API key; use the endpoint's whsec_ signing secret: %w",
-					i, apiKey, ErrInvalidConfig)
+				return nil, fmt.Errorf("starts with %q, an API key; use the endpoint's whsec_ signing secret: %w", apiKey, ErrInvalidConfig)
 			}
 		}
-		raw[i] = []byte(s)
+		return []byte(s), nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return &Stripe{macs: keys(sha256.New, raw), tolerance: c.tolerance, now: c.now}, nil
+	return &Stripe{macs: macs, tolerance: c.tolerance, now: c.now}, nil
 }
 
 // Verify checks r's Stripe-Signature header over body, the raw bytes as

@@ -1,10 +1,9 @@
 package verify
 
 import (
+	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strings"
@@ -64,28 +63,18 @@ type param struct{ key, value []byte }
 // behind a proxy). An empty token is an error wrapping ErrInvalidConfig, as
 // is WithTolerance or WithClock: Twilio's signature carries no timestamp.
 func NewTwilio(authToken string, opts ...Option) (*Twilio, error) {
-	c, err := newConfig(twilioScheme, opts)
+	c, err := newConfig(twilioScheme, opts, secretOptions, twilioOptions) // Twilio signs no timestamp
 	if err != nil {
-		return nil, err
-	}
-	if err := refuse(twilioScheme, c.timeOptions, "does not apply: Twilio signatures carry no timestamp"); err != nil {
-		return nil, err
-	}
-	if err := refuse(twilioScheme, c.hmacOptions, "applies only to NewHMAC"); err != nil {
 		return nil, err
 	}
 	if c.publicHost != "" && c.trustForwarded {
 		return nil, fmt.Errorf("twilio: WithPublicURL and WithTrustedForwardedHeaders both say where the URL comes from; keep one: %w", ErrInvalidConfig)
 	}
-	tokens := append([]string{authToken}, c.extraSecrets...)
-	raw := make([][]byte, len(tokens))
-	for i, tok := range tokens {
-		if tok == "" {
-			return nil, fmt.Errorf("twilio: empty auth token: %w", ErrInvalidConfig)
-		}
-		raw[i] = []byte(tok)
+	macs, err := secretKeys(twilioScheme, sha1.New, authToken, c, rawKey)
+	if err != nil {
+		return nil, err
 	}
-	t := &Twilio{macs: keys(sha1.New, raw), publicScheme: c.publicScheme, publicHost: c.publicHost, trustForwarded: c.trustForwarded}
+	t := &Twilio{macs: macs, publicScheme: c.publicScheme, publicHost: c.publicHost, trustForwarded: c.trustForwarded}
 	t.scratch.New = func() any { return new(twilioScratch) }
 	return t, nil
 }
@@ -129,9 +118,8 @@ func (t *Twilio) Verify(r *http.Request, body []byte) error {
 	}
 	if hasHash && bodyHash != "" {
 		sum := sha256.Sum256(body)
-		var hexSum [2 * sha256.Size]byte
-		hex.Encode(hexSum[:], sum[:])
-		if !equalText(bodyHash, hexSum[:]) {
+		var signed [sha256.Size]byte
+		if !decodeHexLower(signed[:], bodyHash) || !hmac.Equal(signed[:], sum[:]) {
 			return twilioError(ErrSignatureMismatch, "body does not hash to the signed bodySHA256")
 		}
 	}
@@ -140,7 +128,10 @@ func (t *Twilio) Verify(r *http.Request, body []byte) error {
 
 // matches tries every token against the URL and its port-toggled form.
 func (t *Twilio) matches(sig string, sc *twilioScratch) bool {
-	var want [28]byte // base64 of a SHA-1 MAC
+	var sent [sha1.Size]byte
+	if !decodeBase64(sent[:], sig) {
+		return false // not the canonical text of a SHA-1 MAC: nothing can match
+	}
 	for _, k := range t.macs {
 		for _, u := range [2][]byte{sc.url, sc.alt} {
 			if len(u) == 0 {
@@ -149,9 +140,9 @@ func (t *Twilio) matches(sig string, sc *twilioScratch) bool {
 			st := k.get()
 			st.h.Write(u)
 			st.h.Write(sc.content)
-			base64.StdEncoding.Encode(want[:], st.finish())
+			match := hmac.Equal(sent[:], st.finish())
 			k.put(st)
-			if equalText(sig, want[:]) {
+			if match {
 				return true
 			}
 		}
