@@ -60,15 +60,15 @@ func NewRouter() *Router {
 	return &Router{exact: map[string]Handler{}}
 }
 
-// On registers h for the events of typ; h receives the payload decoded into
-// T. A payload that does not decode into T is dead-lettered (it is
+// On registers h for the events of kind; h receives the payload decoded
+// into T. A payload that does not decode into T is dead-lettered (it is
 // permanent: retrying cannot change the bytes).
 //
 //	dispatch.On(r, stripeevent.PaymentIntentSucceeded,
 //		func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error { ... })
-func On[T any](r *Router, typ events.Type[T], h func(ctx context.Context, e *events.Event, v T) error) {
-	r.Handle(typ.Name(), HandlerFunc(func(ctx context.Context, e *events.Event) error {
-		v, err := typ.Decode(e)
+func On[T any](r *Router, kind events.Kind[T], h func(ctx context.Context, e *events.Event, v T) error) {
+	r.Handle(kind.Name(), HandlerFunc(func(ctx context.Context, e *events.Event) error {
+		v, err := kind.Decode(e)
 		if err != nil {
 			return Permanent(err)
 		}

@@ -76,7 +76,7 @@ func newDecodeError(e *Event, goType string, err error) *DecodeError {
 	case errors.As(err, &fromJSON):
 		d.Problem = fmt.Sprintf("the payload does not fit the type (%T)", innermost(err))
 	default:
-		// A NewTypeFunc decoder's own words, documented as quoting no value.
+		// A NewKindFunc decoder's own words, documented as quoting no value.
 		d.Problem = logtext.Clip(err.Error(), maxProblem)
 	}
 	return d

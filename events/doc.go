@@ -20,25 +20,29 @@
 //
 // JSONParser does not decode the body to find the envelope: one validating
 // pass over the bytes records where the ID, type and time are and where the
-// payload starts and ends, accepting exactly the documents encoding/json
-// accepts. A parse allocates the Event and one string for ID and type
-// together.
+// payload starts and ends, accepting only documents encoding/json accepts,
+// and refusing those that encoding/json would read differently (a key that
+// differs from an envelope key only in case). A parse allocates the Event
+// and one string for ID and type together. Every parser bounds the ID and
+// type it returns (MaxIDBytes, MaxTypeBytes; see Event.Validate).
 //
-// # Typed keys
+// # Kinds: event types with their Go type
 //
-// Type[T] names an event type and says how its payload decodes:
+// Kind[T] names an event type and says how its payload decodes:
 //
-//	var DepositPaid = events.NewType[*stripe.PaymentIntent]("payment_intent.succeeded")
+//	var DepositPaid = events.NewKind[*stripe.PaymentIntent]("payment_intent.succeeded")
 //
 //	pi, err := DepositPaid.Decode(e) // a *stripe.PaymentIntent; no any, no cast
 //
-// The payload is decoded once per event and key, when first asked for; a
-// payload that does not decode into T is an error wrapping ErrUndecodable
-// (retrying cannot fix it, so a dispatcher dead-letters it). Package
-// dispatch registers handlers by Type, so a handler receives T directly.
+// The payload is decoded once per event and kind, when first asked for; a
+// payload that does not decode into T is a *DecodeError wrapping
+// ErrUndecodable (retrying cannot fix it, so a dispatcher dead-letters it),
+// whose message names the field and the problem but never a payload value.
+// Package dispatch registers handlers by Kind, so a handler receives T
+// directly. Each provider package declares the kinds its senders send and
+// lists their names in its Catalog function.
 //
-// A Registry gathers a source's types, so that catalogs can be listed,
-// unknown types told apart, and recorded fixtures decoded in tests.
+// (Kind was called Type; Type and NewType remain as deprecated aliases.)
 //
 // # Fixtures
 //

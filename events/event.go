@@ -19,7 +19,7 @@ const (
 
 // Event is one webhook delivery, parsed: what it is (ID, Type, Source,
 // Time) and its bytes (Data, Body, Header), with the payload left raw until
-// a handler asks for it as a typed value (see Type).
+// a handler asks for it as a typed value (see Kind).
 type Event struct {
 	// ID identifies the event at its source, stable across the sender's
 	// retries; with Source it is the deduplication key.
@@ -30,7 +30,7 @@ type Event struct {
 	// Source names the sender ("stripe", "twilio", ...).
 	Source string
 	// Time is when the source says the event happened (zero when it does
-	// not say).
+	// not say, as in Twilio's SMS status callbacks).
 	Time time.Time
 	// Data is the raw event object (Stripe's data.object, a form body for
 	// Twilio), a slice of Body.
@@ -40,7 +40,7 @@ type Event struct {
 	// Header is the delivery's request header (shared, not copied).
 	Header http.Header
 
-	// The payload decoded by the last Type.Decode, so that it is decoded
+	// The payload decoded by the last Kind.Decode, so that it is decoded
 	// once however many handlers ask for it.
 	memoKey any
 	memo    any
@@ -88,9 +88,7 @@ var (
 	// should not retry it; it is answered 400.
 	ErrMalformedEvent = errors.New("events: malformed event")
 	// ErrUndecodable means an event's payload does not decode into the Go
-	// type registered for its event type. Retrying cannot fix it; the
-	// dispatcher dead-letters the event and answers 200.
+	// type of its Kind. Retrying cannot fix it; the dispatcher
+	// dead-letters the event and answers 200.
 	ErrUndecodable = errors.New("events: payload does not decode")
-	// ErrUnknownType means no type of that name is registered.
-	ErrUnknownType = errors.New("events: unknown event type")
 )

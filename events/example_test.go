@@ -12,8 +12,8 @@ type Refund struct {
 	Amount int64  `json:"amount"`
 }
 
-func ExampleNewType() {
-	refundCreated := events.NewType[*Refund]("refund.created")
+func ExampleNewKind() {
+	refundCreated := events.NewKind[*Refund]("refund.created")
 
 	e := &events.Event{ID: "evt_1", Type: "refund.created", Source: "shop", Data: []byte(`{"id":"re_1","amount":2500}`)}
 	refund, err := refundCreated.Decode(e) // a *Refund, decoded on demand
@@ -50,11 +50,8 @@ func ExampleNewJSONParser() {
 	// shop: no event type (a non-empty string) at "kind": events: malformed event
 }
 
-func ExampleRegistry() {
-	catalog := events.NewRegistry(
-		events.NewType[*Refund]("refund.created"),
-		events.NewType[*Refund]("refund.failed"),
-	)
-	fmt.Println(catalog.Names(), catalog.Known("refund.updated"))
-	// Output: [refund.created refund.failed] false
+func ExampleNames() {
+	// What a provider package's Catalog function returns.
+	fmt.Println(events.Names(events.NewKind[*Refund]("refund.failed"), events.NewKind[*Refund]("refund.created")))
+	// Output: [refund.created refund.failed]
 }

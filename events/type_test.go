@@ -2,7 +2,6 @@ package events_test
 
 import (
 	"encoding/json"
-	"errors"
 	"testing"
 	"time"
 
@@ -20,7 +19,7 @@ type deposit struct {
 
 func TestTypeDecodesOnce(t *testing.T) {
 	calls := 0
-	depositPaid := events.NewTypeFunc("deposit.paid", func(data []byte) (*deposit, error) {
+	depositPaid := events.NewKindFunc("deposit.paid", func(data []byte) (*deposit, error) {
 		calls++
 		var d deposit
 		return &d, json.Unmarshal(data, &d)
@@ -35,7 +34,7 @@ func TestTypeDecodesOnce(t *testing.T) {
 	assert.Equal(t, 1, calls)
 
 	// Another key of the same name is another decoder.
-	other := events.NewType[*deposit]("deposit.paid")
+	other := events.NewKind[*deposit]("deposit.paid")
 	third, err := other.Decode(e)
 	require.NoError(t, err)
 	assert.Equal(t, first, third)
@@ -54,37 +53,23 @@ func TestTypeDecodeErrors(t *testing.T) {
 	_, err = depositPaid.Decode(&events.Event{ID: "evt_2", Type: "deposit.refunded", Data: []byte(`{}`)})
 	require.ErrorIs(t, err, events.ErrUndecodable, "a key decodes only its own type")
 
-	var zero events.Type[*deposit]
+	var zero events.Kind[*deposit]
 	_, err = zero.Decode(e)
 	require.ErrorIs(t, err, events.ErrUndecodable)
 	assert.Equal(t, "", zero.Name())
 }
 
-func TestRegistry(t *testing.T) {
-	paid := events.NewType[*deposit]("deposit.paid")
-	refunded := events.NewType[*deposit]("deposit.refunded")
-	r := events.NewRegistry(refunded, paid)
-	assert.Equal(t, []string{"deposit.paid", "deposit.refunded"}, r.Names())
-	assert.True(t, r.Known("deposit.paid"))
-	assert.False(t, r.Known("deposit.held"))
+func TestNames(t *testing.T) {
+	assert.Equal(t, []string{"deposit.held", "deposit.paid", "deposit.refunded"},
+		events.Names(events.NewKind[*deposit]("deposit.refunded"), events.NewKind[int]("deposit.paid"), events.NewKind[string]("deposit.held")))
+	assert.Empty(t, events.Names())
+}
 
-	v, err := r.Decode(&events.Event{Type: "deposit.paid", Data: []byte(`{"id":"d"}`)})
-	require.NoError(t, err)
-	assert.Equal(t, &deposit{ID: "d"}, v)
-	_, err = r.Decode(&events.Event{Type: "deposit.held"})
-	require.ErrorIs(t, err, events.ErrUnknownType)
-
-	err = r.Add(events.NewType[string]("deposit.held"), events.NewType[int]("deposit.paid"))
-	require.Error(t, err, "a duplicate name is refused")
-	assert.False(t, r.Known("deposit.held"), "and nothing of the batch is added")
-	require.NoError(t, r.Add(events.NewType[string]("deposit.held")))
-
-	var empty events.Registry
-	assert.Empty(t, empty.Names())
-	require.Error(t, empty.Add(events.Type[int]{}))
-	assert.Panics(t, func() { events.NewRegistry(paid, paid) })
-	_, err = empty.Decode(&events.Event{Type: "x"})
-	assert.True(t, errors.Is(err, events.ErrUnknownType))
+// The deprecated names are the same type and the same function.
+func TestTypeIsKind(t *testing.T) {
+	var k events.Kind[*deposit] = events.NewType[*deposit]("deposit.paid")
+	var typ events.Type[*deposit] = events.NewKind[*deposit]("deposit.paid")
+	assert.Equal(t, k.Name(), typ.Name())
 }
 
 // A payload that does not decode names the field and the problem, never a
@@ -95,7 +80,7 @@ func TestDecodeErrorQuotesNoValue(t *testing.T) {
 		When   time.Time `json:"when"`
 		Paid   bool      `json:"paid"`
 	}
-	kind := events.NewType[*booking]("booking.paid")
+	kind := events.NewKind[*booking]("booking.paid")
 	tests := []struct {
 		name, data, secret, field, problem string
 	}{

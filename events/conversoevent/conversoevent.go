@@ -9,21 +9,23 @@ import (
 // Source is the Source of GoConverso events parsed by NewParser.
 const Source = "goconverso"
 
-// Config is the generic JSON parser's ready configuration for GoConverso
+// Config returns the generic JSON parser's configuration for GoConverso
 // booking events: {"event", "timestamp" (RFC 3339), "data"}. The events
 // carry no ID, so the parser derives one from the event name, timestamp and
 // data (see events.JSONConfig.DeriveID): a retry of the same event gets the
 // same ID, and so is deduplicated.
-var Config = events.JSONConfig{
-	Source:   Source,
-	Type:     "event",
-	Time:     "timestamp",
-	Data:     "data",
-	DeriveID: true,
+func Config() events.JSONConfig {
+	return events.JSONConfig{
+		Source:   Source,
+		Type:     "event",
+		Time:     "timestamp",
+		Data:     "data",
+		DeriveID: true,
+	}
 }
 
-// NewParser returns a parser for Config.
-func NewParser() *events.JSONParser { return events.MustJSONParser(Config) }
+// NewParser returns a parser for Config().
+func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
 
 // Booking is the data of every booking.* event.
 type Booking struct {
@@ -42,18 +44,18 @@ type Booking struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// The typed keys of GoConverso's booking events. The same keys decode
+// The kinds of GoConverso's booking events. The same kinds decode
 // these events when they arrive as Standard Webhooks (whose "data" has the
 // same shape).
 var (
-	BookingCreated     = events.NewType[*Booking]("booking.created")
-	BookingConfirmed   = events.NewType[*Booking]("booking.confirmed")
-	BookingCancelled   = events.NewType[*Booking]("booking.cancelled")
-	BookingRescheduled = events.NewType[*Booking]("booking.rescheduled")
-	BookingReminder    = events.NewType[*Booking]("booking.reminder")
+	BookingCreated     = events.NewKind[*Booking]("booking.created")
+	BookingConfirmed   = events.NewKind[*Booking]("booking.confirmed")
+	BookingCancelled   = events.NewKind[*Booking]("booking.cancelled")
+	BookingRescheduled = events.NewKind[*Booking]("booking.rescheduled")
+	BookingReminder    = events.NewKind[*Booking]("booking.reminder")
 )
 
-// Catalog returns a new Registry of the typed keys above.
-func Catalog() *events.Registry {
-	return events.NewRegistry(BookingCreated, BookingConfirmed, BookingCancelled, BookingRescheduled, BookingReminder)
+// Catalog returns the names of the kinds above, sorted.
+func Catalog() []string {
+	return events.Names(BookingCreated, BookingConfirmed, BookingCancelled, BookingRescheduled, BookingReminder)
 }

@@ -5,18 +5,21 @@ import "github.com/hookkit/hookkit/events"
 // Source is the Source of every Etail Depot event.
 const Source = "etail"
 
-// Config is the generic JSON parser's ready configuration for Etail Depot
-// style events: {"id", "type", "created" (Unix seconds), "data": {"object"}}.
-var Config = events.JSONConfig{
-	Source: Source,
-	ID:     "id",
-	Type:   "type",
-	Time:   "created",
-	Data:   "data.object",
+// Config returns the generic JSON parser's configuration for Etail Depot
+// style events: {"id", "type", "created" (Unix seconds), "data": {"object"}},
+// a starting point for senders of the same shape.
+func Config() events.JSONConfig {
+	return events.JSONConfig{
+		Source: Source,
+		ID:     "id",
+		Type:   "type",
+		Time:   "created",
+		Data:   "data.object",
+	}
 }
 
-// NewParser returns a parser for Config.
-func NewParser() *events.JSONParser { return events.MustJSONParser(Config) }
+// NewParser returns a parser for Config().
+func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
 
 // Payment is a payment.* event's object.
 type Payment struct {
@@ -87,21 +90,21 @@ type Transaction struct {
 	Created     int64  `json:"created"`
 }
 
-// The typed keys of Etail Depot's events.
+// The kinds of Etail Depot's events.
 var (
-	PaymentSucceeded   = events.NewType[*Payment]("payment.succeeded")
-	PaymentFailed      = events.NewType[*Payment]("payment.failed")
-	PaymentRefunded    = events.NewType[*Payment]("payment.refunded")
-	OrderCreated       = events.NewType[*Order]("order.created")
-	OrderPaid          = events.NewType[*Order]("order.paid")
-	OrderCancelled     = events.NewType[*Order]("order.cancelled")
-	AccountUpdated     = events.NewType[*Account]("account.updated")
-	CardIssued         = events.NewType[*Card]("card.issued")
-	TransactionCreated = events.NewType[*Transaction]("transaction.created")
+	PaymentSucceeded   = events.NewKind[*Payment]("payment.succeeded")
+	PaymentFailed      = events.NewKind[*Payment]("payment.failed")
+	PaymentRefunded    = events.NewKind[*Payment]("payment.refunded")
+	OrderCreated       = events.NewKind[*Order]("order.created")
+	OrderPaid          = events.NewKind[*Order]("order.paid")
+	OrderCancelled     = events.NewKind[*Order]("order.cancelled")
+	AccountUpdated     = events.NewKind[*Account]("account.updated")
+	CardIssued         = events.NewKind[*Card]("card.issued")
+	TransactionCreated = events.NewKind[*Transaction]("transaction.created")
 )
 
-// Catalog returns a new Registry of the typed keys above.
-func Catalog() *events.Registry {
-	return events.NewRegistry(PaymentSucceeded, PaymentFailed, PaymentRefunded, OrderCreated, OrderPaid,
+// Catalog returns the names of the kinds above, sorted.
+func Catalog() []string {
+	return events.Names(PaymentSucceeded, PaymentFailed, PaymentRefunded, OrderCreated, OrderPaid,
 		OrderCancelled, AccountUpdated, CardIssued, TransactionCreated)
 }

@@ -33,11 +33,7 @@ func Example() {
 
 // Any Stripe event type is one line away.
 func ExampleCatalog() {
-	disputeCreated := events.NewType[*stripe.Dispute]("charge.dispute.created")
-	catalog := stripeevent.Catalog()
-	if err := catalog.Add(disputeCreated); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(len(catalog.Names()), catalog.Known("charge.dispute.created"))
-	// Output: 10 true
+	disputeCreated := events.NewKind[*stripe.Dispute]("charge.dispute.created")
+	fmt.Println(len(stripeevent.Catalog()), "kinds in the catalog; one more:", disputeCreated.Name())
+	// Output: 9 kinds in the catalog; one more: charge.dispute.created
 }

@@ -11,46 +11,49 @@ import (
 // Source is the Source of every Stripe event.
 const Source = "stripe"
 
-var parser = events.MustJSONParser(events.JSONConfig{
-	Source: Source,
-	ID:     "id",
-	Type:   "type",
-	Time:   "created",
-	Data:   "data.object",
-})
-
-// NewParser returns the parser for Stripe event bodies: ID from id, Type
+// NewParser returns a parser for Stripe event bodies: ID from id, Type
 // from type, Time from created, Data the raw data.object. It never looks at
 // api_version, so events of any API version parse; decoding a payload into
-// stripe-go's types is a separate, later step. The parser is shared and safe
-// for concurrent use.
-func NewParser() *events.JSONParser { return parser }
+// stripe-go's types is a separate, later step. The parser is safe for
+// concurrent use.
+func NewParser() *events.JSONParser {
+	return events.MustJSONParser(events.JSONConfig{
+		Source: Source,
+		ID:     "id",
+		Type:   "type",
+		Time:   "created",
+		Data:   "data.object",
+	})
+}
 
-// The typed keys of the Stripe events a booking or payments backend handles,
+// The kinds of the Stripe events a booking or payments backend handles,
 // decoding into stripe-go v76's types. Add any other event in one line:
 //
-//	var DisputeCreated = events.NewType[*stripe.Dispute]("charge.dispute.created")
+//	var DisputeCreated = events.NewKind[*stripe.Dispute]("charge.dispute.created")
 var (
-	PaymentIntentSucceeded      = events.NewType[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentSucceeded))
-	PaymentIntentPaymentFailed  = events.NewType[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentPaymentFailed))
-	ChargeRefunded              = events.NewType[*stripe.Charge](string(stripe.EventTypeChargeRefunded))
-	CheckoutSessionCompleted    = events.NewType[*stripe.CheckoutSession](string(stripe.EventTypeCheckoutSessionCompleted))
-	CustomerSubscriptionCreated = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionCreated))
-	CustomerSubscriptionUpdated = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionUpdated))
-	CustomerSubscriptionDeleted = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionDeleted))
-	InvoicePaymentSucceeded     = events.NewType[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentSucceeded))
-	InvoicePaymentFailed        = events.NewType[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentFailed))
+	PaymentIntentSucceeded      = events.NewKind[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentSucceeded))
+	PaymentIntentPaymentFailed  = events.NewKind[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentPaymentFailed))
+	ChargeRefunded              = events.NewKind[*stripe.Charge](string(stripe.EventTypeChargeRefunded))
+	CheckoutSessionCompleted    = events.NewKind[*stripe.CheckoutSession](string(stripe.EventTypeCheckoutSessionCompleted))
+	CustomerSubscriptionCreated = events.NewKind[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionCreated))
+	CustomerSubscriptionUpdated = events.NewKind[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionUpdated))
+	CustomerSubscriptionDeleted = events.NewKind[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionDeleted))
+	InvoicePaymentSucceeded     = events.NewKind[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentSucceeded))
+	InvoicePaymentFailed        = events.NewKind[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentFailed))
 )
 
-// Catalog returns a new Registry of the typed keys above; add your own with
-// its Add method.
-func Catalog() *events.Registry {
-	return events.NewRegistry(
+// Catalog returns the names of the kinds above, sorted: the Stripe events
+// this package types. A host can compare it with what its router handles
+// (the bookings example logs the difference at startup), and a test can
+// check that each has a recorded delivery.
+func Catalog() []string {
+	return events.Names(
 		PaymentIntentSucceeded, PaymentIntentPaymentFailed, ChargeRefunded, CheckoutSessionCompleted,
 		CustomerSubscriptionCreated, CustomerSubscriptionUpdated, CustomerSubscriptionDeleted,
 		InvoicePaymentSucceeded, InvoicePaymentFailed,
 	)
 }
+
 
 // Envelope is the rest of a Stripe event's envelope, which the fast parse
 // leaves in the body.
@@ -79,10 +82,11 @@ func EnvelopeOf(e *events.Event) (Envelope, error) {
 	return env, err
 }
 
-// StripeEvent decodes e's whole body into stripe-go's Event, for code
-// written against stripe-go. Unlike webhook.ConstructEvent it does not
-// refuse an api_version other than stripe-go's.
-func StripeEvent(e *events.Event) (*stripe.Event, error) {
+// Event decodes e's whole body into stripe-go's Event, for code written
+// against stripe-go. Unlike webhook.ConstructEvent it does not refuse an
+// api_version other than stripe-go's. A body that does not decode is a
+// *events.DecodeError.
+func Event(e *events.Event) (*stripe.Event, error) {
 	var se stripe.Event
 	if err := events.DecodeJSON(e, e.Body, &se); err != nil {
 		return nil, err

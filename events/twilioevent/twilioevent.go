@@ -32,7 +32,7 @@ const Source = "twilio"
 //     new key and run its handler again.
 //   - Time is the callback's Timestamp parameter when it has one (voice),
 //     otherwise zero.
-//   - Data is the form body itself; the typed keys decode it.
+//   - Data is the form body itself; the kinds decode it.
 //
 // A Parser is safe for concurrent use.
 type Parser struct{}
@@ -192,35 +192,35 @@ func DecodeCallStatus(data []byte) (*CallStatus, error) {
 	return c, nil
 }
 
-// MessageType returns the typed key of message status callbacks with status.
-func MessageType(status string) events.Type[*MessageStatus] {
-	return events.NewTypeFunc("message."+status, DecodeMessageStatus)
+// MessageKind returns the kind of message status callbacks with status.
+func MessageKind(status string) events.Kind[*MessageStatus] {
+	return events.NewKindFunc("message."+status, DecodeMessageStatus)
 }
 
-// CallType returns the typed key of call status callbacks with status.
-func CallType(status string) events.Type[*CallStatus] {
-	return events.NewTypeFunc("call."+status, DecodeCallStatus)
+// CallKind returns the kind of call status callbacks with status.
+func CallKind(status string) events.Kind[*CallStatus] {
+	return events.NewKindFunc("call."+status, DecodeCallStatus)
 }
 
-// The typed keys of the status callbacks a booking backend acts on. Add any
-// other status in one line: twilioevent.MessageType("read").
+// The kinds of the status callbacks a booking backend acts on. Add any
+// other status in one line: twilioevent.MessageKind("read").
 var (
-	MessageQueued      = MessageType("queued")
-	MessageSent        = MessageType("sent")
-	MessageDelivered   = MessageType("delivered")
-	MessageUndelivered = MessageType("undelivered")
-	MessageFailed      = MessageType("failed")
+	MessageQueued      = MessageKind("queued")
+	MessageSent        = MessageKind("sent")
+	MessageDelivered   = MessageKind("delivered")
+	MessageUndelivered = MessageKind("undelivered")
+	MessageFailed      = MessageKind("failed")
 
-	CallCompleted = CallType("completed")
-	CallBusy      = CallType("busy")
-	CallNoAnswer  = CallType("no-answer")
-	CallFailed    = CallType("failed")
-	CallCanceled  = CallType("canceled")
+	CallCompleted = CallKind("completed")
+	CallBusy      = CallKind("busy")
+	CallNoAnswer  = CallKind("no-answer")
+	CallFailed    = CallKind("failed")
+	CallCanceled  = CallKind("canceled")
 )
 
-// Catalog returns a new Registry of the typed keys above.
-func Catalog() *events.Registry {
-	return events.NewRegistry(
+// Catalog returns the names of the kinds above, sorted.
+func Catalog() []string {
+	return events.Names(
 		MessageQueued, MessageSent, MessageDelivered, MessageUndelivered, MessageFailed,
 		CallCompleted, CallBusy, CallNoAnswer, CallFailed, CallCanceled,
 	)

@@ -2,6 +2,9 @@ package twilioevent_test
 
 import (
 	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -59,4 +62,43 @@ func TestDecodeCallStatusRejectsBadNumbers(t *testing.T) {
 	require.Error(t, err)
 	_, err = twilioevent.CallCompleted.Decode(&events.Event{Type: "call.completed", Data: []byte("CallSid=CA1&CallDuration=long")})
 	require.ErrorIs(t, err, events.ErrUndecodable)
+}
+
+// FuzzParser: whatever the form, Parse never panics; what it accepts is a
+// status callback whose ID and type come from the signed form and are
+// bounded; what it refuses wraps ErrMalformedEvent and quotes no value.
+func FuzzParser(f *testing.F) {
+	forms, err := filepath.Glob("../../testdata/twilio/*.form")
+	require.NoError(f, err)
+	for _, name := range forms {
+		body, err := os.ReadFile(name)
+		require.NoError(f, err)
+		f.Add(body)
+	}
+	for _, s := range []string{"MessageSid=SM1&SmsStatus=sent", "CallSid=CA1&CallStatus=a%2Eb", "MessageSid=&CallSid=C&CallStatus=x",
+		"MessageSid=SM1&MessageStatus=sent&Timestamp=Mon%2C+23+Nov+2026+08%3A15%3A00+%2B0000", "a=%zz", ";", ""} {
+		f.Add([]byte(s))
+	}
+	p := twilioevent.NewParser()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e, err := p.Parse(nil, body)
+		form, formErr := url.ParseQuery(string(body))
+		if err != nil {
+			require.ErrorIs(t, err, events.ErrMalformedEvent)
+			return
+		}
+		require.NoError(t, formErr, "accepted a body url.ParseQuery refuses")
+		require.NoError(t, e.Validate())
+		assert.Equal(t, body, e.Data)
+		sid, status := form.Get("MessageSid"), form.Get("MessageStatus")
+		prefix := "message."
+		if sid == "" {
+			sid, status, prefix = form.Get("CallSid"), form.Get("CallStatus"), "call."
+		} else if status == "" {
+			status = form.Get("SmsStatus")
+		}
+		assert.Equal(t, sid+":"+status, e.ID)
+		assert.Equal(t, prefix+status, e.Type)
+		assert.NotContains(t, status, ".")
+	})
 }
