@@ -35,7 +35,7 @@ func TestAsyncFailTwiceThenSucceed(t *testing.T) {
 		}
 		return nil
 	})
-	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	store := memStore(t)
 	ep := newStripeEndpoint(t, r, dispatch.WithStore(store), dispatch.WithAsync(dispatch.AsyncConfig{Workers: 2, Retry: fastRetry}))
 
 	code, body := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_async_flaky")))
@@ -58,7 +58,7 @@ func TestAsyncFinalFailure(t *testing.T) {
 		return errors.New("still failing")
 	})
 	dls := &dispatch.MemoryDeadLetters{}
-	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	store := memStore(t)
 	ep := newStripeEndpoint(t, r, dispatch.WithStore(store), dispatch.WithDeadLetters(dls),
 		dispatch.WithAsync(dispatch.AsyncConfig{Workers: 1, Retry: fastRetry}))
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_async_dead")))
@@ -99,7 +99,7 @@ func TestAsyncQueueFull(t *testing.T) {
 		<-release
 		return nil
 	})
-	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	store := memStore(t)
 	ep := newStripeEndpoint(t, r, dispatch.WithStore(store),
 		dispatch.WithAsync(dispatch.AsyncConfig{Workers: 1, Queue: dispatch.NewMemoryQueue(1)}))
 	defer close(release)
@@ -182,7 +182,7 @@ func TestShutdownAsync(t *testing.T) {
 			<-ctx.Done() // stuck until shutdown cancels it
 			return ctx.Err()
 		})
-		store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+		store := memStore(t)
 		ep := newStripeEndpoint(t, r, dispatch.WithStore(store), dispatch.WithTimeout(time.Minute),
 			dispatch.WithAsync(dispatch.AsyncConfig{Workers: 1}))
 		for i := range 3 {
@@ -208,7 +208,7 @@ func TestAsyncUnknownTypeDeadLettered(t *testing.T) {
 	r := dispatch.NewRouter()
 	r.SetUnknownPolicy(dispatch.DeadLetterUnknown)
 	dls := &dispatch.MemoryDeadLetters{}
-	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	store := memStore(t)
 	ep := newStripeEndpoint(t, r, dispatch.WithStore(store), dispatch.WithDeadLetters(dls), dispatch.WithAsync(dispatch.AsyncConfig{Retry: fastRetry}))
 	code, _ := deliver(ep, signed(stripeBody(t, "charge.refunded", "evt_async_unknown")))
 	require.Equal(t, 200, code)

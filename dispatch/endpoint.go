@@ -76,7 +76,11 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 		}
 	}
 	if e.store == nil {
-		e.store = idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+		store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+		if err != nil {
+			return nil, err
+		}
+		e.store = store
 	}
 	if e.deadLetters == nil {
 		e.deadLetters = &MemoryDeadLetters{}

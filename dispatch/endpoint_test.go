@@ -130,7 +130,7 @@ func TestStatusTable(t *testing.T) {
 				}
 				return nil
 			})
-			store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+			store := memStore(t)
 			dls := &dispatch.MemoryDeadLetters{}
 			opts := append([]dispatch.Option{dispatch.WithStore(store), dispatch.WithDeadLetters(dls)}, tt.opts...)
 			ep := newStripeEndpoint(t, r, opts...)
@@ -183,7 +183,7 @@ func TestClaimAfterOutcome(t *testing.T) {
 				}
 				return tc.first
 			})
-			store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+			store := memStore(t)
 			ep := newStripeEndpoint(t, r, dispatch.WithStore(store))
 			deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_claim")))
 			c, err := store.Claim(context.Background(), "stripe:evt_claim", time.Minute)
@@ -281,7 +281,7 @@ func TestHandlerTimeout(t *testing.T) {
 		<-ctx.Done() // a handler blocked on a slow database, watching its context
 		return ctx.Err()
 	})
-	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	store := memStore(t)
 	ep := newStripeEndpoint(t, r, dispatch.WithTimeout(50*time.Millisecond), dispatch.WithStore(store))
 	start := time.Now()
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_slow")))

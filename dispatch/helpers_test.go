@@ -62,6 +62,14 @@ func deliver(h http.Handler, req *http.Request) (int, string) {
 	return rec.Code, rec.Body.String()
 }
 
+// memStore returns an empty memory store.
+func memStore(t testing.TB) *idempotency.MemoryStore {
+	t.Helper()
+	s, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	require.NoError(t, err)
+	return s
+}
+
 // downStore is a store that cannot be reached.
 type downStore struct{}
 

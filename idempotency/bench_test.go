@@ -69,7 +69,7 @@ func prefill(b *testing.B, s idempotency.Store, n int, keep time.Duration) {
 func BenchmarkMemoryClaimComplete(b *testing.B) {
 	for _, resident := range []int{0, 1_000_000} {
 		b.Run("resident="+strconv.Itoa(resident), func(b *testing.B) {
-			s := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: 20_000_000})
+			s := mustMemory(b, idempotency.MemoryConfig{MaxEntries: 20_000_000})
 			prefill(b, s, resident, idempotency.DefaultKeep)
 			kb := &keyBatch{b: b}
 			b.ReportAllocs()
@@ -84,7 +84,7 @@ func BenchmarkMemoryClaimComplete(b *testing.B) {
 func BenchmarkMemoryClaimCompleteParallel(b *testing.B) {
 	for _, resident := range []int{0, 1_000_000} {
 		b.Run("resident="+strconv.Itoa(resident), func(b *testing.B) {
-			s := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: 20_000_000})
+			s := mustMemory(b, idempotency.MemoryConfig{MaxEntries: 20_000_000})
 			prefill(b, s, resident, idempotency.DefaultKeep)
 			// keyBatch stops the timer, which goroutines cannot share, so
 			// the keys are built up front; the garbage collector scans them
@@ -110,7 +110,7 @@ func BenchmarkMemoryClaimCompleteParallel(b *testing.B) {
 // than days; the clock is the real one.
 func BenchmarkMemorySteadyState(b *testing.B) {
 	const keep = time.Second
-	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: 20_000_000})
+	s := mustMemory(b, idempotency.MemoryConfig{MaxEntries: 20_000_000})
 	prefill(b, s, 1_000_000, keep)
 	kb := &keyBatch{b: b}
 	b.ReportAllocs()
@@ -125,7 +125,7 @@ func BenchmarkMemorySteadyState(b *testing.B) {
 // BenchmarkMemoryDuplicate is a duplicate delivery: a claim that finds the
 // key completed.
 func BenchmarkMemoryDuplicate(b *testing.B) {
-	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	s := mustMemory(b, idempotency.MemoryConfig{})
 	prefill(b, s, 1, idempotency.DefaultKeep)
 	b.ReportAllocs()
 	for b.Loop() {

@@ -40,7 +40,12 @@
 // keys vanish on restart and replicas do not share them. Package
 // idempotency/redisstore (go-redis) and idempotency/sqlstore (PostgreSQL,
 // SQLite through database/sql) share keys between replicas and survive
-// restarts; their drivers are linked only if you import them. Package
-// idempotency/storetest is the conformance suite every store passes, and
-// yours can run.
+// restarts; their drivers are linked only if you import them.
+//
+// # Writing a Store
+//
+// Package idempotency/storetest is the conformance suite every store
+// passes, and yours can run (storetest.Run). CheckClaim, CheckComplete,
+// CheckRelease and NewToken are for store authors: the argument checks every
+// store makes the same way, and claim tokens unique across processes.
 package idempotency

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
 )
 
 func ExampleNewMemoryStore() {
-	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx := context.Background()
 	key := "stripe:evt_1NG8Du2eZvKYlo2CUI79vXWy"
 
@@ -27,7 +31,10 @@ func ExampleNewMemoryStore() {
 }
 
 func ExampleStore_release() {
-	store := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx := context.Background()
 	key := "twilio:SM123:delivered"
 
@@ -38,7 +45,7 @@ func ExampleStore_release() {
 	fmt.Println(retry.State)
 
 	// The first holder's token no longer holds the key.
-	err := store.Complete(ctx, key, c.Token, idempotency.DefaultKeep)
+	err = store.Complete(ctx, key, c.Token, idempotency.DefaultKeep)
 	fmt.Println(errors.Is(err, idempotency.ErrLeaseLost))
 	// Output:
 	// acquired

@@ -26,7 +26,8 @@ const (
 	fullSweepInterval = time.Second
 )
 
-// MemoryConfig configures a MemoryStore. The zero value is ready to use.
+// MemoryConfig configures a MemoryStore. The zero value is ready to use;
+// NewMemoryStore refuses values that cannot work.
 type MemoryConfig struct {
 	// MaxEntries bounds the keys held, leased and completed together
 	// (default DefaultMaxEntries). Size it to the events you receive
@@ -34,11 +35,12 @@ type MemoryConfig struct {
 	// expired keys, Claim of a new key fails with ErrUnavailable, which the
 	// dispatcher answers with 503 so the sender retries later. The store
 	// never evicts a live lease or completion to make room: forgetting a
-	// completion would let a retry run the handler twice.
+	// completion would let a retry run the handler twice. Negative is an
+	// error.
 	MaxEntries int
-	// Now replaces time.Now, for tests. Durations are measured on its
+	// Clock replaces time.Now, for tests. Durations are measured on its
 	// monotonic reading when it has one.
-	Now func() time.Time
+	Clock func() time.Time
 }
 
 // MemoryStore is the embedded Store: keys live in this process's memory, in
@@ -82,10 +84,14 @@ func parseToken(token string) (uint64, bool) {
 	return n, err == nil && n != 0
 }
 
-// NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
-	s := &MemoryStore{max: int64(cfg.MaxEntries), now: cfg.Now, seed: maphash.MakeSeed()}
-	if s.max <= 0 {
+// NewMemoryStore returns an empty MemoryStore, or an error wrapping
+// ErrInvalid for a configuration that cannot work.
+func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
+	if cfg.MaxEntries < 0 {
+		return nil, fmt.Errorf("MemoryConfig.MaxEntries %d is negative: %w", cfg.MaxEntries, ErrInvalid)
+	}
+	s := &MemoryStore{max: int64(cfg.MaxEntries), now: cfg.Clock, seed: maphash.MakeSeed()}
+	if s.max == 0 {
 		s.max = DefaultMaxEntries
 	}
 	if s.now == nil {
@@ -93,7 +99,7 @@ func NewMemoryStore(cfg MemoryConfig) *MemoryStore {
 	}
 	s.epoch = s.now()
 	s.lastSweep.Store(-int64(fullSweepInterval))
-	return s
+	return s, nil
 }
 
 func (s *MemoryStore) clock() int64 { return int64(s.now().Sub(s.epoch)) }

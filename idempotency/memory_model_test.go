@@ -52,7 +52,7 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, seed))
 			clock := storetest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-			store := idempotency.NewMemoryStore(idempotency.MemoryConfig{Now: clock.Now})
+			store := mustMemory(t, idempotency.MemoryConfig{Clock: clock.Now})
 			model := &modelStore{now: clock.Now, entries: map[string]modelEntry{}}
 			// Tokens handed out, by key, in both worlds, newest last.
 			storeTokens, modelTokens := map[string][]string{}, map[string][]string{}

@@ -2,6 +2,7 @@ package idempotency_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -18,16 +19,16 @@ var ctx = context.Background()
 
 func TestMemoryStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) idempotency.Store {
-		return idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+		return mustMemory(t, idempotency.MemoryConfig{})
 	})
 	storetest.RunWithClock(t, func(t *testing.T, now func() time.Time) idempotency.Store {
-		return idempotency.NewMemoryStore(idempotency.MemoryConfig{Now: now})
+		return mustMemory(t, idempotency.MemoryConfig{Clock: now})
 	})
 }
 
 func TestMemoryStoreFullRefusesNewKeys(t *testing.T) {
 	clock := storetest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: 3, Now: clock.Now})
+	s := mustMemory(t, idempotency.MemoryConfig{MaxEntries: 3, Clock: clock.Now})
 	leased := map[string]string{}
 	for _, k := range []string{"a", "b", "c"} {
 		c, err := s.Claim(ctx, k, time.Minute)
@@ -67,7 +68,7 @@ func TestMemoryStoreFullRefusesNewKeys(t *testing.T) {
 
 func TestMemoryStoreSweeps(t *testing.T) {
 	clock := storetest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{Now: clock.Now})
+	s := mustMemory(t, idempotency.MemoryConfig{Clock: clock.Now})
 	for i := 0; i < 1000; i++ {
 		c, err := s.Claim(ctx, fmt.Sprintf("k%d", i), time.Minute)
 		require.NoError(t, err)
@@ -93,7 +94,7 @@ func TestMemoryStoreSweeps(t *testing.T) {
 // Keys cut from a larger string (as a parser hands out IDs) are stored as
 // their own copies and still match later, independently built keys.
 func TestMemoryStoreSubstringKeys(t *testing.T) {
-	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	s := mustMemory(t, idempotency.MemoryConfig{})
 	body := []byte(`{"id":"evt_pinned","padding":"` + string(make([]byte, 1<<16)) + `"}`)
 	key := string(body)[7:17] // a substring of a large string, as a parser might hand out
 	c, err := s.Claim(ctx, key, time.Minute)
@@ -105,7 +106,7 @@ func TestMemoryStoreSubstringKeys(t *testing.T) {
 }
 
 func TestMemoryStoreConcurrentManyKeys(t *testing.T) {
-	s := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
+	s := mustMemory(t, idempotency.MemoryConfig{})
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -133,5 +134,21 @@ func TestMemoryStoreConcurrentManyKeys(t *testing.T) {
 		c, err := s.Claim(ctx, fmt.Sprintf("k%d", i), time.Minute)
 		require.NoError(t, err)
 		require.Equal(t, idempotency.Completed, c.State)
+	}
+}
+
+func mustMemory(t testing.TB, cfg idempotency.MemoryConfig) *idempotency.MemoryStore {
+	t.Helper()
+	s, err := idempotency.NewMemoryStore(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestMemoryStoreRefusesNegativeCapacity(t *testing.T) {
+	_, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: -1})
+	if !errors.Is(err, idempotency.ErrInvalid) {
+		t.Fatalf("err = %v, want ErrInvalid", err)
 	}
 }

@@ -2,8 +2,6 @@ package idempotency
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -100,46 +98,3 @@ const (
 	// take it over; keep it above the handler timeout.
 	DefaultLease = 2 * time.Minute
 )
-
-// CheckClaim validates Claim's arguments; stores call it first.
-func CheckClaim(key string, lease time.Duration) error {
-	if key == "" {
-		return fmt.Errorf("empty key: %w", ErrInvalid)
-	}
-	if lease <= 0 {
-		return fmt.Errorf("lease %s must be positive: %w", lease, ErrInvalid)
-	}
-	return nil
-}
-
-// CheckComplete validates Complete's arguments; stores call it first.
-func CheckComplete(key, token string, keep time.Duration) error {
-	if err := CheckRelease(key, token); err != nil {
-		return err
-	}
-	if keep <= 0 {
-		return fmt.Errorf("keep %s must be positive: %w", keep, ErrInvalid)
-	}
-	return nil
-}
-
-// CheckRelease validates Release's arguments; stores call it first.
-func CheckRelease(key, token string) error {
-	if key == "" {
-		return fmt.Errorf("empty key: %w", ErrInvalid)
-	}
-	if token == "" {
-		return fmt.Errorf("empty token: %w", ErrInvalid)
-	}
-	return nil
-}
-
-// NewToken returns a fresh random claim token (128 bits, hex), unique across
-// processes, for Store implementations.
-func NewToken() string {
-	var raw [16]byte
-	rand.Read(raw[:]) // never fails since Go 1.24
-	var text [32]byte
-	hex.Encode(text[:], raw[:])
-	return string(text[:])
-}

@@ -54,7 +54,6 @@ func Catalog() []string {
 	)
 }
 
-
 // Envelope is the rest of a Stripe event's envelope, which the fast parse
 // leaves in the body.
 type Envelope struct {

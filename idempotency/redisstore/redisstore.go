@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,19 +14,17 @@ import (
 // DefaultPrefix is prepended to every key unless Config.Prefix says otherwise.
 const DefaultPrefix = "hookkit:idempotency:"
 
-// Stored values: a lease is "L" followed by its token, a completion "D"
-// followed by the token that completed it (a bare "D" from older versions
-// also reads as completed).
+// Stored values: a lease is "L" followed by its token, a completion "D".
 const (
 	leasePrefix = "L"
-	donePrefix  = "D"
+	doneValue   = "D"
 )
 
-// Each script recognises the caller's own earlier work: go-redis retries a
-// command whose reply was lost, with the same arguments, so a retried claim
-// finds the lease it took (and must answer Acquired, not Busy, or the event
-// is blocked for the whole lease) and a retried completion finds its own
-// completion (and must not answer "lease lost").
+// go-redis retries a command whose reply was lost, with the same arguments:
+// a retried claim finds the lease it took itself, and must answer Acquired
+// (not Busy, which would block the event for the whole lease). A retried
+// completion finds the key completed and, as the Store contract says of a
+// second Complete, answers ErrLeaseLost; the key is completed all the same.
 var (
 	claimScript = redis.NewScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -40,12 +37,8 @@ end
 return {0, v, redis.call('PTTL', KEYS[1])}`)
 
 	completeScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
-  return 1
-end
-if v == ARGV[3] then
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], 'D', 'PX', ARGV[2])
   return 1
 end
 return 0`)
@@ -72,13 +65,17 @@ type Store struct {
 }
 
 // New returns a Store using client: a *redis.Client, *redis.ClusterClient,
-// *redis.Ring, or any redis.UniversalClient.
-func New(client redis.Scripter, cfg Config) *Store {
+// *redis.Ring, or any redis.UniversalClient. A nil client is an error
+// wrapping idempotency.ErrInvalid.
+func New(client redis.Scripter, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, fmt.Errorf("redisstore: nil client: %w", idempotency.ErrInvalid)
+	}
 	prefix := cfg.Prefix
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{client: client, prefix: prefix}
+	return &Store{client: client, prefix: prefix}, nil
 }
 
 func unavailable(op string, err error) error {
@@ -114,7 +111,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 	}
 	value, _ := res[1].(string)
 	ttl, _ := res[2].(int64)
-	if strings.HasPrefix(value, donePrefix) {
+	if value == doneValue {
 		return idempotency.Claim{State: idempotency.Completed}, nil
 	}
 	return idempotency.Claim{State: idempotency.Busy, Expires: now.Add(time.Duration(ttl) * time.Millisecond)}, nil
@@ -125,7 +122,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, keep time.Durat
 	if err := idempotency.CheckComplete(key, token, keep); err != nil {
 		return err
 	}
-	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key}, leasePrefix+token, millis(keep), donePrefix+token).Int64()
+	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key}, leasePrefix+token, millis(keep)).Int64()
 	return s.fenced("complete", key, n, err)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/redisstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
+	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()
@@ -25,7 +26,7 @@ var ctx = context.Background()
 // is not nil; the test is skipped (or failed, in CI) when Redis is absent.
 func newClient(t testing.TB, writes *atomic.Int64) *redis.Client {
 	t.Helper()
-	opts, err := redis.ParseURL(storetest.ServiceURL(t, storetest.RedisURLEnv))
+	opts, err := redis.ParseURL(servicetest.ServiceURL(t, servicetest.RedisURLEnv))
 	require.NoError(t, err)
 	if writes != nil {
 		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -33,15 +34,22 @@ func newClient(t testing.TB, writes *atomic.Int64) *redis.Client {
 			if err != nil {
 				return nil, err
 			}
-			return storetest.CountWrites(c, writes), nil // go-redis writes a command whole
+			return servicetest.CountWrites(c, writes), nil // go-redis writes a command whole
 		}
 	}
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { client.Close() })
 	if err := client.Ping(ctx).Err(); err != nil {
-		storetest.Unreachable(t, "Redis at "+opts.Addr+" does not answer: "+err.Error())
+		servicetest.Unreachable(t, "Redis at "+opts.Addr+" does not answer: "+err.Error())
 	}
 	return client
+}
+
+func newStore(t testing.TB, client redis.Scripter, cfg redisstore.Config) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(client, cfg)
+	require.NoError(t, err)
+	return s
 }
 
 // testPrefix gives each test its own keys, so runs never collide.
@@ -61,7 +69,7 @@ func testPrefix(t testing.TB, client *redis.Client) string {
 func TestRedisStoreConformance(t *testing.T) {
 	client := newClient(t, nil)
 	storetest.Run(t, func(t *testing.T) idempotency.Store {
-		return redisstore.New(client, redisstore.Config{Prefix: testPrefix(t, client)})
+		return newStore(t, client, redisstore.Config{Prefix: testPrefix(t, client)})
 	})
 }
 
@@ -70,8 +78,8 @@ func TestRedisStoreReplicasRace(t *testing.T) {
 	a, b := newClient(t, nil), newClient(t, nil)
 	prefix := testPrefix(t, a)
 	stores := []idempotency.Store{
-		redisstore.New(a, redisstore.Config{Prefix: prefix}),
-		redisstore.New(b, redisstore.Config{Prefix: prefix}),
+		newStore(t, a, redisstore.Config{Prefix: prefix}),
+		newStore(t, b, redisstore.Config{Prefix: prefix}),
 	}
 	storetest.ConcurrentClaims(t, stores, 64, 10)
 }
@@ -79,7 +87,7 @@ func TestRedisStoreReplicasRace(t *testing.T) {
 func TestRedisStoreOneRoundTripPerOperation(t *testing.T) {
 	var writes atomic.Int64
 	client := newClient(t, &writes)
-	s := redisstore.New(client, redisstore.Config{Prefix: testPrefix(t, client)})
+	s := newStore(t, client, redisstore.Config{Prefix: testPrefix(t, client)})
 	// Warm up: the first call of each script may load it (EVALSHA, then EVAL).
 	c, err := s.Claim(ctx, "warm", time.Minute)
 	require.NoError(t, err)
@@ -111,7 +119,7 @@ func TestRedisStoreOneRoundTripPerOperation(t *testing.T) {
 func TestRedisStoreUsesRedisExpiry(t *testing.T) {
 	client := newClient(t, nil)
 	prefix := testPrefix(t, client)
-	s := redisstore.New(client, redisstore.Config{Prefix: prefix})
+	s := newStore(t, client, redisstore.Config{Prefix: prefix})
 	c, err := s.Claim(ctx, "evt", 90*time.Second)
 	require.NoError(t, err)
 	ttl, err := client.PTTL(ctx, prefix+"evt").Result()
@@ -126,7 +134,7 @@ func TestRedisStoreUsesRedisExpiry(t *testing.T) {
 func TestRedisStoreUnavailable(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 	defer client.Close()
-	s := redisstore.New(client, redisstore.Config{})
+	s := newStore(t, client, redisstore.Config{})
 	c, err := s.Claim(ctx, "k", time.Minute)
 	require.ErrorIs(t, err, idempotency.ErrUnavailable)
 	assert.NotEqual(t, idempotency.Acquired, c.State, "an unreachable store never reports acquired")
@@ -138,7 +146,7 @@ func TestRedisStoreUnavailable(t *testing.T) {
 
 func TestRedisStoreCanceledContext(t *testing.T) {
 	client := newClient(t, nil)
-	s := redisstore.New(client, redisstore.Config{Prefix: testPrefix(t, client)})
+	s := newStore(t, client, redisstore.Config{Prefix: testPrefix(t, client)})
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err := s.Claim(canceled, "k", time.Minute)

@@ -27,9 +27,9 @@ type Config struct {
 	// Table is the table name, optionally schema-qualified
 	// ("webhooks.idempotency"); letters, digits and underscores only.
 	Table string
-	// Now is the clock for SQLite (default time.Now). PostgreSQL always
+	// Clock is the clock for SQLite (default time.Now). PostgreSQL always
 	// uses the server's now(), and NewPostgres refuses a clock.
-	Now func() time.Time
+	Clock func() time.Time
 }
 
 // Store is an idempotency.Store on a SQL table. It is safe for concurrent
@@ -67,8 +67,8 @@ func names(table string) (quoted, index string, err error) {
 // NewPostgres returns a Store for a PostgreSQL database opened with the
 // pgx stdlib driver (or any PostgreSQL driver for database/sql).
 func NewPostgres(db DB, cfg Config) (*Store, error) {
-	if cfg.Now != nil {
-		return nil, fmt.Errorf("sqlstore: PostgreSQL uses the server's clock; Config.Now applies to SQLite only: %w", idempotency.ErrInvalid)
+	if cfg.Clock != nil {
+		return nil, fmt.Errorf("sqlstore: PostgreSQL uses the server's clock; Config.Clock applies to SQLite only: %w", idempotency.ErrInvalid)
 	}
 	t, index, err := names(cfg.Table)
 	if err != nil {
@@ -115,7 +115,7 @@ func NewSQLite(db DB, cfg Config) (*Store, error) {
 	if strings.Contains(t, ".") {
 		return nil, fmt.Errorf("sqlstore: SQLite tables take no schema: %w", idempotency.ErrInvalid)
 	}
-	now := cfg.Now
+	now := cfg.Clock
 	if now == nil {
 		now = time.Now
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
+	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()
@@ -35,7 +36,7 @@ func randomName(prefix string) string {
 // it is not nil; skipped (failed in CI) when PostgreSQL is absent.
 func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 	t.Helper()
-	cfg, err := pgx.ParseConfig(storetest.ServiceURL(t, storetest.PostgresURLEnv))
+	cfg, err := pgx.ParseConfig(servicetest.ServiceURL(t, servicetest.PostgresURLEnv))
 	require.NoError(t, err)
 	if writes != nil {
 		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -43,13 +44,13 @@ func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 			if err != nil {
 				return nil, err
 			}
-			return storetest.CountWrites(c, writes), nil // pgx writes a query's messages whole
+			return servicetest.CountWrites(c, writes), nil // pgx writes a query's messages whole
 		}
 	}
 	db := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { db.Close() })
 	if err := db.PingContext(ctx); err != nil {
-		storetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
 	}
 	return db
 }
@@ -75,7 +76,7 @@ func openSQLite(t testing.TB, path string) *sql.DB {
 
 func sqliteStore(t testing.TB, db *sql.DB, now func() time.Time) *sqlstore.Store {
 	t.Helper()
-	s, err := sqlstore.NewSQLite(db, sqlstore.Config{Now: now})
+	s, err := sqlstore.NewSQLite(db, sqlstore.Config{Clock: now})
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(ctx))
 	return s
@@ -192,7 +193,7 @@ func TestPostgresUsesServerClock(t *testing.T) {
 	require.NoError(t, err)
 	assert.WithinDuration(t, serverNow.Add(90*time.Second), c.Expires, 2*time.Second)
 
-	_, err = sqlstore.NewPostgres(db, sqlstore.Config{Now: time.Now})
+	_, err = sqlstore.NewPostgres(db, sqlstore.Config{Clock: time.Now})
 	require.ErrorIs(t, err, idempotency.ErrInvalid, "a client clock would let skewed replicas disagree")
 }
 

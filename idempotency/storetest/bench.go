@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"context"
-	"net"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -40,22 +39,4 @@ func BenchmarkClaimComplete(b *testing.B, s idempotency.Store) {
 			}
 		})
 	})
-}
-
-// CountWrites wraps c so that every Write adds one to writes. Database and
-// Redis clients write a request whole and then wait for the reply, so the
-// count is the number of round trips: wrap the connections a client dials
-// to show how many an operation takes.
-func CountWrites(c net.Conn, writes *atomic.Int64) net.Conn {
-	return countingConn{Conn: c, writes: writes}
-}
-
-type countingConn struct {
-	net.Conn
-	writes *atomic.Int64
-}
-
-func (c countingConn) Write(b []byte) (int, error) {
-	c.writes.Add(1)
-	return c.Conn.Write(b)
 }

@@ -1,7 +1,13 @@
-package storetest
+// Package servicetest is how hookkit's own tests reach the real Redis and
+// PostgreSQL of the development and CI machines: the environment variables
+// that name them, skipping or failing when they are absent, and counting
+// round trips. It is internal: test plumbing, not API.
+package servicetest
 
 import (
+	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 )
 
@@ -32,4 +38,22 @@ func Unreachable(t testing.TB, reason string) {
 		t.Fatalf("%s, and %s=1 requires the service", reason, RequireServicesEnv)
 	}
 	t.Skipf("%s; set it to run against a real server", reason)
+}
+
+// CountWrites wraps c so that every Write adds one to writes. Database and
+// Redis clients write a request whole and then wait for the reply, so the
+// count is the number of round trips: wrap the connections a client dials
+// to show how many an operation takes.
+func CountWrites(c net.Conn, writes *atomic.Int64) net.Conn {
+	return countingConn{Conn: c, writes: writes}
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
 }
