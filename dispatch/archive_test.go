@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -14,8 +13,6 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
-	"github.com/hookkit/hookkit/events/fixture"
-	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
 )
 
@@ -58,44 +55,6 @@ func TestArchivesSeeVerifiedDeliveries(t *testing.T) {
 	assert.ErrorIs(t, all.got[0].Err, verify.ErrMissingSignature)
 }
 
-// DirArchive writes deliveries in the fixture format: what it records, the
-// fixture package loads, byte for byte, and the parser parses again.
-func TestDirArchiveRecordsReplayableFixtures(t *testing.T) {
-	dir := t.TempDir()
-	r := dispatch.NewRouter()
-	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return nil })
-	ep := newStripeEndpoint(t, r, dispatch.WithArchive(&dispatch.DirArchive{Dir: dir, Logger: quiet}))
-	body := stripeBody(t, "payment_intent.succeeded", "evt_recorded")
-	req := signed(body)
-	req.Host = "api.reserveeasy.example"
-	code, _ := deliver(ep, req)
-	require.Equal(t, 200, code)
-	code, _ = deliver(ep, signed([]byte("not json")))
-	require.Equal(t, 400, code)
-
-	recorded, err := fixture.Load(os.DirFS(dir), ".")
-	require.NoError(t, err)
-	require.Len(t, recorded, 2)
-	var stripeFixture fixture.Fixture
-	for _, f := range recorded {
-		if f.Name[:7] == "stripe/" {
-			stripeFixture = f
-		} else {
-			assert.Contains(t, f.Name, "unparsed/", "a body that did not parse is filed as unparsed")
-			assert.Contains(t, f.Name, "malformed")
-		}
-	}
-	assert.Equal(t, body, stripeFixture.Body)
-	assert.Equal(t, ".json", stripeFixture.BodyExt)
-	assert.Equal(t, req.Header.Get("Stripe-Signature"), stripeFixture.Header.Get("Stripe-Signature"))
-	replay, err := stripeFixture.Request()
-	require.NoError(t, err)
-	assert.Equal(t, "api.reserveeasy.example", replay.Host)
-	e, err := stripeevent.NewParser().Parse(replay, stripeFixture.Body)
-	require.NoError(t, err)
-	assert.Equal(t, "evt_recorded", e.ID)
-}
-
 func TestDeadLetterRerun(t *testing.T) {
 	fixed := false
 	r := dispatch.NewRouter()
@@ -128,7 +87,7 @@ func TestDeadLetterStoreFull(t *testing.T) {
 	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
 		return dispatch.Permanent(errors.New("bad"))
 	})
-	dls := &dispatch.MemoryDeadLetters{Max: 1}
+	dls := dispatch.NewMemoryDeadLetters(1)
 	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_dl_1")))
 	assert.Equal(t, 200, code)

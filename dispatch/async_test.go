@@ -42,10 +42,10 @@ func TestAsyncFailTwiceThenSucceed(t *testing.T) {
 	assert.Equal(t, 200, code)
 	assert.JSONEq(t, `{"received":true}`, body)
 	assert.Equal(t, []int{1, 2, 3}, []int{<-attempts, <-attempts, <-attempts})
-	waitFor(t, "completion", func() bool {
+	require.Eventually(t, func() bool {
 		c, err := store.Claim(context.Background(), "stripe:evt_async_flaky", time.Minute)
 		return err == nil && c.State == idempotency.Completed
-	})
+	}, 5*time.Second, 5*time.Millisecond, "completion")
 	assert.EqualValues(t, 3, runs.Load())
 }
 
@@ -63,15 +63,15 @@ func TestAsyncFinalFailure(t *testing.T) {
 		dispatch.WithAsync(dispatch.AsyncConfig{Workers: 1, Retry: fastRetry}))
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_async_dead")))
 	require.Equal(t, 200, code)
-	waitFor(t, "dead letter", func() bool { return len(dls.List()) == 1 })
+	require.Eventually(t, func() bool { return len(dls.List()) == 1 }, 5*time.Second, 5*time.Millisecond, "dead letter")
 	dl := dls.List()[0]
 	assert.Equal(t, 3, dl.Attempts)
 	assert.Equal(t, "evt_async_dead", dl.Event.ID)
 	assert.EqualValues(t, 3, runs.Load())
-	waitFor(t, "release", func() bool {
+	require.Eventually(t, func() bool {
 		c, err := store.Claim(context.Background(), "stripe:evt_async_dead", time.Minute)
 		return err == nil && c.State == idempotency.Acquired
-	})
+	}, 5*time.Second, 5*time.Millisecond, "release")
 }
 
 func TestAsyncPermanentIsDeadLetteredAtOnce(t *testing.T) {
@@ -85,7 +85,7 @@ func TestAsyncPermanentIsDeadLetteredAtOnce(t *testing.T) {
 	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls), dispatch.WithAsync(dispatch.AsyncConfig{Retry: fastRetry}))
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_async_perm")))
 	require.Equal(t, 200, code)
-	waitFor(t, "dead letter", func() bool { return len(dls.List()) == 1 })
+	require.Eventually(t, func() bool { return len(dls.List()) == 1 }, 5*time.Second, 5*time.Millisecond, "dead letter")
 	assert.EqualValues(t, 1, runs.Load())
 }
 
@@ -142,10 +142,10 @@ func TestShutdownSyncInFlight(t *testing.T) {
 	<-started
 	done := make(chan error)
 	go func() { done <- ep.Shutdown(context.Background()) }()
-	waitFor(t, "closing", func() bool {
+	require.Eventually(t, func() bool {
 		code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_late")))
 		return code == 503
-	})
+	}, 5*time.Second, 5*time.Millisecond, "closing")
 	select {
 	case <-done:
 		t.Fatal("Shutdown returned while a delivery was being handled")
@@ -198,7 +198,10 @@ func TestShutdownAsync(t *testing.T) {
 			assert.Equal(t, idempotency.Acquired, c.State, "event %d released for its retry", i)
 		}
 		require.NoError(t, ep.Shutdown(context.Background()), "a second Shutdown is harmless")
-		waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+		// Not require.Eventually: it counts its own goroutine.
+		for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > before; time.Sleep(5 * time.Millisecond) {
+			require.True(t, time.Now().Before(deadline), "goroutines still running: %d > %d", runtime.NumGoroutine(), before)
+		}
 	})
 }
 
@@ -212,10 +215,10 @@ func TestAsyncUnknownTypeDeadLettered(t *testing.T) {
 	ep := newStripeEndpoint(t, r, dispatch.WithStore(store), dispatch.WithDeadLetters(dls), dispatch.WithAsync(dispatch.AsyncConfig{Retry: fastRetry}))
 	code, _ := deliver(ep, signed(stripeBody(t, "charge.refunded", "evt_async_unknown")))
 	require.Equal(t, 200, code)
-	waitFor(t, "dead letter", func() bool { return len(dls.List()) == 1 })
+	require.Eventually(t, func() bool { return len(dls.List()) == 1 }, 5*time.Second, 5*time.Millisecond, "dead letter")
 	assert.ErrorIs(t, dls.List()[0].Err, dispatch.ErrNoHandler)
-	waitFor(t, "completion", func() bool {
+	require.Eventually(t, func() bool {
 		c, err := store.Claim(context.Background(), "stripe:evt_async_unknown", time.Minute)
 		return err == nil && c.State == idempotency.Completed
-	})
+	}, 5*time.Second, 5*time.Millisecond, "completion")
 }

@@ -32,25 +32,35 @@ type DeadLetterSink interface {
 // ErrDeadLettersFull means a MemoryDeadLetters holds its maximum.
 var ErrDeadLettersFull = errors.New("dispatch: dead-letter store full")
 
-// MemoryDeadLetters keeps dead letters in memory, at most Max (default
-// 10,000), for inspection and re-running. Like everything in memory, it
-// loses them if the process ends; implement DeadLetterSink on your database
-// to keep them. Its zero value is ready to use and it is safe for
-// concurrent use.
+// DefaultMaxDeadLetters is how many dead letters a MemoryDeadLetters holds
+// unless NewMemoryDeadLetters says otherwise.
+const DefaultMaxDeadLetters = 10_000
+
+// MemoryDeadLetters keeps dead letters in memory, for tests and for
+// inspection and re-running. Like everything in memory, it loses them if
+// the process ends: production wants a durable sink on the database. Its
+// zero value holds up to DefaultMaxDeadLetters; it is safe for concurrent
+// use.
 type MemoryDeadLetters struct {
-	Max int
+	max int
 
 	mu      sync.Mutex
 	letters []DeadLetter
 }
 
+// NewMemoryDeadLetters returns a MemoryDeadLetters that holds at most max
+// letters (DefaultMaxDeadLetters when max is not positive); past that,
+// DeadLetter fails with ErrDeadLettersFull, and the Endpoint answers 500
+// rather than acknowledge an event it could not keep.
+func NewMemoryDeadLetters(max int) *MemoryDeadLetters { return &MemoryDeadLetters{max: max} }
+
 // DeadLetter implements DeadLetterSink.
 func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	limit := m.Max
+	limit := m.max
 	if limit <= 0 {
-		limit = 10_000
+		limit = DefaultMaxDeadLetters
 	}
 	if len(m.letters) >= limit {
 		return fmt.Errorf("%d letters: %w", len(m.letters), ErrDeadLettersFull)
@@ -67,9 +77,10 @@ func (m *MemoryDeadLetters) List() []DeadLetter {
 }
 
 // Rerun re-runs the dead letter of the event with key (Event.Key) through
-// r, and forgets it when the handler succeeds. It bypasses deduplication:
-// the event was acknowledged, so no delivery of it is pending. It returns
-// the handler's error, or one wrapping ErrNotDeadLettered.
+// r (Router.Retry), and forgets it when the handler succeeds. It bypasses
+// deduplication: the event was acknowledged, so no delivery of it is
+// pending. It returns the handler's error, or one wrapping
+// ErrNotDeadLettered.
 func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) error {
 	m.mu.Lock()
 	i := -1
@@ -86,7 +97,7 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 	dl := m.letters[i]
 	m.mu.Unlock()
 
-	if err := Rerun(ctx, r, dl); err != nil {
+	if err := r.Retry(ctx, dl); err != nil {
 		return err
 	}
 	m.mu.Lock()
@@ -103,9 +114,9 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 // ErrNotDeadLettered means no dead letter has the key asked for.
 var ErrNotDeadLettered = errors.New("dispatch: no such dead letter")
 
-// Rerun runs a dead letter's event through r once more, as a handler that
+// Retry runs a dead letter's event through r once more, as a handler that
 // has since been fixed or added would see it, counting it as the next
-// attempt.
-func Rerun(ctx context.Context, r *Router, dl DeadLetter) error {
+// attempt. Dead-letter stores' Rerun methods call it.
+func (r *Router) Retry(ctx context.Context, dl DeadLetter) error {
 	return r.Dispatch(withAttempt(ctx, dl.Attempts+1), dl.Event)
 }

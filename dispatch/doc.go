@@ -47,7 +47,7 @@
 // delivery with log/slog (WithLogger), never the body; async workers one
 // line per failed attempt.
 // Archives (WithArchive, any number) are told of every verified delivery;
-// DirArchive records them in the testdata fixture format for replay in
-// tests. Dead letters go to a DeadLetterSink (MemoryDeadLetters by default)
+// record.Dir (package dispatch/record) writes them in the testdata fixture
+// format for replay in tests. Dead letters go to a DeadLetterSink (MemoryDeadLetters by default)
 // and can be re-run through the router once the handler is fixed.
 package dispatch

@@ -129,7 +129,7 @@ func (e *Endpoint) DeadLetters() DeadLetterSink { return e.deadLetters }
 
 // ServeHTTP implements http.Handler.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: target(r), Header: r.Header}
+	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: verify.RequestTarget(r), Header: r.Header}
 	e.serve(w, r, &d)
 	if len(e.archives) > 0 && (d.Verified || e.archiveRejected) {
 		d.Duration = time.Since(d.Received)
@@ -140,13 +140,6 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.Archive(r.Context(), &d)
 		}
 	}
-}
-
-func target(r *http.Request) string {
-	if r.RequestURI != "" && r.RequestURI[0] == '/' {
-		return r.RequestURI
-	}
-	return r.URL.RequestURI()
 }
 
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {

@@ -25,7 +25,7 @@ import (
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
-// TestStatusTable walks DESIGN.md's status table: for each situation, the
+// TestStatusTable walks README.md's status table: for each situation, the
 // status the sender sees, the body, and what happened to the event.
 func TestStatusTable(t *testing.T) {
 	type outcome struct {

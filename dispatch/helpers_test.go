@@ -82,15 +82,3 @@ func (downStore) Complete(context.Context, string, string, time.Duration) error 
 }
 
 func (downStore) Release(context.Context, string, string) error { return idempotency.ErrUnavailable }
-
-// waitFor polls cond for up to 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

@@ -77,7 +77,7 @@ func NewJSONParser(cfg JSONConfig) (*JSONParser, error) {
 		}
 		path, err := parsePath(f.path)
 		if err != nil {
-			return nil, fmt.Errorf("events: %s: %v", cfg.Source, err)
+			return nil, fmt.Errorf("events: %s: %w", cfg.Source, err)
 		}
 		*f.idx = len(p.paths)
 		p.paths = append(p.paths, path)

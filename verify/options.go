@@ -166,7 +166,7 @@ func WithPublicURL(base string) Option {
 	return func(c *config) error {
 		u, err := url.Parse(base)
 		if err != nil {
-			return fmt.Errorf("WithPublicURL %q: %v: %w", base, err, ErrInvalidConfig)
+			return fmt.Errorf("WithPublicURL %q: %w: %w", base, err, ErrInvalidConfig)
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return fmt.Errorf("WithPublicURL %q: scheme must be http or https: %w", base, ErrInvalidConfig)

@@ -71,7 +71,7 @@ func DecodeStandardSecret(secret string) ([]byte, error) {
 	}
 	key, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
-		return nil, fmt.Errorf("secret is not base64 after the whsec_ prefix (%v); Standard Webhooks secrets are base64 keys, unlike Stripe's: %w",
+		return nil, fmt.Errorf("secret is not base64 after the whsec_ prefix (Standard Webhooks secrets are base64 keys, unlike Stripe's): %w: %w",
 			err, ErrInvalidConfig)
 	}
 	if len(key) == 0 {

@@ -10,7 +10,8 @@
 //
 // Send and Dir call an http.Handler directly; ClientRequest builds the same
 // delivery as an outgoing request for http.Client, to exercise a server over
-// real HTTP. Record fixtures in staging with dispatch.DirArchive.
+// real HTTP. Record fixtures in staging with record.Dir (package
+// dispatch/record).
 package replay
 
 import (

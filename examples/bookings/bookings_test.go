@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/record"
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events/fixture"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -105,10 +106,10 @@ func TestReplayChangesTheDatabase(t *testing.T) {
 				require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
 				if path.Dir(name) == "twilio" { // processed by workers after the 200
 					status := path.Ext(name)[1:]
-					waitUntil(t, "sms status "+status, func() bool {
+					require.Eventually(t, func() bool {
 						b := bookingNow(t, a)
 						return b.SMSStatus != nil && *b.SMSStatus == status
-					})
+					}, 5*time.Second, 10*time.Millisecond, "sms status "+status)
 				}
 			}
 			b := bookingNow(t, a)
@@ -135,26 +136,15 @@ func TestReplayChangesTheDatabase(t *testing.T) {
 	}
 }
 
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func TestUndeliveredSMSFallsBackToEmail(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
 	for _, name := range []string{"standard/booking.created", "standard/booking.confirmed", "twilio/message.undelivered"} {
 		require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
 	}
-	waitUntil(t, "fallback email", func() bool {
+	require.Eventually(t, func() bool {
 		b := bookingNow(t, a)
 		return len(b.Outbox) == 1 && b.Outbox[0] == "email_sms_fallback"
-	})
+	}, 5*time.Second, 10*time.Millisecond, "fallback email")
 	b := bookingNow(t, a)
 	assert.False(t, b.SMSDelivered)
 	assert.Equal(t, "undelivered", *b.SMSStatus)
@@ -186,7 +176,7 @@ func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
 // same effect: record in staging, replay in tests.
 func TestRecordThenReplay(t *testing.T) {
 	dir := t.TempDir()
-	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), &dispatch.DirArchive{Dir: dir})
+	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), &record.Dir{Path: dir})
 	for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "etail/payment.succeeded"} {
 		require.Equal(t, http.StatusOK, sendFixture(t, recorder, name))
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/record"
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events/fixture"
 	"github.com/hookkit/hookkit/verify/verifytest"
@@ -83,7 +84,7 @@ var demoRoutes = map[string]string{"stripe": stripeRoute, "twilio": twilioRoute,
 // runDemo starts the backend on a free loopback port with the demo secrets
 // and a temporary SQLite database, sends it demoSteps over HTTP, and prints
 // one line per delivery and booking 12345 at the end.
-func runDemo(ctx context.Context, record, fixturesDir string) error {
+func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	if fixturesDir == "" {
 		var err error
 		if fixturesDir, err = findTestdata(); err != nil {
@@ -103,8 +104,8 @@ func runDemo(ctx context.Context, record, fixturesDir string) error {
 	// Only errors reach the terminal; the demo prints its own account.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	var archive dispatch.Archive
-	if record != "" {
-		archive = &dispatch.DirArchive{Dir: record, Logger: logger}
+	if recordDir != "" {
+		archive = &record.Dir{Path: recordDir, Logger: logger}
 	}
 	a, err := newApp(st, demoSecrets, logger, archive)
 	if err != nil {

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/record"
 )
 
 func main() {
@@ -47,7 +48,7 @@ func main() {
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	dsn := flag.String("db", "bookings.db", "SQLite file, or a postgres:// URL (the demo uses a temporary SQLite file)")
-	record := flag.String("record", "", "write every delivery to this directory, in the testdata fixture format")
+	recordDir := flag.String("record", "", "write every delivery to this directory, in the testdata fixture format")
 	demo := flag.Bool("demo", false, "run the demo on a free port with demo secrets and a temporary database, then exit")
 	fixtures := flag.String("fixtures", "", "the demo's recorded deliveries (default: the repository's testdata)")
 	flag.Parse()
@@ -55,7 +56,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *demo {
-		return runDemo(ctx, *record, *fixtures)
+		return runDemo(ctx, *recordDir, *fixtures)
 	}
 
 	sec, err := secretsFromEnv()
@@ -69,8 +70,8 @@ func run() error {
 	}
 	defer st.db.Close()
 	var archive dispatch.Archive
-	if *record != "" {
-		archive = &dispatch.DirArchive{Dir: *record, Logger: logger}
+	if *recordDir != "" {
+		archive = &record.Dir{Path: *recordDir, Logger: logger}
 	}
 	a, err := newApp(st, sec, logger, archive)
 	if err != nil {

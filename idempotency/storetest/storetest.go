@@ -313,7 +313,7 @@ func testMutualExclusion(t *testing.T, s idempotency.Store) {
 				}
 				holders[k].Add(-1)
 				if err := s.Release(ctx, key, c.Token); err != nil {
-					errs <- fmt.Errorf("release %s: %v", key, err)
+					errs <- fmt.Errorf("release %s: %w", key, err)
 					return
 				}
 			}

@@ -1,0 +1,86 @@
+// Package record keeps the deliveries a dispatch.Endpoint answers, for
+// debugging, auditing and tests: Dir writes them in the repository's
+// testdata fixture format, so that deliveries recorded in staging replay in
+// unit tests (package dispatch/replay).
+//
+//	ep := dispatch.NewEndpoint(v, p, r, dispatch.WithArchive(&record.Dir{Path: "recorded"}))
+package record
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events/fixture"
+)
+
+var _ dispatch.Archive = (*Dir)(nil)
+
+// Dir is a dispatch.Archive that writes every delivery it is told of under
+// Path in the testdata fixture format (package events/fixture), one
+// .headers file and one body file each, named
+// <source or "unparsed">/<time>-<seq>-<type or outcome>, so deliveries
+// recorded in staging can be replayed in tests (package dispatch/replay);
+// sorting the files by base name restores the order they arrived in, across
+// sources. Write errors go to Logger.
+//
+// The files hold what the sender sent, signatures included; keep the
+// directory as private as the secrets.
+type Dir struct {
+	Path   string
+	Logger *slog.Logger // default slog.Default()
+
+	seq atomic.Uint64
+}
+
+// Archive implements dispatch.Archive.
+func (a *Dir) Archive(ctx context.Context, d *dispatch.Delivery) {
+	group, what := d.EventSource, d.EventType
+	if group == "" {
+		group = "unparsed"
+	}
+	if what == "" {
+		what = d.Outcome
+	}
+	f := fixture.Fixture{
+		Name:    fmt.Sprintf("%s/%s-%06d-%s", safeName(group), d.Received.UTC().Format("20060102T150405.000Z"), a.seq.Add(1), safeName(what)),
+		Method:  d.Method,
+		Target:  d.Target,
+		Header:  d.Header.Clone(),
+		Body:    d.Body,
+		BodyExt: fixture.BodyExtFor(d.Header.Get("Content-Type")),
+	}
+	if f.Header == nil {
+		f.Header = http.Header{}
+	}
+	if d.Host != "" {
+		f.Header.Set("Host", d.Host)
+	}
+	if err := fixture.Write(a.Path, f); err != nil {
+		logger := a.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		logger.LogAttrs(ctx, slog.LevelError, "webhook archive: write failed", slog.String("error", err.Error()))
+	}
+}
+
+// safeName keeps letters, digits, '.', '_' and '-', so names from a sender
+// cannot climb out of the archive directory.
+func safeName(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' || r == '-' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+			return r
+		}
+		return '_'
+	}, s)
+	s = strings.Trim(s, ".")
+	if s == "" || len(s) > 100 {
+		s = strings.TrimSpace(s[:min(len(s), 100)]) + "x"
+	}
+	return s
+}
