@@ -1,0 +1,152 @@
+// Package doccheck holds tests that keep the documentation honest: the Go
+// snippets of README.md compile against this checkout, and the public
+// contract DESIGN.md pins keeps its exact signatures.
+package doccheck
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// imports maps the package names README snippets use to import paths.
+var imports = map[string]string{
+	"context":       "context",
+	"errors":        "errors",
+	"fmt":           "fmt",
+	"http":          "net/http",
+	"log":           "log",
+	"os":            "os",
+	"time":          "time",
+	"sql":           "database/sql",
+	"pgx":           "github.com/jackc/pgx/v5",
+	"pgxpool":       "github.com/jackc/pgx/v5/pgxpool",
+	"stripe":        "github.com/stripe/stripe-go/v76",
+	"verify":        "github.com/hookkit/hookkit/verify",
+	"verifytest":    "github.com/hookkit/hookkit/verify/verifytest",
+	"events":        "github.com/hookkit/hookkit/events",
+	"stripeevent":   "github.com/hookkit/hookkit/events/stripeevent",
+	"twilioevent":   "github.com/hookkit/hookkit/events/twilioevent",
+	"standardevent": "github.com/hookkit/hookkit/events/standardevent",
+	"conversoevent": "github.com/hookkit/hookkit/events/conversoevent",
+	"etailevent":    "github.com/hookkit/hookkit/events/etailevent",
+	"idempotency":   "github.com/hookkit/hookkit/idempotency",
+	"redisstore":    "github.com/hookkit/hookkit/idempotency/redisstore",
+	"sqlstore":      "github.com/hookkit/hookkit/idempotency/sqlstore",
+	"pgxstore":      "github.com/hookkit/hookkit/idempotency/pgxstore",
+	"dispatch":      "github.com/hookkit/hookkit/dispatch",
+	"replay":        "github.com/hookkit/hookkit/dispatch/replay",
+	"record":        "github.com/hookkit/hookkit/dispatch/record",
+	"sqltx":         "github.com/hookkit/hookkit/dispatch/sqltx",
+	"pgxtx":         "github.com/hookkit/hookkit/dispatch/pgxtx",
+	"riverqueue":    "github.com/hookkit/hookkit/dispatch/riverqueue",
+	"otelobserver":  "github.com/hookkit/hookkit/dispatch/otelobserver",
+}
+
+// prelude declares what the snippets take from the host application they
+// are pasted into: its mux, its clients, its business functions.
+const prelude = `
+var (
+	mux         = http.NewServeMux()
+	redisClient *redis.Client
+	db          *sql.DB
+	pool        *pgxpool.Pool
+	endpoint    http.Handler
+	t           *testing.T
+	bookings    bookingService
+)
+
+type bookingService struct{}
+
+func (bookingService) MarkDepositPaid(ctx context.Context, bookingID string, amount int64) error { return nil }
+
+func markPaid(ctx context.Context, bookingID string, amount int64) error          { return nil }
+func markRefunded(ctx context.Context, bookingID string, amount int64) error      { return nil }
+func emailInstead(ctx context.Context, to, errorCode string) error                { return nil }
+func recordSMSStatus(ctx context.Context, e *events.Event) error                   { return nil }
+func createBooking(ctx context.Context, id, phone, status string) error           { return nil }
+func recordShopPayment(ctx context.Context, bookingID string, amount int64) error { return nil }
+func yourHandler(w http.ResponseWriter, r *http.Request)                           {}
+`
+
+var (
+	goBlock   = regexp.MustCompile("(?s)```go\n(.*?)```")
+	qualified = regexp.MustCompile(`\b([a-z][a-zA-Z0-9]*)\.[A-Z]`)
+)
+
+// TestReadmeSnippetsCompile builds every Go snippet of README.md, each as
+// the body of a function in a module that uses this checkout of hookkit.
+func TestReadmeSnippetsCompile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a module; skipped with -short")
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := goBlock.FindAllStringSubmatch(string(readme), -1)
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no Go snippets")
+	}
+
+	dir := t.TempDir()
+	goMod := fmt.Sprintf("module readmesnippets\n\ngo 1.26.0\n\nrequire github.com/hookkit/hookkit v0.0.0\n\nreplace github.com/hookkit/hookkit => %s\n", root)
+	write(t, filepath.Join(dir, "go.mod"), goMod)
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(dir, "go.sum"), string(sum))
+	write(t, filepath.Join(dir, "prelude.go"), "package main\n\n"+importBlock(prelude+"redis.Nil testing.T sql.DB pgxpool.Pool", map[string]string{
+		"redis": "github.com/redis/go-redis/v9", "testing": "testing"})+prelude+"\nfunc main() {}\n")
+	for i, b := range blocks {
+		body := b[1]
+		src := "package main\n\n" + importBlock(body, nil) +
+			fmt.Sprintf("\n// README.md snippet %d\nfunc snippet%d() {\n%s\n}\n", i+1, i+1, body)
+		write(t, filepath.Join(dir, fmt.Sprintf("snippet%d.go", i+1)), src)
+	}
+
+	cmd := exec.Command("go", "vet", ".")
+	cmd.Dir = dir
+	// The module graph is this repository's: everything is in the module
+	// cache already, and nothing may be fetched.
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("README.md's Go snippets do not compile (snippet N is the Nth go block):\n%s", out)
+	}
+}
+
+// importBlock imports the packages src refers to as pkg.Name.
+func importBlock(src string, extra map[string]string) string {
+	var paths []string
+	for _, m := range qualified.FindAllStringSubmatch(src, -1) {
+		path, ok := imports[m[1]]
+		if !ok {
+			path, ok = extra[m[1]]
+		}
+		if ok && !slices.Contains(paths, path) {
+			paths = append(paths, path)
+		}
+	}
+	if len(paths) == 0 {
+		return ""
+	}
+	slices.Sort(paths)
+	return "import (\n\t\"" + strings.Join(paths, "\"\n\t\"") + "\"\n)\n"
+}
+
+func write(t *testing.T, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
