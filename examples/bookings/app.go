@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events/conversoevent"
 	"github.com/hookkit/hookkit/events/etailevent"
 	"github.com/hookkit/hookkit/events/standardevent"
 	"github.com/hookkit/hookkit/events/stripeevent"
@@ -101,14 +102,24 @@ func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archiv
 		a.endpoints = append(a.endpoints, e)
 		mux.Handle(route, e)
 	}
-	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), h.stripeRoutes(), common...))
+	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
+	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), stripeR, common...))
 	// SMS status callbacks are acknowledged at once and processed by
 	// workers: Twilio needs no answer beyond 200, and a slow database must
 	// not make it retry. The queue is in memory (see dispatch.MemoryQueue).
-	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), h.twilioRoutes(),
+	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR,
 		append(common, dispatch.WithAsync(dispatch.AsyncConfig{Workers: 2}))...))
-	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser("goconverso"), h.bookingRoutes(), common...))
-	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), h.etailRoutes(), common...))
+	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser("goconverso"), bookingR, common...))
+	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), etailR, common...))
+	for _, c := range []struct {
+		sender  string
+		router  *dispatch.Router
+		catalog []string
+	}{{"stripe", stripeR, stripeevent.Catalog()}, {"twilio", twilioR, twilioevent.Catalog()},
+		{"goconverso", bookingR, conversoevent.Catalog()}, {"etail", etailR, etailevent.Catalog()}} {
+		handled, left := coverage(c.router, c.catalog)
+		logger.Info("webhook endpoint", "sender", c.sender, "handles", handled, "acknowledged unhandled", left)
+	}
 	if sec.APIToken != "" {
 		// The booking API returns the customer's phone: never open.
 		mux.Handle("GET /bookings/{id}", requireBearer(sec.APIToken, http.HandlerFunc(a.getBooking)))
@@ -160,4 +171,18 @@ func requireBearer(token string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// coverage splits a sender's catalog into the kinds r handles and those it
+// leaves to the unknown-type policy, for the log line an operator reads at
+// startup.
+func coverage(r *dispatch.Router, catalog []string) (handled, left []string) {
+	for _, name := range catalog {
+		if _, ok := r.Lookup(name); ok {
+			handled = append(handled, name)
+		} else {
+			left = append(left, name)
+		}
+	}
+	return handled, left
 }

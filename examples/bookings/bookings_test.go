@@ -25,6 +25,8 @@ import (
 	"github.com/hookkit/hookkit/dispatch/record"
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events/fixture"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/events/twilioevent"
 	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
@@ -391,4 +393,15 @@ func TestOutOfOrderEvents(t *testing.T) {
 		}
 		assert.Equal(t, "cancelled", bookingNow(t, a).Status)
 	})
+}
+
+// At startup the example says, per sender, which catalog kinds it handles.
+func TestCoverage(t *testing.T) {
+	h := &handlers{}
+	handled, left := coverage(h.stripeRoutes(), stripeevent.Catalog())
+	assert.Equal(t, []string{"charge.refunded", "payment_intent.payment_failed", "payment_intent.succeeded"}, handled)
+	assert.Contains(t, left, "checkout.session.completed")
+	handled, left = coverage(h.twilioRoutes(), twilioevent.Catalog())
+	assert.Len(t, handled, 5, "message.* covers every message status")
+	assert.Len(t, left, 5, "calls are not handled")
 }
