@@ -3,17 +3,17 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
-	"hash/fnv"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/internal/sqlschema"
 )
 
 // DefaultTable is the table name unless Config.Table says otherwise.
-const DefaultTable = "hookkit_idempotency"
+const DefaultTable = sqlschema.DefaultTable
 
 // DB is what the store needs from database/sql; *sql.DB, *sql.Conn and
 // *sql.Tx satisfy it.
@@ -35,33 +35,10 @@ type Config struct {
 // Store is an idempotency.Store on a SQL table. It is safe for concurrent
 // use, by any number of processes sharing the database.
 type Store struct {
-	db      DB
-	sqlite  bool
-	now     func() time.Time
-	schema  []string
-	lock    string // serialises concurrent Migrates, or ""
-	claim   string
-	done    string
-	release string
-	prune   string
-}
-
-var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$`)
-
-// names returns the quoted table name and a name for its index.
-func names(table string) (quoted, index string, err error) {
-	if table == "" {
-		table = DefaultTable
-	}
-	if !identifier.MatchString(table) {
-		return "", "", fmt.Errorf("sqlstore: table name %q: want [schema.]name of letters, digits and underscores: %w",
-			table, idempotency.ErrInvalid)
-	}
-	parts := strings.Split(table, ".")
-	for i, p := range parts {
-		parts[i] = `"` + p + `"`
-	}
-	return strings.Join(parts, "."), `"` + strings.ReplaceAll(table, ".", "_") + `_expires_at"`, nil
+	db     DB
+	sqlite bool
+	now    func() time.Time
+	sql    sqlschema.Statements
 }
 
 // NewPostgres returns a Store for a PostgreSQL database opened with the
@@ -70,32 +47,11 @@ func NewPostgres(db DB, cfg Config) (*Store, error) {
 	if cfg.Clock != nil {
 		return nil, fmt.Errorf("sqlstore: PostgreSQL uses the server's clock; Config.Clock applies to SQLite only: %w", idempotency.ErrInvalid)
 	}
-	t, index, err := names(cfg.Table)
+	statements, err := sqlschema.Postgres(cfg.Table)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
-	// Durations travel as microseconds; times are timestamptz on the
-	// server's clock.
-	const in = `$3::bigint * interval '1 microsecond'`
-	return &Store{
-		db:   db,
-		lock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey(t)),
-		schema: []string{`CREATE TABLE IF NOT EXISTS ` + t + ` (
-	key        text PRIMARY KEY,
-	token      text NOT NULL,        -- the lease holder's token, or '' once completed
-	expires_at timestamptz NOT NULL  -- end of the lease, or of the keep window once completed
-)`,
-			`CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + t + ` (expires_at)`},
-		claim: `INSERT INTO ` + t + ` AS t (key, token, expires_at) VALUES ($1, $2, now() + ` + in + `)
-ON CONFLICT (key) DO UPDATE SET
-	token = CASE WHEN t.expires_at <= now() THEN excluded.token ELSE t.token END,
-	expires_at = CASE WHEN t.expires_at <= now() THEN excluded.expires_at ELSE t.expires_at END
-RETURNING token, expires_at`,
-		done: `UPDATE ` + t + ` SET token = '', expires_at = now() + ` + in + `
-WHERE key = $1 AND token = $2 AND expires_at > now()`,
-		release: `DELETE FROM ` + t + ` WHERE key = $1 AND token = $2 AND expires_at > now()`,
-		prune:   `DELETE FROM ` + t + ` WHERE expires_at <= now()`,
-	}, nil
+	return &Store{db: db, sql: statements}, nil
 }
 
 // NewSQLite returns a Store for a SQLite database opened with
@@ -108,42 +64,20 @@ WHERE key = $1 AND token = $2 AND expires_at > now()`,
 // handler's usual shape) fails with SQLITE_BUSY at once, whatever the busy
 // timeout, when another writer holds the lock as it tries to write.
 func NewSQLite(db DB, cfg Config) (*Store, error) {
-	t, index, err := names(cfg.Table)
+	statements, err := sqlschema.SQLite(cfg.Table)
 	if err != nil {
-		return nil, err
-	}
-	if strings.Contains(t, ".") {
-		return nil, fmt.Errorf("sqlstore: SQLite tables take no schema: %w", idempotency.ErrInvalid)
+		return nil, fmt.Errorf("sqlstore: %w", err)
 	}
 	now := cfg.Clock
 	if now == nil {
 		now = time.Now
 	}
-	// Times are Unix microseconds from the process clock, passed in as ?3.
-	return &Store{
-		db:     db,
-		sqlite: true,
-		now:    now,
-		schema: []string{`CREATE TABLE IF NOT EXISTS ` + t + ` (
-	key        TEXT PRIMARY KEY,
-	token      TEXT NOT NULL,     -- the lease holder's token, or '' once completed
-	expires_at INTEGER NOT NULL   -- Unix microseconds: end of the lease, or of the keep window
-)`,
-			`CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + t + ` (expires_at)`},
-		claim: `INSERT INTO ` + t + ` (key, token, expires_at) VALUES (?1, ?2, ?3 + ?4)
-ON CONFLICT (key) DO UPDATE SET
-	token = CASE WHEN expires_at <= ?3 THEN excluded.token ELSE token END,
-	expires_at = CASE WHEN expires_at <= ?3 THEN excluded.expires_at ELSE expires_at END
-RETURNING token, expires_at`,
-		done:    `UPDATE ` + t + ` SET token = '', expires_at = ?3 + ?4 WHERE key = ?1 AND token = ?2 AND expires_at > ?3`,
-		release: `DELETE FROM ` + t + ` WHERE key = ?1 AND token = ?2 AND expires_at > ?3`,
-		prune:   `DELETE FROM ` + t + ` WHERE expires_at <= ?1`,
-	}, nil
+	return &Store{db: db, sqlite: true, now: now, sql: statements}, nil
 }
 
 // Schema returns the CREATE statements Migrate runs, for hosts that manage
 // their schema with their own migration tool.
-func (s *Store) Schema() string { return strings.Join(s.schema, ";\n") + ";\n" }
+func (s *Store) Schema() string { return strings.Join(s.sql.Schema, ";\n") + ";\n" }
 
 // Migrate creates the table and its index if they do not exist. Replicas
 // starting together may all call it: on PostgreSQL the statements run as
@@ -151,22 +85,10 @@ func (s *Store) Schema() string { return strings.Join(s.schema, ";\n") + ";\n" }
 // CREATE ... IF NOT EXISTS otherwise fail with unique violations), and on
 // SQLite as one script the database runs alone.
 func (s *Store) Migrate(ctx context.Context) error {
-	script := strings.Join(s.schema, ";\n")
-	if s.lock != "" {
-		script = s.lock + ";\n" + script
-	}
-	if _, err := s.db.ExecContext(ctx, script); err != nil {
+	if _, err := s.db.ExecContext(ctx, s.sql.Script()); err != nil {
 		return fmt.Errorf("sqlstore: migrate: %w: %w", err, idempotency.ErrUnavailable)
 	}
 	return nil
-}
-
-// lockKey is the advisory lock key of a table's migration: a hash of its
-// quoted name, so migrations of different tables do not wait for each other.
-func lockKey(quotedTable string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("hookkit/sqlstore " + quotedTable))
-	return int64(h.Sum64())
 }
 
 func unavailable(op string, err error) error {
@@ -201,7 +123,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 		expires time.Time
 		err     error
 	)
-	row := s.db.QueryRowContext(ctx, s.claim, s.args(key, token, lease, true)...)
+	row := s.db.QueryRowContext(ctx, s.sql.Claim, s.args(key, token, lease, true)...)
 	if s.sqlite {
 		var micros int64
 		err = row.Scan(&holder, &micros)
@@ -226,7 +148,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, keep time.Durat
 	if err := idempotency.CheckComplete(key, token, keep); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.done, s.args(key, token, max(keep, time.Microsecond), true)...)
+	res, err := s.db.ExecContext(ctx, s.sql.Complete, s.args(key, token, max(keep, time.Microsecond), true)...)
 	return fenced("complete", key, res, err)
 }
 
@@ -235,7 +157,7 @@ func (s *Store) Release(ctx context.Context, key, token string) error {
 	if err := idempotency.CheckRelease(key, token); err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, s.release, s.args(key, token, 0, false)...)
+	res, err := s.db.ExecContext(ctx, s.sql.Release, s.args(key, token, 0, false)...)
 	return fenced("release", key, res, err)
 }
 
@@ -261,7 +183,7 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 	if s.sqlite {
 		args = []any{s.now().UnixMicro()}
 	}
-	res, err := s.db.ExecContext(ctx, s.prune, args...)
+	res, err := s.db.ExecContext(ctx, s.sql.Prune, args...)
 	if err != nil {
 		return 0, unavailable("prune", err)
 	}
@@ -270,4 +192,70 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 		return 0, unavailable("prune", err)
 	}
 	return n, nil
+}
+
+// DefaultLockTimeout bounds how long ClaimTx on PostgreSQL waits for
+// another transaction that holds the same key: past it the claim answers
+// Busy (the sender is told 409 and retries later).
+const DefaultLockTimeout = 2 * time.Second
+
+// ClaimTx claims key inside tx, the transaction the event's handler will
+// write in, for the transactional mode (package dispatch/sqltx): the key's
+// row is written as completed, kept for keep. tx's commit completes the
+// key together with the handler's writes; its rollback leaves the key free.
+// No lease is involved, so a crash can never leave a key claimed.
+//
+// It answers Acquired (the row is written: go on, then commit), Completed
+// (the event was processed: roll back, answer 200) or Busy (a lease-mode
+// holder has it, or another transaction holding it did not end within
+// lockTimeout on PostgreSQL: roll back, answer 409). A concurrent ClaimTx
+// of the same key waits for the transaction that holds it; on SQLite, the
+// wait is at BEGIN, for the write lock, up to the busy timeout. After any
+// answer but Acquired, and after an error, the transaction must be rolled
+// back.
+func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
+	if err := idempotency.CheckClaim(key, keep); err != nil {
+		return 0, err
+	}
+	var taken any
+	var err error
+	if s.sqlite {
+		err = tx.QueryRowContext(ctx, s.sql.ClaimTx, key, s.now().UnixMicro(), keep.Microseconds()).Scan(&taken)
+	} else {
+		if lockTimeout <= 0 {
+			lockTimeout = DefaultLockTimeout
+		}
+		err = tx.QueryRowContext(ctx, s.sql.ClaimTx, key, keep.Microseconds(), fmt.Sprintf("%dms", lockTimeout.Milliseconds())).Scan(&taken)
+	}
+	switch {
+	case err == nil:
+		return idempotency.Acquired, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return s.holder(ctx, tx, key)
+	case isLockTimeout(err):
+		return idempotency.Busy, nil
+	}
+	return 0, unavailable("claim in transaction", err)
+}
+
+// holder tells a live key's completion from another holder's lease.
+func (s *Store) holder(ctx context.Context, tx DB, key string) (idempotency.State, error) {
+	var token string
+	err := tx.QueryRowContext(ctx, s.sql.Holder, key).Scan(&token)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return idempotency.Busy, nil // released or pruned meanwhile: the sender retries
+	case err != nil:
+		return 0, unavailable("claim in transaction", err)
+	case token == "":
+		return idempotency.Completed, nil
+	}
+	return idempotency.Busy, nil
+}
+
+// isLockTimeout reports PostgreSQL's lock_not_available (55P03), by the
+// SQLSTATE any driver's error reports.
+func isLockTimeout(err error) bool {
+	var coded interface{ SQLState() string }
+	return errors.As(err, &coded) && coded.SQLState() == "55P03"
 }

@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/internal/txtest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -317,4 +318,56 @@ func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
 	var pgErr *pgconn.PgError
 	require.ErrorAs(t, err, &pgErr)
 	assert.Equal(t, "42P01", pgErr.Code, "undefined_table")
+}
+
+// sqlHarness runs the ClaimTx checks on a database/sql store.
+func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) txtest.Harness[*sql.Tx] {
+	return txtest.Harness[*sql.Tx]{
+		Store: s,
+		Begin: func(t *testing.T) *sql.Tx {
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			return tx
+		},
+		End: func(t *testing.T, tx *sql.Tx, commit bool) {
+			if commit {
+				assert.NoError(t, tx.Commit())
+			} else {
+				assert.NoError(t, tx.Rollback())
+			}
+		},
+		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
+			return s.ClaimTx(ctx, tx, key, keep, lockTimeout)
+		},
+		Waits: waits,
+	}
+}
+
+func TestPostgresClaimTx(t *testing.T) {
+	db := openPostgres(t, nil)
+	s := postgresStore(t, db, randomName("hookkit_test_"))
+	txtest.Run(t, sqlHarness(s, db, true))
+}
+
+func TestSQLiteClaimTx(t *testing.T) {
+	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
+	txtest.Run(t, sqlHarness(sqliteStore(t, db, nil), db, false))
+}
+
+// The lock timeout bounds the claim only: the handler's statements in the
+// same transaction wait as the session says.
+func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {
+	db := openPostgres(t, nil)
+	s := postgresStore(t, db, randomName("hookkit_test_"))
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx, `SET LOCAL lock_timeout = '7s'`)
+	require.NoError(t, err)
+	state, err := s.ClaimTx(ctx, tx, "k", time.Hour, 250*time.Millisecond)
+	require.NoError(t, err)
+	require.Equal(t, idempotency.Acquired, state)
+	var after string
+	require.NoError(t, tx.QueryRowContext(ctx, `SHOW lock_timeout`).Scan(&after))
+	assert.Equal(t, "7s", after)
 }

@@ -1,0 +1,175 @@
+package pgxstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/internal/sqlschema"
+)
+
+// DefaultTable is the table name unless Config.Table says otherwise.
+const DefaultTable = sqlschema.DefaultTable
+
+// DefaultLockTimeout bounds how long ClaimTx waits for another transaction
+// that holds the same key: past it the claim answers Busy (the sender is
+// told 409 and retries later).
+const DefaultLockTimeout = 2 * time.Second
+
+// DB is what the store needs from pgx: *pgxpool.Pool, *pgx.Conn and pgx.Tx
+// satisfy it.
+type DB interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Config configures a Store. The zero value uses DefaultTable.
+type Config struct {
+	// Table is the table name, optionally schema-qualified
+	// ("webhooks.idempotency"); letters, digits and underscores only.
+	Table string
+}
+
+// Store is an idempotency.Store on a PostgreSQL table through pgx. It is
+// safe for concurrent use, by any number of processes sharing the database.
+type Store struct {
+	db  DB
+	sql sqlschema.Statements
+}
+
+// New returns a Store on db, or an error wrapping idempotency.ErrInvalid
+// for a nil db or a table name that is not [schema.]name.
+func New(db DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, fmt.Errorf("pgxstore: nil DB: %w", idempotency.ErrInvalid)
+	}
+	statements, err := sqlschema.Postgres(cfg.Table)
+	if err != nil {
+		return nil, fmt.Errorf("pgxstore: %w", err)
+	}
+	return &Store{db: db, sql: statements}, nil
+}
+
+// Schema returns the CREATE statements Migrate runs, for hosts that manage
+// their schema with their own migration tool.
+func (s *Store) Schema() string { return strings.Join(s.sql.Schema, ";\n") + ";\n" }
+
+// Migrate creates the table and its index if they do not exist. Replicas
+// starting together may all call it: the statements run as one script (pgx
+// sends a statement without arguments in the simple protocol, which runs it
+// in one implicit transaction) behind an advisory lock.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.db.Exec(ctx, s.sql.Script()); err != nil {
+		return fmt.Errorf("pgxstore: migrate: %w: %w", err, idempotency.ErrUnavailable)
+	}
+	return nil
+}
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("pgxstore %s: %w: %w", op, err, idempotency.ErrUnavailable)
+}
+
+// Claim implements idempotency.Store.
+func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (idempotency.Claim, error) {
+	if err := idempotency.CheckClaim(key, lease); err != nil {
+		return idempotency.Claim{}, err
+	}
+	token := idempotency.NewToken()
+	var holder string
+	var expires time.Time
+	err := s.db.QueryRow(ctx, s.sql.Claim, key, token, max(lease, time.Microsecond).Microseconds()).Scan(&holder, &expires)
+	if err != nil {
+		return idempotency.Claim{}, unavailable("claim", err)
+	}
+	switch holder {
+	case token:
+		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: expires}, nil
+	case "":
+		return idempotency.Claim{State: idempotency.Completed}, nil
+	}
+	return idempotency.Claim{State: idempotency.Busy, Expires: expires}, nil
+}
+
+// Complete implements idempotency.Store.
+func (s *Store) Complete(ctx context.Context, key, token string, keep time.Duration) error {
+	if err := idempotency.CheckComplete(key, token, keep); err != nil {
+		return err
+	}
+	tag, err := s.db.Exec(ctx, s.sql.Complete, key, token, max(keep, time.Microsecond).Microseconds())
+	return fenced("complete", key, tag, err)
+}
+
+// Release implements idempotency.Store.
+func (s *Store) Release(ctx context.Context, key, token string) error {
+	if err := idempotency.CheckRelease(key, token); err != nil {
+		return err
+	}
+	tag, err := s.db.Exec(ctx, s.sql.Release, key, token)
+	return fenced("release", key, tag, err)
+}
+
+func fenced(op, key string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return unavailable(op, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("pgxstore %s %q: %w", op, key, idempotency.ErrLeaseLost)
+	}
+	return nil
+}
+
+// Prune deletes the rows whose lease or keep window has ended and returns
+// how many it deleted. Expired rows do no harm (a Claim takes them over), so
+// pruning only reclaims space; run it hourly or daily.
+func (s *Store) Prune(ctx context.Context) (int64, error) {
+	tag, err := s.db.Exec(ctx, s.sql.Prune)
+	if err != nil {
+		return 0, unavailable("prune", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// ClaimTx claims key inside tx, the transaction the event's handler will
+// write in, for the transactional mode (package dispatch/pgxtx): the key's
+// row is written as completed, kept for keep; tx's commit completes the key
+// together with the handler's writes, its rollback leaves it free. It
+// answers Acquired (go on, then commit), Completed (roll back, answer 200)
+// or Busy (a lease-mode holder has it, or the transaction holding it did
+// not end within lockTimeout, DefaultLockTimeout when not positive: roll
+// back, answer 409). After any answer but Acquired, and after an error, tx
+// must be rolled back. See sqlstore.Store.ClaimTx, whose statement this is.
+func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
+	if err := idempotency.CheckClaim(key, keep); err != nil {
+		return 0, err
+	}
+	if lockTimeout <= 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+	var restored string
+	err := tx.QueryRow(ctx, s.sql.ClaimTx, key, keep.Microseconds(), fmt.Sprintf("%dms", lockTimeout.Milliseconds())).Scan(&restored)
+	var pgErr *pgconn.PgError
+	switch {
+	case err == nil:
+		return idempotency.Acquired, nil
+	case errors.Is(err, pgx.ErrNoRows):
+		var token string
+		switch err := tx.QueryRow(ctx, s.sql.Holder, key).Scan(&token); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return idempotency.Busy, nil // released or pruned meanwhile: the sender retries
+		case err != nil:
+			return 0, unavailable("claim in transaction", err)
+		case token == "":
+			return idempotency.Completed, nil
+		}
+		return idempotency.Busy, nil
+	case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available
+		return idempotency.Busy, nil
+	}
+	return 0, unavailable("claim in transaction", err)
+}
