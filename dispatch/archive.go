@@ -23,10 +23,8 @@ type Delivery struct {
 	// EventSource, EventID and EventType are set once the body parsed.
 	EventSource, EventID, EventType string
 	Status                          int
-	// Outcome names what happened: processed, queued, duplicate, busy,
-	// unknown-type, dead-lettered, failed, rejected-signature,
-	// malformed, too-large, method-not-allowed, unavailable.
-	Outcome string
+	// Outcome is how the delivery ended.
+	Outcome Outcome
 	// Err is the error behind a non-2xx status or a dead letter.
 	Err error
 }

@@ -11,8 +11,8 @@ import (
 )
 
 // DeadLetter is an event that will not be retried by itself: its handler
-// failed permanently, its payload did not decode, its type had no handler
-// under DeadLetterUnknown, or (async mode) it failed every attempt.
+// failed permanently, its payload did not decode, or its type had no
+// handler under DeadLetterUnknown. Its key is Event.Key().
 type DeadLetter struct {
 	Event *events.Event
 	// Err is why; never nil.
@@ -110,6 +110,23 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 	}
 	return nil
 }
+
+// DeadLetterFilter selects dead letters to list. Its zero value selects
+// every open one, oldest first, up to DefaultDeadLetterLimit.
+type DeadLetterFilter struct {
+	// Source and Type, when not empty, must equal the event's.
+	Source, Type string
+	// Since and Until, when not zero, bound when the event was
+	// dead-lettered: Since <= At < Until.
+	Since, Until time.Time
+	// Limit caps how many are returned (DefaultDeadLetterLimit when not
+	// positive).
+	Limit int
+}
+
+// DefaultDeadLetterLimit is how many dead letters a listing returns unless
+// its filter says otherwise.
+const DefaultDeadLetterLimit = 100
 
 // ErrNotDeadLettered means no dead letter has the key asked for.
 var ErrNotDeadLettered = errors.New("dispatch: no such dead letter")

@@ -13,26 +13,29 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/events"
-	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/internal/logtext"
 	"github.com/hookkit/hookkit/verify"
 )
 
-// Endpoint is the http.Handler a host mounts for one sender: it reads the
-// body, verifies it, parses it, claims the event in the idempotency store,
-// runs its handler (or enqueues it, in async mode), and answers with the
-// status the sender needs:
+// Endpoint is the http.Handler a host mounts for one sender. It is a
+// pipeline — read the body, verify it, parse it, find its handler — and one
+// accept step (an Acceptor) that decides what a 200 means: run the handler
+// now, with a claim in an idempotency store (the default); run it in the
+// host's own transaction (dispatch/sqltx, dispatch/pgxtx); or enqueue it
+// durably (dispatch/riverqueue). The sender is answered with the status its
+// Outcome says:
 //
-//	200  processed; acknowledged into the queue (async); a duplicate of a
-//	     processed event; an unknown type (AcknowledgeUnknown, logged);
-//	     dead-lettered (Permanent, or a payload that does not decode)
+//	200  processed, queued, a duplicate, an unknown type (AcknowledgeUnknown,
+//	     logged), or dead-lettered (Permanent, or a payload that does not
+//	     decode)
 //	400  signature missing, wrong or stale (403 for Twilio); malformed body
 //	405  not a POST
 //	408  the body did not arrive within the read timeout
 //	409  the same event is being processed by another delivery
 //	413  body over the limit
-//	500  the handler failed or panicked (the claim is released)
-//	503  store unavailable, queue full, or shutting down (with Retry-After)
+//	500  the handler failed or panicked (the event is free for the retry)
+//	503  store, database or queue unavailable, or shutting down (with
+//	     Retry-After)
 //
 // Response bodies are small JSON ({"received":true}, or {"error":"..."} with
 // a short reason that reveals no secret, signature or internal error).
@@ -41,32 +44,26 @@ type Endpoint struct {
 	parser   events.Parser
 	router   *Router
 	settings
-
-	// Async mode.
-	queue   Queue
-	retry   RetryPolicy
-	workers sync.WaitGroup
+	acceptor Acceptor
 
 	// Shutdown.
 	mu       sync.RWMutex
 	closing  bool
 	inflight sync.WaitGroup
-	stop     chan struct{} // closed when Shutdown's deadline passes
-	stopCtx  context.Context
+	stopCtx  context.Context // canceled when Shutdown's deadline passes
 	stopAll  context.CancelFunc
-	shutOnce sync.Once
 }
 
 // New returns an Endpoint that verifies with v, parses with p and routes
 // with r, configured by opts. A nil v, p or r, an option given a value that
-// cannot work, or a lease that does not exceed the handler timeout is an
-// error wrapping ErrInvalidConfig: there is no Endpoint that accepts
-// unverified deliveries.
+// cannot work, options that contradict each other, or a lease that does not
+// exceed the handler timeout is an error wrapping ErrInvalidConfig: there
+// is no Endpoint that accepts unverified deliveries.
 func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoint, error) {
 	if v == nil || p == nil || r == nil {
 		return nil, fmt.Errorf("dispatch: a Verifier, a Parser and a Router are all required: %w", ErrInvalidConfig)
 	}
-	e := &Endpoint{verifier: v, parser: p, router: r, settings: defaultSettings(), stop: make(chan struct{})}
+	e := &Endpoint{verifier: v, parser: p, router: r, settings: defaultSettings()}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -75,42 +72,12 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 			return nil, fmt.Errorf("dispatch: %w", err)
 		}
 	}
-	if e.store == nil {
-		store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
-		if err != nil {
-			return nil, err
-		}
-		e.store = store
+	acceptor, err := e.settings.acceptorOrDefault()
+	if err != nil {
+		return nil, fmt.Errorf("dispatch: %w", err)
 	}
-	if e.deadLetters == nil {
-		e.deadLetters = &MemoryDeadLetters{}
-	}
-	if e.lease == 0 {
-		e.lease = idempotency.DefaultLease
-		if e.asyncCfg != nil {
-			e.lease = DefaultAsyncLease
-		}
-	}
-	if e.lease <= e.timeout {
-		return nil, fmt.Errorf("dispatch: WithLease %s must exceed WithTimeout %s, or a retry runs beside a slow handler: %w",
-			e.lease, e.timeout, ErrInvalidConfig)
-	}
+	e.acceptor = acceptor
 	e.stopCtx, e.stopAll = context.WithCancel(context.Background())
-	if cfg := e.asyncCfg; cfg != nil {
-		e.queue = cfg.Queue
-		if e.queue == nil {
-			e.queue = NewMemoryQueue(1024)
-		}
-		e.retry = cfg.Retry.withDefaults()
-		n := cfg.Workers
-		if n <= 0 {
-			n = 4
-		}
-		e.workers.Add(n)
-		for range n {
-			go e.worker()
-		}
-	}
 	return e, nil
 }
 
@@ -123,9 +90,6 @@ func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) 
 	}
 	return e
 }
-
-// DeadLetters returns the sink dead letters go to.
-func (e *Endpoint) DeadLetters() DeadLetterSink { return e.deadLetters }
 
 // ServeHTTP implements http.Handler.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -145,13 +109,13 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		e.answer(w, r, d, http.StatusMethodNotAllowed, "method-not-allowed", nil)
+		e.answer(w, r, d, OutcomeMethodNotAllowed, 0, nil)
 		return
 	}
 	e.mu.RLock()
 	if e.closing {
 		e.mu.RUnlock()
-		e.answer(w, r, d, http.StatusServiceUnavailable, "unavailable", errShuttingDown)
+		e.answer(w, r, d, OutcomeUnavailable, 0, errShuttingDown)
 		return
 	}
 	e.inflight.Add(1)
@@ -160,19 +124,19 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 
 	body, err := e.readBody(w, r)
 	if err != nil {
-		outcome := "malformed"
+		outcome := OutcomeMalformed
 		switch {
 		case errors.Is(err, verify.ErrBodyTooLarge):
-			outcome = "too-large"
+			outcome = OutcomeTooLarge
 		case errors.Is(err, os.ErrDeadlineExceeded):
-			outcome = "read-timeout"
+			outcome = OutcomeReadTimeout
 		}
-		e.answer(w, r, d, verify.StatusCode(err), outcome, err)
+		e.answer(w, r, d, outcome, 0, err)
 		return
 	}
 	d.Body = body
 	if err := e.verifier.Verify(r, body); err != nil {
-		e.answer(w, r, d, verify.StatusCode(err), "rejected-signature", err)
+		e.answer(w, r, d, OutcomeRejectedSignature, verify.StatusCode(err), err)
 		return
 	}
 	d.Verified = true
@@ -181,77 +145,32 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 		err = ev.Validate() // the parser may be the host's own
 	}
 	if err != nil {
-		e.answer(w, r, d, http.StatusBadRequest, "malformed", err)
+		e.answer(w, r, d, OutcomeMalformed, 0, err)
 		return
 	}
 	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
 
-	h, known := e.router.Lookup(ev.Type) // once per delivery; run calls it
+	h, known := e.router.Lookup(ev.Type)
 	if !known {
 		switch e.router.UnknownPolicy() {
 		case AcknowledgeUnknown:
-			e.answer(w, r, d, http.StatusOK, "unknown-type", nil)
+			e.answer(w, r, d, OutcomeUnknownType, 0, nil)
 			return
 		case RetryUnknown:
-			e.answer(w, r, d, http.StatusInternalServerError, "unknown-type",
-				fmt.Errorf("%q: %w", ev.Type, ErrNoHandler))
+			e.answer(w, r, d, OutcomeFailed, 0, noHandler(ev))
 			return
 		}
-		// DeadLetterUnknown: claimed and dead-lettered like any event whose
-		// handler fails permanently.
+		// DeadLetterUnknown: accepted with no handler, which fails
+		// permanently and so is dead-lettered.
 	}
 
-	key := ev.Key()
-	claim, err := e.store.Claim(r.Context(), key, e.lease)
-	if err != nil {
-		e.answer(w, r, d, http.StatusServiceUnavailable, "unavailable", err)
-		return
-	}
-	switch claim.State {
-	case idempotency.Completed:
-		e.answer(w, r, d, http.StatusOK, "duplicate", nil)
-		return
-	case idempotency.Busy:
-		e.answer(w, r, d, http.StatusConflict, "busy", nil)
-		return
-	}
-
-	if e.queue != nil {
-		e.enqueue(w, r, d, ev, key, claim.Token)
-		return
-	}
-	// The handler outlives a sender that hangs up (half-done work would be
-	// worse than a duplicate answered 200), but not a Shutdown deadline.
+	// The accept step outlives a sender that hangs up (half-done work would
+	// be worse than a duplicate answered 200), but not Shutdown's deadline.
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(e.stopCtx, cancel)()
-	err = e.run(ctx, h, ev, 1)
-	switch {
-	case err == nil:
-		e.complete(key, claim.Token, ev)
-		e.answer(w, r, d, http.StatusOK, "processed", nil)
-	case IsPermanent(err):
-		if !e.deadLetter(ev, err, 1) {
-			e.release(key, claim.Token, ev, "dead letter not stored")
-			e.answer(w, r, d, http.StatusInternalServerError, "failed", err)
-			return
-		}
-		e.complete(key, claim.Token, ev)
-		e.answer(w, r, d, http.StatusOK, "dead-lettered", err)
-	default:
-		e.release(key, claim.Token, ev, "handler failed")
-		e.answer(w, r, d, http.StatusInternalServerError, "failed", err)
-	}
-}
-
-func (e *Endpoint) enqueue(w http.ResponseWriter, r *http.Request, d *Delivery, ev *events.Event, key, token string) {
-	err := e.queue.Enqueue(r.Context(), &Job{Event: ev, Key: key, Token: token, Enqueued: time.Now()})
-	if err != nil {
-		e.release(key, token, ev, "not enqueued")
-		e.answer(w, r, d, http.StatusServiceUnavailable, "unavailable", err)
-		return
-	}
-	e.answer(w, r, d, http.StatusOK, "queued", nil)
+	res := e.acceptor.Accept(ctx, Acceptance{Event: ev, handler: h, ep: e})
+	e.answer(w, r, d, res.Outcome, 0, res.Err)
 }
 
 // readBody reads the body within the read timeout, and is interrupted when
@@ -293,58 +212,6 @@ func readDeadliner(w http.ResponseWriter) readDeadlineSetter {
 	}
 }
 
-// run calls the event's handler h once, with the timeout; no handler (nil,
-// under DeadLetterUnknown) is a permanent failure.
-func (e *Endpoint) run(ctx context.Context, h Handler, ev *events.Event, attempt int) error {
-	if h == nil {
-		return Permanent(noHandler(ev))
-	}
-	ctx, cancel := context.WithTimeout(withAttempt(ctx, attempt), e.timeout)
-	defer cancel()
-	return call(ctx, h, ev)
-}
-
-// storeCtx bounds a completion or release, which must happen even when
-// the request or the shutdown context has ended.
-func storeCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), 5*time.Second)
-}
-
-func (e *Endpoint) complete(key, token string, ev *events.Event) {
-	ctx, cancel := storeCtx()
-	defer cancel()
-	if err := e.store.Complete(ctx, key, token, e.keep); err != nil {
-		// The handler succeeded; answering anything but 200 would make the
-		// sender retry work already done. A later duplicate may run again.
-		e.logger.LogAttrs(ctx, slog.LevelError, "webhook processed but not recorded as done",
-			slog.String("key", key), slog.String("type", ev.Type), errAttr(err))
-	}
-}
-
-func (e *Endpoint) release(key, token string, ev *events.Event, why string) {
-	ctx, cancel := storeCtx()
-	defer cancel()
-	if err := e.store.Release(ctx, key, token); err != nil && !errors.Is(err, idempotency.ErrLeaseLost) {
-		e.logger.LogAttrs(ctx, slog.LevelError, "webhook claim not released; it frees itself when its lease ends",
-			slog.String("key", key), slog.String("type", ev.Type), slog.String("why", why), errAttr(err))
-	}
-}
-
-// deadLetter stores the event and reports whether it was stored. A letter
-// that cannot be stored is logged here, naming the event; the delivery's
-// own line says what the sender was told.
-func (e *Endpoint) deadLetter(ev *events.Event, cause error, attempts int) bool {
-	ctx, cancel := storeCtx()
-	defer cancel()
-	err := e.deadLetters.DeadLetter(ctx, DeadLetter{Event: ev, Err: cause, Attempts: attempts, At: time.Now()})
-	if err != nil {
-		e.logger.LogAttrs(ctx, slog.LevelError, "webhook dead letter could not be stored",
-			slog.String("source", ev.Source), slog.String("id", ev.ID), slog.String("type", ev.Type),
-			slog.Int("attempts", attempts), slog.String("cause", logtext.Clip(cause.Error(), maxLoggedError)), errAttr(err))
-	}
-	return err == nil
-}
-
 // logDelivery writes one line per delivery, at a level that fits how it
 // ended: what an operator must look at (dead letters, panics, an
 // unavailable store) at Error, what the sender or a misconfiguration got
@@ -353,21 +220,21 @@ func (e *Endpoint) logDelivery(ctx context.Context, d *Delivery) {
 	level := slog.LevelInfo
 	var panicked *PanicError
 	switch d.Outcome {
-	case "dead-lettered", "unavailable":
+	case OutcomeDeadLettered, OutcomeUnavailable:
 		level = slog.LevelError
-	case "failed":
+	case OutcomeFailed:
 		level = slog.LevelWarn
 		if errors.As(d.Err, &panicked) {
 			level = slog.LevelError
 		}
-	case "unknown-type", "rejected-signature", "malformed", "too-large", "read-timeout", "method-not-allowed":
+	case OutcomeUnknownType, OutcomeRejectedSignature, OutcomeMalformed, OutcomeTooLarge, OutcomeReadTimeout, OutcomeMethodNotAllowed:
 		level = slog.LevelWarn
 	}
 	if !e.logger.Enabled(ctx, level) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 8)
-	attrs = append(attrs, slog.String("outcome", d.Outcome), slog.Int("status", d.Status))
+	attrs = append(attrs, slog.String("outcome", d.Outcome.String()), slog.Int("status", d.Status))
 	if d.EventID != "" {
 		attrs = append(attrs, slog.String("source", d.EventSource), slog.String("type", d.EventType), slog.String("id", d.EventID))
 	} else {
@@ -399,22 +266,12 @@ func errAttr(err error) slog.Attr {
 	return slog.String("error", logtext.Clip(err.Error(), maxLoggedError))
 }
 
-// Short public reasons, by outcome; internal error text never reaches the
-// sender.
-var reasons = map[string]string{
-	"method-not-allowed": "method not allowed",
-	"too-large":          "body too large",
-	"read-timeout":       "body not received in time",
-	"malformed":          "malformed event",
-	"rejected-signature": "invalid signature",
-	"busy":               "event in progress",
-	"unavailable":        "temporarily unavailable",
-	"failed":             "processing failed",
-	"unknown-type":       "no handler for event type",
-}
-
-// answer writes the response and the delivery's one log line.
-func (e *Endpoint) answer(w http.ResponseWriter, r *http.Request, d *Delivery, status int, outcome string, err error) {
+// answer writes the response, with status (or the outcome's own when 0),
+// and the delivery's one log line.
+func (e *Endpoint) answer(w http.ResponseWriter, r *http.Request, d *Delivery, outcome Outcome, status int, err error) {
+	if status == 0 {
+		status = outcome.Status()
+	}
 	d.Status, d.Outcome, d.Err = status, outcome, err
 	e.logDelivery(r.Context(), d)
 	h := w.Header()
@@ -428,16 +285,15 @@ func (e *Endpoint) answer(w http.ResponseWriter, r *http.Request, d *Delivery, s
 		io.WriteString(w, `{"received":true}`+"\n")
 		return
 	}
-	io.WriteString(w, `{"error":"`+reasons[outcome]+`"}`+"\n")
+	io.WriteString(w, `{"error":"`+outcome.Reason()+`"}`+"\n")
 }
 
-// Shutdown stops the Endpoint: new deliveries are answered 503 at once;
-// deliveries being handled finish; in async mode the workers drain the
-// queue. It returns nil when all of that is done, or ctx's error as soon as
-// ctx ends, whatever clients and handlers are doing: then handlers still
-// running see their context canceled, body reads still waiting on a slow
-// client are interrupted, and queued events are released unprocessed
-// (their senders' retries will find them free). It may be called more than
+// Shutdown stops the Endpoint: new deliveries are answered 503 at once, and
+// deliveries being handled finish. It returns nil when they have, or ctx's
+// error as soon as ctx ends, whatever clients and handlers are doing: then
+// handlers still running see their context canceled (what they did not
+// finish is not acknowledged: the sender retries it), and body reads still
+// waiting on a slow client are interrupted. It may be called more than
 // once.
 func (e *Endpoint) Shutdown(ctx context.Context) error {
 	e.mu.Lock()
@@ -447,25 +303,13 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 	drained := make(chan struct{})
 	go func() {
 		e.inflight.Wait()
-		if e.queue != nil {
-			e.queue.Close()
-			e.workers.Wait()
-		}
 		close(drained)
 	}()
 	select {
 	case <-drained:
 		return nil
 	case <-ctx.Done():
-		e.shutOnce.Do(func() {
-			close(e.stop)
-			e.stopAll()
-		})
-		if e.queue != nil {
-			// Signalled, the workers release what they hold at once.
-			e.queue.Close()
-			e.workers.Wait()
-		}
+		e.stopAll()
 		return ctx.Err()
 	}
 }

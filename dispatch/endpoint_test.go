@@ -67,7 +67,7 @@ func TestStatusTable(t *testing.T) {
 				return signed(stripeBody(t, "charge.refunded", "evt_unknown_dl"))
 			}},
 		{name: "unknown event type, retry policy", unknown: dispatch.RetryUnknown,
-			want: outcome{status: 500, body: `{"error":"no handler for event type"}`},
+			want: outcome{status: 500, body: `{"error":"processing failed"}`},
 			request: func(t *testing.T, _ []byte) *http.Request {
 				return signed(stripeBody(t, "charge.refunded", "evt_unknown_retry"))
 			}},

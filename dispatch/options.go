@@ -30,11 +30,14 @@ type settings struct {
 	timeout     time.Duration
 	retryAfter  time.Duration
 	deadLetters DeadLetterSink
+	acceptor    Acceptor
+	// defaultStep names the options given that configure the default
+	// accept step, for the error when WithAcceptor replaces it.
+	defaultStep []string
 	archives    []Archive
 	// archiveRejected also tells archives of deliveries whose signature did
 	// not verify.
 	archiveRejected bool
-	asyncCfg        *AsyncConfig
 }
 
 func defaultSettings() settings {
@@ -66,9 +69,6 @@ const (
 	// before timing out and retrying (Stripe and Twilio, 10 to 15 s), so a
 	// synchronous handler slower than that is retried while it runs.
 	DefaultTimeout = 10 * time.Second
-	// DefaultAsyncLease is the claim's lease in async mode: it covers the
-	// wait in the queue and every retry of the default policy.
-	DefaultAsyncLease = 15 * time.Minute
 	// DefaultReadTimeout bounds the reading of a body: senders post a few
 	// kilobytes at once, so a body still arriving after this is a client
 	// holding a connection open.
@@ -77,14 +77,21 @@ const (
 	DefaultRetryAfter = 30 * time.Second
 )
 
-// WithStore sets the idempotency store (default: a new
-// idempotency.MemoryStore, which deduplicates within this process only).
+// WithStore sets the idempotency store of the default accept step (default:
+// a new idempotency.MemoryStore, which deduplicates within this process
+// only): claim the event's key, run its handler, complete or release the
+// claim. A 200 then means the handler returned nil; a crash after the
+// handler's own commit and before the completion runs it again when the
+// lease ends (at-least-once). For effects that must happen once, run in the
+// host's transaction instead (WithAcceptor with dispatch/sqltx or
+// dispatch/pgxtx).
 func WithStore(s idempotency.Store) Option {
 	return func(c *settings) error {
 		if s == nil {
 			return invalid("WithStore", "nil store")
 		}
 		c.store = s
+		c.defaultStep = append(c.defaultStep, "WithStore")
 		return nil
 	}
 }
@@ -127,26 +134,30 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// WithLease sets how long a claim holds an event before another delivery
-// may take it over (default idempotency.DefaultLease, 2 minutes, or
-// DefaultAsyncLease in async mode). It must exceed the handler timeout.
+// WithLease sets how long the default accept step's claim holds an event
+// before another delivery may take it over (default
+// idempotency.DefaultLease, 2 minutes). It must exceed the handler timeout.
 func WithLease(d time.Duration) Option {
 	return func(c *settings) error {
 		c.lease = d
+		c.defaultStep = append(c.defaultStep, "WithLease")
 		return positive("WithLease", d)
 	}
 }
 
-// WithKeep sets how long a processed event's key is remembered (default
-// idempotency.DefaultKeep, 96 hours: longer than any sender retries).
+// WithKeep sets how long the default accept step remembers a processed
+// event's key (default idempotency.DefaultKeep, 96 hours: longer than any
+// sender retries).
 func WithKeep(d time.Duration) Option {
 	return func(c *settings) error {
 		c.keep = d
+		c.defaultStep = append(c.defaultStep, "WithKeep")
 		return positive("WithKeep", d)
 	}
 }
 
-// WithTimeout bounds each handler call (default DefaultTimeout).
+// WithTimeout bounds each handler call the Endpoint makes, whatever its
+// accept step (default DefaultTimeout).
 func WithTimeout(d time.Duration) Option {
 	return func(c *settings) error {
 		c.timeout = d
@@ -154,14 +165,16 @@ func WithTimeout(d time.Duration) Option {
 	}
 }
 
-// WithDeadLetters sets where dead letters go (default a MemoryDeadLetters,
-// see Endpoint.DeadLetters).
+// WithDeadLetters sets where the default accept step stores dead letters
+// (default a MemoryDeadLetters, which a restart loses: give production a
+// durable sink, such as dispatch/sqltx's DeadLetters).
 func WithDeadLetters(s DeadLetterSink) Option {
 	return func(c *settings) error {
 		if s == nil {
 			return invalid("WithDeadLetters", "nil sink")
 		}
 		c.deadLetters = s
+		c.defaultStep = append(c.defaultStep, "WithDeadLetters")
 		return nil
 	}
 }
@@ -191,18 +204,6 @@ func WithArchiveRejected() Option {
 	}
 }
 
-// WithAsync makes the Endpoint asynchronous (see AsyncConfig). Call
-// Endpoint.Shutdown to stop its workers.
-func WithAsync(cfg AsyncConfig) Option {
-	return func(c *settings) error {
-		if cfg.Workers < 0 {
-			return invalid("WithAsync", "%d workers", cfg.Workers)
-		}
-		c.asyncCfg = &cfg
-		return nil
-	}
-}
-
 // WithRetryAfter sets what Retry-After says on a 503 or 409 (default
 // DefaultRetryAfter).
 func WithRetryAfter(d time.Duration) Option {
@@ -210,4 +211,50 @@ func WithRetryAfter(d time.Duration) Option {
 		c.retryAfter = d
 		return positive("WithRetryAfter", d)
 	}
+}
+
+// WithAcceptor replaces the default accept step (claim in a store, run,
+// complete) with a: running in the host's transaction (dispatch/sqltx,
+// dispatch/pgxtx) or enqueueing durably (dispatch/riverqueue). The options
+// of the default step (WithStore, WithLease, WithKeep, WithDeadLetters)
+// cannot be given with it: a's own configuration says those things.
+func WithAcceptor(a Acceptor) Option {
+	return func(c *settings) error {
+		if a == nil {
+			return invalid("WithAcceptor", "nil acceptor")
+		}
+		c.acceptor = a
+		return nil
+	}
+}
+
+// acceptorOrDefault returns the configured accept step, or builds the
+// default one.
+func (c *settings) acceptorOrDefault() (Acceptor, error) {
+	if c.acceptor != nil {
+		if len(c.defaultStep) > 0 {
+			return nil, fmt.Errorf("%v configure the default accept step, which WithAcceptor replaces: %w", c.defaultStep, ErrInvalidConfig)
+		}
+		return c.acceptor, nil
+	}
+	store := c.store
+	if store == nil {
+		var err error
+		if store, err = idempotency.NewMemoryStore(idempotency.MemoryConfig{}); err != nil {
+			return nil, err
+		}
+	}
+	deadLetters := c.deadLetters
+	if deadLetters == nil {
+		deadLetters = &MemoryDeadLetters{}
+	}
+	lease := c.lease
+	if lease == 0 {
+		lease = idempotency.DefaultLease
+	}
+	if lease <= c.timeout {
+		return nil, fmt.Errorf("WithLease %s must exceed WithTimeout %s, or a retry runs beside a slow handler: %w",
+			lease, c.timeout, ErrInvalidConfig)
+	}
+	return &claimAcceptor{store: store, lease: lease, keep: c.keep, deadLetters: deadLetters, logger: c.logger}, nil
 }

@@ -126,17 +126,3 @@ func TestPermanent(t *testing.T) {
 	assert.True(t, dispatch.IsPermanent(events.ErrUndecodable))
 	assert.False(t, dispatch.IsPermanent(base))
 }
-
-func TestRetryPolicyDelay(t *testing.T) {
-	p := dispatch.RetryPolicy{Initial: 100 * time.Millisecond, Max: time.Second, Jitter: -1}
-	assert.Equal(t, []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second, time.Second},
-		[]time.Duration{p.Delay(1), p.Delay(2), p.Delay(3), p.Delay(4), p.Delay(5), p.Delay(50)})
-	jittered := dispatch.RetryPolicy{Initial: time.Second, Jitter: 0.2}
-	seen := map[time.Duration]bool{}
-	for range 100 {
-		d := jittered.Delay(1)
-		assert.True(t, d >= 800*time.Millisecond && d <= 1200*time.Millisecond, d)
-		seen[d] = true
-	}
-	assert.Greater(t, len(seen), 10, "jitter spreads the delays")
-}

@@ -38,7 +38,7 @@ func (a *Dir) Archive(ctx context.Context, d *dispatch.Delivery) {
 		group = "unparsed"
 	}
 	if what == "" {
-		what = d.Outcome
+		what = d.Outcome.String()
 	}
 	f := fixture.Fixture{
 		Name:    fmt.Sprintf("%s/%s-%06d-%s", safeName(group), d.Received.UTC().Format("20060102T150405.000Z"), a.seq.Add(1), safeName(what)),

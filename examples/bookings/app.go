@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events/conversoevent"
@@ -18,6 +19,7 @@ import (
 	"github.com/hookkit/hookkit/events/standardevent"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
+	"github.com/hookkit/hookkit/internal/logtext"
 	"github.com/hookkit/hookkit/verify"
 )
 
@@ -60,10 +62,14 @@ func secretsFromEnv() (secrets, error) {
 	return s, errors.Join(missing...)
 }
 
-// app is the bookings backend: its store and its four webhook endpoints.
+// app is the bookings backend: its store, its handlers and its four webhook
+// endpoints, each with its router (by event source, for re-running dead
+// letters).
 type app struct {
 	store     *store
+	handlers  *handlers
 	endpoints []*dispatch.Endpoint
+	routers   map[string]*dispatch.Router
 	handler   http.Handler
 }
 
@@ -92,24 +98,27 @@ func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archiv
 	}
 
 	h := &handlers{store: st, logger: logger}
-	common := []dispatch.Option{dispatch.WithStore(st.idempotency), dispatch.WithLogger(logger)}
+	template := defaultReminderTemplate
+	h.reminderTemplate.Store(&template)
+	// Every route runs its handler in the bookings database's transaction,
+	// with the event's key claimed in it: one commit holds the booking's
+	// change and the event's completion (package dispatch/sqltx).
+	common := []dispatch.Option{dispatch.WithAcceptor(st.hookkit.Acceptor()), dispatch.WithLogger(logger)}
 	if archive != nil {
 		common = append(common, dispatch.WithArchive(archive))
 	}
-	a := &app{store: st}
+	a := &app{store: st, handlers: h}
 	mux := http.NewServeMux()
 	mount := func(route string, e *dispatch.Endpoint) {
 		a.endpoints = append(a.endpoints, e)
 		mux.Handle(route, e)
 	}
 	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
+	a.routers = map[string]*dispatch.Router{stripeevent.Source: stripeR, twilioevent.Source: twilioR,
+		conversoevent.Source: bookingR, etailevent.Source: etailR}
 	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), stripeR, common...))
-	// SMS status callbacks are acknowledged at once and processed by
-	// workers: Twilio needs no answer beyond 200, and a slow database must
-	// not make it retry. The queue is in memory (see dispatch.MemoryQueue).
-	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR,
-		append(common, dispatch.WithAsync(dispatch.AsyncConfig{Workers: 2}))...))
-	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser("goconverso"), bookingR, common...))
+	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR, common...))
+	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser(conversoevent.Source), bookingR, common...))
 	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), etailR, common...))
 	for _, c := range []struct {
 		sender  string
@@ -121,8 +130,13 @@ func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archiv
 		logger.Info("webhook endpoint", "sender", c.sender, "handles", handled, "acknowledged unhandled", left)
 	}
 	if sec.APIToken != "" {
-		// The booking API returns the customer's phone: never open.
-		mux.Handle("GET /bookings/{id}", requireBearer(sec.APIToken, http.HandlerFunc(a.getBooking)))
+		// The booking API returns the customer's phone, and the dead-letter
+		// routes event bodies: never open.
+		admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, requireBearer(sec.APIToken, h)) }
+		admin("GET /bookings/{id}", a.getBooking)
+		admin("GET /dead-letters", a.listDeadLetters)
+		admin("POST /dead-letters/{key}/rerun", a.rerunDeadLetter)
+		admin("POST /dead-letters/{key}/discard", a.discardDeadLetter)
 	}
 	a.handler = mux
 	return a, nil
@@ -185,4 +199,70 @@ func coverage(r *dispatch.Router, catalog []string) (handled, left []string) {
 		}
 	}
 	return handled, left
+}
+
+// deadLetterView is a dead letter as GET /dead-letters lists it: what it
+// is and why, never its body.
+type deadLetterView struct {
+	Key      string    `json:"key"`
+	Type     string    `json:"type"`
+	Error    string    `json:"error"`
+	Attempts int       `json:"attempts"`
+	At       time.Time `json:"at"`
+}
+
+func (a *app) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	letters, err := a.store.hookkit.DeadLetters().List(r.Context(), dispatch.DeadLetterFilter{
+		Source: r.URL.Query().Get("source"), Type: r.URL.Query().Get("type")})
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
+		return
+	}
+	views := []deadLetterView{}
+	for _, dl := range letters {
+		views = append(views, deadLetterView{Key: dl.Event.Key(), Type: dl.Event.Type, Error: dl.Err.Error(), Attempts: dl.Attempts, At: dl.At})
+	}
+	writeJSON(w, http.StatusOK, views)
+}
+
+// rerunDeadLetter runs a dead letter through its sender's router once its
+// cause is fixed; it is resolved, in the handler's own transaction, only if
+// the handler succeeds.
+func (a *app) rerunDeadLetter(w http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("key")
+	source, _, _ := strings.Cut(key, ":")
+	router, ok := a.routers[source]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
+		return
+	}
+	err := a.store.hookkit.DeadLetters().Rerun(r.Context(), router, key)
+	switch {
+	case errors.Is(err, dispatch.ErrNotDeadLettered):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
+	case err != nil:
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "the handler failed again", "cause": logtext.Clip(err.Error(), 300)})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"resolved": key})
+	}
+}
+
+func (a *app) discardDeadLetter(w http.ResponseWriter, r *http.Request) {
+	err := a.store.hookkit.DeadLetters().Discard(r.Context(), r.PathValue("key"))
+	switch {
+	case errors.Is(err, dispatch.ErrNotDeadLettered):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
+	case err != nil:
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]string{"discarded": r.PathValue("key")})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
 }

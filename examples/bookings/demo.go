@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -77,6 +78,7 @@ var demoSteps = []demoStep{
 			return verifytest.Stripe{Secret: demoSecrets.Stripe, Time: time.Now().Add(-10 * time.Minute)}
 		}},
 	{fixture: "standard/booking.rescheduled", want: 200},
+	{fixture: "standard/booking.reminder", label: "no SMS template configured yet: dead-lettered", want: 200},
 }
 
 var demoRoutes = map[string]string{"stripe": stripeRoute, "twilio": twilioRoute, "standard": bookingsRoute, "etail": etailRoute}
@@ -111,6 +113,9 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	if err != nil {
 		return err
 	}
+	// The demo starts as if the SMS reminder template were not configured
+	// yet: reminders are dead-lettered until it is (see fixDeadLetter).
+	a.handlers.reminderTemplate.Store(new(string))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -122,6 +127,9 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	fmt.Printf("bookings backend on %s, database %s\n\n", base, filepath.Join(tmp, "bookings.db"))
 
 	failures, err := playDemo(ctx, base, fixturesDir, demoSteps)
+	if err == nil {
+		failures += fixDeadLetter(ctx, base, a)
+	}
 	if err == nil {
 		var final string
 		final, err = getBooking(ctx, base)
@@ -137,6 +145,58 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	}
 	fmt.Printf("\nall %d deliveries answered as promised\n", len(demoSteps))
 	return nil
+}
+
+// fixDeadLetter fixes what dead-lettered the reminder (configures the SMS
+// template) and re-runs the dead letter through the admin route, as an
+// operator would; it returns 1 if the re-run did not resolve it.
+func fixDeadLetter(ctx context.Context, base string, a *app) int {
+	var letters []deadLetterView
+	if err := admin(ctx, http.MethodGet, base+"/dead-letters", &letters); err != nil || len(letters) != 1 {
+		fmt.Printf("\n✗ expected one dead letter, found %d (%v)\n", len(letters), err)
+		return 1
+	}
+	dl := letters[0]
+	fmt.Printf("\ndead letter %s (%s): %s\n", dl.Key, dl.Type, dl.Error)
+	before, _ := snapshot(ctx, base)
+	template := defaultReminderTemplate
+	a.handlers.reminderTemplate.Store(&template)
+	fmt.Println("the SMS reminder template is configured; re-running it:")
+	var resolved map[string]string
+	if err := admin(ctx, http.MethodPost, base+"/dead-letters/"+url.PathEscape(dl.Key)+"/rerun", &resolved); err != nil {
+		fmt.Printf("✗ re-run failed: %v\n", err)
+		return 1
+	}
+	after, _ := snapshot(ctx, base)
+	fmt.Printf("POST /dead-letters/%s/rerun   resolved     %s\n", dl.Key, describe(before, after))
+	if err := admin(ctx, http.MethodGet, base+"/dead-letters", &letters); err != nil || len(letters) != 0 {
+		fmt.Printf("✗ the dead letter is still open (%v)\n", err)
+		return 1
+	}
+	return 0
+}
+
+// admin calls an admin route with the demo's API token and decodes its
+// JSON answer into v; a status other than 200 is an error.
+func admin(ctx context.Context, method, url string, v any) error {
+	r, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		return err
+	}
+	r.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, body)
+	}
+	return json.Unmarshal(body, v)
 }
 
 func playDemo(ctx context.Context, base, fixturesDir string, steps []demoStep) (failures int, err error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stripe/stripe-go/v76"
@@ -31,7 +32,17 @@ import (
 type handlers struct {
 	store  *store
 	logger *slog.Logger
+	// reminderTemplate formats reminder texts: the service, then the
+	// start. Without one, reminders fail permanently (dead-lettered) until
+	// it is configured and their dead letters re-run.
+	reminderTemplate atomic.Pointer[string]
 }
+
+// defaultReminderTemplate is the production reminder text.
+const defaultReminderTemplate = "Reminder: %s on %s."
+
+// errNoReminderTemplate is why reminders fail while none is configured.
+var errNoReminderTemplate = errors.New("no SMS reminder template configured")
 
 // retryWindow is how long senders keep retrying an event: Stripe for three
 // days, the Standard Webhooks schedule for about 75 hours.
@@ -242,9 +253,12 @@ func (h *handlers) bookingCreated(ctx context.Context, e *events.Event, b *conve
 		status = "pending"
 	}
 	now := h.store.stamp()
-	_, err := h.store.db.ExecContext(ctx, `INSERT INTO bookings (id, customer_phone, status, status_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, eventStamp(e), now)
-	return err
+	return h.store.tx(ctx, func(tx *sql.Tx) error {
+		// A booking created before (say, by another sender) stays as it is.
+		_, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, customer_phone, status, status_at, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, eventStamp(e), now)
+		return err
+	})
 }
 
 // eventStamp is the event's time as the status_at column orders it.
@@ -274,9 +288,13 @@ func (h *handlers) bookingStatus(ctx context.Context, e *events.Event, b *conver
 }
 
 func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {
+	template := h.reminderTemplate.Load()
+	if template == nil || *template == "" {
+		return dispatch.Permanent(errNoReminderTemplate) // no retry configures it: dead-letter, re-run once fixed
+	}
 	return h.onBooking(ctx, e, b.BookingID, func(tx *sql.Tx, phone string) error {
 		return h.store.notify(ctx, tx, e.Key()+":sms", b.BookingID, "sms_reminder", "sms", phone,
-			fmt.Sprintf("Reminder: %s on %s.", b.Service, b.StartsAt.Format("Mon 2 Jan 15:04 MST")))
+			fmt.Sprintf(*template, b.Service, b.StartsAt.Format("Mon 2 Jan 15:04 MST")))
 	})
 }
 

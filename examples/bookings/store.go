@@ -11,7 +11,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, when -db is a postgres:// URL
 	_ "modernc.org/sqlite"             // SQLite, the embedded default
 
-	"github.com/hookkit/hookkit/idempotency/sqlstore"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
 )
 
 // The schema is written once for both databases: text IDs and RFC 3339
@@ -32,8 +32,9 @@ var schema = []string{
 		created_at       TEXT NOT NULL,
 		updated_at       TEXT NOT NULL
 	)`,
-	// Rows take their IDs from the event that caused them, so a handler
-	// that runs twice (its lease ran out mid-way) adds nothing twice.
+	// Rows take natural IDs from what caused them (the payment, the event);
+	// hookkit runs each event to effect once, in the transaction that
+	// completes it, so these are not there to absorb a second run.
 	`CREATE TABLE IF NOT EXISTS transactions (
 		id         TEXT PRIMARY KEY,
 		booking_id TEXT NOT NULL REFERENCES bookings (id),
@@ -55,15 +56,20 @@ var schema = []string{
 	`CREATE INDEX IF NOT EXISTS bookings_phone ON bookings (customer_phone, status, created_at)`,
 }
 
+// hookkitTables names hookkit's tables in the bookings database.
+var hookkitTables = sqltx.Config{IdempotencyTable: "webhook_idempotency", DeadLetterTable: "webhook_dead_letters"}
+
 // errNoBooking means an event names a booking this backend does not have.
 var errNoBooking = errors.New("no such booking")
 
-// store is the bookings database and the idempotency store kept in it.
+// store is the bookings database, with hookkit's tables in it (idempotency
+// keys and dead letters): the handlers' writes and each event's completion
+// commit in one transaction.
 type store struct {
-	db          *sql.DB
-	postgres    bool
-	idempotency *sqlstore.Store
-	now         func() time.Time
+	db       *sql.DB
+	postgres bool
+	hookkit  *sqltx.Database
+	now      func() time.Time
 }
 
 // openStore opens dsn: a postgres:// URL, or a SQLite file path.
@@ -75,7 +81,7 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 		if s.db, err = sql.Open("pgx", dsn); err != nil {
 			return nil, err
 		}
-		s.idempotency, err = sqlstore.NewPostgres(s.db, sqlstore.Config{Table: "webhook_idempotency"})
+		s.hookkit, err = sqltx.NewPostgres(s.db, hookkitTables)
 	} else {
 		// _txlock=immediate: a transaction takes the write lock at BEGIN,
 		// so concurrent writers queue behind busy_timeout; a deferred one
@@ -84,7 +90,7 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 		if s.db, err = sql.Open("sqlite", dsn+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)"); err != nil {
 			return nil, err
 		}
-		s.idempotency, err = sqlstore.NewSQLite(s.db, sqlstore.Config{Table: "webhook_idempotency"})
+		s.hookkit, err = sqltx.NewSQLite(s.db, hookkitTables)
 	}
 	if err != nil {
 		s.db.Close()
@@ -100,7 +106,7 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 			return nil, fmt.Errorf("creating tables: %w", err)
 		}
 	}
-	if err := s.idempotency.Migrate(ctx); err != nil {
+	if err := s.hookkit.Migrate(ctx); err != nil {
 		s.db.Close()
 		return nil, err
 	}
@@ -119,8 +125,15 @@ func redact(dsn string) string {
 
 func (s *store) stamp() string { return s.now().UTC().Format(time.RFC3339) }
 
-// tx runs fn in a transaction.
+// tx runs fn in the event's transaction, the one hookkit claimed the event
+// in (sqltx.Tx): fn's writes commit together with the event's completion,
+// so a crash can neither lose them after a 200 nor make them twice. Outside
+// a webhook (a test calling a handler directly) fn gets a transaction of
+// its own.
 func (s *store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if tx, ok := sqltx.Tx(ctx); ok {
+		return fn(tx)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -142,17 +155,19 @@ func phoneOf(ctx context.Context, tx *sql.Tx, bookingID string) (string, error) 
 	return phone, err
 }
 
-// notify queues a notification; id makes a repeated notification a no-op.
+// notify queues a notification. Its id comes from the event (the event's
+// key and the channel): an event runs to effect once, so no duplicate can
+// arrive, and a key conflict would be a bug to see, not to hide.
 func (s *store) notify(ctx context.Context, tx *sql.Tx, id, bookingID, kind, channel, recipient, message string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, booking_id, kind, channel, recipient, message, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id, bookingID, kind, channel, recipient, message, s.now().UTC().Format(time.RFC3339Nano)) // nanoseconds keep the queue in order
 	return err
 }
 
 func (s *store) addTransaction(ctx context.Context, tx *sql.Tx, id, bookingID, kind string, amount int64, currency, reference string) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO transactions (id, booking_id, kind, amount, currency, reference, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id, bookingID, kind, amount, currency, reference, s.stamp())
 	return err
 }

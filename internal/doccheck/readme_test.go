@@ -77,6 +77,7 @@ func yourHandler(w http.ResponseWriter, r *http.Request)                        
 var (
 	goBlock   = regexp.MustCompile("(?s)```go\n(.*?)```")
 	qualified = regexp.MustCompile(`\b([a-z][a-zA-Z0-9]*)\.[A-Z]`)
+	comment   = regexp.MustCompile(`(^|\s)//[^\n]*`)
 )
 
 // TestReadmeSnippetsCompile builds every Go snippet of README.md, each as
@@ -128,7 +129,7 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 // importBlock imports the packages src refers to as pkg.Name.
 func importBlock(src string, extra map[string]string) string {
 	var paths []string
-	for _, m := range qualified.FindAllStringSubmatch(src, -1) {
+	for _, m := range qualified.FindAllStringSubmatch(comment.ReplaceAllString(src, ""), -1) {
 		path, ok := imports[m[1]]
 		if !ok {
 			path, ok = extra[m[1]]

@@ -1,0 +1,137 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/internal/logtext"
+)
+
+// An Acceptor is the last step of an Endpoint: it takes an event the
+// Endpoint has read, verified and parsed, and decides what a 200 means. The
+// Endpoint answers the sender with the Result's Outcome. Each Acceptor
+// promises one thing, the README's "Delivery guarantees" table says which:
+//
+//   - the default (WithStore): claim the event in an idempotency store, run
+//     its handler, complete or release the claim: 200 means the handler
+//     returned nil;
+//   - sqltx and pgxtx: claim and run inside the host's own transaction: 200
+//     means the handler's writes and the key's completion are committed,
+//     together;
+//   - riverqueue: insert a durable job: 200 means the insert is committed.
+type Acceptor interface {
+	Accept(ctx context.Context, a Acceptance) Result
+}
+
+// Acceptance is what an Endpoint hands its Acceptor: the event, and how to
+// run its handler once. The context Accept receives carries the request's
+// values but is not canceled when the sender hangs up (half-done work is
+// worse than a duplicate answered 200); it is canceled when Shutdown's
+// deadline passes.
+type Acceptance struct {
+	// Event is the delivery, verified and parsed.
+	Event *events.Event
+
+	handler Handler // nil when the type has no handler (DeadLetterUnknown)
+	ep      *Endpoint
+}
+
+// Run runs the event's handler once, as its first attempt, in ctx (an
+// Acceptor that holds a transaction passes it in ctx): bounded by the
+// Endpoint's handler timeout, with a panic recovered into a *PanicError.
+// An event whose type has no handler fails permanently, wrapping
+// ErrNoHandler.
+func (a Acceptance) Run(ctx context.Context) error {
+	if a.handler == nil {
+		return Permanent(noHandler(a.Event))
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.ep.timeout)
+	defer cancel()
+	return call(ctx, a.handler, a.Event)
+}
+
+// Result is how an Acceptor ended a delivery: the Outcome the sender is
+// answered with, and the error behind it (logged, never sent).
+type Result struct {
+	Outcome Outcome
+	Err     error
+}
+
+// claimAcceptor is the default accept step: claim the event's key in an
+// idempotency store, run the handler, then complete the claim (success, or
+// a permanent failure once dead-lettered) or release it (a retryable
+// failure, so the sender's retry runs it again).
+type claimAcceptor struct {
+	store       idempotency.Store
+	lease, keep time.Duration
+	deadLetters DeadLetterSink
+	logger      *slog.Logger
+}
+
+func (c *claimAcceptor) Accept(ctx context.Context, a Acceptance) Result {
+	key := a.Event.Key()
+	claim, err := c.store.Claim(ctx, key, c.lease)
+	if err != nil {
+		return Result{OutcomeUnavailable, err}
+	}
+	switch claim.State {
+	case idempotency.Completed:
+		return Result{OutcomeDuplicate, nil}
+	case idempotency.Busy:
+		return Result{OutcomeBusy, nil}
+	}
+	err = a.Run(ctx)
+	switch {
+	case err == nil:
+		c.complete(key, claim.Token, a.Event)
+		return Result{OutcomeProcessed, nil}
+	case IsPermanent(err):
+		if dlErr := c.deadLetter(a.Event, err); dlErr != nil {
+			// Not stored anywhere: the sender must keep it.
+			c.release(key, claim.Token, a.Event)
+			return Result{OutcomeFailed, fmt.Errorf("dead letter not stored: %w: %w", dlErr, err)}
+		}
+		c.complete(key, claim.Token, a.Event)
+		return Result{OutcomeDeadLettered, err}
+	}
+	c.release(key, claim.Token, a.Event)
+	return Result{OutcomeFailed, err}
+}
+
+// storeCtx bounds a completion or release, which must happen even when the
+// request or the shutdown context has ended.
+func storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+func (c *claimAcceptor) deadLetter(ev *events.Event, cause error) error {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	return c.deadLetters.DeadLetter(ctx, DeadLetter{Event: ev, Err: cause, Attempts: 1, At: time.Now()})
+}
+
+func (c *claimAcceptor) complete(key, token string, ev *events.Event) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if err := c.store.Complete(ctx, key, token, c.keep); err != nil {
+		// The handler succeeded; answering anything but 200 would make the
+		// sender retry work already done. A later duplicate may run it
+		// again once the lease ends: at-least-once, as this step promises.
+		c.logger.LogAttrs(ctx, slog.LevelError, "webhook processed, but its completion was not recorded; a later duplicate may run it again",
+			slog.String("key", logtext.Clip(key, maxLoggedTarget)), slog.String("type", ev.Type), errAttr(err))
+	}
+}
+
+func (c *claimAcceptor) release(key, token string, ev *events.Event) {
+	ctx, cancel := storeCtx()
+	defer cancel()
+	if err := c.store.Release(ctx, key, token); err != nil && !errors.Is(err, idempotency.ErrLeaseLost) {
+		c.logger.LogAttrs(ctx, slog.LevelError, "webhook claim not released; it frees itself when its lease ends",
+			slog.String("key", logtext.Clip(key, maxLoggedTarget)), slog.String("type", ev.Type), errAttr(err))
+	}
+}

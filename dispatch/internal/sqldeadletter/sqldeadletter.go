@@ -1,0 +1,406 @@
+// Package sqldeadletter is the durable dead-letter store of the
+// transactional modes, written once for both of hookkit's ways to talk to a
+// SQL database: dispatch/sqltx (database/sql, PostgreSQL and SQLite) and
+// dispatch/pgxtx (pgx). Each gives it a Driver for its transaction type;
+// the SQL, the row format and the operations live here.
+package sqldeadletter
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/internal/logtext"
+)
+
+// DefaultTable is the dead letters' table unless configured otherwise.
+const DefaultTable = "hookkit_dead_letters"
+
+// Dialect is the SQL a database speaks.
+type Dialect int
+
+// The dialects.
+const (
+	Postgres Dialect = iota + 1
+	SQLite
+)
+
+// ErrNoRows is what a Driver's row reports when a query found nothing, in
+// place of its driver's own (sql.ErrNoRows, pgx.ErrNoRows).
+var ErrNoRows = errors.New("sqldeadletter: no rows")
+
+// Scanner is one row: *sql.Row, pgx.Row.
+type Scanner interface{ Scan(dest ...any) error }
+
+// Rows is a result set: *sql.Rows, pgx.Rows.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Driver runs statements inside transactions of type Tx.
+type Driver[Tx any] interface {
+	Begin(ctx context.Context) (Tx, error)
+	End(ctx context.Context, tx Tx, commit bool) error
+	Exec(ctx context.Context, tx Tx, query string, args ...any) (rowsAffected int64, err error)
+	QueryRow(ctx context.Context, tx Tx, query string, args ...any) Scanner
+	Query(ctx context.Context, tx Tx, query string, args ...any) (Rows, error)
+}
+
+// Store keeps dead letters in a table.
+type Store[Tx any] struct {
+	d       Driver[Tx]
+	dialect Dialect
+	now     func() time.Time
+	sql     statements
+}
+
+type statements struct {
+	schema                                      []string
+	lock                                        string
+	put, list, get, getForUpdate, resolve, fail string
+	discard                                     string
+}
+
+var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$`)
+
+const columns = `key, source, event_id, type, event_time, header, body, data, error, attempts, dead_at`
+
+// New returns a Store on table (DefaultTable when empty) in dialect.
+func New[Tx any](d Driver[Tx], dialect Dialect, table string) (*Store[Tx], error) {
+	if table == "" {
+		table = DefaultTable
+	}
+	if !identifier.MatchString(table) || (dialect == SQLite && strings.Contains(table, ".")) {
+		return nil, fmt.Errorf("dead-letter table name %q: want [schema.]name of letters, digits and underscores (SQLite: no schema): %w",
+			table, dispatch.ErrInvalidConfig)
+	}
+	parts := strings.Split(table, ".")
+	for i, p := range parts {
+		parts[i] = `"` + p + `"`
+	}
+	t, index := strings.Join(parts, "."), `"`+strings.ReplaceAll(table, ".", "_")+`_open"`
+	s := &Store[Tx]{d: d, dialect: dialect, now: time.Now}
+	switch dialect {
+	case Postgres:
+		s.sql = statements{
+			schema: []string{`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	key        text PRIMARY KEY,   -- the event's key, source:id
+	source     text NOT NULL,
+	event_id   text NOT NULL,
+	type       text NOT NULL,
+	event_time timestamptz,        -- when the sender says it happened, if it says
+	header     text NOT NULL,      -- JSON of the headers a re-run needs: never credentials or signatures
+	body       bytea NOT NULL,     -- the raw body as verified
+	data       bytea NOT NULL,     -- the payload the handler decodes
+	error      text NOT NULL,      -- why, clipped
+	attempts   integer NOT NULL,
+	dead_at    timestamptz NOT NULL,
+	state      text NOT NULL DEFAULT 'open', -- open, resolved (a re-run succeeded), discarded
+	closed_at  timestamptz
+)`, `CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + t + ` (dead_at) WHERE state = 'open'`},
+			lock: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", lockKey(t)),
+			put: `INSERT INTO ` + t + ` (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, dead_at = excluded.dead_at,
+	header = excluded.header, body = excluded.body, data = excluded.data, state = 'open', closed_at = NULL`,
+			list: `SELECT ` + columns + ` FROM ` + t + ` WHERE state = 'open' AND ($1 = '' OR source = $1) AND ($2 = '' OR type = $2)
+	AND dead_at >= $3 AND dead_at < $4 ORDER BY dead_at, key LIMIT $5`,
+			get:          `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open'`,
+			getForUpdate: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open' FOR UPDATE`,
+			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = $2 WHERE key = $1 AND state = 'open'`,
+			fail:         `UPDATE ` + t + ` SET attempts = attempts + 1, error = $2 WHERE key = $1 AND state = 'open'`,
+			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = $2 WHERE key = $1 AND state = 'open'`,
+		}
+	case SQLite:
+		// Times are Unix microseconds.
+		s.sql = statements{
+			schema: []string{`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	key        TEXT PRIMARY KEY,
+	source     TEXT NOT NULL,
+	event_id   TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	event_time INTEGER,
+	header     TEXT NOT NULL,
+	body       BLOB NOT NULL,
+	data       BLOB NOT NULL,
+	error      TEXT NOT NULL,
+	attempts   INTEGER NOT NULL,
+	dead_at    INTEGER NOT NULL,
+	state      TEXT NOT NULL DEFAULT 'open',
+	closed_at  INTEGER
+)`, `CREATE INDEX IF NOT EXISTS ` + index + ` ON ` + t + ` (dead_at) WHERE state = 'open'`},
+			put: `INSERT INTO ` + t + ` (` + columns + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, dead_at = excluded.dead_at,
+	header = excluded.header, body = excluded.body, data = excluded.data, state = 'open', closed_at = NULL`,
+			list: `SELECT ` + columns + ` FROM ` + t + ` WHERE state = 'open' AND (?1 = '' OR source = ?1) AND (?2 = '' OR type = ?2)
+	AND dead_at >= ?3 AND dead_at < ?4 ORDER BY dead_at, key LIMIT ?5`,
+			get: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = ?1 AND state = 'open'`,
+			// SQLite's writer holds the database from BEGIN: no row lock.
+			getForUpdate: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = ?1 AND state = 'open'`,
+			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = ?2 WHERE key = ?1 AND state = 'open'`,
+			fail:         `UPDATE ` + t + ` SET attempts = attempts + 1, error = ?2 WHERE key = ?1 AND state = 'open'`,
+			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = ?2 WHERE key = ?1 AND state = 'open'`,
+		}
+	default:
+		return nil, fmt.Errorf("unknown SQL dialect %d: %w", dialect, dispatch.ErrInvalidConfig)
+	}
+	return s, nil
+}
+
+// lockKey is the advisory lock key of the table's migration.
+func lockKey(quotedTable string) int64 {
+	var h uint64 = 14695981039346656037 // FNV-1a
+	for _, c := range []byte("hookkit/dead-letters " + quotedTable) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return int64(h)
+}
+
+// Schema returns the statements that create the table.
+func (s *Store[Tx]) Schema() []string { return s.sql.schema }
+
+// Migrate creates the table if it does not exist, in one transaction, behind
+// an advisory lock on PostgreSQL (replicas may start together).
+func (s *Store[Tx]) Migrate(ctx context.Context) error {
+	return s.inTx(ctx, "migrate", func(tx Tx) error {
+		if s.sql.lock != "" {
+			if _, err := s.d.Exec(ctx, tx, s.sql.lock); err != nil {
+				return err
+			}
+		}
+		for _, stmt := range s.sql.schema {
+			if _, err := s.d.Exec(ctx, tx, stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a transaction, committed when fn returns nil.
+func (s *Store[Tx]) inTx(ctx context.Context, op string, fn func(tx Tx) error) error {
+	tx, err := s.d.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("dead letters %s: %w", op, err)
+	}
+	if err := fn(tx); err != nil {
+		s.d.End(ctx, tx, false)
+		return fmt.Errorf("dead letters %s: %w", op, err)
+	}
+	if err := s.d.End(ctx, tx, true); err != nil {
+		return fmt.Errorf("dead letters %s: commit: %w", op, err)
+	}
+	return nil
+}
+
+// maxError bounds the error text kept with a letter.
+const maxError = 2000
+
+// PutTx stores dl in tx (a letter of the same key is replaced, and open).
+func (s *Store[Tx]) PutTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error {
+	e := dl.Event
+	header, err := json.Marshal(KeptHeader(e.Header))
+	if err != nil {
+		return err
+	}
+	var eventTime any
+	if !e.Time.IsZero() {
+		eventTime = s.timeArg(e.Time)
+	}
+	at := dl.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	data := e.Data
+	if data == nil {
+		data = []byte{}
+	}
+	body := e.Body
+	if body == nil {
+		body = []byte{}
+	}
+	cause := "unknown"
+	if dl.Err != nil {
+		cause = logtext.Clip(dl.Err.Error(), maxError)
+	}
+	_, err = s.d.Exec(ctx, tx, s.sql.put, e.Key(), e.Source, e.ID, e.Type, eventTime, string(header), body, data,
+		cause, dl.Attempts, s.timeArg(at))
+	return err
+}
+
+// Put stores dl in a transaction of its own.
+func (s *Store[Tx]) Put(ctx context.Context, dl dispatch.DeadLetter) error {
+	return s.inTx(ctx, "store", func(tx Tx) error { return s.PutTx(ctx, tx, dl) })
+}
+
+func (s *Store[Tx]) timeArg(t time.Time) any {
+	if s.dialect == SQLite {
+		return t.UnixMicro()
+	}
+	return t
+}
+
+// List returns the open dead letters f selects, oldest first.
+func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) ([]dispatch.DeadLetter, error) {
+	since, until := f.Since, f.Until
+	if until.IsZero() {
+		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	if since.IsZero() {
+		since = time.Unix(0, 0)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = dispatch.DefaultDeadLetterLimit
+	}
+	var out []dispatch.DeadLetter
+	err := s.inTx(ctx, "list", func(tx Tx) error {
+		rows, err := s.d.Query(ctx, tx, s.sql.list, f.Source, f.Type, s.timeArg(since), s.timeArg(until), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			dl, err := s.scan(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, dl)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Get returns the open dead letter of key, or an error wrapping
+// dispatch.ErrNotDeadLettered.
+func (s *Store[Tx]) Get(ctx context.Context, key string) (dispatch.DeadLetter, error) {
+	var dl dispatch.DeadLetter
+	err := s.inTx(ctx, "get", func(tx Tx) (err error) {
+		dl, err = s.one(ctx, tx, s.sql.get, key)
+		return err
+	})
+	return dl, err
+}
+
+func (s *Store[Tx]) one(ctx context.Context, tx Tx, query, key string) (dispatch.DeadLetter, error) {
+	dl, err := s.scan(s.d.QueryRow(ctx, tx, query, key))
+	if errors.Is(err, ErrNoRows) {
+		return dl, fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+	}
+	return dl, err
+}
+
+// Rerun runs the open dead letter of key through r (Router.Retry) inside a
+// transaction that also marks it resolved: a handler that writes through
+// the transaction (sqltx.Tx, pgxtx.Tx) commits its effect and the
+// resolution together. A handler that fails leaves the letter open, one
+// attempt more, with the new error.
+func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) error {
+	tx, err := s.d.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("dead letters rerun: %w", err)
+	}
+	dl, err := s.one(ctx, tx, s.sql.getForUpdate, key)
+	if err != nil {
+		s.d.End(ctx, tx, false)
+		return err
+	}
+	runErr := r.Retry(dispatch.WithTx(ctx, tx), dl)
+	if runErr == nil {
+		if _, err := s.d.Exec(ctx, tx, s.sql.resolve, key, s.timeArg(s.now())); err != nil {
+			s.d.End(ctx, tx, false)
+			return fmt.Errorf("dead letters rerun: resolve: %w", err)
+		}
+		if err := s.d.End(ctx, tx, true); err != nil {
+			return fmt.Errorf("dead letters rerun: commit: %w", err)
+		}
+		return nil
+	}
+	s.d.End(ctx, tx, false)
+	if err := s.inTx(ctx, "rerun", func(tx Tx) error {
+		_, err := s.d.Exec(ctx, tx, s.sql.fail, key, logtext.Clip(runErr.Error(), maxError))
+		return err
+	}); err != nil {
+		return errors.Join(runErr, err)
+	}
+	return runErr
+}
+
+// Discard closes the open dead letter of key without running it.
+func (s *Store[Tx]) Discard(ctx context.Context, key string) error {
+	return s.inTx(ctx, "discard", func(tx Tx) error {
+		n, err := s.d.Exec(ctx, tx, s.sql.discard, key, s.timeArg(s.now()))
+		if err == nil && n == 0 {
+			err = fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+		}
+		return err
+	})
+}
+
+// scan reads one row of columns.
+func (s *Store[Tx]) scan(row Scanner) (dispatch.DeadLetter, error) {
+	var (
+		key, header, cause string
+		e                  events.Event
+		attempts           int
+		eventTime          sql.NullTime
+		at                 time.Time
+		eventMicros        sql.NullInt64
+		atMicros           int64
+		err                error
+	)
+	if s.dialect == SQLite {
+		err = row.Scan(&key, &e.Source, &e.ID, &e.Type, &eventMicros, &header, &e.Body, &e.Data, &cause, &attempts, &atMicros)
+		if eventMicros.Valid {
+			eventTime = sql.NullTime{Time: time.UnixMicro(eventMicros.Int64), Valid: true}
+		}
+		at = time.UnixMicro(atMicros)
+	} else {
+		err = row.Scan(&key, &e.Source, &e.ID, &e.Type, &eventTime, &header, &e.Body, &e.Data, &cause, &attempts, &at)
+	}
+	if err != nil {
+		return dispatch.DeadLetter{}, err
+	}
+	if eventTime.Valid {
+		e.Time = eventTime.Time
+	}
+	if err := json.Unmarshal([]byte(header), &e.Header); err != nil {
+		return dispatch.DeadLetter{}, fmt.Errorf("dead letter %s: header: %w", logtext.Clip(key, 200), err)
+	}
+	return dispatch.DeadLetter{Event: &e, Err: errors.New(cause), Attempts: attempts, At: at}, nil
+}
+
+// KeptHeader returns the headers a dead letter keeps: those a parser may
+// read again (content type, a Standard Webhooks message ID), never
+// credentials, cookies, tokens, secrets or signatures.
+func KeptHeader(h http.Header) http.Header {
+	kept := http.Header{}
+	for name, values := range h {
+		lower := strings.ToLower(name)
+		if containsAny(lower, "signature", "authorization", "cookie", "token", "secret", "api-key", "apikey", "password") {
+			continue
+		}
+		kept[name] = append([]string(nil), values...)
+	}
+	return kept
+}
+
+func containsAny(s string, words ...string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,196 @@
+package pgxtx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/pgxstore"
+)
+
+// Tx returns the pgx transaction a handler runs in, and whether there is
+// one: the handler's writes through it commit together with the event's
+// idempotency key.
+func Tx(ctx context.Context) (pgx.Tx, bool) { return dispatch.TxFromContext[pgx.Tx](ctx) }
+
+// DB is what the transactional mode needs from pgx: *pgxpool.Pool and
+// *pgx.Conn satisfy it.
+type DB interface {
+	pgxstore.DB
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Config configures a Database. The zero value is ready to use.
+type Config struct {
+	// IdempotencyTable is the idempotency keys' table (default
+	// pgxstore.DefaultTable).
+	IdempotencyTable string
+	// DeadLetterTable is the dead letters' table (default
+	// "hookkit_dead_letters").
+	DeadLetterTable string
+	// Keep is how long a processed event's key is remembered (default
+	// idempotency.DefaultKeep, 96 hours).
+	Keep time.Duration
+	// LockTimeout bounds how long a delivery waits for another
+	// transaction that holds the same event before it is answered 409
+	// (default pgxstore.DefaultLockTimeout, 2 seconds).
+	LockTimeout time.Duration
+}
+
+// Database is hookkit's tables on the host's PostgreSQL through pgx: the
+// idempotency keys and the dead letters, with the transactions the
+// transactional mode runs handlers in.
+type Database struct {
+	db          DB
+	store       *pgxstore.Store
+	letters     *sqldeadletter.Store[pgx.Tx]
+	keep, limit time.Duration
+}
+
+// New returns the Database on db.
+func New(db DB, cfg Config) (*Database, error) {
+	if db == nil {
+		return nil, fmt.Errorf("pgxtx: nil database: %w", dispatch.ErrInvalidConfig)
+	}
+	if cfg.Keep < 0 || cfg.LockTimeout < 0 {
+		return nil, fmt.Errorf("pgxtx: Config.Keep %s and LockTimeout %s must not be negative: %w", cfg.Keep, cfg.LockTimeout, dispatch.ErrInvalidConfig)
+	}
+	store, err := pgxstore.New(db, pgxstore.Config{Table: cfg.IdempotencyTable})
+	if err != nil {
+		return nil, err
+	}
+	letters, err := sqldeadletter.New[pgx.Tx](driver{db}, sqldeadletter.Postgres, cfg.DeadLetterTable)
+	if err != nil {
+		return nil, fmt.Errorf("pgxtx: %w", err)
+	}
+	d := &Database{db: db, store: store, letters: letters, keep: cfg.Keep, limit: cfg.LockTimeout}
+	if d.keep == 0 {
+		d.keep = idempotency.DefaultKeep
+	}
+	return d, nil
+}
+
+// Migrate creates the idempotency and dead-letter tables if they do not
+// exist; replicas starting together may all call it.
+func (d *Database) Migrate(ctx context.Context) error {
+	if err := d.store.Migrate(ctx); err != nil {
+		return err
+	}
+	return d.letters.Migrate(ctx)
+}
+
+// Store returns the idempotency store on the same table, for endpoints that
+// keep the default (lease) accept step on this database.
+func (d *Database) Store() *pgxstore.Store { return d.store }
+
+// Acceptor returns the accept step that runs each handler in a transaction
+// with its event's key (see dispatch.TxAcceptor), for
+// dispatch.WithAcceptor.
+func (d *Database) Acceptor() *dispatch.TxAcceptor[pgx.Tx] {
+	return dispatch.NewTxAcceptor[pgx.Tx](txDatabase{d})
+}
+
+// DeadLetters returns the dead letters kept on this database.
+func (d *Database) DeadLetters() *DeadLetters { return &DeadLetters{d.letters} }
+
+// txDatabase is the Database as dispatch.TxAcceptor uses it.
+type txDatabase struct{ d *Database }
+
+func (t txDatabase) Begin(ctx context.Context) (pgx.Tx, error) { return t.d.db.Begin(ctx) }
+
+func (t txDatabase) End(ctx context.Context, tx pgx.Tx, commit bool) error {
+	return end(ctx, tx, commit)
+}
+
+func (t txDatabase) ClaimTx(ctx context.Context, tx pgx.Tx, key string) (idempotency.State, error) {
+	return t.d.store.ClaimTx(ctx, tx, key, t.d.keep, t.d.limit)
+}
+
+func (t txDatabase) DeadLetterTx(ctx context.Context, tx pgx.Tx, dl dispatch.DeadLetter) error {
+	return t.d.letters.PutTx(ctx, tx, dl)
+}
+
+func end(ctx context.Context, tx pgx.Tx, commit bool) error {
+	if commit {
+		return tx.Commit(ctx)
+	}
+	if err := tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return nil
+}
+
+// DeadLetters is the durable dead-letter store on a Database: the events
+// whose handler failed permanently (or did not decode), each kept with the
+// raw body and the headers a re-run needs (never credentials or
+// signatures), until it is re-run to success or discarded. It is also a
+// dispatch.DeadLetterSink, for endpoints on the default accept step.
+type DeadLetters struct {
+	s *sqldeadletter.Store[pgx.Tx]
+}
+
+// DeadLetter implements dispatch.DeadLetterSink, in a transaction of its
+// own.
+func (l *DeadLetters) DeadLetter(ctx context.Context, dl dispatch.DeadLetter) error {
+	return l.s.Put(ctx, dl)
+}
+
+// List returns the open dead letters f selects, oldest first.
+func (l *DeadLetters) List(ctx context.Context, f dispatch.DeadLetterFilter) ([]dispatch.DeadLetter, error) {
+	return l.s.List(ctx, f)
+}
+
+// Get returns the open dead letter of the event with key (Event.Key()), or
+// an error wrapping dispatch.ErrNotDeadLettered.
+func (l *DeadLetters) Get(ctx context.Context, key string) (dispatch.DeadLetter, error) {
+	return l.s.Get(ctx, key)
+}
+
+// Rerun runs the dead letter of key through r once its cause is fixed, in a
+// transaction that marks it resolved when the handler succeeds: a handler
+// that writes through Tx(ctx) commits its effect and the resolution
+// together. A handler that fails again leaves the letter open, with its
+// error and one attempt more.
+func (l *DeadLetters) Rerun(ctx context.Context, r *dispatch.Router, key string) error {
+	return l.s.Rerun(ctx, r, key)
+}
+
+// Discard closes the dead letter of key without running it.
+func (l *DeadLetters) Discard(ctx context.Context, key string) error { return l.s.Discard(ctx, key) }
+
+// driver runs the dead-letter store's statements on pgx.
+type driver struct{ db DB }
+
+func (d driver) Begin(ctx context.Context) (pgx.Tx, error) { return d.db.Begin(ctx) }
+
+func (d driver) End(ctx context.Context, tx pgx.Tx, commit bool) error { return end(ctx, tx, commit) }
+
+func (d driver) Exec(ctx context.Context, tx pgx.Tx, query string, args ...any) (int64, error) {
+	tag, err := tx.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (d driver) QueryRow(ctx context.Context, tx pgx.Tx, query string, args ...any) sqldeadletter.Scanner {
+	return row{tx.QueryRow(ctx, query, args...)}
+}
+
+func (d driver) Query(ctx context.Context, tx pgx.Tx, query string, args ...any) (sqldeadletter.Rows, error) {
+	return tx.Query(ctx, query, args...)
+}
+
+type row struct{ pgx.Row }
+
+func (r row) Scan(dest ...any) error {
+	if err := r.Row.Scan(dest...); errors.Is(err, pgx.ErrNoRows) {
+		return sqldeadletter.ErrNoRows
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
