@@ -28,9 +28,12 @@
 // concurrent delivery of the same event waits for the transaction that
 // holds it (on PostgreSQL, up to Config.LockTimeout, then 409).
 //
-// Open SQLite with "_txlock=immediate" and a busy timeout (see
-// sqlstore.NewSQLite): SQLite has one writer at a time, and every
-// transaction here writes.
+// Bound the pool (db.SetMaxOpenConns): every delivery holds a connection
+// for its handler's duration, and with an unbounded pool a burst of
+// deliveries fails on PostgreSQL's max_connections (or, on SQLite, outwaits
+// the busy timeout) where it would otherwise wait its turn. Open SQLite with
+// "_txlock=immediate" and a busy timeout (see sqlstore.NewSQLite): SQLite
+// has one writer at a time, and every transaction here writes.
 //
 // Hosts on pgxpool use package dispatch/pgxtx, the same on pgx.Tx.
 package sqltx

@@ -1,0 +1,91 @@
+package pgxtx_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/pgxtx"
+	"github.com/hookkit/hookkit/internal/servicetest"
+)
+
+var ctx = context.Background()
+
+func randomName(prefix string) string {
+	var raw [6]byte
+	rand.Read(raw[:])
+	return prefix + hex.EncodeToString(raw[:])
+}
+
+type tables struct{ idempotency, deadLetters, effects string }
+
+func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *pgxpool.Pool) txmodetest.Mode {
+	t.Helper()
+	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.idempotency, DeadLetterTable: tb.deadLetters})
+	require.NoError(t, err)
+	require.NoError(t, hk.Migrate(ctx))
+	// No unique constraint: a handler that ran twice leaves two rows.
+	_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+tb.effects+` (event_id text NOT NULL)`)
+	require.NoError(t, err)
+	rename := func(from, to string) func(t *testing.T) {
+		return func(t *testing.T) {
+			_, err := pool.Exec(ctx, `ALTER TABLE `+from+` RENAME TO `+to)
+			require.NoError(t, err)
+		}
+	}
+	return txmodetest.Mode{
+		Acceptor:    hk.Acceptor(),
+		DeadLetters: hk.DeadLetters(),
+		Effect: func(ctx context.Context, id string) error {
+			tx, ok := pgxtx.Tx(ctx)
+			if !ok {
+				return errors.New("no transaction in the handler's context")
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO `+tb.effects+` (event_id) VALUES ($1)`, id)
+			return err
+		},
+		Effects: func(t *testing.T, id string) int {
+			var n int
+			require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+tb.effects+` WHERE event_id = $1`, id).Scan(&n))
+			return n
+		},
+		BreakDeadLetters: rename(tb.deadLetters, tb.deadLetters+"_x"),
+		FixDeadLetters:   rename(tb.deadLetters+"_x", tb.deadLetters),
+		Replica:          func(t *testing.T) txmodetest.Mode { return mode(t, open(t), tb, open) },
+		Waits:            true,
+	}
+}
+
+func TestPostgres(t *testing.T) {
+	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	open := func(t *testing.T) *pgxpool.Pool {
+		pool, err := pgxpool.New(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		if err := pool.Ping(ctx); err != nil {
+			servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+		}
+		return pool
+	}
+	txmodetest.Run(t, func(t *testing.T) txmodetest.Mode {
+		pool := open(t)
+		tb := tables{randomName("hk_idem_"), randomName("hk_dl_"), randomName("hk_effects_")}
+		t.Cleanup(func() {
+			for _, name := range []string{tb.idempotency, tb.deadLetters, tb.deadLetters + "_x", tb.effects} {
+				pool.Exec(ctx, `DROP TABLE IF EXISTS `+name)
+			}
+		})
+		return mode(t, pool, tb, open)
+	})
+}
+
+func TestConfigIsValidated(t *testing.T) {
+	_, err := pgxtx.New(nil, pgxtx.Config{})
+	require.Error(t, err)
+}
