@@ -67,6 +67,7 @@ func Run(t *testing.T, newMode func(t *testing.T) Mode) {
 		fn   func(*testing.T, Mode)
 	}{
 		{"EffectAndCompletionCommitTogether", effectOnce},
+		{"HandlerThatIgnoresTheTransactionWorks", ignoresTheTransaction},
 		{"HandlerErrorRollsBackAndFreesTheKey", errorRollsBack},
 		{"HandlerPanicRollsBackAndFreesTheKey", panicRollsBack},
 		{"HandlerTimeoutRollsBackAndFreesTheKey", timeoutRollsBack},
@@ -125,6 +126,19 @@ func effectOnce(t *testing.T, m Mode) {
 	require.Equal(t, 200, deliver(ep, body("evt_once", false)), "a duplicate after the commit")
 	assert.Equal(t, 1, m.Effects(t, "evt_once"))
 	assert.EqualValues(t, 1, runs.Load(), "the duplicate did not run")
+}
+
+// A handler with nothing to write (or writing elsewhere) needs no change:
+// it runs, its event completes, a duplicate is a duplicate.
+func ignoresTheTransaction(t *testing.T, m Mode) {
+	var runs atomic.Int32
+	ep, _ := endpoint(t, m, func(context.Context, *events.Event) error {
+		runs.Add(1)
+		return nil
+	})
+	require.Equal(t, 200, deliver(ep, body("evt_no_tx", false)))
+	require.Equal(t, 200, deliver(ep, body("evt_no_tx", false)))
+	assert.EqualValues(t, 1, runs.Load())
 }
 
 // failThenSucceed delivers an event whose handler records its effect and
