@@ -135,5 +135,5 @@ var ErrNotDeadLettered = errors.New("dispatch: no such dead letter")
 // has since been fixed or added would see it, counting it as the next
 // attempt. Dead-letter stores' Rerun methods call it.
 func (r *Router) Retry(ctx context.Context, dl DeadLetter) error {
-	return r.Dispatch(withAttempt(ctx, dl.Attempts+1), dl.Event)
+	return r.Dispatch(WithAttempt(ctx, dl.Attempts+1), dl.Event)
 }

@@ -52,8 +52,9 @@ func IsPermanent(err error) bool {
 type attemptKey struct{}
 
 // Attempt returns which attempt at the event a handler is running: 1 for
-// the first, 2 for the first retry in async mode, and so on. Deliveries the
-// sender retries are each a first attempt here.
+// the first, 2 for a queue worker's first retry (or a dead letter's
+// re-run), and so on. Deliveries the sender retries are each a first
+// attempt here.
 func Attempt(ctx context.Context) int {
 	if n, ok := ctx.Value(attemptKey{}).(int); ok {
 		return n
@@ -61,7 +62,9 @@ func Attempt(ctx context.Context) int {
 	return 1
 }
 
-func withAttempt(ctx context.Context, n int) context.Context {
+// WithAttempt returns ctx in which Attempt reports n, for queue workers
+// (package dispatch/riverqueue) that run an event's handler again.
+func WithAttempt(ctx context.Context, n int) context.Context {
 	if n <= 1 {
 		return ctx
 	}

@@ -23,7 +23,7 @@ func Tx(ctx context.Context) (pgx.Tx, bool) { return dispatch.TxFromContext[pgx.
 // *pgx.Conn satisfy it.
 type DB interface {
 	pgxstore.DB
-	Begin(ctx context.Context) (pgx.Tx, error)
+	Beginner
 }
 
 // Config configures a Database. The zero value is ready to use.
@@ -124,6 +124,28 @@ func end(ctx context.Context, tx pgx.Tx, commit bool) error {
 		return err
 	}
 	return nil
+}
+
+// Beginner opens pgx transactions: *pgxpool.Pool and *pgx.Conn are
+// Beginners.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Transactor opens and ends pgx transactions, for what runs a handler
+// outside an Endpoint, such as a queue's worker (dispatch/riverqueue): the
+// handler reaches the transaction with Tx(ctx).
+type Transactor struct{ db Beginner }
+
+// NewTransactor returns a Transactor on db.
+func NewTransactor(db Beginner) Transactor { return Transactor{db} }
+
+// Begin opens a transaction.
+func (t Transactor) Begin(ctx context.Context) (pgx.Tx, error) { return t.db.Begin(ctx) }
+
+// End commits tx, or rolls it back.
+func (t Transactor) End(ctx context.Context, tx pgx.Tx, commit bool) error {
+	return end(ctx, tx, commit)
 }
 
 // DeadLetters is the durable dead-letter store on a Database: the events

@@ -136,6 +136,20 @@ func end(tx *sql.Tx, commit bool) error {
 	return nil
 }
 
+// Transactor opens and ends transactions on a database, for what runs a
+// handler outside an Endpoint, such as a queue's worker
+// (dispatch/riverqueue): the handler reaches the transaction with Tx(ctx).
+type Transactor struct{ db *sql.DB }
+
+// NewTransactor returns a Transactor on db.
+func NewTransactor(db *sql.DB) Transactor { return Transactor{db} }
+
+// Begin opens a transaction.
+func (t Transactor) Begin(ctx context.Context) (*sql.Tx, error) { return t.db.BeginTx(ctx, nil) }
+
+// End commits tx, or rolls it back.
+func (t Transactor) End(_ context.Context, tx *sql.Tx, commit bool) error { return end(tx, commit) }
+
 // DeadLetters is the durable dead-letter store on a Database: the events
 // whose handler failed permanently (or did not decode), each kept with the
 // raw body and the headers a re-run needs (never credentials or

@@ -11,12 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/headers"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
 )
@@ -209,7 +209,7 @@ const maxError = 2000
 // PutTx stores dl in tx (a letter of the same key is replaced, and open).
 func (s *Store[Tx]) PutTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error {
 	e := dl.Event
-	header, err := json.Marshal(KeptHeader(e.Header))
+	header, err := json.Marshal(headers.Kept(e.Header))
 	if err != nil {
 		return err
 	}
@@ -379,28 +379,4 @@ func (s *Store[Tx]) scan(row Scanner) (dispatch.DeadLetter, error) {
 		return dispatch.DeadLetter{}, fmt.Errorf("dead letter %s: header: %w", logtext.Clip(key, 200), err)
 	}
 	return dispatch.DeadLetter{Event: &e, Err: errors.New(cause), Attempts: attempts, At: at}, nil
-}
-
-// KeptHeader returns the headers a dead letter keeps: those a parser may
-// read again (content type, a Standard Webhooks message ID), never
-// credentials, cookies, tokens, secrets or signatures.
-func KeptHeader(h http.Header) http.Header {
-	kept := http.Header{}
-	for name, values := range h {
-		lower := strings.ToLower(name)
-		if containsAny(lower, "signature", "authorization", "cookie", "token", "secret", "api-key", "apikey", "password") {
-			continue
-		}
-		kept[name] = append([]string(nil), values...)
-	}
-	return kept
-}
-
-func containsAny(s string, words ...string) bool {
-	for _, w := range words {
-		if strings.Contains(s, w) {
-			return true
-		}
-	}
-	return false
 }

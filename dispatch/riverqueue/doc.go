@@ -1,0 +1,63 @@
+// Package riverqueue is hookkit's durable asynchronous mode, on River
+// (github.com/riverqueue/river), the transactional job queue that runs on
+// the PostgreSQL (riverpgxv5) or SQLite (riversqlite) database the host
+// already has. An Endpoint with a Queue as its accept step verifies and
+// parses a delivery, inserts one River job for it, and answers 200 only
+// once that insert has committed: what is acknowledged survives SIGTERM,
+// SIGKILL and a lost machine, and nothing is built here that River does
+// not already do (retries, a rescuer for jobs whose process died, leader
+// election across replicas, a web UI).
+//
+//	q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), router, riverqueue.Config{})
+//	if err != nil { ... }
+//	if err := q.Migrate(ctx); err != nil { ... } // River's tables
+//	if err := q.Start(ctx); err != nil { ... }   // workers, on every replica that should run handlers
+//	defer q.Stop(shutdownCtx)
+//	mux.Handle("/webhooks/twilio", dispatch.NewEndpoint(v, twilioevent.NewParser(), router,
+//		dispatch.WithAcceptor(q)))
+//
+// # What a 200 means
+//
+// The job's insert is committed. The job is unique by the event's key in
+// every state River keeps (queued, scheduled, running, retryable,
+// completed, cancelled and discarded), and completed jobs are kept for
+// Config.Keep (96 hours, longer than any sender retries): a duplicate of an
+// event queued, running, done or dead-lettered within that window is
+// answered 200 without a second job. River's unique index, not the
+// idempotency table, makes this so: the acknowledgement is one insert. An
+// insert that fails is answered 503 with Retry-After. A host that changes
+// its own data and wants the event queued atomically with it enqueues in
+// its own transaction (EnqueueTx).
+//
+// # Workers
+//
+// Every replica that calls Start runs the router's handlers: the same On
+// and HandleFunc handlers, the same Permanent semantics. Each attempt runs
+// inside a transaction on the host's database, in which the job is also
+// completed (River's JobCompleteTx): a handler that writes through that
+// transaction (sqltx.Tx(ctx), pgxtx.Tx(ctx)) has its effect and its job's
+// completion commit together, so the effect happens exactly once even if
+// the worker is killed right after the commit. A failed attempt is retried
+// on a schedule close to the senders' own (Config.Retry; by default the
+// Standard Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), with
+// jitter. After the last attempt the job is discarded; a permanent failure
+// (Permanent, a payload that does not decode, no handler under
+// DeadLetterUnknown) cancels it at once. Discarded and cancelled jobs are
+// the durable dead letters: DeadLetters lists them, and Retry runs one
+// again (River's JobRetry) once its cause is fixed. River's web UI
+// (riverqueue.com/riverui) shows them too.
+//
+// # Shutdown and crashes
+//
+// Stop lets running handlers finish within its context's deadline; what is
+// queued stays in the database for the next start. A process that dies
+// leaves its running jobs to River's rescuer, which retries them after
+// Config.RescueAfter. Nothing acknowledged is lost either way.
+//
+// # Trace context
+//
+// The request's trace context (W3C traceparent and baggage, through
+// OpenTelemetry's propagators) travels with the job in its metadata, and the
+// worker's context carries it as the remote parent, so a worker's span links
+// to the delivery's.
+package riverqueue

@@ -1,0 +1,269 @@
+package riverqueue_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/pgxtx"
+	"github.com/hookkit/hookkit/dispatch/riverqueue"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+var ctx = context.Background()
+
+const secret = "whsec_river_tests"
+
+// queue is a riverqueue.Queue whatever its driver.
+type queue interface {
+	dispatch.Acceptor
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Migrate(ctx context.Context) error
+}
+
+// backend is one database with River's tables, and an effects table with
+// no unique constraint: a handler that ran twice leaves two rows.
+type backend struct {
+	name string
+	// newQueue builds a Queue on a connection pool of its own (a replica).
+	newQueue func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue
+	// effect records id's effect in the transaction ctx carries.
+	effect func(ctx context.Context, id string) error
+	// effects counts id's committed effects.
+	effects func(t *testing.T, id string) int
+	// jobs counts the jobs of a kind in any state.
+	jobs func(t *testing.T) int
+	// deadLetters lists the dead letters of the queue q.
+	deadLetters func(t *testing.T, q queue) []riverqueue.DeadLetter
+	// retry re-drives the dead letter of key.
+	retry func(t *testing.T, q queue, key string) error
+	// insertInTx inserts e's job in a host transaction, committed or not.
+	insertInTx func(t *testing.T, q queue, e *events.Event, commit bool) bool
+}
+
+// fast polls for jobs often, for tests that wait on workers.
+func fast(cfg riverqueue.Config) riverqueue.Config {
+	cfg.River = &river.Config{FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 10 * time.Millisecond}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
+func randomName(prefix string) string {
+	var raw [6]byte
+	rand.Read(raw[:])
+	return prefix + hex.EncodeToString(raw[:])
+}
+
+// backends returns SQLite always, and PostgreSQL (a schema of its own) when
+// the test database is there.
+func backends(t *testing.T) []backend {
+	return []backend{sqliteBackend(t), postgresBackend(t)}
+}
+
+func sqliteBackend(t *testing.T) backend {
+	path := filepath.Join(t.TempDir(), "river.db")
+	open := func(t *testing.T) *sql.DB {
+		db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+		require.NoError(t, err)
+		db.SetMaxOpenConns(4)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	db := open(t)
+	_, err := db.Exec(`CREATE TABLE effects (event_id TEXT NOT NULL)`)
+	require.NoError(t, err)
+	return backend{
+		name: "sqlite",
+		newQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
+			db := open(t)
+			q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(cfg))
+			require.NoError(t, err)
+			require.NoError(t, q.Migrate(ctx))
+			return q
+		},
+		effect: func(ctx context.Context, id string) error {
+			tx, ok := sqltx.Tx(ctx)
+			if !ok {
+				return errors.New("no transaction")
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO effects (event_id) VALUES ($1)`, id)
+			return err
+		},
+		effects: func(t *testing.T, id string) int {
+			var n int
+			require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM effects WHERE event_id = $1`, id).Scan(&n))
+			return n
+		},
+		jobs: func(t *testing.T) int {
+			var n int
+			require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = ?`, riverqueue.Kind).Scan(&n))
+			return n
+		},
+		deadLetters: func(t *testing.T, q queue) []riverqueue.DeadLetter {
+			dls, err := q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
+			require.NoError(t, err)
+			return dls
+		},
+		retry: func(t *testing.T, q queue, key string) error {
+			return q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().Retry(ctx, key)
+		},
+		insertInTx: func(t *testing.T, q queue, e *events.Event, commit bool) bool {
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			inserted, err := q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).EnqueueTx(ctx, tx, e)
+			require.NoError(t, err)
+			if commit {
+				require.NoError(t, tx.Commit())
+			} else {
+				require.NoError(t, tx.Rollback())
+			}
+			return inserted
+		},
+	}
+}
+
+func postgresBackend(t *testing.T) backend {
+	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	schema := randomName("hookkit_river_")
+	admin, err := pgxpool.New(ctx, base)
+	require.NoError(t, err)
+	t.Cleanup(admin.Close)
+	if err := admin.Ping(ctx); err != nil {
+		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+	}
+	_, err = admin.Exec(ctx, `CREATE SCHEMA `+schema)
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	query := u.Query()
+	query.Set("search_path", schema)
+	u.RawQuery = query.Encode()
+	open := func(t *testing.T) *pgxpool.Pool {
+		pool, err := pgxpool.New(ctx, u.String())
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	pool := open(t)
+	_, err = pool.Exec(ctx, `CREATE TABLE effects (event_id text NOT NULL)`)
+	require.NoError(t, err)
+	return backend{
+		name: "postgres",
+		newQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
+			pool := open(t)
+			q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), r, fast(cfg))
+			require.NoError(t, err)
+			require.NoError(t, q.Migrate(ctx))
+			return q
+		},
+		effect: func(ctx context.Context, id string) error {
+			tx, ok := pgxtx.Tx(ctx)
+			if !ok {
+				return errors.New("no transaction")
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO effects (event_id) VALUES ($1)`, id)
+			return err
+		},
+		effects: func(t *testing.T, id string) int {
+			var n int
+			require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM effects WHERE event_id = $1`, id).Scan(&n))
+			return n
+		},
+		jobs: func(t *testing.T) int {
+			var n int
+			require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`, riverqueue.Kind).Scan(&n))
+			return n
+		},
+		deadLetters: func(t *testing.T, q queue) []riverqueue.DeadLetter {
+			dls, err := q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
+			require.NoError(t, err)
+			return dls
+		},
+		retry: func(t *testing.T, q queue, key string) error {
+			return q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().Retry(ctx, key)
+		},
+		insertInTx: func(t *testing.T, q queue, e *events.Event, commit bool) bool {
+			tx, err := pool.Begin(ctx)
+			require.NoError(t, err)
+			inserted, err := q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).EnqueueTx(ctx, tx, e)
+			require.NoError(t, err)
+			if commit {
+				require.NoError(t, tx.Commit(ctx))
+			} else {
+				require.NoError(t, tx.Rollback(ctx))
+			}
+			return inserted
+		},
+	}
+}
+
+// endpoint is a Stripe endpoint whose accept step is q.
+func endpoint(t *testing.T, q queue, r *dispatch.Router) *dispatch.Endpoint {
+	t.Helper()
+	v, err := verify.NewStripe(secret)
+	require.NoError(t, err)
+	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(q), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+	t.Cleanup(func() { ep.Shutdown(context.Background()) })
+	return ep
+}
+
+// start starts q's workers until the test ends.
+func start(t *testing.T, q queue) {
+	t.Helper()
+	require.NoError(t, q.Start(ctx))
+	t.Cleanup(func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		q.Stop(stopCtx)
+	})
+}
+
+func body(id string) []byte {
+	return []byte(fmt.Sprintf(`{"id":%q,"type":"payment_intent.succeeded","created":%d,"data":{"object":{"id":"pi_1","amount":5000}}}`,
+		id, time.Now().Unix()))
+}
+
+func request(b []byte) *http.Request {
+	return verifytest.NewRequest(verifytest.Stripe{Secret: secret}, "/webhooks/stripe", b)
+}
+
+func deliver(h http.Handler, b []byte) int {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, request(b))
+	return rec.Code
+}
+
+// eventually waits up to 20s for cond: River's workers poll, its rescuer
+// and scheduler run on intervals of seconds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 20*time.Second, 20*time.Millisecond, what)
+}

@@ -1,0 +1,373 @@
+package riverqueue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"regexp"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	"go.opentelemetry.io/otel/propagation"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/internal/logtext"
+)
+
+// Transactor opens and ends the host's transactions of type TTx, the kind
+// River's driver uses: sqltx.NewTransactor(db) for riversqlite (*sql.Tx),
+// pgxtx.NewTransactor(pool) for riverpgxv5 (pgx.Tx).
+type Transactor[TTx any] interface {
+	Begin(ctx context.Context) (TTx, error)
+	End(ctx context.Context, tx TTx, commit bool) error
+}
+
+// StandardWebhooksSchedule is the Standard Webhooks specification's retry
+// schedule: the delays after the first, second, ... failed attempt. Stripe
+// retries for three days with a similar exponential back-off; Twilio retries
+// a few times within minutes.
+var StandardWebhooksSchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// Defaults of a Queue.
+const (
+	DefaultQueue      = "hookkit_webhooks"
+	DefaultMaxWorkers = 10
+	DefaultTimeout    = time.Minute
+)
+
+// Config configures a Queue. The zero value is ready to use.
+type Config struct {
+	// Queue is the River queue the jobs go to (default DefaultQueue).
+	Queue string
+	// MaxWorkers bounds the handlers this process runs at once (default
+	// DefaultMaxWorkers).
+	MaxWorkers int
+	// Retry holds the delays after each failed attempt (default
+	// StandardWebhooksSchedule): a job makes len(Retry)+1 attempts, then is
+	// discarded (a dead letter).
+	Retry []time.Duration
+	// Jitter spreads each delay by up to this fraction either way (default
+	// 0.1; negative for none), so failures do not retry in step.
+	Jitter float64
+	// Timeout bounds one attempt (default DefaultTimeout).
+	Timeout time.Duration
+	// RescueAfter is how long a job whose process died stays running
+	// before River's rescuer retries it (default Timeout plus a minute; it
+	// must exceed Timeout).
+	RescueAfter time.Duration
+	// Keep is how long completed jobs are kept, and so how long a
+	// duplicate delivery of a processed event is recognised (default
+	// idempotency.DefaultKeep, 96 hours). Dead letters (discarded and
+	// cancelled jobs) are kept at least as long.
+	Keep time.Duration
+	// Logger receives one line per failed attempt (default slog.Default).
+	Logger *slog.Logger
+	// Propagator carries the request's trace context to the job (default
+	// W3C trace context and baggage).
+	Propagator propagation.TextMapPropagator
+	// River is the host's own River configuration (its workers, queues,
+	// logger...), if the host runs its own jobs on the same client. It is
+	// copied: hookkit adds its worker and queue and raises the job
+	// retention periods to Keep.
+	River *river.Config
+}
+
+var queueName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,127}$`)
+
+func (c *Config) withDefaults() error {
+	if c.Queue == "" {
+		c.Queue = DefaultQueue
+	}
+	if !queueName.MatchString(c.Queue) {
+		return fmt.Errorf("riverqueue: Config.Queue %q: want lowercase letters, digits, '_' and '-': %w", c.Queue, dispatch.ErrInvalidConfig)
+	}
+	if c.MaxWorkers == 0 {
+		c.MaxWorkers = DefaultMaxWorkers
+	}
+	if c.Retry == nil {
+		c.Retry = StandardWebhooksSchedule
+	}
+	if c.Jitter == 0 {
+		c.Jitter = 0.1
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.RescueAfter == 0 {
+		c.RescueAfter = c.Timeout + time.Minute
+	}
+	if c.Keep == 0 {
+		c.Keep = idempotency.DefaultKeep
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Propagator == nil {
+		c.Propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	}
+	switch {
+	case c.MaxWorkers < 0:
+		return fmt.Errorf("riverqueue: Config.MaxWorkers %d is negative: %w", c.MaxWorkers, dispatch.ErrInvalidConfig)
+	case c.Timeout < 0 || c.Keep < 0:
+		return fmt.Errorf("riverqueue: Config.Timeout %s and Keep %s must be positive: %w", c.Timeout, c.Keep, dispatch.ErrInvalidConfig)
+	case c.RescueAfter <= c.Timeout:
+		return fmt.Errorf("riverqueue: Config.RescueAfter %s must exceed Timeout %s, or a slow job is retried beside itself: %w",
+			c.RescueAfter, c.Timeout, dispatch.ErrInvalidConfig)
+	case c.Jitter > 1:
+		return fmt.Errorf("riverqueue: Config.Jitter %g is more than 1: %w", c.Jitter, dispatch.ErrInvalidConfig)
+	}
+	for i, d := range c.Retry {
+		if d <= 0 {
+			return fmt.Errorf("riverqueue: Config.Retry[%d] %s must be positive: %w", i, d, dispatch.ErrInvalidConfig)
+		}
+	}
+	return nil
+}
+
+// uniqueStates are every state a job can be in: a duplicate delivery finds
+// its event's job whatever became of it, until the job is deleted after
+// Keep.
+var uniqueStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateCancelled, rivertype.JobStateCompleted, rivertype.JobStateDiscarded,
+	rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// Queue is hookkit's accept step and workers on River: a dispatch.Acceptor
+// that enqueues each event as a job, and the worker that runs the router's
+// handler for it. TDriver is River's driver type (*riverpgxv5.Driver,
+// *riversqlite.Driver) and TTx its transaction type.
+type Queue[TDriver riverdriver.Driver[TTx], TTx any] struct {
+	client *river.Client[TTx]
+	driver TDriver
+	txs    Transactor[TTx]
+	router *dispatch.Router
+	cfg    Config
+}
+
+// New returns a Queue on River's driver for the host's database, with txs
+// opening the transactions handlers run in, running r's handlers. It
+// builds the River client; call Migrate once, Start on every process that
+// should run handlers, and Stop at shutdown.
+func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs Transactor[TTx], r *dispatch.Router, cfg Config) (*Queue[TDriver, TTx], error) {
+	if txs == nil || r == nil {
+		return nil, fmt.Errorf("riverqueue: a Transactor and a Router are required: %w", dispatch.ErrInvalidConfig)
+	}
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	q := &Queue[TDriver, TTx]{driver: driver, txs: txs, router: r, cfg: cfg}
+	rc := &river.Config{}
+	if cfg.River != nil {
+		copied := *cfg.River
+		rc = &copied
+	}
+	if rc.Workers == nil {
+		rc.Workers = river.NewWorkers()
+	}
+	if err := river.AddWorkerSafely(rc.Workers, &worker[TDriver, TTx]{q: q}); err != nil {
+		return nil, fmt.Errorf("riverqueue: %w", err)
+	}
+	queues := map[string]river.QueueConfig{}
+	for name, qc := range rc.Queues {
+		queues[name] = qc
+	}
+	queues[cfg.Queue] = river.QueueConfig{MaxWorkers: cfg.MaxWorkers}
+	rc.Queues = queues
+	rc.CompletedJobRetentionPeriod = max(rc.CompletedJobRetentionPeriod, cfg.Keep)
+	rc.CancelledJobRetentionPeriod = max(rc.CancelledJobRetentionPeriod, cfg.Keep, 7*24*time.Hour)
+	rc.DiscardedJobRetentionPeriod = max(rc.DiscardedJobRetentionPeriod, cfg.Keep, 7*24*time.Hour)
+	rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, cfg.RescueAfter)
+	rc.JobTimeout = max(rc.JobTimeout, cfg.Timeout)
+	if rc.Logger == nil {
+		rc.Logger = cfg.Logger
+	}
+	client, err := river.NewClient[TTx](driver, rc)
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: %w", err)
+	}
+	q.client = client
+	return q, nil
+}
+
+// Client returns the River client, for the host's own jobs, its UI and its
+// tests.
+func (q *Queue[TDriver, TTx]) Client() *river.Client[TTx] { return q.client }
+
+// Migrate brings River's tables up to date.
+func (q *Queue[TDriver, TTx]) Migrate(ctx context.Context) error {
+	m, err := rivermigrate.New[TTx](q.driver, &rivermigrate.Config{Logger: q.cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("riverqueue: migrate: %w", err)
+	}
+	return nil
+}
+
+// Start starts the workers: this process runs handlers for the queue.
+func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error { return q.client.Start(ctx) }
+
+// Stop stops the workers: no new job starts, and running handlers finish
+// until ctx ends; then their contexts are canceled (what they did not
+// commit is retried later). Everything queued stays in the database for
+// the next start. Stop returns when the workers are done.
+func (q *Queue[TDriver, TTx]) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	// Past the deadline: cancel the running handlers' contexts and wait
+	// a moment for them to return.
+	cancelCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return errors.Join(err, q.client.StopAndCancel(cancelCtx))
+}
+
+// Accept implements dispatch.Acceptor: one job insert, committed before it
+// returns. A duplicate of an event whose job River still keeps is
+// OutcomeDuplicate, without a second job.
+func (q *Queue[TDriver, TTx]) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
+	res, err := q.client.Insert(ctx, argsOf(a.Event), q.insertOpts(ctx))
+	return result(res, err)
+}
+
+// EnqueueTx inserts e's job in the host's transaction tx: it is queued if
+// and only if tx commits. It reports whether a job was inserted (false for
+// a duplicate of an event River still keeps).
+func (q *Queue[TDriver, TTx]) EnqueueTx(ctx context.Context, tx TTx, e *events.Event) (bool, error) {
+	if err := e.Validate(); err != nil {
+		return false, err
+	}
+	res, err := q.client.InsertTx(ctx, tx, argsOf(e), q.insertOpts(ctx))
+	if err != nil {
+		return false, fmt.Errorf("riverqueue: enqueue %s: %w", e.Type, err)
+	}
+	return !res.UniqueSkippedAsDuplicate, nil
+}
+
+func result(res *rivertype.JobInsertResult, err error) dispatch.Result {
+	switch {
+	case err != nil:
+		return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("riverqueue: insert: %w", err)}
+	case res.UniqueSkippedAsDuplicate:
+		return dispatch.Result{Outcome: dispatch.OutcomeDuplicate}
+	}
+	return dispatch.Result{Outcome: dispatch.OutcomeQueued}
+}
+
+// metadataKey is where a job's metadata keeps the request's trace context.
+const metadataKey = "hookkit_trace"
+
+func (q *Queue[TDriver, TTx]) insertOpts(ctx context.Context) *river.InsertOpts {
+	opts := &river.InsertOpts{
+		Queue:       q.cfg.Queue,
+		MaxAttempts: len(q.cfg.Retry) + 1,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueStates},
+	}
+	carrier := propagation.MapCarrier{}
+	q.cfg.Propagator.Inject(ctx, carrier)
+	if len(carrier) > 0 {
+		opts.Metadata, _ = json.Marshal(map[string]propagation.MapCarrier{metadataKey: carrier})
+	}
+	return opts
+}
+
+// traceContext returns ctx carrying the trace context a job's metadata
+// holds, as the remote parent of what the worker does.
+func (q *Queue[TDriver, TTx]) traceContext(ctx context.Context, metadata []byte) context.Context {
+	// River keeps keys of its own beside hookkit's (river:unique_nonce).
+	var md map[string]json.RawMessage
+	var carrier propagation.MapCarrier
+	if len(metadata) == 0 || json.Unmarshal(metadata, &md) != nil || json.Unmarshal(md[metadataKey], &carrier) != nil {
+		return ctx
+	}
+	return q.cfg.Propagator.Extract(ctx, carrier)
+}
+
+// worker runs a job's event through the router, in a transaction that also
+// completes the job.
+type worker[TDriver riverdriver.Driver[TTx], TTx any] struct {
+	river.WorkerDefaults[jobArgs]
+	q *Queue[TDriver, TTx]
+}
+
+// Timeout implements river.Worker.
+func (w *worker[TDriver, TTx]) Timeout(*river.Job[jobArgs]) time.Duration { return w.q.cfg.Timeout }
+
+// NextRetry implements river.Worker: the schedule's delay after the
+// attempt that failed, with jitter.
+func (w *worker[TDriver, TTx]) NextRetry(job *river.Job[jobArgs]) time.Time {
+	schedule := w.q.cfg.Retry
+	d := schedule[min(max(job.Attempt, 1), len(schedule))-1]
+	if j := w.q.cfg.Jitter; j > 0 {
+		d = time.Duration(float64(d) * (1 + j*(2*rand.Float64()-1)))
+	}
+	return time.Now().Add(d)
+}
+
+// Work implements river.Worker.
+func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]) error {
+	q := w.q
+	e := job.Args.event()
+	ctx = q.traceContext(ctx, job.Metadata)
+	tx, err := q.txs.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	err = q.router.Dispatch(dispatch.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), e)
+	if errors.Is(err, dispatch.ErrNoHandler) {
+		err = dispatch.Permanent(err) // DeadLetterUnknown: no retry will add one
+	}
+	if err == nil {
+		if _, err = river.JobCompleteTx[TDriver](ctx, tx, job); err == nil {
+			err = q.txs.End(ctx, tx, true)
+		} else {
+			q.txs.End(ctx, tx, false)
+		}
+		if err != nil {
+			err = fmt.Errorf("completing the job with the handler's writes: %w", err)
+			q.logAttempt(ctx, job, e, "failed", err)
+		}
+		return err
+	}
+	q.txs.End(ctx, tx, false)
+	if dispatch.IsPermanent(err) {
+		q.logAttempt(ctx, job, e, "dead-lettered", err)
+		return river.JobCancel(err)
+	}
+	outcome := "failed"
+	if job.Attempt >= job.MaxAttempts {
+		outcome = "dead-lettered"
+	}
+	q.logAttempt(ctx, job, e, outcome, err)
+	return err
+}
+
+// logAttempt writes one line for a failed attempt, in the Endpoint's
+// vocabulary.
+func (q *Queue[TDriver, TTx]) logAttempt(ctx context.Context, job *river.Job[jobArgs], e *events.Event, outcome string, err error) {
+	level := slog.LevelWarn
+	var panicked *dispatch.PanicError
+	attrs := []slog.Attr{slog.String("outcome", outcome), slog.String("source", e.Source), slog.String("type", e.Type),
+		slog.String("id", e.ID), slog.Int("attempt", job.Attempt), slog.Int("max_attempts", job.MaxAttempts),
+		slog.Int64("job", job.ID), slog.String("error", logtext.Clip(err.Error(), 500))}
+	if errors.As(err, &panicked) {
+		attrs = append(attrs, slog.String("stack", string(panicked.Stack)))
+		level = slog.LevelError
+	}
+	if outcome == "dead-lettered" {
+		level = slog.LevelError
+	}
+	q.cfg.Logger.LogAttrs(ctx, level, "webhook attempt", attrs...)
+}

@@ -1,0 +1,319 @@
+package riverqueue_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/riverqueue"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/events"
+)
+
+// A delivery is acknowledged once its job is inserted; a worker runs its
+// handler, whose effect commits with the job's completion; a duplicate is
+// answered 200 without a second job, whatever state the first is in.
+func TestAcknowledgeThenProcess(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error { return b.effect(ctx, e.ID) })
+			q := b.newQueue(t, r, riverqueue.Config{})
+			ep := endpoint(t, q, r)
+
+			require.Equal(t, 200, deliver(ep, body("evt_queued")), "acknowledged before any worker runs")
+			require.Equal(t, 200, deliver(ep, body("evt_queued")), "a duplicate of a queued event")
+			assert.Equal(t, 1, b.jobs(t), "one job")
+			assert.Zero(t, b.effects(t, "evt_queued"), "no worker yet")
+
+			start(t, q)
+			eventually(t, "the worker ran it", func() bool { return b.effects(t, "evt_queued") == 1 })
+			require.Equal(t, 200, deliver(ep, body("evt_queued")), "a duplicate of a completed event")
+			assert.Equal(t, 1, b.jobs(t))
+			time.Sleep(200 * time.Millisecond)
+			assert.Equal(t, 1, b.effects(t, "evt_queued"))
+		})
+	}
+}
+
+// A handler that fails twice then succeeds: one 200 to the sender, three
+// attempts, one effect.
+func TestFailTwiceThenSucceed(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var attempts []int
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				mu.Lock()
+				attempts = append(attempts, dispatch.Attempt(ctx))
+				n := len(attempts)
+				mu.Unlock()
+				if err := b.effect(ctx, e.ID); err != nil {
+					return err
+				}
+				if n <= 2 {
+					return errors.New("SMS gateway timeout") // its effect is rolled back
+				}
+				return nil
+			})
+			q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
+			ep := endpoint(t, q, r)
+			start(t, q)
+			require.Equal(t, 200, deliver(ep, body("evt_flaky")))
+			eventually(t, "the third attempt", func() bool { return b.effects(t, "evt_flaky") == 1 })
+			time.Sleep(200 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			assert.Equal(t, []int{1, 2, 3}, attempts)
+			assert.Equal(t, 1, b.effects(t, "evt_flaky"), "one effect: the failed attempts' writes were rolled back")
+		})
+	}
+}
+
+// A handler that always fails ends discarded, a dead letter; once fixed,
+// the dead letter is retried to success. A permanent failure is a dead
+// letter at once.
+func TestDeadLettersAndRetry(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			var fixed atomic.Bool
+			var runs atomic.Int32
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				runs.Add(1)
+				switch {
+				case e.ID == "evt_permanent":
+					return dispatch.Permanent(errors.New("booking 12345 was deleted"))
+				case !fixed.Load():
+					return errors.New("no reminder template")
+				}
+				return b.effect(ctx, e.ID)
+			})
+			q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{20 * time.Millisecond, 20 * time.Millisecond}})
+			ep := endpoint(t, q, r)
+			start(t, q)
+			require.Equal(t, 200, deliver(ep, body("evt_broken")))
+			require.Equal(t, 200, deliver(ep, body("evt_permanent")))
+			eventually(t, "both dead-lettered", func() bool { return len(b.deadLetters(t, q)) == 2 })
+
+			letters := map[string]riverqueue.DeadLetter{}
+			for _, dl := range b.deadLetters(t, q) {
+				letters[dl.Event.ID] = dl
+			}
+			assert.Equal(t, "discarded", letters["evt_broken"].State)
+			assert.Equal(t, 3, letters["evt_broken"].Attempts, "every attempt of the schedule")
+			assert.Contains(t, letters["evt_broken"].Err.Error(), "no reminder template")
+			assert.Equal(t, "cancelled", letters["evt_permanent"].State)
+			assert.Equal(t, 1, letters["evt_permanent"].Attempts, "a permanent failure is not retried")
+			assert.Equal(t, "payment_intent.succeeded", letters["evt_broken"].Event.Type)
+			assert.JSONEq(t, `{"id":"pi_1","amount":5000}`, string(letters["evt_broken"].Event.Data), "the payload a retry decodes")
+			require.Equal(t, 200, deliver(ep, body("evt_broken")), "a duplicate of a dead letter")
+			assert.Equal(t, 2, b.jobs(t), "no second job")
+
+			fixed.Store(true)
+			require.NoError(t, b.retry(t, q, "stripe:evt_broken"))
+			eventually(t, "the retried dead letter ran", func() bool { return b.effects(t, "evt_broken") == 1 })
+			eventually(t, "it is no longer a dead letter", func() bool { return len(b.deadLetters(t, q)) == 1 })
+			require.ErrorIs(t, b.retry(t, q, "stripe:evt_unknown"), dispatch.ErrNotDeadLettered)
+		})
+	}
+}
+
+// Two replicas sharing one PostgreSQL: 16 copies of each of 200 events
+// spread over both, one job and one effect each.
+func TestTwoReplicasOnePostgres(t *testing.T) {
+	b := postgresBackend(t)
+	handle := func(ctx context.Context, e *events.Event) error { return b.effect(ctx, e.ID) }
+	ra, rb := dispatch.NewRouter(), dispatch.NewRouter()
+	ra.HandleFunc("payment_intent.succeeded", handle)
+	rb.HandleFunc("payment_intent.succeeded", handle)
+	qa, qb := b.newQueue(t, ra, riverqueue.Config{}), b.newQueue(t, rb, riverqueue.Config{})
+	epa, epb := endpoint(t, qa, ra), endpoint(t, qb, rb)
+	start(t, qa)
+	start(t, qb)
+
+	var (
+		mu     sync.Mutex
+		counts = map[int]int{}
+		wg     sync.WaitGroup
+		gate   = make(chan struct{})
+	)
+	for i := range 200 {
+		bd := body(fmt.Sprintf("evt_replica_%03d", i))
+		for c := range 16 {
+			ep := epa
+			if c%2 == 1 {
+				ep = epb
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				code := deliver(ep, bd)
+				mu.Lock()
+				counts[code]++
+				mu.Unlock()
+			}()
+		}
+	}
+	close(gate)
+	wg.Wait()
+	assert.Equal(t, map[int]int{200: 3200}, counts)
+	assert.Equal(t, 200, b.jobs(t), "one job per event")
+	eventually(t, "every event processed", func() bool {
+		for i := range 200 {
+			if b.effects(t, fmt.Sprintf("evt_replica_%03d", i)) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Stop lets running handlers finish within its deadline, leaves what is
+// queued for the next start, and leaves no goroutine behind.
+func TestShutdown(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			before := runtime.NumGoroutine()
+			started := make(chan struct{}, 10)
+			release := make(chan struct{})
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				started <- struct{}{}
+				select {
+				case <-release:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+				return b.effect(ctx, e.ID)
+			})
+			q := b.newQueue(t, r, riverqueue.Config{MaxWorkers: 1})
+			ep := endpoint(t, q, r)
+			require.NoError(t, q.Start(ctx))
+			for i := range 3 {
+				require.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_shutdown_%d", i))))
+			}
+			<-started // one running, two queued
+			stopped := make(chan error, 1)
+			go func() {
+				stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				stopped <- q.Stop(stopCtx)
+			}()
+			time.Sleep(100 * time.Millisecond)
+			close(release) // the running handler finishes within Stop's deadline
+			require.NoError(t, <-stopped)
+			done := 0
+			for i := range 3 {
+				done += b.effects(t, fmt.Sprintf("evt_shutdown_%d", i))
+			}
+			assert.Equal(t, 1, done, "the running one finished; the queued ones wait in the database")
+			assert.Equal(t, 3, b.jobs(t))
+
+			// Not require.Eventually: it counts its own goroutine.
+			for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before+2; time.Sleep(20 * time.Millisecond) {
+				require.True(t, time.Now().Before(deadline), "goroutines left behind: %d, before %d", runtime.NumGoroutine(), before)
+			}
+
+			next := b.newQueue(t, r, riverqueue.Config{}) // the next start
+			start(t, next)
+			eventually(t, "the next start runs what was queued", func() bool {
+				n := 0
+				for i := range 3 {
+					n += b.effects(t, fmt.Sprintf("evt_shutdown_%d", i))
+				}
+				return n == 3
+			})
+		})
+	}
+}
+
+// The request's trace context travels in the job's metadata and is the
+// remote parent of the worker's context.
+func TestTraceContextCrossesTheQueue(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			seen := make(chan trace.SpanContext, 1)
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				seen <- trace.SpanContextFromContext(ctx)
+				return nil
+			})
+			q := b.newQueue(t, r, riverqueue.Config{})
+			ep := endpoint(t, q, r)
+			start(t, q)
+
+			delivery := trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
+				SpanID:     trace.SpanID{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7},
+				TraceFlags: trace.FlagsSampled,
+			})
+			req := request(body("evt_traced"))
+			req = req.WithContext(trace.ContextWithSpanContext(req.Context(), delivery))
+			rec := httptest.NewRecorder()
+			ep.ServeHTTP(rec, req)
+			require.Equal(t, 200, rec.Code)
+			select {
+			case got := <-seen:
+				assert.True(t, got.IsRemote(), "the worker's parent is the delivery's span, across the queue")
+				assert.Equal(t, delivery.TraceID(), got.TraceID())
+				assert.Equal(t, delivery.SpanID(), got.SpanID())
+			case <-time.After(20 * time.Second):
+				t.Fatal("the worker never ran")
+			}
+		})
+	}
+}
+
+// The host can enqueue in its own transaction: the job exists if and only
+// if the transaction commits.
+func TestEnqueueInTheHostsTransaction(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			q := b.newQueue(t, dispatch.NewRouter(), riverqueue.Config{})
+			e := &events.Event{Source: "stripe", ID: "evt_host", Type: "payment_intent.succeeded", Body: []byte(`{}`)}
+			assert.True(t, b.insertInTx(t, q, e, false), "inserted, then rolled back")
+			assert.Zero(t, b.jobs(t))
+			assert.True(t, b.insertInTx(t, q, e, true))
+			assert.Equal(t, 1, b.jobs(t))
+			assert.False(t, b.insertInTx(t, q, e, true), "a duplicate")
+			assert.Equal(t, 1, b.jobs(t))
+		})
+	}
+}
+
+func TestConfigIsValidated(t *testing.T) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "x.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	_, err = riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), dispatch.NewRouter(), riverqueue.Config{})
+	require.NoError(t, err, "the zero Config is valid")
+	for name, cfg := range map[string]riverqueue.Config{
+		"bad queue name":          {Queue: "Has Spaces"},
+		"negative workers":        {MaxWorkers: -1},
+		"rescue before timeout":   {Timeout: time.Minute, RescueAfter: time.Second},
+		"a delay that is not one": {Retry: []time.Duration{time.Second, 0}},
+		"jitter over 1":           {Jitter: 2},
+	} {
+		_, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), dispatch.NewRouter(), cfg)
+		require.ErrorIs(t, err, dispatch.ErrInvalidConfig, name)
+	}
+	_, err = riverqueue.New(riversqlite.New(db), nil, dispatch.NewRouter(), riverqueue.Config{})
+	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no transactor")
+}
