@@ -17,6 +17,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -149,7 +150,9 @@ func sqliteBackend(t *testing.T) backend {
 	}
 }
 
-func postgresBackend(t *testing.T) backend {
+// postgresSchemaURL returns the test database's URL with a schema of the
+// test's own on the search path, dropped when the test ends.
+func postgresSchemaURL(t *testing.T) string {
 	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	schema := randomName("hookkit_river_")
 	admin, err := pgxpool.New(ctx, base)
@@ -166,14 +169,19 @@ func postgresBackend(t *testing.T) backend {
 	query := u.Query()
 	query.Set("search_path", schema)
 	u.RawQuery = query.Encode()
+	return u.String()
+}
+
+func postgresBackend(t *testing.T) backend {
+	dsn := postgresSchemaURL(t)
 	open := func(t *testing.T) *pgxpool.Pool {
-		pool, err := pgxpool.New(ctx, u.String())
+		pool, err := pgxpool.New(ctx, dsn)
 		require.NoError(t, err)
 		t.Cleanup(pool.Close)
 		return pool
 	}
 	pool := open(t)
-	_, err = pool.Exec(ctx, `CREATE TABLE effects (event_id text NOT NULL)`)
+	_, err := pool.Exec(ctx, `CREATE TABLE effects (event_id text NOT NULL)`)
 	require.NoError(t, err)
 	return backend{
 		name: "postgres",
