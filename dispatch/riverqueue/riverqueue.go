@@ -215,8 +215,14 @@ func (q *Queue[TDriver, TTx]) Migrate(ctx context.Context) error {
 	return nil
 }
 
-// Start starts the workers: this process runs handlers for the queue.
-func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error { return q.client.Start(ctx) }
+// Start starts the workers: this process runs handlers for the queue. The
+// workers outlive ctx's cancellation (they keep its values): a host that
+// starts them with its signal context stops them with Stop, which lets
+// running handlers finish, rather than have River cancel them the moment the
+// signal arrives.
+func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
+	return q.client.Start(context.WithoutCancel(ctx))
+}
 
 // Stop stops the workers: no new job starts, and running handlers finish
 // until ctx ends; then their contexts are canceled (what they did not

@@ -205,11 +205,15 @@ func TestShutdown(t *testing.T) {
 			})
 			q := b.newQueue(t, r, riverqueue.Config{MaxWorkers: 1})
 			ep := endpoint(t, q, r)
-			require.NoError(t, q.Start(ctx))
+			// The host starts the workers with its signal context, and the
+			// signal cancels it before Stop: that alone cancels no handler.
+			signalCtx, signal := context.WithCancel(ctx)
+			require.NoError(t, q.Start(signalCtx))
 			for i := range 3 {
 				require.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_shutdown_%d", i))))
 			}
 			<-started // one running, two queued
+			signal()
 			stopped := make(chan error, 1)
 			go func() {
 				stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/events/conversoevent"
 	"github.com/hookkit/hookkit/events/etailevent"
 	"github.com/hookkit/hookkit/events/standardevent"
@@ -62,20 +61,35 @@ func secretsFromEnv() (secrets, error) {
 	return s, errors.Join(missing...)
 }
 
+// config is what the backend runs with besides its database.
+type config struct {
+	secrets secrets
+	logger  *slog.Logger
+	// archive, when set, records every delivery (-record).
+	archive dispatch.Archive
+	// smsRetry, when set, replaces the delays between attempts of an SMS
+	// status job (riverqueue.StandardWebhooksSchedule).
+	smsRetry []time.Duration
+}
+
 // app is the bookings backend: its store, its handlers and its four webhook
 // endpoints, each with its router (by event source, for re-running dead
-// letters).
+// letters), and the Twilio route's River queue.
 type app struct {
 	store     *store
 	handlers  *handlers
+	jobs      *smsJobs
 	endpoints []*dispatch.Endpoint
 	routers   map[string]*dispatch.Router
 	handler   http.Handler
+	logger    *slog.Logger
+	apiToken  string
 }
 
-// newApp builds the HTTP handler of the backend on st. archive, when not
-// nil, records every delivery.
-func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archive) (*app, error) {
+// newApp builds the HTTP handler of the backend on st; start runs the
+// Twilio route's workers.
+func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
+	sec, logger := cfg.secrets, cfg.logger
 	stripeV, err := verify.NewStripe(sec.Stripe)
 	if err != nil {
 		return nil, fmt.Errorf("STRIPE_WEBHOOK_SECRET: %w", err)
@@ -100,26 +114,34 @@ func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archiv
 	h := &handlers{store: st, logger: logger}
 	template := defaultReminderTemplate
 	h.reminderTemplate.Store(&template)
-	// Every route runs its handler in the bookings database's transaction,
-	// with the event's key claimed in it: one commit holds the booking's
-	// change and the event's completion (package dispatch/sqltx).
-	common := []dispatch.Option{dispatch.WithAcceptor(st.hookkit.Acceptor()), dispatch.WithLogger(logger)}
-	if archive != nil {
-		common = append(common, dispatch.WithArchive(archive))
+	a := &app{store: st, handlers: h, logger: logger, apiToken: sec.APIToken}
+	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
+	a.routers = map[string]*dispatch.Router{stripeevent.Source: stripeR, twilioevent.Source: twilioR,
+		conversoevent.Source: bookingR, etailevent.Source: etailR}
+	// Twilio's status callbacks are acknowledged into River, in the
+	// bookings database, and processed by its workers.
+	if a.jobs, err = newSMSJobs(ctx, st, twilioR, logger, cfg.smsRetry); err != nil {
+		return nil, err
 	}
-	a := &app{store: st, handlers: h}
+
+	common := []dispatch.Option{dispatch.WithLogger(logger)}
+	if cfg.archive != nil {
+		common = append(common, dispatch.WithArchive(cfg.archive))
+	}
+	// The other routes run their handler in the bookings database's
+	// transaction, with the event's key claimed in it: one commit holds
+	// the booking's change and the event's completion (dispatch/sqltx).
+	inTx := append([]dispatch.Option{dispatch.WithAcceptor(st.hookkit.Acceptor())}, common...)
+	queued := append([]dispatch.Option{dispatch.WithAcceptor(a.jobs.queue)}, common...)
 	mux := http.NewServeMux()
 	mount := func(route string, e *dispatch.Endpoint) {
 		a.endpoints = append(a.endpoints, e)
 		mux.Handle(route, e)
 	}
-	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
-	a.routers = map[string]*dispatch.Router{stripeevent.Source: stripeR, twilioevent.Source: twilioR,
-		conversoevent.Source: bookingR, etailevent.Source: etailR}
-	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), stripeR, common...))
-	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR, common...))
-	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser(conversoevent.Source), bookingR, common...))
-	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), etailR, common...))
+	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), stripeR, inTx...))
+	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR, queued...))
+	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser(conversoevent.Source), bookingR, inTx...))
+	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), etailR, inTx...))
 	for _, c := range []struct {
 		sender  string
 		router  *dispatch.Router
@@ -142,6 +164,10 @@ func newApp(st *store, sec secrets, logger *slog.Logger, archive dispatch.Archiv
 	return a, nil
 }
 
+// start starts the Twilio route's workers. They outlive ctx: shutdown
+// stops them.
+func (a *app) start(ctx context.Context) error { return a.jobs.queue.Start(ctx) }
+
 func (a *app) getBooking(w http.ResponseWriter, r *http.Request) {
 	b, err := a.store.booking(r.Context(), r.PathValue("id"))
 	w.Header().Set("Content-Type", "application/json")
@@ -159,24 +185,22 @@ func (a *app) getBooking(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// shutdown drains the endpoints (the Twilio queue above all).
+// shutdown drains the endpoints, then stops the workers: running handlers
+// finish within ctx; queued jobs wait in the database for the next start.
 func (a *app) shutdown(ctx context.Context) error {
 	var errs []error
 	for _, e := range a.endpoints {
 		errs = append(errs, e.Shutdown(ctx))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, a.jobs.queue.Stop(ctx))...)
 }
 
 // requireBearer answers 401 to a request without "Authorization: Bearer
-// <token>". The comparison takes the same time whatever the guess: both
-// sides are hashed first, so not even the token's length leaks.
+// <token>", comparing as tokenMatches does.
 func requireBearer(token string, next http.Handler) http.Handler {
-	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		sum := sha256.Sum256([]byte(got))
-		if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 || !ok {
+		if !ok || !tokenMatches(token, got) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="bookings"`)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
@@ -202,38 +226,63 @@ func coverage(r *dispatch.Router, catalog []string) (handled, left []string) {
 }
 
 // deadLetterView is a dead letter as GET /dead-letters lists it: what it
-// is and why, never its body.
+// is and why, never its body. Twilio's are River jobs (see smsJobs).
 type deadLetterView struct {
-	Key      string    `json:"key"`
-	Type     string    `json:"type"`
-	Error    string    `json:"error"`
-	Attempts int       `json:"attempts"`
-	At       time.Time `json:"at"`
+	Key        string    `json:"key"`
+	Type       string    `json:"type"`
+	Error      string    `json:"error"`
+	Attempts   int       `json:"attempts"`
+	At         time.Time `json:"at"`
+	RiverJobID int64     `json:"river_job_id,omitempty"`
 }
 
 func (a *app) listDeadLetters(w http.ResponseWriter, r *http.Request) {
-	letters, err := a.store.hookkit.DeadLetters().List(r.Context(), dispatch.DeadLetterFilter{
-		Source: r.URL.Query().Get("source"), Type: r.URL.Query().Get("type")})
+	f := dispatch.DeadLetterFilter{Source: r.URL.Query().Get("source"), Type: r.URL.Query().Get("type")}
+	letters, err := a.store.hookkit.DeadLetters().List(r.Context(), f)
+	var jobs []riverqueue.DeadLetter
+	if err == nil && (f.Source == "" || f.Source == twilioevent.Source) {
+		jobs, err = a.jobs.deadLetters.List(r.Context(), f)
+	}
 	if err != nil {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
 		return
 	}
 	views := []deadLetterView{}
+	view := func(dl dispatch.DeadLetter, jobID int64) deadLetterView {
+		return deadLetterView{Key: dl.Event.Key(), Type: dl.Event.Type, Error: dl.Err.Error(), Attempts: dl.Attempts, At: dl.At, RiverJobID: jobID}
+	}
 	for _, dl := range letters {
-		views = append(views, deadLetterView{Key: dl.Event.Key(), Type: dl.Event.Type, Error: dl.Err.Error(), Attempts: dl.Attempts, At: dl.At})
+		views = append(views, view(dl, 0))
+	}
+	for _, j := range jobs {
+		views = append(views, view(j.DeadLetter, j.JobID))
 	}
 	writeJSON(w, http.StatusOK, views)
 }
 
-// rerunDeadLetter runs a dead letter through its sender's router once its
-// cause is fixed; it is resolved, in the handler's own transaction, only if
-// the handler succeeds.
+// rerunDeadLetter runs a dead letter again once its cause is fixed. One
+// kept in the bookings database runs through its sender's router now, and
+// is resolved, in the handler's own transaction, only if the handler
+// succeeds (200). A Twilio job goes back into River's queue (202), and its
+// workers run it.
 func (a *app) rerunDeadLetter(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	source, _, _ := strings.Cut(key, ":")
 	router, ok := a.routers[source]
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
+		return
+	}
+	if source == twilioevent.Source {
+		err := a.jobs.deadLetters.Retry(r.Context(), key)
+		switch {
+		case errors.Is(err, dispatch.ErrNotDeadLettered):
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
+		case err != nil:
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
+		default:
+			writeJSON(w, http.StatusAccepted, map[string]string{"queued": key})
+		}
 		return
 	}
 	err := a.store.hookkit.DeadLetters().Rerun(r.Context(), router, key)
@@ -248,14 +297,19 @@ func (a *app) rerunDeadLetter(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *app) discardDeadLetter(w http.ResponseWriter, r *http.Request) {
-	err := a.store.hookkit.DeadLetters().Discard(r.Context(), r.PathValue("key"))
+	key := r.PathValue("key")
+	discard := a.store.hookkit.DeadLetters().Discard
+	if source, _, _ := strings.Cut(key, ":"); source == twilioevent.Source {
+		discard = a.jobs.deadLetters.Discard
+	}
+	err := discard(r.Context(), key)
 	switch {
 	case errors.Is(err, dispatch.ErrNotDeadLettered):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
 	case err != nil:
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"discarded": r.PathValue("key")})
+		writeJSON(w, http.StatusOK, map[string]string{"discarded": key})
 	}
 }
 

@@ -59,15 +59,26 @@ func databases(t *testing.T) map[string]string {
 	return dbs
 }
 
-func newTestApp(t *testing.T, dsn string, archive dispatch.Archive) *app {
+// newTestApp starts the backend on dsn with cfg, the demo's secrets and no
+// logs unless cfg says otherwise; it stops at the end of the test.
+func newTestApp(t *testing.T, dsn string, cfg config) *app {
 	t.Helper()
 	st, err := openStore(context.Background(), dsn)
 	require.NoError(t, err)
-	a, err := newApp(st, demoSecrets, slog.New(slog.DiscardHandler), archive)
+	if cfg.secrets == (secrets{}) {
+		cfg.secrets = demoSecrets
+	}
+	if cfg.logger == nil {
+		cfg.logger = slog.New(slog.DiscardHandler)
+	}
+	a, err := newApp(context.Background(), st, cfg)
 	require.NoError(t, err)
+	require.NoError(t, a.start(context.Background()))
 	t.Cleanup(func() {
-		a.shutdown(context.Background())
-		st.db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, a.shutdown(ctx))
+		st.close()
 	})
 	return a
 }
@@ -104,7 +115,7 @@ func bookingNow(t *testing.T, a *app) *bookingView {
 func TestReplayChangesTheDatabase(t *testing.T) {
 	for name, dsn := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			a := newTestApp(t, dsn, nil)
+			a := newTestApp(t, dsn, config{})
 			life := []string{
 				"standard/booking.created", "standard/booking.confirmed",
 				"stripe/payment_intent.payment_failed", "stripe/payment_intent.succeeded",
@@ -147,7 +158,7 @@ func TestReplayChangesTheDatabase(t *testing.T) {
 }
 
 func TestUndeliveredSMSFallsBackToEmail(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	for _, name := range []string{"standard/booking.created", "standard/booking.confirmed", "twilio/message.undelivered"} {
 		require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
 	}
@@ -170,7 +181,7 @@ func at(a *app, now time.Time) { a.store.now = func() time.Time { return now } }
 // Events about a booking this backend does not have, once the senders have
 // stopped retrying them, are dead-lettered and acknowledged.
 func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	at(a, recordedAt.Add(retryWindow+time.Hour))
 	assert.Equal(t, http.StatusOK, sendFixture(t, a, "stripe/payment_intent.succeeded"))
 	assert.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.cancelled"))
@@ -188,7 +199,7 @@ func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
 // same effect: record in staging, replay in tests.
 func TestRecordThenReplay(t *testing.T) {
 	dir := t.TempDir()
-	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), &record.Dir{Path: dir})
+	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), config{archive: &record.Dir{Path: dir}})
 	for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "etail/payment.succeeded"} {
 		require.Equal(t, http.StatusOK, sendFixture(t, recorder, name))
 	}
@@ -199,7 +210,7 @@ func TestRecordThenReplay(t *testing.T) {
 	// time received, which orders them across sources.
 	slices.SortFunc(recorded, func(a, b fixture.Fixture) int { return strings.Compare(path.Base(a.Name), path.Base(b.Name)) })
 
-	fresh := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	fresh := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	signers := map[string]string{"goconverso": "standard", "stripe": "stripe", "etail": "etail"}
 	for _, f := range recorded {
 		res, err := replay.Send(fresh.handler, f, demoSigners()[signers[path.Dir(f.Name)]])
@@ -211,7 +222,7 @@ func TestRecordThenReplay(t *testing.T) {
 }
 
 func TestGetBooking(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	get := func(auth string) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodGet, "/bookings/12345", nil)
@@ -247,14 +258,9 @@ func TestGetBooking(t *testing.T) {
 
 // Without BOOKINGS_API_TOKEN the booking API is not mounted at all.
 func TestBookingAPIWithoutTokenIsNotMounted(t *testing.T) {
-	st, err := openStore(context.Background(), filepath.Join(t.TempDir(), "b.db"))
-	require.NoError(t, err)
-	defer st.db.Close()
 	sec := demoSecrets
 	sec.APIToken = ""
-	a, err := newApp(st, sec, slog.New(slog.DiscardHandler), nil)
-	require.NoError(t, err)
-	defer a.shutdown(context.Background())
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{secrets: sec})
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bookings/12345", nil))
 	assert.Equal(t, http.StatusNotFound, rec.Code)
@@ -274,15 +280,16 @@ func TestMissingSecretsNameTheVariable(t *testing.T) {
 
 	st, err := openStore(context.Background(), filepath.Join(t.TempDir(), "b.db"))
 	require.NoError(t, err)
-	defer st.db.Close()
-	_, err = newApp(st, secrets{Stripe: "whsec_x", Twilio: "t", Bookings: "not base64!", Etail: "e"}, slog.New(slog.DiscardHandler), nil)
+	defer st.close()
+	_, err = newApp(context.Background(), st, config{secrets: secrets{Stripe: "whsec_x", Twilio: "t", Bookings: "not base64!", Etail: "e"},
+		logger: slog.New(slog.DiscardHandler)})
 	require.ErrorContains(t, err, "BOOKINGS_WEBHOOK_SECRET")
 }
 
 // The demo itself: every delivery is answered as promised, and a step
 // expecting another answer is counted as a failure.
 func TestDemo(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	srv := httptest.NewServer(a.handler)
 	defer srv.Close()
 	devnull, err := os.Open(os.DevNull)
@@ -315,7 +322,7 @@ func stripeWithID(t *testing.T, eventID, intentID string) fixture.Fixture {
 // or 409: writers queue for the database instead of failing with
 // SQLITE_BUSY.
 func TestSQLiteUnderConcurrency(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
 	send := func(f fixture.Fixture) int {
 		res, err := replay.Send(a.handler, f, demoSigners()["stripe"])
@@ -358,7 +365,7 @@ func TestSQLiteUnderConcurrency(t *testing.T) {
 func TestOutOfOrderEvents(t *testing.T) {
 	soon := recordedAt.Add(time.Hour) // the senders are still retrying
 	t.Run("payment before its booking", func(t *testing.T) {
-		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		assert.Equal(t, 500, sendFixture(t, a, "stripe/payment_intent.succeeded"), "not yet: the sender retries")
 		assert.Equal(t, 500, sendFixture(t, a, "standard/booking.confirmed"), "not yet: the sender retries")
@@ -372,7 +379,7 @@ func TestOutOfOrderEvents(t *testing.T) {
 		assert.Empty(t, deadLetters(t, a))
 	})
 	t.Run("refund before its payment", func(t *testing.T) {
-		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		for _, name := range []string{"standard/booking.created", "stripe/charge.refunded", "stripe/payment_intent.succeeded"} {
 			require.Equal(t, 200, sendFixture(t, a, name), name)
@@ -384,7 +391,7 @@ func TestOutOfOrderEvents(t *testing.T) {
 		assert.Equal(t, []string{"email_refund"}, b.Outbox, "no 'deposit received' after the refund")
 	})
 	t.Run("failure after success", func(t *testing.T) {
-		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "stripe/payment_intent.payment_failed"} {
 			require.Equal(t, 200, sendFixture(t, a, name), name)
@@ -395,7 +402,7 @@ func TestOutOfOrderEvents(t *testing.T) {
 		assert.Equal(t, []string{"sms_confirmation"}, b.Outbox, "no failure email for an earlier attempt")
 	})
 	t.Run("a late status does not undo a newer one", func(t *testing.T) {
-		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), nil)
+		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		// cancelled (08:04) arrives before confirmed (08:01).
 		for _, name := range []string{"standard/booking.created", "standard/booking.cancelled", "standard/booking.confirmed"} {

@@ -18,7 +18,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/record"
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events/fixture"
@@ -50,7 +49,7 @@ type demoStep struct {
 	fixture string // under testdata, without extension
 	label   string // what is special about it, if anything
 	want    int
-	async   bool // its effect appears after the 200
+	async   bool // acknowledged into River: its effect appears after the 200
 	// prepare changes the signer or, after signing, the body.
 	signer func(s verifytest.Signer) verifytest.Signer
 	tamper func(body []byte) []byte
@@ -102,14 +101,14 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	if err != nil {
 		return err
 	}
-	defer st.db.Close()
+	defer st.close()
 	// Only errors reach the terminal; the demo prints its own account.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	var archive dispatch.Archive
+	cfg := config{secrets: demoSecrets, logger: logger}
 	if recordDir != "" {
-		archive = &record.Dir{Path: recordDir, Logger: logger}
+		cfg.archive = &record.Dir{Path: recordDir, Logger: logger}
 	}
-	a, err := newApp(st, demoSecrets, logger, archive)
+	a, err := newApp(ctx, st, cfg)
 	if err != nil {
 		return err
 	}
@@ -123,7 +122,7 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	base := "http://" + ln.Addr().String()
 	serveCtx, stopServing := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- serve(serveCtx, ln, a) }()
+	go func() { served <- serve(serveCtx, a, ln, nil) }()
 	fmt.Printf("bookings backend on %s, database %s\n\n", base, filepath.Join(tmp, "bookings.db"))
 
 	failures, err := playDemo(ctx, base, fixturesDir, demoSteps)
@@ -235,7 +234,11 @@ func playDemo(ctx context.Context, base, fixturesDir string, steps []demoStep) (
 			failures++
 			mark = fmt.Sprintf("  ✗ expected %d", s.want)
 		}
-		fmt.Printf("%-40s %-60s %d     %s%s\n", demoRoutes[dir], event, status, describe(before, after), mark)
+		effect := describe(before, after)
+		if s.async && status == http.StatusOK {
+			effect = "queued (River); its worker: " + effect
+		}
+		fmt.Printf("%-40s %-60s %d     %s%s\n", demoRoutes[dir], event, status, effect, mark)
 	}
 	return failures, nil
 }

@@ -62,13 +62,13 @@ func (h *handlers) missing(e *events.Event, err error) error {
 
 // onBooking runs fn in a transaction with the customer phone of booking id;
 // a booking this backend does not have fails as missing says.
-func (h *handlers) onBooking(ctx context.Context, e *events.Event, id string, fn func(tx *sql.Tx, phone string) error) error {
-	err := h.store.tx(ctx, func(tx *sql.Tx) error {
-		phone, err := phoneOf(ctx, tx, id)
+func (h *handlers) onBooking(ctx context.Context, e *events.Event, id string, fn func(q querier, phone string) error) error {
+	err := h.store.tx(ctx, func(q querier) error {
+		phone, err := phoneOf(ctx, q, id)
 		if err != nil {
 			return err
 		}
-		return fn(tx, phone)
+		return fn(q, phone)
 	})
 	if errors.Is(err, errNoBooking) {
 		return h.missing(e, err)
@@ -105,23 +105,23 @@ func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, e, id, func(tx *sql.Tx, phone string) error {
+	return h.onBooking(ctx, e, id, func(q querier, phone string) error {
 		var refunded bool
-		if err := tx.QueryRowContext(ctx, `SELECT deposit_refunded FROM bookings WHERE id = $1`, id).Scan(&refunded); err != nil {
+		if err := q.queryRow(ctx, `SELECT deposit_refunded FROM bookings WHERE id = $1`, id).Scan(&refunded); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_paid = TRUE, hold_until = NULL, updated_at = $2,
+		if _, err := q.exec(ctx, `UPDATE bookings SET deposit_paid = TRUE, hold_until = NULL, updated_at = $2,
 			status = CASE WHEN status IN ('pending', 'payment_pending') AND NOT deposit_refunded THEN 'confirmed' ELSE status END
 			WHERE id = $1`, id, h.store.stamp()); err != nil {
 			return err
 		}
-		if err := h.store.addTransaction(ctx, tx, "txn_"+pi.ID, id, "deposit", pi.Amount, string(pi.Currency), pi.ID); err != nil {
+		if err := h.store.addTransaction(ctx, q, "txn_"+pi.ID, id, "deposit", pi.Amount, string(pi.Currency), pi.ID); err != nil {
 			return err
 		}
 		if refunded {
 			return nil
 		}
-		return h.store.notify(ctx, tx, e.Key()+":sms", id, "sms_confirmation", "sms", phone,
+		return h.store.notify(ctx, q, e.Key()+":sms", id, "sms_confirmation", "sms", phone,
 			fmt.Sprintf("ReserveEasy: your deposit of %s is received; booking %s is confirmed.", money(pi.Amount, string(pi.Currency)), id))
 	})
 }
@@ -138,17 +138,14 @@ func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *strip
 	if pi.LastPaymentError != nil && pi.LastPaymentError.Msg != "" {
 		reason = pi.LastPaymentError.Msg
 	}
-	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
+	return h.onBooking(ctx, e, id, func(q querier, _ string) error {
 		hold := h.store.now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
-		res, err := tx.ExecContext(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = $2, updated_at = $3
+		n, err := q.exec(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = $2, updated_at = $3
 			WHERE id = $1 AND NOT deposit_paid`, id, hold, h.store.stamp())
-		if err != nil {
-			return err
+		if err != nil || n == 0 {
+			return err // n == 0: already paid, the failure was an earlier attempt
 		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			return err // already paid: the failure was an earlier attempt
-		}
-		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_payment_failed", "email", recipient(pi.ReceiptEmail, id),
+		return h.store.notify(ctx, q, e.Key()+":email", id, "email_payment_failed", "email", recipient(pi.ReceiptEmail, id),
 			fmt.Sprintf("Your deposit for booking %s failed (%s). We hold your slot until %s.", id, reason, hold))
 	})
 }
@@ -159,12 +156,12 @@ func (h *handlers) depositRefunded(ctx context.Context, e *events.Event, ch *str
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET deposit_refunded = TRUE, refunded_at = $2, updated_at = $2 WHERE id = $1`,
+	return h.onBooking(ctx, e, id, func(q querier, _ string) error {
+		if _, err := q.exec(ctx, `UPDATE bookings SET deposit_refunded = TRUE, refunded_at = $2, updated_at = $2 WHERE id = $1`,
 			id, h.store.stamp()); err != nil {
 			return err
 		}
-		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_refund", "email", recipient(ch.ReceiptEmail, id),
+		return h.store.notify(ctx, q, e.Key()+":email", id, "email_refund", "email", recipient(ch.ReceiptEmail, id),
 			fmt.Sprintf("We refunded %s for booking %s.", money(ch.AmountRefunded, string(ch.Currency)), id))
 	})
 }
@@ -195,10 +192,10 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 	if err != nil {
 		return dispatch.Permanent(err)
 	}
-	return h.store.tx(ctx, func(tx *sql.Tx) error {
+	return h.store.tx(ctx, func(q querier) error {
 		var id string
 		var current sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT id, sms_status FROM bookings WHERE customer_phone = $1 AND status = 'confirmed'
+		err := q.queryRow(ctx, `SELECT id, sms_status FROM bookings WHERE customer_phone = $1 AND status = 'confirmed'
 			ORDER BY created_at DESC LIMIT 1`, m.To).Scan(&id, &current)
 		if errors.Is(err, sql.ErrNoRows) {
 			h.logger.InfoContext(ctx, "SMS status for a number without a confirmed booking", "message", m.MessageSid, "status", m.MessageStatus)
@@ -215,13 +212,13 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 		if delivered {
 			deliveredAt = h.store.stamp()
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE bookings SET sms_status = $2, sms_delivered = $3,
+		if _, err := q.exec(ctx, `UPDATE bookings SET sms_status = $2, sms_delivered = $3,
 			sms_delivered_at = COALESCE($4, sms_delivered_at), updated_at = $5 WHERE id = $1`,
 			id, m.MessageStatus, delivered, deliveredAt, h.store.stamp()); err != nil {
 			return err
 		}
 		if m.MessageStatus == "failed" || m.MessageStatus == "undelivered" {
-			return h.store.notify(ctx, tx, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
+			return h.store.notify(ctx, q, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
 				fmt.Sprintf("We could not text you about booking %s (Twilio error %s); here it is by email.", id, m.ErrorCode))
 		}
 		return nil
@@ -253,9 +250,9 @@ func (h *handlers) bookingCreated(ctx context.Context, e *events.Event, b *conve
 		status = "pending"
 	}
 	now := h.store.stamp()
-	return h.store.tx(ctx, func(tx *sql.Tx) error {
+	return h.store.tx(ctx, func(q querier) error {
 		// A booking created before (say, by another sender) stays as it is.
-		_, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, customer_phone, status, status_at, created_at, updated_at)
+		_, err := q.exec(ctx, `INSERT INTO bookings (id, customer_phone, status, status_at, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, eventStamp(e), now)
 		return err
 	})
@@ -268,16 +265,16 @@ func eventStamp(e *events.Event) string { return e.Time.UTC().Format(time.RFC333
 // already (a "confirmed" that arrives after the later "cancelled" is
 // history, not news).
 func (h *handlers) bookingStatus(ctx context.Context, e *events.Event, b *conversoevent.Booking, status string) error {
-	err := h.store.tx(ctx, func(tx *sql.Tx) error {
+	err := h.store.tx(ctx, func(q querier) error {
 		var appliedAt sql.NullString
-		err := tx.QueryRowContext(ctx, `SELECT status_at FROM bookings WHERE id = $1`, b.BookingID).Scan(&appliedAt)
+		err := q.queryRow(ctx, `SELECT status_at FROM bookings WHERE id = $1`, b.BookingID).Scan(&appliedAt)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("booking %q: %w", b.BookingID, errNoBooking)
 		}
 		if err != nil || (appliedAt.Valid && appliedAt.String > eventStamp(e)) {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE bookings SET status = $2, status_at = $3, updated_at = $4 WHERE id = $1`,
+		_, err = q.exec(ctx, `UPDATE bookings SET status = $2, status_at = $3, updated_at = $4 WHERE id = $1`,
 			b.BookingID, status, eventStamp(e), h.store.stamp())
 		return err
 	})
@@ -292,8 +289,8 @@ func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conv
 	if template == nil || *template == "" {
 		return dispatch.Permanent(errNoReminderTemplate) // no retry configures it: dead-letter, re-run once fixed
 	}
-	return h.onBooking(ctx, e, b.BookingID, func(tx *sql.Tx, phone string) error {
-		return h.store.notify(ctx, tx, e.Key()+":sms", b.BookingID, "sms_reminder", "sms", phone,
+	return h.onBooking(ctx, e, b.BookingID, func(q querier, phone string) error {
+		return h.store.notify(ctx, q, e.Key()+":sms", b.BookingID, "sms_reminder", "sms", phone,
 			fmt.Sprintf(*template, b.Service, b.StartsAt.Format("Mon 2 Jan 15:04 MST")))
 	})
 }
@@ -317,8 +314,8 @@ func (h *handlers) etailTransaction(ctx context.Context, e *events.Event, p *eta
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
-		return h.store.addTransaction(ctx, tx, kind+"_"+p.ID, id, kind, amount, p.Currency, p.ID)
+	return h.onBooking(ctx, e, id, func(q querier, _ string) error {
+		return h.store.addTransaction(ctx, q, kind+"_"+p.ID, id, kind, amount, p.Currency, p.ID)
 	})
 }
 
@@ -327,8 +324,8 @@ func (h *handlers) etailPaymentFailed(ctx context.Context, e *events.Event, p *e
 	if err != nil {
 		return err
 	}
-	return h.onBooking(ctx, e, id, func(tx *sql.Tx, _ string) error {
-		return h.store.notify(ctx, tx, e.Key()+":email", id, "email_shop_payment_failed", "email", recipient("", id),
+	return h.onBooking(ctx, e, id, func(q querier, _ string) error {
+		return h.store.notify(ctx, q, e.Key()+":email", id, "email_shop_payment_failed", "email", recipient("", id),
 			fmt.Sprintf("Your shop payment for booking %s failed: %s.", id, p.FailureMessage))
 	})
 }

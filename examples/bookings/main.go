@@ -17,8 +17,19 @@
 //
 // runs it for real; -record DIR writes every delivery to DIR in the
 // testdata fixture format, for replay in tests. With BOOKINGS_API_TOKEN set,
-// GET /bookings/{id} answers requests that carry "Authorization: Bearer
-// <that token>" (and 401 to others); without it the route is not mounted.
+// GET /bookings/{id} and the dead-letter routes answer requests that carry
+// "Authorization: Bearer <that token>" (and 401 to others); without it they
+// are not mounted.
+//
+// Stripe, GoConverso and Etail events run their handler before the answer,
+// in the database transaction that also completes the event
+// (dispatch/sqltx). Twilio's status callbacks are acknowledged once their
+// job is committed in River's tables in the same database, SQLite or
+// PostgreSQL (dispatch/riverqueue), and River's workers run the handler,
+// retrying failures; a job that fails every attempt is discarded, a dead
+// letter. -admin ADDR serves River's web UI on ADDR, to see queued,
+// retrying and discarded jobs, behind HTTP Basic authentication whose
+// password is BOOKINGS_API_TOKEN (any user name).
 package main
 
 import (
@@ -31,10 +42,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
-	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/record"
 )
 
@@ -47,6 +58,7 @@ func main() {
 
 func run() error {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
+	adminAddr := flag.String("admin", "", "also serve River's web UI on this address (HTTP Basic authentication, password BOOKINGS_API_TOKEN)")
 	dsn := flag.String("db", "bookings.db", "SQLite file, or a postgres:// URL (the demo uses a temporary SQLite file)")
 	recordDir := flag.String("record", "", "write every delivery to this directory, in the testdata fixture format")
 	demo := flag.Bool("demo", false, "run the demo on a free port with demo secrets and a temporary database, then exit")
@@ -63,17 +75,20 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	if *adminAddr != "" && sec.APIToken == "" {
+		return errAdminWithoutToken
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	st, err := openStore(ctx, *dsn)
 	if err != nil {
 		return err
 	}
-	defer st.db.Close()
-	var archive dispatch.Archive
+	defer st.close()
+	cfg := config{secrets: sec, logger: logger}
 	if *recordDir != "" {
-		archive = &record.Dir{Path: *recordDir, Logger: logger}
+		cfg.archive = &record.Dir{Path: *recordDir, Logger: logger}
 	}
-	a, err := newApp(st, sec, logger, archive)
+	a, err := newApp(ctx, st, cfg)
 	if err != nil {
 		return err
 	}
@@ -81,15 +96,68 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	var adminLn net.Listener
+	if *adminAddr != "" {
+		if adminLn, err = net.Listen("tcp", *adminAddr); err != nil {
+			ln.Close()
+			return err
+		}
+		logger.Info("River's web UI listening", "addr", adminLn.Addr().String())
+	}
 	logger.Info("bookings backend listening", "addr", ln.Addr().String(), "db", redact(*dsn))
-	return serve(ctx, ln, a)
+	return serve(ctx, a, ln, adminLn)
 }
 
-// serve runs the HTTP server until ctx ends, then stops taking requests,
-// lets the endpoints drain, and returns.
-func serve(ctx context.Context, ln net.Listener, a *app) error {
-	srv := &http.Server{
-		Handler: a.handler,
+// serve starts the workers and runs the HTTP server on ln, and River's UI
+// on adminLn unless it is nil, until ctx ends; then it stops taking
+// requests, lets the endpoints and the workers drain, and returns.
+func serve(ctx context.Context, a *app, ln, adminLn net.Listener) error {
+	if err := a.start(ctx); err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+		return err
+	}
+	servers := []*http.Server{newServer(a.handler)}
+	listeners := []net.Listener{ln}
+	if adminLn != nil {
+		ui, err := a.adminHandler(ctx)
+		if err != nil {
+			ln.Close()
+			adminLn.Close()
+			return errors.Join(err, a.shutdown(context.Background()))
+		}
+		servers, listeners = append(servers, newServer(ui)), append(listeners, adminLn)
+	}
+	var serving sync.WaitGroup
+	failed := make(chan error, len(servers))
+	for i, srv := range servers {
+		serving.Go(func() {
+			if err := srv.Serve(listeners[i]); !errors.Is(err, http.ErrServerClosed) {
+				failed <- err
+			}
+		})
+	}
+	var err error
+	select {
+	case err = <-failed:
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errs := []error{err}
+	for _, srv := range servers {
+		errs = append(errs, srv.Shutdown(shutdownCtx))
+	}
+	serving.Wait()
+	return errors.Join(append(errs, a.shutdown(shutdownCtx))...)
+}
+
+// newServer is an HTTP server with the timeouts a webhook receiver wants.
+func newServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler: h,
 		// A sender posts a few kilobytes at once; a client that trickles
 		// its headers or body, or idles on a kept-alive connection, is
 		// holding the server, not delivering a webhook.
@@ -97,16 +165,4 @@ func serve(ctx context.Context, ln net.Listener, a *app) error {
 		ReadTimeout:       15 * time.Second,
 		IdleTimeout:       60 * time.Second,
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := errors.Join(srv.Shutdown(shutdownCtx), a.shutdown(shutdownCtx))
-	<-errc // http.ErrServerClosed
-	return err
 }

@@ -8,9 +8,12 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, when -db is a postgres:// URL
-	_ "modernc.org/sqlite"             // SQLite, the embedded default
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib" // PostgreSQL, when -db is a postgres:// URL
+	_ "modernc.org/sqlite"           // SQLite, the embedded default
 
+	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 )
 
@@ -63,10 +66,11 @@ var hookkitTables = sqltx.Config{IdempotencyTable: "webhook_idempotency", DeadLe
 var errNoBooking = errors.New("no such booking")
 
 // store is the bookings database, with hookkit's tables in it (idempotency
-// keys and dead letters): the handlers' writes and each event's completion
-// commit in one transaction.
+// keys and dead letters) and River's (the Twilio route's jobs): the
+// handlers' writes and each event's completion commit in one transaction.
 type store struct {
 	db       *sql.DB
+	pool     *pgxpool.Pool // on PostgreSQL: db's connections, and River's
 	postgres bool
 	hookkit  *sqltx.Database
 	now      func() time.Time
@@ -78,9 +82,19 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.postgres = true
-		if s.db, err = sql.Open("pgx", dsn); err != nil {
-			return nil, err
+		// One pool: River works on pgx, the other routes on database/sql
+		// over the same connections.
+		var cfg *pgxpool.Config
+		if cfg, err = pgxpool.ParseConfig(dsn); err != nil {
+			return nil, fmt.Errorf("database %s: %w", redact(dsn), err)
 		}
+		if !strings.Contains(dsn, "pool_max_conns") {
+			cfg.MaxConns = 20 // pgxpool's default (4 on two cores) is for a client, not a server
+		}
+		if s.pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("database %s: %w", redact(dsn), err)
+		}
+		s.db = stdlib.OpenDBFromPool(s.pool)
 		s.hookkit, err = sqltx.NewPostgres(s.db, hookkitTables)
 	} else {
 		// _txlock=immediate: a transaction takes the write lock at BEGIN,
@@ -93,24 +107,32 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 		s.hookkit, err = sqltx.NewSQLite(s.db, hookkitTables)
 	}
 	if err != nil {
-		s.db.Close()
+		s.close()
 		return nil, err
 	}
 	if err := s.db.PingContext(ctx); err != nil {
-		s.db.Close()
+		s.close()
 		return nil, fmt.Errorf("database %s: %w", redact(dsn), err)
 	}
 	for _, stmt := range schema {
 		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			s.db.Close()
+			s.close()
 			return nil, fmt.Errorf("creating tables: %w", err)
 		}
 	}
 	if err := s.hookkit.Migrate(ctx); err != nil {
-		s.db.Close()
+		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// close closes the database.
+func (s *store) close() {
+	s.db.Close()
+	if s.pool != nil {
+		s.pool.Close()
+	}
 }
 
 // redact hides a password in a database URL.
@@ -125,20 +147,58 @@ func redact(dsn string) string {
 
 func (s *store) stamp() string { return s.now().UTC().Format(time.RFC3339) }
 
+// querier is what a handler needs of a transaction. Most routes run their
+// handlers in a database/sql transaction; the Twilio route's run in River's
+// job transaction, which on PostgreSQL is a pgx.Tx. Both drivers report no
+// row as sql.ErrNoRows (pgx.ErrNoRows wraps it).
+type querier interface {
+	exec(ctx context.Context, query string, args ...any) (rowsAffected int64, err error)
+	queryRow(ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error }
+}
+
+type sqlQuerier struct{ tx *sql.Tx }
+
+func (q sqlQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := q.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (q sqlQuerier) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error } {
+	return q.tx.QueryRowContext(ctx, query, args...)
+}
+
+type pgxQuerier struct{ tx pgx.Tx }
+
+func (q pgxQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.tx.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
+
+func (q pgxQuerier) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(dest ...any) error } {
+	return q.tx.QueryRow(ctx, query, args...)
+}
+
 // tx runs fn in the event's transaction, the one hookkit claimed the event
-// in (sqltx.Tx): fn's writes commit together with the event's completion,
-// so a crash can neither lose them after a 200 nor make them twice. Outside
-// a webhook (a test calling a handler directly) fn gets a transaction of
-// its own.
-func (s *store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// in (sqltx.Tx) or River's worker completes its job in (sqltx.Tx on SQLite,
+// pgxtx.Tx on PostgreSQL): fn's writes commit together with the event's
+// completion, so a crash can neither lose them after a 200 nor make them
+// twice. Outside a webhook (a test calling a handler directly) fn gets a
+// transaction of its own.
+func (s *store) tx(ctx context.Context, fn func(q querier) error) error {
 	if tx, ok := sqltx.Tx(ctx); ok {
-		return fn(tx)
+		return fn(sqlQuerier{tx})
+	}
+	if tx, ok := pgxtx.Tx(ctx); ok {
+		return fn(pgxQuerier{tx})
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(sqlQuerier{tx}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -146,9 +206,9 @@ func (s *store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // phoneOf returns a booking's customer phone, or errNoBooking.
-func phoneOf(ctx context.Context, tx *sql.Tx, bookingID string) (string, error) {
+func phoneOf(ctx context.Context, q querier, bookingID string) (string, error) {
 	var phone string
-	err := tx.QueryRowContext(ctx, `SELECT customer_phone FROM bookings WHERE id = $1`, bookingID).Scan(&phone)
+	err := q.queryRow(ctx, `SELECT customer_phone FROM bookings WHERE id = $1`, bookingID).Scan(&phone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("booking %q: %w", bookingID, errNoBooking)
 	}
@@ -158,15 +218,15 @@ func phoneOf(ctx context.Context, tx *sql.Tx, bookingID string) (string, error) 
 // notify queues a notification. Its id comes from the event (the event's
 // key and the channel): an event runs to effect once, so no duplicate can
 // arrive, and a key conflict would be a bug to see, not to hide.
-func (s *store) notify(ctx context.Context, tx *sql.Tx, id, bookingID, kind, channel, recipient, message string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, booking_id, kind, channel, recipient, message, created_at)
+func (s *store) notify(ctx context.Context, q querier, id, bookingID, kind, channel, recipient, message string) error {
+	_, err := q.exec(ctx, `INSERT INTO outbox (id, booking_id, kind, channel, recipient, message, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id, bookingID, kind, channel, recipient, message, s.now().UTC().Format(time.RFC3339Nano)) // nanoseconds keep the queue in order
 	return err
 }
 
-func (s *store) addTransaction(ctx context.Context, tx *sql.Tx, id, bookingID, kind string, amount int64, currency, reference string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO transactions (id, booking_id, kind, amount, currency, reference, created_at)
+func (s *store) addTransaction(ctx context.Context, q querier, id, bookingID, kind string, amount int64, currency, reference string) error {
+	_, err := q.exec(ctx, `INSERT INTO transactions (id, booking_id, kind, amount, currency, reference, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		id, bookingID, kind, amount, currency, reference, s.stamp())
 	return err
