@@ -152,7 +152,7 @@ func sqliteBackend(t *testing.T) backend {
 
 // postgresSchemaURL returns the test database's URL with a schema of the
 // test's own on the search path, dropped when the test ends.
-func postgresSchemaURL(t *testing.T) string {
+func postgresSchemaURL(t testing.TB) string {
 	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	schema := randomName("hookkit_river_")
 	admin, err := pgxpool.New(ctx, base)

@@ -314,6 +314,7 @@ func TestConfigIsValidated(t *testing.T) {
 		"rescue before timeout":   {Timeout: time.Minute, RescueAfter: time.Second},
 		"a delay that is not one": {Retry: []time.Duration{time.Second, 0}},
 		"jitter over 1":           {Jitter: 2},
+		"cooldown under 1ms":      {FetchCooldown: time.Microsecond},
 	} {
 		_, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), dispatch.NewRouter(), cfg)
 		require.ErrorIs(t, err, dispatch.ErrInvalidConfig, name)
