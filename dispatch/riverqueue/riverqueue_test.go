@@ -322,3 +322,33 @@ func TestConfigIsValidated(t *testing.T) {
 	_, err = riverqueue.New(riversqlite.New(db), nil, dispatch.NewRouter(), riverqueue.Config{})
 	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no transactor")
 }
+
+// An insert that fails is answered 503 with Retry-After: the sender keeps
+// the event and retries it, and once the database is back the retry is
+// queued.
+func TestInsertFailureIsUnavailable(t *testing.T) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "river.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return nil })
+	q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(riverqueue.Config{}))
+	require.NoError(t, err)
+	require.NoError(t, q.Migrate(ctx))
+	ep := endpoint(t, q, r)
+
+	_, err = db.Exec(`ALTER TABLE river_job RENAME TO river_job_away`) // the job table is unreachable
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	ep.ServeHTTP(rec, request(body("evt_insert_fails")))
+	assert.Equal(t, 503, rec.Code)
+	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
+	assert.JSONEq(t, `{"error":"temporarily unavailable"}`, rec.Body.String(), "no internal error reaches the sender")
+
+	_, err = db.Exec(`ALTER TABLE river_job_away RENAME TO river_job`)
+	require.NoError(t, err)
+	require.Equal(t, 200, deliver(ep, body("evt_insert_fails")), "the sender's retry is queued")
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n))
+	assert.Equal(t, 1, n)
+}
