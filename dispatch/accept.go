@@ -38,7 +38,10 @@ type Acceptance struct {
 	Event *events.Event
 
 	handler Handler // nil when the type has no handler (DeadLetterUnknown)
+	route   string  // the handler's pattern
+	routes  *routes
 	ep      *Endpoint
+	d       *Delivery // the handler's time is added to d.Timings.Handler
 }
 
 // Run runs the event's handler once, as its first attempt, in ctx (an
@@ -52,7 +55,10 @@ func (a Acceptance) Run(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.ep.timeout)
 	defer cancel()
-	return call(ctx, a.handler, a.Event)
+	start := time.Now()
+	err := a.routes.run(ctx, a.handler, a.route, a.Event, AttemptSync)
+	a.d.Timings.Handler += time.Since(start)
+	return err
 }
 
 // Result is how an Acceptor ended a delivery: the Outcome the sender is

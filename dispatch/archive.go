@@ -20,13 +20,21 @@ type Delivery struct {
 	// Verified reports whether the signature held. Archives are told of
 	// deliveries that did not verify only with WithArchiveRejected.
 	Verified bool
-	// EventSource, EventID and EventType are set once the body parsed.
+	// EventSource names the sender: from the start when the Endpoint's
+	// parser names it (a Source method, as hookkit's parsers have),
+	// otherwise once the body parsed. EventID and EventType are set once
+	// the body parsed.
 	EventSource, EventID, EventType string
-	Status                          int
+	// Route is the pattern of the handler the event was routed to
+	// (Router.Route); empty when none was.
+	Route  string
+	Status int
 	// Outcome is how the delivery ended.
 	Outcome Outcome
 	// Err is the error behind a non-2xx status or a dead letter.
 	Err error
+	// Timings break Duration down by step.
+	Timings Timings
 }
 
 // Archive is told of every delivery whose signature verified (and, with

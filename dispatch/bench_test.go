@@ -110,6 +110,15 @@ func BenchmarkStripePath(b *testing.B) {
 		})
 		benchmarkHandler(b, newStripeEndpoint(b, r))
 	})
+	b.Run("hookkit-raw-event-nop-observer", func(b *testing.B) {
+		r := dispatch.NewRouter()
+		r.HandleFunc("payment_intent.succeeded", func(_ context.Context, e *events.Event) error {
+			sinkAmount = int64(len(e.Data))
+			return nil
+		})
+		r.Observe(nopObserver{})
+		benchmarkHandler(b, newStripeEndpoint(b, r))
+	})
 	b.Run("hand-written-stripe-go", func(b *testing.B) {
 		var (
 			mu   sync.Mutex
@@ -142,3 +151,16 @@ func BenchmarkStripePath(b *testing.B) {
 		}))
 	})
 }
+
+// nopObserver is told of everything and does nothing: what observing costs
+// the Endpoint itself.
+type nopObserver struct{}
+
+func (nopObserver) StartDelivery(ctx context.Context, _ *dispatch.Delivery) context.Context {
+	return ctx
+}
+func (nopObserver) EndDelivery(context.Context, *dispatch.Delivery) {}
+func (nopObserver) StartAttempt(ctx context.Context, _ *dispatch.AttemptRecord) context.Context {
+	return ctx
+}
+func (nopObserver) EndAttempt(context.Context, *dispatch.AttemptRecord) {}

@@ -76,6 +76,13 @@ func (m *MemoryDeadLetters) List() []DeadLetter {
 	return append([]DeadLetter(nil), m.letters...)
 }
 
+// Stats counts the dead letters held, for gauges (dispatch/otelobserver).
+func (m *MemoryDeadLetters) Stats(context.Context) (QueueStats, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return QueueStats{DeadLetters: int64(len(m.letters))}, nil
+}
+
 // Rerun re-runs the dead letter of the event with key (Event.Key) through
 // r (Router.Retry), and forgets it when the handler succeeds. It bypasses
 // deduplication: the event was acknowledged, so no delivery of it is
@@ -133,7 +140,8 @@ var ErrNotDeadLettered = errors.New("dispatch: no such dead letter")
 
 // Retry runs a dead letter's event through r once more, as a handler that
 // has since been fixed or added would see it, counting it as the next
-// attempt. Dead-letter stores' Rerun methods call it.
+// attempt (an AttemptRerun for r's observers). Dead-letter stores' Rerun
+// methods call it.
 func (r *Router) Retry(ctx context.Context, dl DeadLetter) error {
-	return r.Dispatch(WithAttempt(ctx, dl.Attempts+1), dl.Event)
+	return r.routes().attempt(WithAttempt(ctx, dl.Attempts+1), dl.Event, AttemptRerun)
 }

@@ -42,6 +42,7 @@ import (
 type Endpoint struct {
 	verifier verify.Verifier
 	parser   events.Parser
+	source   string // the parser's, when it names its sender
 	router   *Router
 	settings
 	acceptor Acceptor
@@ -77,6 +78,9 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 		return nil, fmt.Errorf("dispatch: %w", err)
 	}
 	e.acceptor = acceptor
+	if named, ok := p.(interface{ Source() string }); ok {
+		e.source = named.Source()
+	}
 	e.stopCtx, e.stopAll = context.WithCancel(context.Background())
 	return e, nil
 }
@@ -93,20 +97,31 @@ func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) 
 
 // ServeHTTP implements http.Handler.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: verify.RequestTarget(r), Header: r.Header}
-	e.serve(w, r, &d)
-	if len(e.archives) > 0 && (d.Verified || e.archiveRejected) {
-		d.Duration = time.Since(d.Received)
+	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: verify.RequestTarget(r), Header: r.Header,
+		EventSource: e.source}
+	c := e.router.routes()
+	var buf [4]context.Context
+	ctxs := buf[:0]
+	if len(c.observers) > 0 {
+		r, ctxs = c.startDelivery(r, &d, ctxs)
+	}
+	e.serve(w, r, &d, c)
+	d.Duration = time.Since(d.Received)
+	archive := len(e.archives) > 0 && (d.Verified || e.archiveRejected)
+	if archive || len(c.observers) > 0 {
 		if f, ok := w.(http.Flusher); ok {
-			f.Flush() // the sender has its answer before the archives write
+			f.Flush() // the sender has its answer before archives and observers run
 		}
+	}
+	if archive {
 		for _, a := range e.archives {
 			a.Archive(r.Context(), &d)
 		}
 	}
+	c.endDelivery(&d, ctxs)
 }
 
-func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
+func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c *routes) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		e.answer(w, r, d, OutcomeMethodNotAllowed, 0, nil)
@@ -122,7 +137,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	e.mu.RUnlock()
 	defer e.inflight.Done()
 
+	sw := stopwatch{last: d.Received}
 	body, err := e.readBody(w, r)
+	d.Timings.Read = sw.lap()
 	if err != nil {
 		outcome := OutcomeMalformed
 		switch {
@@ -135,7 +152,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 		return
 	}
 	d.Body = body
-	if err := e.verifier.Verify(r, body); err != nil {
+	err = e.verifier.Verify(r, body)
+	d.Timings.Verify = sw.lap()
+	if err != nil {
 		e.answer(w, r, d, OutcomeRejectedSignature, verify.StatusCode(err), err)
 		return
 	}
@@ -144,14 +163,16 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	if err == nil {
 		err = ev.Validate() // the parser may be the host's own
 	}
+	d.Timings.Parse = sw.lap()
 	if err != nil {
 		e.answer(w, r, d, OutcomeMalformed, 0, err)
 		return
 	}
 	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
 
-	h, known := e.router.Lookup(ev.Type)
-	if !known {
+	h, route := c.lookup(ev.Type)
+	d.Route = route
+	if h == nil {
 		switch e.router.UnknownPolicy() {
 		case AcknowledgeUnknown:
 			e.answer(w, r, d, OutcomeUnknownType, 0, nil)
@@ -169,8 +190,20 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery) {
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(e.stopCtx, cancel)()
-	res := e.acceptor.Accept(ctx, Acceptance{Event: ev, handler: h, ep: e})
+	res := e.acceptor.Accept(ctx, Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d})
+	d.Timings.Store = sw.lap() - d.Timings.Handler
 	e.answer(w, r, d, res.Outcome, 0, res.Err)
+}
+
+// stopwatch times consecutive steps.
+type stopwatch struct{ last time.Time }
+
+// lap returns the time since the last lap (or the start).
+func (s *stopwatch) lap() time.Duration {
+	now := time.Now()
+	d := now.Sub(s.last)
+	s.last = now
+	return d
 }
 
 // readBody reads the body within the read timeout, and is interrupted when

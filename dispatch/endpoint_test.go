@@ -1,13 +1,17 @@
 package dispatch_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,9 +30,12 @@ import (
 )
 
 // TestStatusTable walks README.md's status table: for each situation, the
-// status the sender sees, the body, and what happened to the event.
+// status the sender sees, the body, what happened to the event, and the one
+// delivery record an Observer receives, with its Outcome. Every Outcome is
+// some row's.
 func TestStatusTable(t *testing.T) {
 	type outcome struct {
+		outcome    dispatch.Outcome
 		status     int
 		body       string
 		handled    int32 // handler runs
@@ -43,81 +50,90 @@ func TestStatusTable(t *testing.T) {
 		// before runs before the delivery, with the store and the event's key.
 		before  func(t *testing.T, s idempotency.Store, key string)
 		request func(t *testing.T, body []byte) *http.Request
+		// acceptor replaces the default accept step (and its store).
+		acceptor dispatch.Acceptor
+		// trickle sends the body too slowly, over a real connection.
+		trickle bool
 		want    outcome
 	}{
-		{name: "processed", want: outcome{status: 200, body: `{"received":true}`, handled: 1}},
-		{name: "duplicate of a completed event", want: outcome{status: 200, body: `{"received":true}`},
+		{name: "processed", want: outcome{outcome: dispatch.OutcomeProcessed, status: 200, body: `{"received":true}`, handled: 1}},
+		{name: "duplicate of a completed event", want: outcome{outcome: dispatch.OutcomeDuplicate, status: 200, body: `{"received":true}`},
 			before: func(t *testing.T, s idempotency.Store, key string) {
 				c, err := s.Claim(context.Background(), key, time.Minute)
 				require.NoError(t, err)
 				require.NoError(t, s.Complete(context.Background(), key, c.Token, time.Hour))
 			}},
-		{name: "same event still being processed", want: outcome{status: 409, body: `{"error":"event in progress"}`, retryAfter: true},
+		{name: "same event still being processed", want: outcome{outcome: dispatch.OutcomeBusy, status: 409, body: `{"error":"event in progress"}`, retryAfter: true},
 			before: func(t *testing.T, s idempotency.Store, key string) {
 				_, err := s.Claim(context.Background(), key, time.Minute)
 				require.NoError(t, err)
 			}},
-		{name: "unknown event type", want: outcome{status: 200, body: `{"received":true}`},
+		{name: "unknown event type", want: outcome{outcome: dispatch.OutcomeUnknownType, status: 200, body: `{"received":true}`},
 			request: func(t *testing.T, _ []byte) *http.Request {
 				return signed(stripeBody(t, "charge.refunded", "evt_unknown"))
 			}},
 		{name: "unknown event type, dead-letter policy", unknown: dispatch.DeadLetterUnknown,
-			want: outcome{status: 200, body: `{"received":true}`, deadLetter: true},
+			want: outcome{outcome: dispatch.OutcomeDeadLettered, status: 200, body: `{"received":true}`, deadLetter: true},
 			request: func(t *testing.T, _ []byte) *http.Request {
 				return signed(stripeBody(t, "charge.refunded", "evt_unknown_dl"))
 			}},
 		{name: "unknown event type, retry policy", unknown: dispatch.RetryUnknown,
-			want: outcome{status: 500, body: `{"error":"processing failed"}`},
+			want: outcome{outcome: dispatch.OutcomeFailed, status: 500, body: `{"error":"processing failed"}`},
 			request: func(t *testing.T, _ []byte) *http.Request {
 				return signed(stripeBody(t, "charge.refunded", "evt_unknown_retry"))
 			}},
-		{name: "signature missing", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+		{name: "signature missing", want: outcome{outcome: dispatch.OutcomeRejectedSignature, status: 400, body: `{"error":"invalid signature"}`},
 			request: func(t *testing.T, body []byte) *http.Request {
 				return httptest.NewRequest(http.MethodPost, "/webhooks/stripe", bytes.NewReader(body))
 			}},
-		{name: "signature wrong", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+		{name: "signature wrong", want: outcome{outcome: dispatch.OutcomeRejectedSignature, status: 400, body: `{"error":"invalid signature"}`},
 			request: func(t *testing.T, body []byte) *http.Request {
 				return verifytest.NewRequest(verifytest.Stripe{Secret: "whsec_someone_else"}, "/webhooks/stripe", body)
 			}},
-		{name: "signature stale", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+		{name: "signature stale", want: outcome{outcome: dispatch.OutcomeRejectedSignature, status: 400, body: `{"error":"invalid signature"}`},
 			request: func(t *testing.T, body []byte) *http.Request {
 				return verifytest.NewRequest(verifytest.Stripe{Secret: stripeSecret, Time: time.Now().Add(-time.Hour)}, "/webhooks/stripe", body)
 			}},
-		{name: "body tampered", want: outcome{status: 400, body: `{"error":"invalid signature"}`},
+		{name: "body tampered", want: outcome{outcome: dispatch.OutcomeRejectedSignature, status: 400, body: `{"error":"invalid signature"}`},
 			request: func(t *testing.T, body []byte) *http.Request {
 				r := signed(body)
 				r.Body = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(bytes.Replace(body, []byte("5000"), []byte("9000"), 1))).Body
 				return r
 			}},
 		{name: "body over the limit", opts: []dispatch.Option{dispatch.WithMaxBodyBytes(512)},
-			want: outcome{status: 413, body: `{"error":"body too large"}`}},
-		{name: "verified but unparsable", want: outcome{status: 400, body: `{"error":"malformed event"}`},
+			want: outcome{outcome: dispatch.OutcomeTooLarge, status: 413, body: `{"error":"body too large"}`}},
+		{name: "verified but unparsable", want: outcome{outcome: dispatch.OutcomeMalformed, status: 400, body: `{"error":"malformed event"}`},
 			request: func(t *testing.T, _ []byte) *http.Request { return signed([]byte(`{"id":"evt_x","data":{}}`)) }},
-		{name: "verified JSON that is not an object", want: outcome{status: 400, body: `{"error":"malformed event"}`},
+		{name: "verified JSON that is not an object", want: outcome{outcome: dispatch.OutcomeMalformed, status: 400, body: `{"error":"malformed event"}`},
 			request: func(t *testing.T, _ []byte) *http.Request { return signed([]byte(`not json`)) }},
-		{name: "handler error", want: outcome{status: 500, body: `{"error":"processing failed"}`, handled: 1},
+		{name: "handler error", want: outcome{outcome: dispatch.OutcomeFailed, status: 500, body: `{"error":"processing failed"}`, handled: 1},
 			handler: func(context.Context, *events.Event, *stripe.PaymentIntent) error {
 				return errors.New("database is down: password=hunter2")
 			}},
-		{name: "handler panic", want: outcome{status: 500, body: `{"error":"processing failed"}`, handled: 1},
+		{name: "handler panic", want: outcome{outcome: dispatch.OutcomeFailed, status: 500, body: `{"error":"processing failed"}`, handled: 1},
 			handler: func(context.Context, *events.Event, *stripe.PaymentIntent) error { panic("nil booking") }},
 		{name: "store unavailable", opts: []dispatch.Option{dispatch.WithStore(downStore{})},
-			want: outcome{status: 503, body: `{"error":"temporarily unavailable"}`, retryAfter: true}},
-		{name: "handler says permanent", want: outcome{status: 200, body: `{"received":true}`, handled: 1, deadLetter: true},
+			want: outcome{outcome: dispatch.OutcomeUnavailable, status: 503, body: `{"error":"temporarily unavailable"}`, retryAfter: true}},
+		{name: "handler says permanent", want: outcome{outcome: dispatch.OutcomeDeadLettered, status: 200, body: `{"received":true}`, handled: 1, deadLetter: true},
 			handler: func(context.Context, *events.Event, *stripe.PaymentIntent) error {
 				return dispatch.Permanent(errors.New("booking 12345 does not exist"))
 			}},
-		{name: "payload does not decode into its type", want: outcome{status: 200, body: `{"received":true}`, deadLetter: true},
+		{name: "payload does not decode into its type", want: outcome{outcome: dispatch.OutcomeDeadLettered, status: 200, body: `{"received":true}`, deadLetter: true},
 			request: func(t *testing.T, _ []byte) *http.Request {
 				return signed([]byte(`{"id":"evt_bad_payload","type":"payment_intent.succeeded","created":1,"data":{"object":{"amount":"a lot"}}}`))
 			}},
-		{name: "not a POST", want: outcome{status: 405, body: `{"error":"method not allowed"}`},
+		{name: "not a POST", want: outcome{outcome: dispatch.OutcomeMethodNotAllowed, status: 405, body: `{"error":"method not allowed"}`},
 			request: func(t *testing.T, body []byte) *http.Request {
 				r := signed(body)
 				r.Method = http.MethodGet
 				return r
 			}},
+		{name: "body not received in time", trickle: true,
+			want: outcome{outcome: dispatch.OutcomeReadTimeout, status: 408, body: `{"error":"body not received in time"}`}},
+		{name: "job committed to a durable queue", acceptor: &listQueue{},
+			want: outcome{outcome: dispatch.OutcomeQueued, status: 200, body: `{"received":true}`}},
 	}
+	seen := map[dispatch.Outcome]bool{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var handled atomic.Int32
@@ -130,9 +146,17 @@ func TestStatusTable(t *testing.T) {
 				}
 				return nil
 			})
+			obs := &recorder{}
+			r.Observe(obs)
 			store := memStore(t)
 			dls := &dispatch.MemoryDeadLetters{}
 			opts := append([]dispatch.Option{dispatch.WithStore(store), dispatch.WithDeadLetters(dls)}, tt.opts...)
+			if tt.acceptor != nil {
+				opts = []dispatch.Option{dispatch.WithAcceptor(tt.acceptor)}
+			}
+			if tt.trickle {
+				opts = append(opts, dispatch.WithReadTimeout(200*time.Millisecond))
+			}
 			ep := newStripeEndpoint(t, r, opts...)
 
 			body := stripeBody(t, "payment_intent.succeeded", "evt_status_table")
@@ -144,7 +168,19 @@ func TestStatusTable(t *testing.T) {
 				req = tt.request(t, body)
 			}
 			rec := httptest.NewRecorder()
-			ep.ServeHTTP(rec, req)
+			if tt.trickle {
+				rec = trickled(t, ep)
+			} else {
+				ep.ServeHTTP(rec, req)
+			}
+
+			deliveries, _ := obs.records()
+			require.Len(t, deliveries, 1, "one delivery record")
+			assert.Equal(t, tt.want.outcome, deliveries[0].Outcome, "%s", deliveries[0].Outcome)
+			assert.Equal(t, rec.Code, deliveries[0].Status)
+			assert.Equal(t, "stripe", deliveries[0].EventSource, "named by the parser from the start")
+			assert.Equal(t, []bool{true}, obs.inDelivery, "EndDelivery gets StartDelivery's context")
+			seen[deliveries[0].Outcome] = true
 
 			assert.Equal(t, tt.want.status, rec.Code)
 			assert.Equal(t, tt.want.body, strings.TrimSpace(rec.Body.String()))
@@ -159,6 +195,66 @@ func TestStatusTable(t *testing.T) {
 			}
 		})
 	}
+	assert.Len(t, seen, len(dispatch.Outcomes()), "every Outcome is some row's: %v", seen)
+}
+
+// listQueue is an accept step that queues events in a slice, as a durable
+// queue would in its table.
+type listQueue struct {
+	mu     sync.Mutex
+	events []*events.Event
+}
+
+func (q *listQueue) Accept(_ context.Context, a dispatch.Acceptance) dispatch.Result {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.events = append(q.events, a.Event)
+	return dispatch.Result{Outcome: dispatch.OutcomeQueued}
+}
+
+// trickled sends ep a delivery whose body arrives one byte every 50ms,
+// over a real connection, and returns the answer read from the wire once
+// ep has finished with the request.
+func trickled(t *testing.T, ep *dispatch.Endpoint) *httptest.ResponseRecorder {
+	t.Helper()
+	done := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(done)
+		ep.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = io.WriteString(conn, "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
+	require.NoError(t, err)
+	answered := make(chan *http.Response, 1)
+	go func() {
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			res = nil
+		}
+		answered <- res
+	}()
+	var res *http.Response
+	for tick := time.NewTicker(50 * time.Millisecond); res == nil; {
+		select {
+		case res = <-answered:
+			require.NotNil(t, res, "an HTTP answer")
+		case <-tick.C:
+			conn.Write([]byte(" "))
+		case <-time.After(5 * time.Second):
+			t.Fatal("no answer to a trickling body")
+		}
+	}
+	<-done
+	rec := httptest.NewRecorder()
+	for k, v := range res.Header {
+		rec.Header()[k] = v
+	}
+	rec.WriteHeader(res.StatusCode)
+	io.Copy(rec.Body, res.Body)
+	return rec
 }
 
 // A failed or panicking handler releases its claim: the sender's retry runs

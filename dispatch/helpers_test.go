@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,3 +84,47 @@ func (downStore) Complete(context.Context, string, string, time.Duration) error 
 }
 
 func (downStore) Release(context.Context, string, string) error { return idempotency.ErrUnavailable }
+
+// recorder is an Observer that keeps what it is told.
+type recorder struct {
+	mu         sync.Mutex
+	started    int
+	deliveries []dispatch.Delivery
+	attempts   []dispatch.AttemptRecord
+	// inDelivery and inAttempt report whether the context End received is
+	// the one Start returned.
+	inDelivery, inAttempt []bool
+}
+
+type recorderKey struct{}
+
+func (r *recorder) StartDelivery(ctx context.Context, _ *dispatch.Delivery) context.Context {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started++
+	return context.WithValue(ctx, recorderKey{}, "delivery")
+}
+
+func (r *recorder) EndDelivery(ctx context.Context, d *dispatch.Delivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deliveries = append(r.deliveries, *d)
+	r.inDelivery = append(r.inDelivery, ctx.Value(recorderKey{}) == "delivery")
+}
+
+func (r *recorder) StartAttempt(ctx context.Context, _ *dispatch.AttemptRecord) context.Context {
+	return context.WithValue(ctx, recorderKey{}, "attempt")
+}
+
+func (r *recorder) EndAttempt(ctx context.Context, a *dispatch.AttemptRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.attempts = append(r.attempts, *a)
+	r.inAttempt = append(r.inAttempt, ctx.Value(recorderKey{}) == "attempt")
+}
+
+func (r *recorder) records() ([]dispatch.Delivery, []dispatch.AttemptRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.deliveries), slices.Clone(r.attempts)
+}

@@ -39,19 +39,23 @@ type Router struct {
 	any        Handler
 	middleware []Middleware
 	unknown    UnknownPolicy
+	observers  []Observer
 	// compiled holds the routes with the middleware applied, built on the
 	// first lookup after a change, so a lookup allocates nothing.
 	compiled *routes
 }
 
+// routes is a Router's compiled state, read without locking.
 type routes struct {
-	exact    map[string]Handler
-	prefixes []prefixRoute
-	any      Handler
+	exact     map[string]Handler
+	prefixes  []prefixRoute
+	any       Handler
+	observers []Observer
 }
 
 type prefixRoute struct {
-	prefix  string
+	prefix  string // "payment_intent."
+	pattern string // "payment_intent.*"
 	handler Handler
 }
 
@@ -102,7 +106,7 @@ func (r *Router) Handle(pattern string, h Handler) {
 		if slices.ContainsFunc(r.prefixes, func(p prefixRoute) bool { return p.prefix == prefix }) {
 			panic("dispatch: " + pattern + " registered twice")
 		}
-		r.prefixes = append(r.prefixes, prefixRoute{prefix: prefix, handler: h})
+		r.prefixes = append(r.prefixes, prefixRoute{prefix: prefix, pattern: pattern, handler: h})
 		slices.SortStableFunc(r.prefixes, func(a, b prefixRoute) int { return len(b.prefix) - len(a.prefix) })
 	case strings.Contains(pattern, "*"):
 		panic("dispatch: pattern " + pattern + ": '*' may only be the whole pattern or follow the last '.'")
@@ -144,21 +148,45 @@ func (r *Router) UnknownPolicy() UnknownPolicy {
 // Lookup returns the handler, wrapped in the router's middleware, for an
 // event type, and whether there is one.
 func (r *Router) Lookup(eventType string) (Handler, bool) {
+	h, _ := r.routes().lookup(eventType)
+	return h, h != nil
+}
+
+// Route returns the pattern whose handler runs events of eventType: the
+// type itself, a prefix pattern ("payment_intent.*"), "*", or "" when none
+// does. Unlike event types, which senders choose, patterns are bounded by
+// the program: metrics label events with them.
+func (r *Router) Route(eventType string) string {
+	_, pattern := r.routes().lookup(eventType)
+	return pattern
+}
+
+// routes returns the compiled routes, compiling them after a change.
+func (r *Router) routes() *routes {
 	r.mu.RLock()
 	c := r.compiled
 	r.mu.RUnlock()
 	if c == nil {
 		c = r.compile()
 	}
+	return c
+}
+
+// lookup returns the handler for eventType and the pattern it was
+// registered under (nil and "" when there is none).
+func (c *routes) lookup(eventType string) (Handler, string) {
 	if h, ok := c.exact[eventType]; ok {
-		return h, true
+		return h, eventType
 	}
 	for _, p := range c.prefixes {
 		if strings.HasPrefix(eventType, p.prefix) {
-			return p.handler, true
+			return p.handler, p.pattern
 		}
 	}
-	return c.any, c.any != nil
+	if c.any != nil {
+		return c.any, "*"
+	}
+	return nil, ""
 }
 
 func (r *Router) compile() *routes {
@@ -176,26 +204,24 @@ func (r *Router) compile() *routes {
 		}
 		return h
 	}
-	c := &routes{exact: make(map[string]Handler, len(r.exact)), any: wrap(r.any)}
+	c := &routes{exact: make(map[string]Handler, len(r.exact)), any: wrap(r.any), observers: slices.Clone(r.observers)}
 	for name, h := range r.exact {
 		c.exact[name] = wrap(h)
 	}
 	for _, p := range r.prefixes {
-		c.prefixes = append(c.prefixes, prefixRoute{prefix: p.prefix, handler: wrap(p.handler)})
+		c.prefixes = append(c.prefixes, prefixRoute{prefix: p.prefix, pattern: p.pattern, handler: wrap(p.handler)})
 	}
 	r.compiled = c
 	return c
 }
 
-// Dispatch runs e's handler. An event without one is an error wrapping
+// Dispatch runs e's handler once, outside any delivery, as a queue's
+// worker does: its observers see an AttemptAsync whose Number is
+// Attempt(ctx). An event without a handler is an error wrapping
 // ErrNoHandler; a panic in the handler is recovered into an error, so
 // Dispatch never crashes its caller.
 func (r *Router) Dispatch(ctx context.Context, e *events.Event) error {
-	h, ok := r.Lookup(e.Type)
-	if !ok {
-		return noHandler(e)
-	}
-	return call(ctx, h, e)
+	return r.routes().attempt(ctx, e, AttemptAsync)
 }
 
 func noHandler(e *events.Event) error {

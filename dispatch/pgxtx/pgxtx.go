@@ -99,6 +99,11 @@ func (d *Database) Acceptor() *dispatch.TxAcceptor[pgx.Tx] {
 // DeadLetters returns the dead letters kept on this database.
 func (d *Database) DeadLetters() *DeadLetters { return &DeadLetters{d.letters} }
 
+// Stats counts the open dead letters, for gauges (dispatch/otelobserver).
+func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
+	return d.letters.Stats(ctx)
+}
+
 // txDatabase is the Database as dispatch.TxAcceptor uses it.
 type txDatabase struct{ d *Database }
 

@@ -42,6 +42,7 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *
 	return txmodetest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
+		Stats:       hk.Stats,
 		Effect: func(ctx context.Context, id string) error {
 			tx, ok := pgxtx.Tx(ctx)
 			if !ok {

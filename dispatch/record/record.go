@@ -34,7 +34,7 @@ type Dir struct {
 // Archive implements dispatch.Archive.
 func (a *Dir) Archive(ctx context.Context, d *dispatch.Delivery) {
 	group, what := d.EventSource, d.EventType
-	if group == "" {
+	if d.EventID == "" { // not an event: kept apart from the replayable ones
 		group = "unparsed"
 	}
 	if what == "" {

@@ -147,3 +147,26 @@ func deadLetterOf(job *rivertype.JobRow) (DeadLetter, error) {
 	}
 	return dl, nil
 }
+
+// Stats counts the queue's jobs — waiting (available, scheduled, pending),
+// waiting for a retry (retryable), running — and its dead letters
+// (discarded, cancelled), for gauges (dispatch/otelobserver). Completed
+// jobs, kept for deduplication, are neither counted nor read.
+func (q *Queue[TDriver, TTx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
+	table := "river_job"
+	if schema := q.client.Schema(); schema != "" {
+		table = `"` + schema + `".river_job`
+	}
+	var s dispatch.QueueStats
+	err := q.driver.GetExecutor().QueryRow(ctx, `SELECT
+	COUNT(CASE WHEN state IN ('available', 'scheduled', 'pending') THEN 1 END),
+	COUNT(CASE WHEN state = 'retryable' THEN 1 END),
+	COUNT(CASE WHEN state = 'running' THEN 1 END),
+	COUNT(CASE WHEN state IN ('discarded', 'cancelled') THEN 1 END)
+FROM `+table+` WHERE queue = $1 AND state IN ('available', 'scheduled', 'pending', 'retryable', 'running', 'discarded', 'cancelled')`,
+		q.cfg.Queue).Scan(&s.Queued, &s.Retrying, &s.Running, &s.DeadLetters)
+	if err != nil {
+		return s, fmt.Errorf("riverqueue: stats: %w", err)
+	}
+	return s, nil
+}

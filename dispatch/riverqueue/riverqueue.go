@@ -366,18 +366,18 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 		}
 		if err != nil {
 			err = fmt.Errorf("completing the job with the handler's writes: %w", err)
-			q.logAttempt(ctx, job, e, "failed", err)
+			q.logAttempt(ctx, job, e, dispatch.OutcomeFailed, err)
 		}
 		return err
 	}
 	q.txs.End(ctx, tx, false)
 	if dispatch.IsPermanent(err) {
-		q.logAttempt(ctx, job, e, "dead-lettered", err)
+		q.logAttempt(ctx, job, e, dispatch.OutcomeDeadLettered, err)
 		return river.JobCancel(err)
 	}
-	outcome := "failed"
+	outcome := dispatch.OutcomeFailed
 	if job.Attempt >= job.MaxAttempts {
-		outcome = "dead-lettered"
+		outcome = dispatch.OutcomeDeadLettered // discarded: River's dead letter
 	}
 	q.logAttempt(ctx, job, e, outcome, err)
 	return err
@@ -385,17 +385,17 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 
 // logAttempt writes one line for a failed attempt, in the Endpoint's
 // vocabulary.
-func (q *Queue[TDriver, TTx]) logAttempt(ctx context.Context, job *river.Job[jobArgs], e *events.Event, outcome string, err error) {
+func (q *Queue[TDriver, TTx]) logAttempt(ctx context.Context, job *river.Job[jobArgs], e *events.Event, outcome dispatch.Outcome, err error) {
 	level := slog.LevelWarn
 	var panicked *dispatch.PanicError
-	attrs := []slog.Attr{slog.String("outcome", outcome), slog.String("source", e.Source), slog.String("type", e.Type),
+	attrs := []slog.Attr{slog.String("outcome", outcome.String()), slog.String("source", e.Source), slog.String("type", e.Type),
 		slog.String("id", e.ID), slog.Int("attempt", job.Attempt), slog.Int("max_attempts", job.MaxAttempts),
 		slog.Int64("job", job.ID), slog.String("error", logtext.Clip(err.Error(), 500))}
 	if errors.As(err, &panicked) {
 		attrs = append(attrs, slog.String("stack", string(panicked.Stack)))
 		level = slog.LevelError
 	}
-	if outcome == "dead-lettered" {
+	if outcome == dispatch.OutcomeDeadLettered {
 		level = slog.LevelError
 	}
 	q.cfg.Logger.LogAttrs(ctx, level, "webhook attempt", attrs...)

@@ -352,3 +352,37 @@ func TestInsertFailureIsUnavailable(t *testing.T) {
 	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n))
 	assert.Equal(t, 1, n)
 }
+
+// Stats counts the queue's jobs by what they wait for, and its dead
+// letters.
+func TestStats(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				if e.ID == "evt_stats_bad" {
+					return dispatch.Permanent(errors.New("refused"))
+				}
+				return b.effect(ctx, e.ID)
+			})
+			q := b.newQueue(t, r, riverqueue.Config{})
+			stats := q.(interface {
+				Stats(context.Context) (dispatch.QueueStats, error)
+			})
+			ep := endpoint(t, q, r)
+			for _, id := range []string{"evt_stats_1", "evt_stats_2", "evt_stats_bad"} {
+				require.Equal(t, 200, deliver(ep, body(id)))
+			}
+			s, err := stats.Stats(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, dispatch.QueueStats{Queued: 3}, s, "no worker yet")
+
+			start(t, q)
+			eventually(t, "all ran", func() bool {
+				s, err = stats.Stats(ctx)
+				return err == nil && s.Queued == 0 && s.Running == 0
+			})
+			assert.Equal(t, dispatch.QueueStats{DeadLetters: 1}, s, "the completed two are not counted; the cancelled one is a dead letter")
+		})
+	}
+}

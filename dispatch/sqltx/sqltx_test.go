@@ -56,6 +56,7 @@ func mode(t *testing.T, db *sql.DB, postgres bool, tb tables, open func(t *testi
 	return txmodetest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
+		Stats:       hk.Stats,
 		Effect: func(ctx context.Context, id string) error {
 			tx, ok := sqltx.Tx(ctx)
 			if !ok {

@@ -44,6 +44,9 @@ func malformed(format string, args ...any) error {
 	return fmt.Errorf("twilio: %s: %w", fmt.Sprintf(format, args...), events.ErrMalformedEvent)
 }
 
+// Source returns Source: the sender whose callbacks p parses.
+func (p *Parser) Source() string { return Source }
+
 // Parse implements events.Parser. r may be nil (no headers). Errors name
 // the parameter and the problem, never its value.
 func (p *Parser) Parse(r *http.Request, body []byte) (*events.Event, error) {

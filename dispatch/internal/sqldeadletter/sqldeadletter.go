@@ -69,7 +69,7 @@ type statements struct {
 	schema                                      []string
 	lock                                        string
 	put, list, get, getForUpdate, resolve, fail string
-	discard                                     string
+	discard, count                              string
 }
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$`)
@@ -120,6 +120,7 @@ ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.atte
 			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = $2 WHERE key = $1 AND state = 'open'`,
 			fail:         `UPDATE ` + t + ` SET attempts = attempts + 1, error = $2 WHERE key = $1 AND state = 'open'`,
 			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = $2 WHERE key = $1 AND state = 'open'`,
+			count:        `SELECT COUNT(*) FROM ` + t + ` WHERE state = 'open'`,
 		}
 	case SQLite:
 		// Times are Unix microseconds.
@@ -150,6 +151,7 @@ ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.atte
 			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = ?2 WHERE key = ?1 AND state = 'open'`,
 			fail:         `UPDATE ` + t + ` SET attempts = attempts + 1, error = ?2 WHERE key = ?1 AND state = 'open'`,
 			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = ?2 WHERE key = ?1 AND state = 'open'`,
+			count:        `SELECT COUNT(*) FROM ` + t + ` WHERE state = 'open'`,
 		}
 	default:
 		return nil, fmt.Errorf("unknown SQL dialect %d: %w", dialect, dispatch.ErrInvalidConfig)
@@ -280,6 +282,14 @@ func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) ([]di
 		return rows.Err()
 	})
 	return out, err
+}
+
+// Stats counts the open dead letters (the partial index on open letters
+// answers it), for gauges.
+func (s *Store[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
+	var n int64
+	err := s.inTx(ctx, "count", func(tx Tx) error { return s.d.QueryRow(ctx, tx, s.sql.count).Scan(&n) })
+	return dispatch.QueueStats{DeadLetters: n}, err
 }
 
 // Get returns the open dead letter of key, or an error wrapping

@@ -41,6 +41,8 @@ type DeadLetters interface {
 type Mode struct {
 	Acceptor    dispatch.Acceptor
 	DeadLetters DeadLetters
+	// Stats counts the open dead letters (Database.Stats).
+	Stats func(ctx context.Context) (dispatch.QueueStats, error)
 	// Effect records an effect of event id in the transaction ctx carries
 	// (sqltx.Tx, pgxtx.Tx), failing when there is none. The effects table
 	// has no unique constraint: a second run of a handler shows.
@@ -238,6 +240,9 @@ func deadLetterOperations(t *testing.T, m Mode) {
 	all, err := m.DeadLetters.List(ctx, dispatch.DeadLetterFilter{})
 	require.NoError(t, err)
 	require.Len(t, all, 3)
+	stats, err := m.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, dispatch.QueueStats{DeadLetters: 3}, stats)
 	assert.Equal(t, "evt_dl_a", all[0].Event.ID, "oldest first")
 	assert.Equal(t, "application/json", all[0].Event.Header.Get("Content-Type"))
 	assert.Empty(t, all[0].Event.Header.Get("Stripe-Signature"), "no signature is kept")
@@ -282,6 +287,9 @@ func deadLetterOperations(t *testing.T, m Mode) {
 	require.Len(t, left, 1)
 	assert.Equal(t, "evt_dl_c", left[0].Event.ID)
 	assert.Zero(t, m.Effects(t, "evt_dl_b"), "discarded, never run")
+	stats, err = m.Stats(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, dispatch.QueueStats{DeadLetters: 1}, stats, "resolved and discarded letters are not counted")
 }
 
 func concurrentDuplicates(t *testing.T, m Mode) {
