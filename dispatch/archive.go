@@ -14,7 +14,10 @@ type Delivery struct {
 	Method   string
 	Host     string
 	Target   string // the request target: path and query as received
-	Header   http.Header
+	// Pattern is the http.ServeMux pattern the request matched
+	// (http.Request.Pattern), if any: a bounded name for the route.
+	Pattern string
+	Header  http.Header
 	// Body is the raw body; nil if it was not read (over the limit).
 	Body []byte
 	// Verified reports whether the signature held. Archives are told of

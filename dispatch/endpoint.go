@@ -97,8 +97,8 @@ func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) 
 
 // ServeHTTP implements http.Handler.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: verify.RequestTarget(r), Header: r.Header,
-		EventSource: e.source}
+	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: verify.RequestTarget(r), Pattern: r.Pattern,
+		Header: r.Header, EventSource: e.source}
 	c := e.router.routes()
 	var buf [4]context.Context
 	ctxs := buf[:0]
