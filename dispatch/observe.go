@@ -133,6 +133,9 @@ type Timings struct {
 // gauges (dispatch/otelobserver). Stores without a queue count only their
 // dead letters.
 type QueueStats struct {
+	// Queue reports whether the source is a queue: for a dead-letter store
+	// alone, Queued, Retrying and Running mean nothing.
+	Queue                                  bool
 	Queued, Retrying, Running, DeadLetters int64
 }
 

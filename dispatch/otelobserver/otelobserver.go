@@ -176,13 +176,16 @@ func (o *Observer) observeQueues(ctx context.Context, obs metric.Observer) error
 			continue // no value rather than a false zero
 		}
 		queue := QueueKey.String(name)
+		obs.ObserveInt64(o.deadLetters, stats.DeadLetters, metric.WithAttributes(queue))
+		if !stats.Queue {
+			continue
+		}
 		for _, state := range []struct {
 			name string
 			n    int64
 		}{{"queued", stats.Queued}, {"retrying", stats.Retrying}, {"running", stats.Running}} {
 			obs.ObserveInt64(o.queueJobs, state.n, metric.WithAttributes(queue, QueueStateKey.String(state.name)))
 		}
-		obs.ObserveInt64(o.deadLetters, stats.DeadLetters, metric.WithAttributes(queue))
 	}
 	return nil
 }

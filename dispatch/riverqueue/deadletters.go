@@ -157,7 +157,7 @@ func (q *Queue[TDriver, TTx]) Stats(ctx context.Context) (dispatch.QueueStats, e
 	if schema := q.client.Schema(); schema != "" {
 		table = `"` + schema + `".river_job`
 	}
-	var s dispatch.QueueStats
+	s := dispatch.QueueStats{Queue: true}
 	err := q.driver.GetExecutor().QueryRow(ctx, `SELECT
 	COUNT(CASE WHEN state IN ('available', 'scheduled', 'pending') THEN 1 END),
 	COUNT(CASE WHEN state = 'retryable' THEN 1 END),

@@ -47,6 +47,13 @@
 // again (River's JobRetry) once its cause is fixed. River's web UI
 // (riverqueue.com/riverui) shows them too.
 //
+// On SQLite, a transaction that writes holds the whole database's write
+// lock until it ends, and the attempt's transaction begins with the
+// handler: while a handler runs, every other write — acknowledgements
+// included — waits for it (up to the connection's busy timeout, then 503).
+// Keep handlers on SQLite short; put slow ones on PostgreSQL, whose row
+// locks let acknowledgements and other handlers go on.
+//
 // # Shutdown and crashes
 //
 // Stop lets running handlers finish within its context's deadline; what is

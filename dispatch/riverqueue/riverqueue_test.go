@@ -205,13 +205,13 @@ func TestShutdown(t *testing.T) {
 			})
 			q := b.newQueue(t, r, riverqueue.Config{MaxWorkers: 1})
 			ep := endpoint(t, q, r)
+			for i := range 3 {
+				require.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_shutdown_%d", i))))
+			}
 			// The host starts the workers with its signal context, and the
 			// signal cancels it before Stop: that alone cancels no handler.
 			signalCtx, signal := context.WithCancel(ctx)
 			require.NoError(t, q.Start(signalCtx))
-			for i := range 3 {
-				require.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_shutdown_%d", i))))
-			}
 			<-started // one running, two queued
 			signal()
 			stopped := make(chan error, 1)
@@ -375,14 +375,14 @@ func TestStats(t *testing.T) {
 			}
 			s, err := stats.Stats(ctx)
 			require.NoError(t, err)
-			assert.Equal(t, dispatch.QueueStats{Queued: 3}, s, "no worker yet")
+			assert.Equal(t, dispatch.QueueStats{Queue: true, Queued: 3}, s, "no worker yet")
 
 			start(t, q)
 			eventually(t, "all ran", func() bool {
 				s, err = stats.Stats(ctx)
 				return err == nil && s.Queued == 0 && s.Running == 0
 			})
-			assert.Equal(t, dispatch.QueueStats{DeadLetters: 1}, s, "the completed two are not counted; the cancelled one is a dead letter")
+			assert.Equal(t, dispatch.QueueStats{Queue: true, DeadLetters: 1}, s, "the completed two are not counted; the cancelled one is a dead letter")
 		})
 	}
 }

@@ -82,6 +82,7 @@ type app struct {
 	endpoints []*dispatch.Endpoint
 	routers   map[string]*dispatch.Router
 	handler   http.Handler
+	telemetry *telemetry
 	logger    *slog.Logger
 	apiToken  string
 }
@@ -118,11 +119,20 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
 	a.routers = map[string]*dispatch.Router{stripeevent.Source: stripeR, twilioevent.Source: twilioR,
 		conversoevent.Source: bookingR, etailevent.Source: etailR}
+	// Every delivery and every attempt is traced and counted (GET /metrics).
+	if a.telemetry, err = newTelemetry(); err != nil {
+		return nil, err
+	}
+	for _, r := range a.routers {
+		r.Observe(a.telemetry.observer)
+	}
 	// Twilio's status callbacks are acknowledged into River, in the
 	// bookings database, and processed by its workers.
 	if a.jobs, err = newSMSJobs(ctx, st, twilioR, logger, cfg.smsRetry); err != nil {
 		return nil, err
 	}
+	a.telemetry.observer.Watch("sms_status", a.jobs.queue) // River's queue and its dead letters
+	a.telemetry.observer.Watch("bookings", st.hookkit)     // the other routes' dead letters
 
 	common := []dispatch.Option{dispatch.WithLogger(logger)}
 	if cfg.archive != nil {
@@ -156,6 +166,7 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 		// routes event bodies: never open.
 		admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, requireBearer(sec.APIToken, h)) }
 		admin("GET /bookings/{id}", a.getBooking)
+		admin("GET /metrics", a.telemetry.metrics.ServeHTTP)
 		admin("GET /dead-letters", a.listDeadLetters)
 		admin("POST /dead-letters/{key}/rerun", a.rerunDeadLetter)
 		admin("POST /dead-letters/{key}/discard", a.discardDeadLetter)
@@ -192,7 +203,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	for _, e := range a.endpoints {
 		errs = append(errs, e.Shutdown(ctx))
 	}
-	return errors.Join(append(errs, a.jobs.queue.Stop(ctx))...)
+	return errors.Join(append(errs, a.jobs.queue.Stop(ctx), a.telemetry.observer.Close())...)
 }
 
 // requireBearer answers 401 to a request without "Authorization: Bearer

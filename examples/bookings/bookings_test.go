@@ -296,14 +296,65 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err)
 	stdout := os.Stdout
 	os.Stdout = devnull
+	a.handlers.reminderTemplate.Store(new(string)) // as the demo starts: reminders dead-letter until fixed
 	failures, err := playDemo(context.Background(), srv.URL, "../../testdata", demoSteps)
+	unresolved := fixDeadLetter(context.Background(), srv.URL, a)
 	wrong, err2 := playDemo(context.Background(), srv.URL, "../../testdata", []demoStep{{fixture: "stripe/charge.refunded", want: 500}})
 	os.Stdout = stdout
 	devnull.Close()
 	require.NoError(t, err)
 	require.NoError(t, err2)
 	assert.Zero(t, failures)
+	assert.Zero(t, unresolved, "the dead letter is re-run to success once the template is configured")
 	assert.Equal(t, 1, wrong, "a duplicate answered 200 where 500 was expected is reported")
+
+	// The counters the demo prints at its end, read from GET /metrics.
+	require.Eventually(t, func() bool { // the Twilio callbacks' workers
+		var out strings.Builder
+		require.NoError(t, printCounters(context.Background(), &out, srv.URL))
+		return strings.Contains(out.String(), "message.delivered              async  processed")
+	}, 5*time.Second, 20*time.Millisecond)
+	var out strings.Builder
+	require.NoError(t, printCounters(context.Background(), &out, srv.URL))
+	for _, row := range []string{
+		"    2  stripe      -                              rejected-signature  400", // tampered and stale
+		"    1  twilio      -                              rejected-signature  403", // forged
+		"    1  twilio      message.sent                   queued              200",
+		"    1  etail       order.created                  unknown-type        200",
+		"    1  goconverso  booking.reminder               dead-lettered       200",
+		"    1  stripe      payment_intent.succeeded       duplicate           200",
+		"    1  stripe      charge.refunded                duplicate           200", // the wrong-expectation run
+		"    1  goconverso  booking.reminder               sync   dead-lettered",
+		"    1  goconverso  booking.reminder               rerun  processed",
+		"    0  bookings dead letters", // re-run and resolved
+		"    0  sms_status queued",
+	} {
+		assert.Contains(t, out.String(), row)
+	}
+}
+
+// GET /metrics serves the counters in Prometheus' format, to the API
+// token's holder only.
+func TestMetricsEndpoint(t *testing.T) {
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
+	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
+	get := func(auth string) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		a.handler.ServeHTTP(rec, req)
+		return rec
+	}
+	assert.Equal(t, http.StatusUnauthorized, get("").Code)
+	assert.Equal(t, http.StatusUnauthorized, get("Bearer guessed").Code)
+	rec := get("Bearer " + demoSecrets.APIToken)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(),
+		`hookkit_deliveries_total{hookkit_event_type="booking.created",hookkit_outcome="processed",hookkit_source="goconverso",http_response_status_code="200"} 1`)
+	assert.Contains(t, rec.Body.String(), `hookkit_dead_letters{hookkit_queue="bookings"} 0`)
+	assert.Contains(t, rec.Body.String(), `hookkit_queue_events{hookkit_queue="sms_status",hookkit_queue_state="queued"} 0`)
 }
 
 // stripeWithID returns the recorded payment_intent.succeeded with the event

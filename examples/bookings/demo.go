@@ -15,6 +15,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -133,6 +134,9 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 		var final string
 		final, err = getBooking(ctx, base)
 		fmt.Printf("\nGET /bookings/12345\n%s", final)
+	}
+	if err == nil {
+		err = printCounters(ctx, os.Stdout, base)
 	}
 	stopServing()
 	err = errors.Join(err, <-served)
@@ -350,4 +354,72 @@ func findTestdata() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// metricLine is one sample of the Prometheus text format.
+var metricLine = regexp.MustCompile(`^(hookkit_[a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$`)
+
+var metricLabel = regexp.MustCompile(`([a-z_]+)="([^"]*)"`)
+
+// printCounters prints what a dashboard would show of the demo, read from
+// GET /metrics: deliveries by sender, type and outcome, handler attempts by
+// where they ran, and the queues' gauges.
+func printCounters(ctx context.Context, w io.Writer, base string) error {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	if err != nil {
+		return err
+	}
+	r.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	text, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /metrics: %d", resp.StatusCode)
+	}
+	var deliveries, attempts, gauges []string
+	for line := range strings.Lines(string(text)) {
+		m := metricLine.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil {
+			continue
+		}
+		l := map[string]string{}
+		for _, kv := range metricLabel.FindAllStringSubmatch(m[2], -1) {
+			l[kv[1]] = kv[2]
+		}
+		switch m[1] {
+		case "hookkit_deliveries_total":
+			deliveries = append(deliveries, fmt.Sprintf("%5s  %-11s %-30s %-19s %s", m[3], l["hookkit_source"], orDash(l["hookkit_event_type"]),
+				l["hookkit_outcome"], l["http_response_status_code"]))
+		case "hookkit_attempts_total":
+			attempts = append(attempts, fmt.Sprintf("%5s  %-11s %-30s %-6s %s", m[3], l["hookkit_source"], l["hookkit_event_type"],
+				l["hookkit_attempt_kind"], l["hookkit_outcome"]))
+		case "hookkit_queue_events":
+			gauges = append(gauges, fmt.Sprintf("%5s  %s %s", m[3], l["hookkit_queue"], l["hookkit_queue_state"]))
+		case "hookkit_dead_letters":
+			gauges = append(gauges, fmt.Sprintf("%5s  %s dead letters", m[3], l["hookkit_queue"]))
+		}
+	}
+	fmt.Fprintf(w, "\nwhat a dashboard shows (GET /metrics, OpenTelemetry through its Prometheus exporter)\n")
+	fmt.Fprintf(w, "\nhookkit_deliveries_total\n%5s  %-11s %-30s %-19s %s\n", "COUNT", "SENDER", "TYPE", "OUTCOME", "STATUS")
+	fmt.Fprintln(w, strings.Join(deliveries, "\n"))
+	fmt.Fprintf(w, "\nhookkit_attempts_total\n%5s  %-11s %-30s %-6s %s\n", "COUNT", "SENDER", "TYPE", "WHERE", "OUTCOME")
+	fmt.Fprintln(w, strings.Join(attempts, "\n"))
+	fmt.Fprintf(w, "\nhookkit_queue_events, hookkit_dead_letters\n")
+	fmt.Fprintln(w, strings.Join(gauges, "\n"))
+	return nil
+}
+
+// orDash is "-" for a delivery that never became an event (a rejected
+// signature).
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

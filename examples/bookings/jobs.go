@@ -33,6 +33,7 @@ type smsJobs struct {
 		dispatch.Acceptor
 		Start(context.Context) error
 		Stop(context.Context) error
+		Stats(context.Context) (dispatch.QueueStats, error)
 	}
 	deadLetters interface {
 		List(context.Context, dispatch.DeadLetterFilter) ([]riverqueue.DeadLetter, error)
