@@ -36,7 +36,8 @@ type Delivery struct {
 	Outcome Outcome
 	// Err is the error behind a non-2xx status or a dead letter.
 	Err error
-	// Timings break Duration down by step.
+	// Timings break Duration down by step; they are measured only when
+	// observers are installed (Router.Observe).
 	Timings Timings
 }
 

@@ -106,12 +106,13 @@ func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r, ctxs = c.startDelivery(r, &d, ctxs)
 	}
 	e.serve(w, r, &d, c)
-	d.Duration = time.Since(d.Received)
 	archive := len(e.archives) > 0 && (d.Verified || e.archiveRejected)
-	if archive || len(c.observers) > 0 {
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush() // the sender has its answer before archives and observers run
-		}
+	if !archive && len(c.observers) == 0 {
+		return
+	}
+	d.Duration = time.Since(d.Received)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush() // the sender has its answer before archives and observers run
 	}
 	if archive {
 		for _, a := range e.archives {
@@ -137,7 +138,8 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	e.mu.RUnlock()
 	defer e.inflight.Done()
 
-	sw := stopwatch{last: d.Received}
+	// Steps are timed for observers only: without one, no clock is read.
+	sw := stopwatch{last: d.Received, on: len(c.observers) > 0}
 	body, err := e.readBody(w, r)
 	d.Timings.Read = sw.lap()
 	if err != nil {
@@ -190,16 +192,26 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(e.stopCtx, cancel)()
-	res := e.acceptor.Accept(ctx, Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d})
-	d.Timings.Store = sw.lap() - d.Timings.Handler
+	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e}
+	if sw.on {
+		a.d = d
+	}
+	res := e.acceptor.Accept(ctx, a)
+	d.Timings.Store = max(0, sw.lap()-d.Timings.Handler)
 	e.answer(w, r, d, res.Outcome, 0, res.Err)
 }
 
-// stopwatch times consecutive steps.
-type stopwatch struct{ last time.Time }
+// stopwatch times consecutive steps, when on.
+type stopwatch struct {
+	last time.Time
+	on   bool
+}
 
-// lap returns the time since the last lap (or the start).
+// lap returns the time since the last lap (or the start); 0 when off.
 func (s *stopwatch) lap() time.Duration {
+	if !s.on {
+		return 0
+	}
 	now := time.Now()
 	d := now.Sub(s.last)
 	s.last = now
