@@ -285,25 +285,28 @@ func (a *app) rerunDeadLetter(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if source == twilioevent.Source {
-		err := a.jobs.deadLetters.Retry(r.Context(), key)
-		switch {
-		case errors.Is(err, dispatch.ErrNotDeadLettered):
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
-		case err != nil:
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
-		default:
-			writeJSON(w, http.StatusAccepted, map[string]string{"queued": key})
-		}
+		answerDeadLetter(w, a.jobs.deadLetters.Retry(r.Context(), key), http.StatusAccepted, "queued", key)
 		return
 	}
 	err := a.store.hookkit.DeadLetters().Rerun(r.Context(), router, key)
+	if err != nil && !errors.Is(err, dispatch.ErrNotDeadLettered) {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": "the handler failed again", "cause": logtext.Clip(err.Error(), 300)})
+		return
+	}
+	answerDeadLetter(w, err, http.StatusOK, "resolved", key)
+}
+
+// answerDeadLetter answers a dead-letter operation: 404 for a key that is
+// not a dead letter, 500 if the database failed, else status with
+// {done: key}.
+func answerDeadLetter(w http.ResponseWriter, err error, status int, done, key string) {
 	switch {
 	case errors.Is(err, dispatch.ErrNotDeadLettered):
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
 	case err != nil:
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "the handler failed again", "cause": logtext.Clip(err.Error(), 300)})
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
 	default:
-		writeJSON(w, http.StatusOK, map[string]string{"resolved": key})
+		writeJSON(w, status, map[string]string{done: key})
 	}
 }
 
@@ -313,15 +316,7 @@ func (a *app) discardDeadLetter(w http.ResponseWriter, r *http.Request) {
 	if source, _, _ := strings.Cut(key, ":"); source == twilioevent.Source {
 		discard = a.jobs.deadLetters.Discard
 	}
-	err := discard(r.Context(), key)
-	switch {
-	case errors.Is(err, dispatch.ErrNotDeadLettered):
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
-	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
-	default:
-		writeJSON(w, http.StatusOK, map[string]string{"discarded": key})
-	}
+	answerDeadLetter(w, discard(r.Context(), key), http.StatusOK, "discarded", key)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -223,15 +223,7 @@ func TestRecordThenReplay(t *testing.T) {
 
 func TestGetBooking(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
-	get := func(auth string) *httptest.ResponseRecorder {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodGet, "/bookings/12345", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		a.handler.ServeHTTP(rec, req)
-		return rec
-	}
+	get := func(auth string) *httptest.ResponseRecorder { return getWith(a, "/bookings/12345", auth) }
 	bearer := "Bearer " + demoSecrets.APIToken
 	assert.Equal(t, http.StatusNotFound, get(bearer).Code)
 	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
@@ -338,15 +330,7 @@ func TestDemo(t *testing.T) {
 func TestMetricsEndpoint(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
-	get := func(auth string) *httptest.ResponseRecorder {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
-		if auth != "" {
-			req.Header.Set("Authorization", auth)
-		}
-		a.handler.ServeHTTP(rec, req)
-		return rec
-	}
+	get := func(auth string) *httptest.ResponseRecorder { return getWith(a, "/metrics", auth) }
 	assert.Equal(t, http.StatusUnauthorized, get("").Code)
 	assert.Equal(t, http.StatusUnauthorized, get("Bearer guessed").Code)
 	rec := get("Bearer " + demoSecrets.APIToken)
@@ -472,4 +456,16 @@ func TestCoverage(t *testing.T) {
 	handled, left = coverage(h.twilioRoutes(), twilioevent.Catalog())
 	assert.Len(t, handled, 5, "message.* covers every message status")
 	assert.Len(t, left, 5, "calls are not handled")
+}
+
+// getWith sends GET target to the backend with auth as its Authorization
+// header (none when empty).
+func getWith(a *app, target, auth string) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, target, nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	a.handler.ServeHTTP(rec, req)
+	return rec
 }

@@ -179,25 +179,32 @@ func fixDeadLetter(ctx context.Context, base string, a *app) int {
 	return 0
 }
 
-// admin calls an admin route with the demo's API token and decodes its
-// JSON answer into v; a status other than 200 is an error.
-func admin(ctx context.Context, method, url string, v any) error {
+// adminRequest calls an admin route with the demo's API token and returns
+// the status and the body.
+func adminRequest(ctx context.Context, method, url string) (int, []byte, error) {
 	r, err := http.NewRequestWithContext(ctx, method, url, nil)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	r.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
 	resp, err := http.DefaultClient.Do(r)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+// admin calls an admin route and decodes its JSON answer into v; a status
+// other than 200 is an error.
+func admin(ctx context.Context, method, url string, v any) error {
+	status, body, err := adminRequest(ctx, method, url)
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, body)
+	if status != http.StatusOK {
+		return fmt.Errorf("%s %s: %d %s", method, url, status, body)
 	}
 	return json.Unmarshal(body, v)
 }
@@ -268,18 +275,8 @@ func send(ctx context.Context, base string, f fixture.Fixture, signer verifytest
 }
 
 func getBooking(ctx context.Context, base string) (string, error) {
-	r, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/bookings/12345", nil)
-	if err != nil {
-		return "", err
-	}
-	r.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
+	_, body, err := adminRequest(ctx, http.MethodGet, base+"/bookings/12345")
+	return string(body), err
 }
 
 // snapshot is booking 12345 as GET /bookings/12345 shows it (nil before it
@@ -365,22 +362,12 @@ var metricLabel = regexp.MustCompile(`([a-z_]+)="([^"]*)"`)
 // GET /metrics: deliveries by sender, type and outcome, handler attempts by
 // where they ran, and the queues' gauges.
 func printCounters(ctx context.Context, w io.Writer, base string) error {
-	r, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	status, text, err := adminRequest(ctx, http.MethodGet, base+"/metrics")
 	if err != nil {
 		return err
 	}
-	r.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	text, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET /metrics: %d", resp.StatusCode)
+	if status != http.StatusOK {
+		return fmt.Errorf("GET /metrics: %d", status)
 	}
 	var deliveries, attempts, gauges []string
 	for line := range strings.Lines(string(text)) {
