@@ -102,8 +102,7 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	goMod := fmt.Sprintf("module readmesnippets\n\ngo 1.26.0\n\nrequire github.com/hookkit/hookkit v0.0.0\n\nreplace github.com/hookkit/hookkit => %s\n", root)
-	write(t, filepath.Join(dir, "go.mod"), goMod)
+	write(t, filepath.Join(dir, "go.mod"), snippetGoMod(t, root))
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +125,27 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("README.md's Go snippets do not compile (snippet N is the Nth go block):\n%s", out)
 	}
+}
+
+// snippetGoMod returns the go.mod of the snippet module: hookkit's own
+// requirement list under another module path, plus hookkit itself from
+// root. With the same list the go command loads the same pruned module
+// graph as this repository's builds, so it needs no go.mod file they did
+// not; with only `require hookkit` it walks the unpruned graph and asks
+// for go.mod files of versions nothing selects (found on a fresh module
+// cache, where they are missing and GOPROXY=off refuses to fetch them).
+func snippetGoMod(t *testing.T, root string) string {
+	t.Helper()
+	own, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, rest, ok := strings.Cut(string(own), "\n")
+	if !ok || !strings.HasPrefix(first, "module ") {
+		t.Fatalf("go.mod does not start with a module line: %q", first)
+	}
+	return "module readmesnippets\n" + rest +
+		fmt.Sprintf("\nrequire github.com/hookkit/hookkit v0.0.0\n\nreplace github.com/hookkit/hookkit => %s\n", root)
 }
 
 // importBlock imports the packages src refers to as pkg.Name.
