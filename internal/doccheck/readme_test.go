@@ -102,7 +102,7 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	write(t, filepath.Join(dir, "go.mod"), snippetGoMod(t, root))
+	writeSnippetGoMod(t, dir, root)
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,25 +127,26 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 	}
 }
 
-// snippetGoMod returns the go.mod of the snippet module: hookkit's own
-// requirement list under another module path, plus hookkit itself from
-// root. With the same list the go command loads the same pruned module
-// graph as this repository's builds, so it needs no go.mod file they did
-// not; with only `require hookkit` it walks the unpruned graph and asks
-// for go.mod files of versions nothing selects (found on a fresh module
-// cache, where they are missing and GOPROXY=off refuses to fetch them).
-func snippetGoMod(t *testing.T, root string) string {
+// writeSnippetGoMod writes dir/go.mod: a copy of hookkit's own go.mod with
+// another module path, requiring hookkit itself from root. Keeping
+// hookkit's full requirement list lets the go command load the pruned
+// module graph this repository's builds load; with only `require hookkit`
+// it must read the go.mod files of the dependencies' dependencies to
+// complete the list, including versions nothing selects, which a fresh
+// module cache lacks and GOPROXY=off refuses to fetch.
+func writeSnippetGoMod(t *testing.T, dir, root string) {
 	t.Helper()
 	own, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, rest, ok := strings.Cut(string(own), "\n")
-	if !ok || !strings.HasPrefix(first, "module ") {
-		t.Fatalf("go.mod does not start with a module line: %q", first)
+	write(t, filepath.Join(dir, "go.mod"), string(own))
+	cmd := exec.Command("go", "mod", "edit", "-module=readmesnippets",
+		"-require=github.com/hookkit/hookkit@v0.0.0", "-replace=github.com/hookkit/hookkit="+root)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go mod edit: %v\n%s", err, out)
 	}
-	return "module readmesnippets\n" + rest +
-		fmt.Sprintf("\nrequire github.com/hookkit/hookkit v0.0.0\n\nreplace github.com/hookkit/hookkit => %s\n", root)
 }
 
 // importBlock imports the packages src refers to as pkg.Name.
