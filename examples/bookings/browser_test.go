@@ -208,21 +208,33 @@ func (b *browser) text(ctx context.Context) (string, error) {
 	return res.Result.Value, err
 }
 
-// waitForText waits until the page's text contains want, and returns the
-// text (failing the test if it never does).
-func (b *browser) waitForText(ctx context.Context, t *testing.T, want string) string {
+// waitForText waits until the page's text contains every string of want,
+// and returns the text. River's UI fills a page from several requests (the
+// job list and the per-state counts arrive separately), so a test waits for
+// everything it reads, not for the first part to appear.
+func (b *browser) waitForText(ctx context.Context, t *testing.T, want ...string) string {
 	t.Helper()
 	var text string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		var err error
 		text, err = b.text(ctx)
 		require.NoError(t, err)
-		if strings.Contains(text, want) {
+		if containsAll(text, want) {
 			return text
 		}
 	}
-	require.Failf(t, "the page never showed the text", "want %q; page text:\n%s", want, text)
+	require.Failf(t, "the page never showed the text", "want all of %q; page text:\n%s", want, text)
 	return text
+}
+
+// containsAll reports whether s contains every string of subs.
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
 
 // screenshot returns the page as a PNG.
@@ -292,7 +304,7 @@ func TestAdminUIListsDiscardedJobInBrowser(t *testing.T) {
 
 	b := startBrowser(t, "operator", demoSecrets.APIToken)
 	require.NoError(t, b.call(ctx, b.session, "Page.navigate", map[string]any{"url": srv.URL + "/jobs?state=discarded"}))
-	text := b.waitForText(ctx, t, "hookkit.webhook")
+	text := b.waitForText(ctx, t, "hookkit.webhook\n", "Discarded\n1", "sms_status")
 	shot, err := b.screenshot(ctx)
 	require.NoError(t, err)
 	if dir := os.Getenv("HOOKKIT_SCREENSHOT_DIR"); dir != "" {
