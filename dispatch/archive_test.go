@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -62,7 +64,7 @@ func TestDeadLetterRerun(t *testing.T) {
 		if !fixed {
 			return dispatch.Permanent(errors.New("booking not found"))
 		}
-		assert.Equal(t, 2, dispatch.Attempt(ctx), "a re-run is the next attempt")
+		assert.Equal(t, 3, dispatch.Attempt(ctx), "a re-run is the next attempt, after the failed one")
 		return nil
 	})
 	dls := &dispatch.MemoryDeadLetters{}
@@ -73,6 +75,7 @@ func TestDeadLetterRerun(t *testing.T) {
 
 	require.Error(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"), "still failing: kept")
 	require.Len(t, dls.List(), 1)
+	assert.Equal(t, 2, dls.List()[0].Attempts, "the failed re-run is counted")
 	fixed = true
 	require.NoError(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"))
 	assert.Empty(t, dls.List(), "a successful re-run forgets the letter")
@@ -92,4 +95,74 @@ func TestDeadLetterStoreFull(t *testing.T) {
 	assert.Equal(t, 200, code)
 	code, _ = deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_dl_2")))
 	assert.Equal(t, 500, code)
+}
+
+// A double click on "re-run" applies the effect once: concurrent re-runs of
+// one dead letter run its handler once, and the others find it gone. Before
+// the letter was taken out under the lock, two re-runs both ran it.
+func TestDeadLetterConcurrentRerunsRunOnce(t *testing.T) {
+	for _, n := range []int{2, 8} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			var (
+				fixed   atomic.Bool
+				effects atomic.Int32
+				started = make(chan struct{}, n)
+				release = make(chan struct{})
+			)
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
+				if !fixed.Load() {
+					return dispatch.Permanent(errors.New("booking not found"))
+				}
+				started <- struct{}{}
+				<-release // every other re-run is under way meanwhile
+				effects.Add(1)
+				return nil
+			})
+			dls := &dispatch.MemoryDeadLetters{}
+			ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
+			code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_double_click")))
+			require.Equal(t, 200, code)
+			fixed.Store(true)
+
+			errs := make(chan error, n)
+			for range n {
+				go func() { errs <- dls.Rerun(context.Background(), r, "stripe:evt_double_click") }()
+			}
+			<-started
+			close(release)
+			var ok, gone int
+			for range n {
+				switch err := <-errs; {
+				case err == nil:
+					ok++
+				case errors.Is(err, dispatch.ErrNotDeadLettered):
+					gone++
+				default:
+					t.Errorf("re-run: %v", err)
+				}
+			}
+			assert.Equal(t, 1, ok, "one re-run ran it")
+			assert.Equal(t, n-1, gone, "the others found it resolved")
+			assert.EqualValues(t, 1, effects.Load(), "one effect")
+			assert.Empty(t, dls.List())
+		})
+	}
+}
+
+// A memory dead letter keeps only the headers a re-run needs.
+func TestMemoryDeadLetterKeepsNoSignature(t *testing.T) {
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
+		return dispatch.Permanent(errors.New("booking not found"))
+	})
+	dls := &dispatch.MemoryDeadLetters{}
+	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
+	req := signed(stripeBody(t, "payment_intent.succeeded", "evt_headers"))
+	req.Header.Set("X-Shopify-Hmac-Sha256", "c2ln")
+	req.Header.Set("Authorization", "Bearer host-credential")
+	code, _ := deliver(ep, req)
+	require.Equal(t, 200, code)
+	require.Len(t, dls.List(), 1)
+	assert.Equal(t, http.Header{"Content-Type": {"application/json"}}, dls.List()[0].Event.Header)
 }

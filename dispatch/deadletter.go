@@ -7,7 +7,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookkit/hookkit/dispatch/internal/headers"
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/internal/logtext"
 )
 
 // DeadLetter is an event that will not be retried by itself: its handler
@@ -46,6 +48,9 @@ type MemoryDeadLetters struct {
 
 	mu      sync.Mutex
 	letters []DeadLetter
+	// rerunning holds the keys of letters taken out for a re-run; a
+	// concurrent Rerun of one waits on its channel.
+	rerunning map[string]chan struct{}
 }
 
 // NewMemoryDeadLetters returns a MemoryDeadLetters that holds at most max
@@ -54,7 +59,8 @@ type MemoryDeadLetters struct {
 // rather than acknowledge an event it could not keep.
 func NewMemoryDeadLetters(max int) *MemoryDeadLetters { return &MemoryDeadLetters{max: max} }
 
-// DeadLetter implements DeadLetterSink.
+// DeadLetter implements DeadLetterSink. It keeps a copy of the event with
+// only the headers a re-run needs (never a signature or a credential).
 func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -62,14 +68,18 @@ func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
 	if limit <= 0 {
 		limit = DefaultMaxDeadLetters
 	}
-	if len(m.letters) >= limit {
-		return fmt.Errorf("%d letters: %w", len(m.letters), ErrDeadLettersFull)
+	if len(m.letters)+len(m.rerunning) >= limit {
+		return fmt.Errorf("%d letters: %w", len(m.letters)+len(m.rerunning), ErrDeadLettersFull)
 	}
+	e := *dl.Event
+	e.Header = headers.Kept(e.Header)
+	dl.Event = &e
 	m.letters = append(m.letters, dl)
 	return nil
 }
 
-// List returns the dead letters held, oldest first.
+// List returns the dead letters held, oldest first (not those being
+// re-run).
 func (m *MemoryDeadLetters) List() []DeadLetter {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -80,7 +90,7 @@ func (m *MemoryDeadLetters) List() []DeadLetter {
 func (m *MemoryDeadLetters) Stats(context.Context) (QueueStats, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return QueueStats{DeadLetters: int64(len(m.letters))}, nil
+	return QueueStats{DeadLetters: int64(len(m.letters) + len(m.rerunning))}, nil
 }
 
 // Rerun re-runs the dead letter of the event with key (Event.Key) through
@@ -88,34 +98,64 @@ func (m *MemoryDeadLetters) Stats(context.Context) (QueueStats, error) {
 // deduplication: the event was acknowledged, so no delivery of it is
 // pending. It returns the handler's error, or one wrapping
 // ErrNotDeadLettered.
+//
+// The letter is taken out under the lock before its handler runs and put
+// back, one attempt more and with the new error, if the handler fails: two
+// re-runs at once (a double click) never run it twice. The second waits
+// for the first, and then finds the letter gone (ErrNotDeadLettered) or,
+// if the first failed, runs it again.
 func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) error {
-	m.mu.Lock()
-	i := -1
-	for j, dl := range m.letters {
-		if dl.Event.Key() == key {
-			i = j
-			break
-		}
-	}
-	if i < 0 {
-		m.mu.Unlock()
-		return fmt.Errorf("%s: %w", key, ErrNotDeadLettered)
-	}
-	dl := m.letters[i]
-	m.mu.Unlock()
-
-	if err := r.Retry(ctx, dl); err != nil {
+	dl, err := m.take(ctx, key)
+	if err != nil {
 		return err
 	}
+	runErr := r.Retry(ctx, dl)
+
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for j, other := range m.letters {
-		if other.Event == dl.Event {
-			m.letters = append(m.letters[:j], m.letters[j+1:]...)
-			break
+	close(m.rerunning[key])
+	delete(m.rerunning, key)
+	if runErr != nil {
+		dl.Attempts++
+		dl.Err = runErr
+		m.letters = append(m.letters, DeadLetter{})
+		i := len(m.letters) - 1
+		for i > 0 && m.letters[i-1].At.After(dl.At) { // keep oldest first
+			m.letters[i] = m.letters[i-1]
+			i--
 		}
+		m.letters[i] = dl
 	}
-	return nil
+	return runErr
+}
+
+// take removes the letter of key and marks it being re-run, waiting for a
+// re-run of it already under way to end first.
+func (m *MemoryDeadLetters) take(ctx context.Context, key string) (DeadLetter, error) {
+	for {
+		m.mu.Lock()
+		if wait, busy := m.rerunning[key]; busy {
+			m.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return DeadLetter{}, ctx.Err()
+			}
+		}
+		defer m.mu.Unlock()
+		for i, dl := range m.letters {
+			if dl.Event.Key() == key {
+				m.letters = append(m.letters[:i], m.letters[i+1:]...)
+				if m.rerunning == nil {
+					m.rerunning = map[string]chan struct{}{}
+				}
+				m.rerunning[key] = make(chan struct{})
+				return dl, nil
+			}
+		}
+		return DeadLetter{}, fmt.Errorf("%s: %w", logtext.Clip(key, 200), ErrNotDeadLettered)
+	}
 }
 
 // DeadLetterFilter selects dead letters to list. Its zero value selects

@@ -238,7 +238,7 @@ func parseTime(raw []byte) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, errTime("a string that is not an RFC 3339 time")
 		}
-		return t, nil
+		return saneTime(t)
 	}
 	if string(raw) == "null" {
 		return time.Time{}, nil
@@ -256,14 +256,30 @@ func parseTime(raw []byte) (time.Time, error) {
 		n = n*10 + int64(c-'0')
 	}
 	if integer {
-		return time.Unix(n, 0), nil
+		return saneTime(time.Unix(n, 0))
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil {
-		return time.Time{}, errTime("a number out of range for Unix seconds")
+	if err != nil || f < float64(minEventTime.Unix()) || f >= float64(maxEventTime.Unix()) {
+		return time.Time{}, errTime("a number out of range for an event time")
 	}
 	sec := int64(f)
-	return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+	return saneTime(time.Unix(sec, int64((f-float64(sec))*1e9)))
+}
+
+// The range of event times a parser accepts: from the Unix epoch to the
+// end of year 9999 (what RFC 3339 can write). Outside it a time is no
+// sender's clock: "created":1e300 would otherwise overflow into 1677, and a
+// store would keep that.
+var (
+	minEventTime = time.Unix(0, 0)
+	maxEventTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func saneTime(t time.Time) (time.Time, error) {
+	if t.Before(minEventTime) || !t.Before(maxEventTime) {
+		return time.Time{}, errTime("out of range for an event time (1970 to 9999)")
+	}
+	return t, nil
 }
 
 // deriveID computes the stable ID documented on JSONConfig.DeriveID.

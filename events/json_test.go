@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,6 +94,22 @@ func TestJSONParser(t *testing.T) {
 		{name: "no payload", body: `{"id":"a","type":"t","data":{}}`, wantErr: true},
 		{name: "data not an object", body: `{"id":"a","type":"t","data":"object"}`, wantErr: true},
 		{name: "bad time", body: `{"id":"a","type":"t","created":"yesterday","data":{"object":1}}`, wantErr: true},
+		// Times no sender's clock gives: 1e300 would overflow into 1677.
+		{name: "time 1e300", body: `{"id":"a","type":"t","created":1e300,"data":{"object":1}}`, wantErr: true},
+		{name: "time before 1970", body: `{"id":"a","type":"t","created":-1,"data":{"object":1}}`, wantErr: true},
+		{name: "time past 9999", body: `{"id":"a","type":"t","created":253402300800,"data":{"object":1}}`, wantErr: true},
+		{name: "RFC 3339 time in year 1", body: `{"id":"a","type":"t","created":"0001-01-01T00:00:00Z","data":{"object":1}}`, wantErr: true},
+		// Bytes no store can hold: PostgreSQL's text refuses a NUL.
+		{name: "NUL in the id", body: `{"id":"evt\u0000x","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "NUL in the type", body: `{"id":"a","type":"t\u0000","data":{"object":1}}`, wantErr: true},
+		{name: "C1 control in the id", body: `{"id":"evt\u0085x","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "escape in the type", body: `{"id":"a","type":"t\u001b[2J","data":{"object":1}}`, wantErr: true},
+		{name: "line separator in the id", body: `{"id":"a\u2028b","type":"t","data":{"object":1}}`, wantErr: true},
+		// As in encoding/json, invalid UTF-8 and a lone surrogate escape
+		// decode to U+FFFD, which any store holds.
+		{name: "invalid UTF-8 in the id", body: "{\"id\":\"a\xffb\",\"type\":\"t\",\"data\":{\"object\":1}}", id: "a\ufffdb", typ: "t", data: "1"},
+		{name: "lone surrogate in the id", body: `{"id":"a\ud800b","type":"t","data":{"object":1}}`, id: "a\ufffdb", typ: "t", data: "1"},
+		{name: "non-ASCII id", body: `{"id":"évt_1","type":"t","data":{"object":1}}`, id: "évt_1", typ: "t", data: "1"},
 		{name: "deep nesting", body: `{"id":"a","type":"t","data":{"object":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, wantErr: true},
 	}
 	for _, tt := range tests {
@@ -244,6 +262,13 @@ func FuzzJSONScan(f *testing.F) {
 			}
 			return
 		}
+		var id string
+		if bytes.HasPrefix(rawID, []byte(`"`)) {
+			_ = json.Unmarshal(rawID, &id)
+		}
+		if err != nil && unstorable(id+typ) {
+			return // a control character, or invalid UTF-8 that encoding/json replaced
+		}
 		if err != nil && !caseCollision(top, data) {
 			t.Fatalf("refused valid %q: %v", body, err)
 		}
@@ -262,6 +287,15 @@ func FuzzJSONScan(f *testing.F) {
 				t.Fatalf("id %q, encoding/json says %q", e.ID, id)
 			}
 		}
+	})
+}
+
+// unstorable reports whether s, as encoding/json decoded it, holds what
+// Event.Validate refuses: a control character, a line or paragraph
+// separator, or U+FFFD (where encoding/json replaced invalid UTF-8).
+func unstorable(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
 	})
 }
 

@@ -39,6 +39,13 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *
 			require.NoError(t, err)
 		}
 	}
+	count := func(query string) func(t *testing.T) int {
+		return func(t *testing.T) int {
+			var n int
+			require.NoError(t, pool.QueryRow(ctx, query).Scan(&n))
+			return n
+		}
+	}
 	return txmodetest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
@@ -59,7 +66,14 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *
 		BreakDeadLetters: rename(tb.deadLetters, tb.deadLetters+"_x"),
 		FixDeadLetters:   rename(tb.deadLetters+"_x", tb.deadLetters),
 		Replica:          func(t *testing.T) txmodetest.Mode { return mode(t, open(t), tb, open) },
-		Waits:            true,
+		ClosedRows:       count(`SELECT COUNT(*) FROM ` + tb.deadLetters + ` WHERE state <> 'open'`),
+		ClosedWithContent: count(`SELECT COUNT(*) FROM ` + tb.deadLetters +
+			` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`),
+		AgeClosed: func(t *testing.T) {
+			_, err := pool.Exec(ctx, `UPDATE `+tb.deadLetters+` SET closed_at = closed_at - interval '8 days' WHERE state <> 'open'`)
+			require.NoError(t, err)
+		},
+		Waits: true,
 	}
 }
 

@@ -53,6 +53,13 @@ func mode(t *testing.T, db *sql.DB, postgres bool, tb tables, open func(t *testi
 			require.NoError(t, err)
 		}
 	}
+	count := func(query string) func(t *testing.T) int {
+		return func(t *testing.T) int {
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, query).Scan(&n))
+			return n
+		}
+	}
 	return txmodetest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
@@ -73,7 +80,18 @@ func mode(t *testing.T, db *sql.DB, postgres bool, tb tables, open func(t *testi
 		BreakDeadLetters: rename(tb.deadLetters, tb.deadLetters+"_x"),
 		FixDeadLetters:   rename(tb.deadLetters+"_x", tb.deadLetters),
 		Replica:          func(t *testing.T) txmodetest.Mode { return mode(t, open(t), postgres, tb, open) },
-		Waits:            postgres,
+		ClosedRows:       count(`SELECT COUNT(*) FROM ` + tb.deadLetters + ` WHERE state <> 'open'`),
+		ClosedWithContent: count(`SELECT COUNT(*) FROM ` + tb.deadLetters +
+			` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`),
+		AgeClosed: func(t *testing.T) {
+			age := `UPDATE ` + tb.deadLetters + ` SET closed_at = closed_at - interval '8 days' WHERE state <> 'open'`
+			if !postgres {
+				age = `UPDATE ` + tb.deadLetters + ` SET closed_at = closed_at - 8 * 86400000000 WHERE state <> 'open'`
+			}
+			_, err := db.ExecContext(ctx, age)
+			require.NoError(t, err)
+		},
+		Waits: postgres,
 	}
 }
 

@@ -34,6 +34,8 @@ func TestParser(t *testing.T) {
 		{name: "status that would forge a type", body: "MessageSid=SM1&MessageStatus=a.b", wantErr: true},
 		{name: "wildcard status", body: "CallSid=CA1&CallStatus=*", wantErr: true},
 		{name: "bad timestamp", body: "CallSid=CA1&CallStatus=completed&Timestamp=yesterday", wantErr: true},
+		{name: "NUL in the sid", body: "MessageSid=SM%00x&MessageStatus=sent", wantErr: true},
+		{name: "invalid UTF-8 in the sid", body: "MessageSid=SM%FFx&MessageStatus=sent", wantErr: true},
 		{name: "huge sid", body: "MessageSid=SM" + strings.Repeat("1", events.MaxIDBytes) + "&MessageStatus=sent", wantErr: true},
 	}
 	for _, tt := range tests {

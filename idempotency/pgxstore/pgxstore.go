@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,8 +40,9 @@ type Config struct {
 // Store is an idempotency.Store on a PostgreSQL table through pgx. It is
 // safe for concurrent use, by any number of processes sharing the database.
 type Store struct {
-	db  DB
-	sql sqlschema.Statements
+	db     DB
+	sql    sqlschema.Statements
+	claims atomic.Uint64 // for pruning on write
 }
 
 // New returns a Store on db, or an error wrapping idempotency.ErrInvalid
@@ -89,6 +91,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 	}
 	switch holder {
 	case token:
+		s.pruneNowAndThen(ctx)
 		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: expires}, nil
 	case "":
 		return idempotency.Claim{State: idempotency.Completed}, nil
@@ -125,14 +128,25 @@ func fenced(op, key string, tag pgconn.CommandTag, err error) error {
 }
 
 // Prune deletes the rows whose lease or keep window has ended and returns
-// how many it deleted. Expired rows do no harm (a Claim takes them over), so
-// pruning only reclaims space; run it hourly or daily.
+// how many it deleted. Expired rows do no harm (a Claim takes them over),
+// and the store prunes as it writes (one claim in 64 also deletes up to 256
+// expired rows no transaction holds), so a host need not call Prune; it is
+// there to reclaim space at once, after a storm.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
 	tag, err := s.db.Exec(ctx, s.sql.Prune)
 	if err != nil {
 		return 0, unavailable("prune", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// pruneNowAndThen deletes a bounded batch of expired rows on one claim in
+// sqlschema.PruneEvery. Pruning only reclaims space, so its error is
+// dropped: the claim that triggered it has succeeded.
+func (s *Store) pruneNowAndThen(ctx context.Context) {
+	if s.claims.Add(1)%sqlschema.PruneEvery == 0 {
+		_, _ = s.db.Exec(ctx, s.sql.PruneSome)
+	}
 }
 
 // ClaimTx claims key inside tx, the transaction the event's handler will
@@ -156,6 +170,7 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
+		s.pruneNowAndThen(ctx) // through the pool: an error in tx would abort it
 		return idempotency.Acquired, nil
 	case errors.Is(err, pgx.ErrNoRows):
 		var token string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -184,4 +185,24 @@ func TestMigrateConcurrently(t *testing.T) {
 			require.NoError(t, <-errs, "round %d", round)
 		}
 	}
+}
+
+// Nobody has to call Prune: claiming prunes expired rows as it goes.
+func TestPrunesAsItWrites(t *testing.T) {
+	pool := openPool(t, nil)
+	table := randomTable()
+	s := newStore(t, pool, table)
+	for i := range 300 {
+		_, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), 100*time.Millisecond)
+		require.NoError(t, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for i := range 128 {
+		c, err := s.Claim(ctx, fmt.Sprintf("new-%d", i), time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, idempotency.Acquired, c.State)
+	}
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))
+	assert.Equal(t, 128, n, "only the live keys are left")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
@@ -39,6 +40,7 @@ type Store struct {
 	sqlite bool
 	now    func() time.Time
 	sql    sqlschema.Statements
+	claims atomic.Uint64 // for pruning on write
 }
 
 // NewPostgres returns a Store for a PostgreSQL database opened with the
@@ -136,6 +138,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 	}
 	switch holder {
 	case token:
+		s.pruneNowAndThen(ctx, s.db)
 		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: expires}, nil
 	case "":
 		return idempotency.Claim{State: idempotency.Completed}, nil
@@ -176,8 +179,10 @@ func fenced(op, key string, res sql.Result, err error) error {
 }
 
 // Prune deletes the rows whose lease or keep window has ended and returns
-// how many it deleted. Expired rows do no harm (a Claim takes them over), so
-// pruning only reclaims space; run it hourly or daily.
+// how many it deleted. Expired rows do no harm (a Claim takes them over),
+// and the store prunes as it writes (one claim in sqlschema.PruneEvery, 64,
+// also deletes up to 256 expired rows), so a host need not call Prune; it
+// is there to reclaim space at once, after a storm.
 func (s *Store) Prune(ctx context.Context) (int64, error) {
 	var args []any
 	if s.sqlite {
@@ -192,6 +197,22 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 		return 0, unavailable("prune", err)
 	}
 	return n, nil
+}
+
+// pruneNowAndThen deletes a bounded batch of expired rows on one call in
+// PruneEvery, through db: the store's own pool, or on SQLite the
+// transaction that already holds the write lock (another connection would
+// wait for it). Pruning only reclaims space, so its error is dropped: the
+// claim that triggered it has succeeded.
+func (s *Store) pruneNowAndThen(ctx context.Context, db DB) {
+	if s.claims.Add(1)%sqlschema.PruneEvery != 0 {
+		return
+	}
+	var args []any
+	if s.sqlite {
+		args = []any{s.now().UnixMicro()}
+	}
+	_, _ = db.ExecContext(ctx, s.sql.PruneSome, args...)
 }
 
 // DefaultLockTimeout bounds how long ClaimTx on PostgreSQL waits for
@@ -229,6 +250,14 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 	}
 	switch {
 	case err == nil:
+		// On PostgreSQL an error inside tx would abort the host's
+		// transaction: prune through the pool instead, skipping rows
+		// any transaction holds.
+		if s.sqlite {
+			s.pruneNowAndThen(ctx, tx)
+		} else {
+			s.pruneNowAndThen(ctx, s.db)
+		}
 		return idempotency.Acquired, nil
 	case errors.Is(err, sql.ErrNoRows):
 		return s.holder(ctx, tx, key)

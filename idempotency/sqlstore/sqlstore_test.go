@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"net"
 	"path/filepath"
 	"sync/atomic"
@@ -370,4 +371,43 @@ func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {
 	var after string
 	require.NoError(t, tx.QueryRowContext(ctx, `SHOW lock_timeout`).Scan(&after))
 	assert.Equal(t, "7s", after)
+}
+
+// countRows counts the rows of table, expired or not.
+func countRows(t *testing.T, db *sql.DB, table string) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))
+	return n
+}
+
+// Nobody has to call Prune: claiming prunes expired rows as it goes. 300
+// expired rows, then 128 claims of new keys: the expired ones are gone
+// (two batches of up to 256), and the new ones are all there.
+func TestSQLitePrunesAsItWrites(t *testing.T) {
+	clock := storetest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
+	s := sqliteStore(t, db, clock.Now)
+	prunesAsItWrites(t, s, db, sqlstore.DefaultTable, func() { clock.Advance(time.Hour) })
+}
+
+func TestPostgresPrunesAsItWrites(t *testing.T) {
+	db := openPostgres(t, nil)
+	table := randomName("hookkit_test_")
+	s := postgresStore(t, db, table)
+	prunesAsItWrites(t, s, db, table, func() { time.Sleep(300 * time.Millisecond) })
+}
+
+func prunesAsItWrites(t *testing.T, s *sqlstore.Store, db *sql.DB, table string, expire func()) {
+	for i := range 300 {
+		_, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), 100*time.Millisecond)
+		require.NoError(t, err)
+	}
+	expire()
+	for i := range 128 {
+		c, err := s.Claim(ctx, fmt.Sprintf("new-%d", i), time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, idempotency.Acquired, c.State)
+	}
+	assert.Equal(t, 128, countRows(t, db, table), "only the live keys are left")
 }

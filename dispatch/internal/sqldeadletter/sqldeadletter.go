@@ -69,8 +69,24 @@ type statements struct {
 	schema                                      []string
 	lock                                        string
 	put, list, get, getForUpdate, resolve, fail string
-	discard, count                              string
+	discard, count, prune                       string
 }
+
+// A closed letter (resolved by a re-run, or discarded) keeps no personal
+// data: closing it empties its body, payload and headers, and leaves the
+// key, source, type, error and times, so an operator can still see what
+// happened to it. Closed letters are deleted ClosedRetention after they
+// closed, a batch at a time, by the operations that close letters: no host
+// has to schedule it.
+const (
+	ClosedRetention = 7 * 24 * time.Hour
+	pruneBatch      = 100
+)
+
+const (
+	scrubPostgres = `header = '{}', body = ''::bytea, data = ''::bytea`
+	scrubSQLite   = `header = '{}', body = X'', data = X''`
+)
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$`)
 
@@ -117,10 +133,12 @@ ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.atte
 	AND dead_at >= $3 AND dead_at < $4 ORDER BY dead_at, key LIMIT $5`,
 			get:          `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open'`,
 			getForUpdate: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open' FOR UPDATE`,
-			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = $2 WHERE key = $1 AND state = 'open'`,
+			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = $2, ` + scrubPostgres + ` WHERE key = $1 AND state = 'open'`,
 			fail:         `UPDATE ` + t + ` SET attempts = attempts + 1, error = $2 WHERE key = $1 AND state = 'open'`,
-			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = $2 WHERE key = $1 AND state = 'open'`,
+			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = $2, ` + scrubPostgres + ` WHERE key = $1 AND state = 'open'`,
 			count:        `SELECT COUNT(*) FROM ` + t + ` WHERE state = 'open'`,
+			prune: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE state <> 'open' AND closed_at < $1 LIMIT ` +
+				fmt.Sprint(pruneBatch) + ` FOR UPDATE SKIP LOCKED)`,
 		}
 	case SQLite:
 		// Times are Unix microseconds.
@@ -148,10 +166,12 @@ ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.atte
 			get: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = ?1 AND state = 'open'`,
 			// SQLite's writer holds the database from BEGIN: no row lock.
 			getForUpdate: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = ?1 AND state = 'open'`,
-			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = ?2 WHERE key = ?1 AND state = 'open'`,
+			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = ?2, ` + scrubSQLite + ` WHERE key = ?1 AND state = 'open'`,
 			fail:         `UPDATE ` + t + ` SET attempts = attempts + 1, error = ?2 WHERE key = ?1 AND state = 'open'`,
-			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = ?2 WHERE key = ?1 AND state = 'open'`,
+			discard:      `UPDATE ` + t + ` SET state = 'discarded', closed_at = ?2, ` + scrubSQLite + ` WHERE key = ?1 AND state = 'open'`,
 			count:        `SELECT COUNT(*) FROM ` + t + ` WHERE state = 'open'`,
+			prune: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE state <> 'open' AND closed_at < ?1 LIMIT ` +
+				fmt.Sprint(pruneBatch) + `)`,
 		}
 	default:
 		return nil, fmt.Errorf("unknown SQL dialect %d: %w", dialect, dispatch.ErrInvalidConfig)
@@ -332,6 +352,10 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 			s.d.End(ctx, tx, false)
 			return fmt.Errorf("dead letters rerun: resolve: %w", err)
 		}
+		if err := s.prune(ctx, tx); err != nil {
+			s.d.End(ctx, tx, false)
+			return fmt.Errorf("dead letters rerun: prune: %w", err)
+		}
 		if err := s.d.End(ctx, tx, true); err != nil {
 			return fmt.Errorf("dead letters rerun: commit: %w", err)
 		}
@@ -354,8 +378,18 @@ func (s *Store[Tx]) Discard(ctx context.Context, key string) error {
 		if err == nil && n == 0 {
 			err = fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.prune(ctx, tx)
 	})
+}
+
+// prune deletes up to pruneBatch letters closed more than ClosedRetention
+// ago (on PostgreSQL, only rows no other transaction holds).
+func (s *Store[Tx]) prune(ctx context.Context, tx Tx) error {
+	_, err := s.d.Exec(ctx, tx, s.sql.prune, s.timeArg(s.now().Add(-ClosedRetention)))
+	return err
 }
 
 // scan reads one row of columns.

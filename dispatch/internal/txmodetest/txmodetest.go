@@ -55,6 +55,12 @@ type Mode struct {
 	// Replica is another Mode on the same tables through a connection pool
 	// of its own, as a second replica of the host would be.
 	Replica func(t *testing.T) Mode
+	// ClosedRows counts the closed (resolved or discarded) dead letters,
+	// and ClosedWithContent those of them that still hold a body, a
+	// payload or headers. AgeClosed moves every closed letter's closing
+	// time back past the retention.
+	ClosedRows, ClosedWithContent func(t *testing.T) int
+	AgeClosed                     func(t *testing.T)
 	// Waits is true where a duplicate can wait out a lock timeout and be
 	// answered 409 (PostgreSQL); SQLite queues every writer instead.
 	Waits bool
@@ -77,6 +83,9 @@ func Run(t *testing.T, newMode func(t *testing.T) Mode) {
 		{"UndecodablePayloadIsDeadLettered", undecodable},
 		{"DeadLetterThatCannotBeStoredCompletesNothing", deadLetterFailure},
 		{"DeadLettersListGetRerunDiscard", deadLetterOperations},
+		{"ClosedDeadLettersKeepNoBodyAndArePruned", closedDeadLetters},
+		{"ConcurrentRerunsOfOneDeadLetterRunOnce", concurrentReruns},
+		{"ControlBytesInASignedIDAre400", controlBytesInID},
 		{"ConcurrentDuplicatesRunOnce", concurrentDuplicates},
 		{"TwoReplicasRaceSixteenCopiesOfTwoHundredEvents", replicasRace},
 	} {
@@ -112,7 +121,12 @@ func body(id string, broken bool) []byte {
 
 func deliver(h http.Handler, b []byte) int {
 	req := verifytest.NewRequest(verifytest.Stripe{Secret: secret}, "/webhooks/stripe", b)
-	req.Header.Set("Authorization", "Bearer host-credential") // never kept with a dead letter
+	// Never kept with a dead letter: credentials, and signatures under
+	// names no word list finds.
+	req.Header.Set("Authorization", "Bearer host-credential")
+	req.Header.Set("X-Shopify-Hmac-Sha256", "c2lnbmF0dXJl")
+	req.Header.Set("X-Webhook-Hmac", "ab12")
+	req.Header.Set("X-Client-Cert", "-----BEGIN CERTIFICATE-----")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code
@@ -194,6 +208,8 @@ func permanentDeadLetters(t *testing.T, m Mode) {
 	require.NoError(t, err)
 	assert.Contains(t, dl.Err.Error(), "booking 12345 was deleted")
 	assert.Equal(t, 1, dl.Attempts)
+	assert.Equal(t, http.Header{"Content-Type": {"application/json"}}, dl.Event.Header,
+		"only what a re-run needs: no signature (Stripe's, Shopify's), no credential")
 	require.Equal(t, 200, deliver(ep, body("evt_permanent", false)), "a duplicate of a dead letter")
 	assert.EqualValues(t, 1, runs.Load(), "the key was completed with the dead letter")
 }
@@ -358,4 +374,83 @@ func replicasRace(t *testing.T, m Mode) {
 	if os.Getenv("HOOKKIT_VERBOSE") != "" {
 		t.Logf("answers: %v", codes)
 	}
+}
+
+// Closing a dead letter (resolving re-run, discard) drops its body,
+// payload and headers; letters closed past the retention are deleted by
+// later closings, with no pruner for the host to run.
+func closedDeadLetters(t *testing.T, m Mode) {
+	ctx := context.Background()
+	var fixed atomic.Bool
+	ep, r := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
+		if !fixed.Load() {
+			return dispatch.Permanent(errors.New("no such booking"))
+		}
+		return nil
+	})
+	for _, id := range []string{"evt_close_a", "evt_close_b", "evt_close_c"} {
+		require.Equal(t, 200, deliver(ep, body(id, false)))
+	}
+	fixed.Store(true)
+	require.NoError(t, m.DeadLetters.Rerun(ctx, r, "stripe:evt_close_a"))
+	require.NoError(t, m.DeadLetters.Discard(ctx, "stripe:evt_close_b"))
+	assert.Equal(t, 2, m.ClosedRows(t))
+	assert.Zero(t, m.ClosedWithContent(t), "a closed letter keeps no body (phone numbers, emails)")
+
+	m.AgeClosed(t)
+	require.NoError(t, m.DeadLetters.Discard(ctx, "stripe:evt_close_c"))
+	assert.Equal(t, 1, m.ClosedRows(t), "letters closed past the retention are deleted")
+}
+
+// Concurrent re-runs of one dead letter (a double click) give one effect.
+func concurrentReruns(t *testing.T, m Mode) {
+	ctx := context.Background()
+	var fixed atomic.Bool
+	var runs atomic.Int32
+	ep, r := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
+		if !fixed.Load() {
+			return dispatch.Permanent(errors.New("no such booking"))
+		}
+		runs.Add(1)
+		time.Sleep(20 * time.Millisecond) // let the other re-runs arrive
+		return m.Effect(ctx, e.ID)
+	})
+	require.Equal(t, 200, deliver(ep, body("evt_double_click", false)))
+	fixed.Store(true)
+	const n = 8
+	errs := make(chan error, n)
+	for range n {
+		go func() { errs <- m.DeadLetters.Rerun(ctx, r, "stripe:evt_double_click") }()
+	}
+	var ok, gone int
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case errors.Is(err, dispatch.ErrNotDeadLettered):
+			gone++
+		default:
+			t.Errorf("re-run: %v", err)
+		}
+	}
+	assert.Equal(t, 1, ok)
+	assert.Equal(t, n-1, gone)
+	assert.Equal(t, 1, m.Effects(t, "evt_double_click"), "one effect")
+	assert.EqualValues(t, 1, runs.Load())
+}
+
+// A signed event ID holding a NUL (which PostgreSQL's text cannot store)
+// is malformed, 400, never a 503 the sender retries for days.
+func controlBytesInID(t *testing.T, m Mode) {
+	var runs atomic.Int32
+	ep, _ := endpoint(t, m, func(context.Context, *events.Event) error {
+		runs.Add(1)
+		return nil
+	})
+	for _, id := range []string{`evt\u0000x`, `evt\u001bx`, `evt\u0085x`} {
+		b := []byte(`{"id":"` + id + `","object":"event","type":"payment_intent.succeeded","created":1795420801,` +
+			`"data":{"object":{"id":"pi_1","object":"payment_intent","amount":5000}}}`)
+		assert.Equal(t, 400, deliver(ep, b), id)
+	}
+	assert.Zero(t, runs.Load())
 }

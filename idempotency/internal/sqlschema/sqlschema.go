@@ -33,7 +33,20 @@ type Statements struct {
 	ClaimTx string
 	// Holder returns a live key's token ("" once completed).
 	Holder string
+	// PruneSome deletes up to PruneBatch expired rows (on PostgreSQL, only
+	// rows no other transaction holds): the stores run it on one write in
+	// PruneEvery, so the table is pruned without the host scheduling it.
+	PruneSome string
 }
+
+// Pruning on write: one claim in PruneEvery also deletes up to PruneBatch
+// expired rows, more than the one row a claim may add, so the expired rows
+// of a busy table stay few, at the cost of one bounded DELETE per
+// PruneEvery claims.
+const (
+	PruneEvery = 64
+	PruneBatch = 256
+)
 
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$`)
 
@@ -63,6 +76,7 @@ func quote(table string) (quoted, index string, err error) {
 //	Prune     (none)
 //	ClaimTx   $1 key, $2 keep µs, $3 lock timeout ("2000ms") → a row when taken
 //	Holder    $1 key                            → token
+//	PruneSome (none)
 func Postgres(table string) (Statements, error) {
 	t, index, err := quote(table)
 	if err != nil {
@@ -101,6 +115,8 @@ SELECT $1, '', now() + $2::bigint * interval '1 microsecond' FROM lock
 ON CONFLICT (key) DO UPDATE SET token = '', expires_at = excluded.expires_at WHERE t.expires_at <= now()
 RETURNING set_config('lock_timeout', (SELECT before FROM lock), true)`,
 		Holder: `SELECT token FROM ` + t + ` WHERE key = $1`,
+		PruneSome: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE expires_at <= now() LIMIT ` +
+			fmt.Sprint(PruneBatch) + ` FOR UPDATE SKIP LOCKED)`,
 	}, nil
 }
 
@@ -113,6 +129,7 @@ RETURNING set_config('lock_timeout', (SELECT before FROM lock), true)`,
 //	Prune     ?1 now
 //	ClaimTx   ?1 key, ?2 now, ?3 keep µs          → a row when taken
 //	Holder    ?1 key                              → token
+//	PruneSome ?1 now
 //
 // SQLite has one writer at a time: opened with _txlock=immediate, a
 // transaction holds the write lock from its BEGIN, so a concurrent ClaimTx
@@ -144,6 +161,8 @@ RETURNING token, expires_at`,
 ON CONFLICT (key) DO UPDATE SET token = '', expires_at = excluded.expires_at WHERE expires_at <= ?2
 RETURNING 1`,
 		Holder: `SELECT token FROM ` + t + ` WHERE key = ?1`,
+		PruneSome: `DELETE FROM ` + t + ` WHERE key IN (SELECT key FROM ` + t + ` WHERE expires_at <= ?1 LIMIT ` +
+			fmt.Sprint(PruneBatch) + `)`,
 	}, nil
 }
 
