@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/hookkit/hookkit/dispatch"
@@ -20,12 +22,14 @@ import (
 // River's UI too.
 type DeadLetters[TTx any] struct {
 	client *river.Client[TTx]
+	driver riverdriver.Driver[TTx]
+	txs    Transactor[TTx]
 	queue  string
 }
 
 // DeadLetters returns the queue's dead letters.
 func (q *Queue[TDriver, TTx]) DeadLetters() *DeadLetters[TTx] {
-	return &DeadLetters[TTx]{client: q.client, queue: q.cfg.Queue}
+	return &DeadLetters[TTx]{client: q.client, driver: q.driver, txs: q.txs, queue: q.cfg.Queue}
 }
 
 // DeadLetter is a dead letter and the job that holds it.
@@ -62,30 +66,95 @@ func (d *DeadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter
 }
 
 // Retry puts the dead letter of the event with key (Event.Key()) back in
-// the queue (River's JobRetry): the workers run it again, with a full set
-// of attempts. It returns an error wrapping dispatch.ErrNotDeadLettered if
-// there is none.
+// the queue (River's JobRetry): the workers run it again. It returns an
+// error wrapping dispatch.ErrNotDeadLettered if there is none. It is one
+// transaction that locks the job: a Retry racing a Discard of the same
+// letter, or another Retry, finds it no longer dead and says so.
 func (d *DeadLetters[TTx]) Retry(ctx context.Context, key string) error {
-	job, err := d.find(ctx, key)
+	return d.locked(ctx, "retry", key, func(tx TTx, job *rivertype.JobRow) error {
+		_, err := d.client.JobRetryTx(ctx, tx, job.ID)
+		return err
+	})
+}
+
+// discardedKey marks, in a job's metadata, a dead letter an operator
+// discarded.
+const discardedKey = "hookkit_discarded_at"
+
+// Discard closes the dead letter of key without running it. The job stays
+// as a tombstone for the keep window (Config.Keep): it is marked completed
+// (River's UI shows it so, with "hookkit_discarded_at" in its metadata),
+// its arguments lose the body and headers, and a later delivery of the same
+// event, such as a replayed Twilio callback, whose signature never expires,
+// is still a duplicate. It is one transaction that locks the job.
+func (d *DeadLetters[TTx]) Discard(ctx context.Context, key string) error {
+	return d.locked(ctx, "discard", key, func(tx TTx, job *rivertype.JobRow) error {
+		var args jobArgs
+		if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
+			return err
+		}
+		stripped, err := json.Marshal(jobArgs{Key: args.Key, Source: args.Source, ID: args.ID, Type: args.Type, Time: args.Time, Body: []byte{}})
+		if err != nil {
+			return err
+		}
+		md := map[string]any{}
+		_ = json.Unmarshal(job.Metadata, &md) // River's own keys, kept when readable
+		md[discardedKey] = time.Now().UTC().Format(time.RFC3339Nano)
+		metadata, err := json.Marshal(md)
+		if err != nil {
+			return err
+		}
+		now := "now()"
+		if d.driver.DatabaseName() == "sqlite" {
+			now = "datetime('now', 'subsec')"
+		}
+		return d.driver.UnwrapExecutor(tx).Exec(ctx, `UPDATE `+d.table()+` SET state = 'completed', finalized_at = `+now+
+			`, args = $1, metadata = $2 WHERE id = $3`, string(stripped), string(metadata), job.ID)
+	})
+}
+
+// locked runs fn in a transaction holding the dead job of key: a no-op
+// update of its row takes the row's lock on PostgreSQL (the write lock on
+// SQLite), then the job is read again, and is refused if it has left the
+// dead states meanwhile (retried, discarded, deleted).
+func (d *DeadLetters[TTx]) locked(ctx context.Context, op, key string, fn func(tx TTx, job *rivertype.JobRow) error) error {
+	found, err := d.find(ctx, key)
 	if err != nil {
 		return err
 	}
-	if _, err := d.client.JobRetry(ctx, job.ID); err != nil {
-		return fmt.Errorf("riverqueue: retry job %d: %w", job.ID, err)
+	tx, err := d.txs.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("riverqueue: %s job %d: begin: %w", op, found.ID, err)
+	}
+	err = d.driver.UnwrapExecutor(tx).Exec(ctx, `UPDATE `+d.table()+` SET state = state
+WHERE id = $1 AND state IN ('discarded', 'cancelled')`, found.ID)
+	var job *rivertype.JobRow
+	if err == nil {
+		job, err = d.client.JobGetTx(ctx, tx, found.ID)
+	}
+	if errors.Is(err, river.ErrNotFound) || (err == nil && !slices.Contains(deadStates, job.State)) {
+		d.txs.End(ctx, tx, false)
+		return fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+	}
+	if err == nil {
+		err = fn(tx, job)
+	}
+	if err != nil {
+		d.txs.End(ctx, tx, false)
+		return fmt.Errorf("riverqueue: %s job %d: %w", op, found.ID, err)
+	}
+	if err := d.txs.End(ctx, tx, true); err != nil {
+		return fmt.Errorf("riverqueue: %s job %d: commit: %w", op, found.ID, err)
 	}
 	return nil
 }
 
-// Discard deletes the dead letter of key for good.
-func (d *DeadLetters[TTx]) Discard(ctx context.Context, key string) error {
-	job, err := d.find(ctx, key)
-	if err != nil {
-		return err
+// table is River's job table, schema-qualified when the client has one.
+func (d *DeadLetters[TTx]) table() string {
+	if schema := d.client.Schema(); schema != "" {
+		return `"` + schema + `".river_job`
 	}
-	if _, err := d.client.JobDelete(ctx, job.ID); err != nil {
-		return fmt.Errorf("riverqueue: delete job %d: %w", job.ID, err)
-	}
-	return nil
+	return "river_job"
 }
 
 func (d *DeadLetters[TTx]) find(ctx context.Context, key string) (*rivertype.JobRow, error) {
@@ -137,8 +206,6 @@ func deadLetterOf(job *rivertype.JobRow) (DeadLetter, error) {
 	dl := DeadLetter{DeadLetter: dispatch.DeadLetter{Event: args.event(), Attempts: job.Attempt}, JobID: job.ID, State: string(job.State)}
 	if job.FinalizedAt != nil {
 		dl.At = *job.FinalizedAt
-	} else {
-		dl.At = time.Time{}
 	}
 	if n := len(job.Errors); n > 0 {
 		dl.Err = errors.New(job.Errors[n-1].Error)

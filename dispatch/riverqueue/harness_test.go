@@ -61,8 +61,11 @@ type backend struct {
 	jobs func(t *testing.T) int
 	// deadLetters lists the dead letters of the queue q.
 	deadLetters func(t *testing.T, q queue) []riverqueue.DeadLetter
-	// retry re-drives the dead letter of key.
-	retry func(t *testing.T, q queue, key string) error
+	// retry re-drives the dead letter of key; discard closes it.
+	retry, discard func(t *testing.T, q queue, key string) error
+	// args returns the raw arguments of every job, as River's UI shows
+	// them.
+	args func(t *testing.T) []string
 	// insertInTx inserts e's job in a host transaction, committed or not.
 	insertInTx func(t *testing.T, q queue, e *events.Event, commit bool) bool
 }
@@ -134,6 +137,14 @@ func sqliteBackend(t *testing.T) backend {
 		},
 		retry: func(t *testing.T, q queue, key string) error {
 			return q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().Retry(ctx, key)
+		},
+		discard: func(t *testing.T, q queue, key string) error {
+			return q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().Discard(ctx, key)
+		},
+		args: func(t *testing.T) []string {
+			rows, err := db.Query(`SELECT json(args) FROM river_job WHERE kind = ?`, riverqueue.Kind)
+			require.NoError(t, err)
+			return scanStrings(t, rows.Next, rows.Scan, rows.Close)
 		},
 		insertInTx: func(t *testing.T, q queue, e *events.Event, commit bool) bool {
 			tx, err := db.BeginTx(ctx, nil)
@@ -218,6 +229,14 @@ func postgresBackend(t *testing.T) backend {
 		retry: func(t *testing.T, q queue, key string) error {
 			return q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().Retry(ctx, key)
 		},
+		discard: func(t *testing.T, q queue, key string) error {
+			return q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().Discard(ctx, key)
+		},
+		args: func(t *testing.T) []string {
+			rows, err := pool.Query(ctx, `SELECT args::text FROM river_job WHERE kind = $1`, riverqueue.Kind)
+			require.NoError(t, err)
+			return scanStrings(t, rows.Next, rows.Scan, func() error { rows.Close(); return nil })
+		},
 		insertInTx: func(t *testing.T, q queue, e *events.Event, commit bool) bool {
 			tx, err := pool.Begin(ctx)
 			require.NoError(t, err)
@@ -274,4 +293,27 @@ func deliver(h http.Handler, b []byte) int {
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 20*time.Second, 20*time.Millisecond, what)
+}
+
+func scanStrings(t *testing.T, next func() bool, scan func(...any) error, closeRows func() error) []string {
+	t.Helper()
+	defer closeRows()
+	var out []string
+	for next() {
+		var s string
+		require.NoError(t, scan(&s))
+		out = append(out, s)
+	}
+	return out
+}
+
+// deliverWith delivers b signed, with extra headers set.
+func deliverWith(h http.Handler, b []byte, header http.Header) int {
+	req := request(b)
+	for name, values := range header {
+		req.Header[name] = values
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec.Code
 }

@@ -3,11 +3,14 @@ package riverqueue_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -383,6 +386,142 @@ func TestStats(t *testing.T) {
 				return err == nil && s.Queued == 0 && s.Running == 0
 			})
 			assert.Equal(t, dispatch.QueueStats{Queue: true, DeadLetters: 1}, s, "the completed two are not counted; the cancelled one is a dead letter")
+		})
+	}
+}
+
+// A job's arguments (shown in River's UI) keep only the headers a worker
+// needs: no signature under any name, no credential, no header flood.
+func TestJobArgsKeepNoSignatureHeaders(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
+				return dispatch.Permanent(errors.New("no such booking"))
+			})
+			q := b.newQueue(t, r, riverqueue.Config{})
+			ep := endpoint(t, q, r)
+			header := http.Header{
+				"X-Shopify-Hmac-Sha256": {"c2lnbmF0dXJl"},
+				"X-Webhook-Hmac":        {"ab12"},
+				"X-Auth":                {"secret-token"},
+				"X-Client-Cert":         {"-----BEGIN CERTIFICATE-----"},
+			}
+			for i := range 100 {
+				header[fmt.Sprintf("X-Flood-%d", i)] = []string{strings.Repeat("f", 500)}
+			}
+			require.Equal(t, 200, deliverWith(ep, body("evt_headers"), header))
+			args := b.args(t)
+			require.Len(t, args, 1)
+			for _, secret := range []string{"c2lnbmF0dXJl", "ab12", "secret-token", "CERTIFICATE", "Stripe-Signature", "X-Flood"} {
+				assert.NotContains(t, args[0], secret)
+			}
+			var stored struct{ Header http.Header }
+			require.NoError(t, json.Unmarshal([]byte(args[0]), &stored))
+			assert.Equal(t, http.Header{"Content-Type": {"application/json"}}, stored.Header)
+		})
+	}
+}
+
+// A discarded dead letter stays a tombstone: the same event delivered
+// again (a replayed Twilio callback, whose signature never expires) is a
+// duplicate, not a new job; and the tombstone keeps no body. Before, the
+// discard deleted the job and with it the unique key.
+func TestDiscardedEventIsStillADuplicate(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			var runs atomic.Int32
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
+				runs.Add(1)
+				return dispatch.Permanent(errors.New("booking 12345 was deleted"))
+			})
+			q := b.newQueue(t, r, riverqueue.Config{})
+			ep := endpoint(t, q, r)
+			start(t, q)
+			require.Equal(t, 200, deliver(ep, body("evt_discarded")))
+			eventually(t, "dead-lettered", func() bool { return len(b.deadLetters(t, q)) == 1 })
+			require.NoError(t, b.discard(t, q, "stripe:evt_discarded"))
+			assert.Empty(t, b.deadLetters(t, q), "no longer listed")
+			require.ErrorIs(t, b.discard(t, q, "stripe:evt_discarded"), dispatch.ErrNotDeadLettered)
+			require.ErrorIs(t, b.retry(t, q, "stripe:evt_discarded"), dispatch.ErrNotDeadLettered, "a tombstone is not retried")
+
+			require.Equal(t, 200, deliver(ep, body("evt_discarded")), "delivered again")
+			assert.Equal(t, 1, b.jobs(t), "a duplicate: no second job")
+			args := b.args(t)
+			require.Len(t, args, 1)
+			var stored struct {
+				Key    string
+				Body   []byte
+				Header http.Header
+			}
+			require.NoError(t, json.Unmarshal([]byte(args[0]), &stored))
+			assert.Equal(t, "stripe:evt_discarded", stored.Key)
+			assert.Empty(t, stored.Body, "the tombstone keeps no body")
+			assert.Empty(t, stored.Header)
+			time.Sleep(100 * time.Millisecond) // a job queued by mistake would run by now
+			assert.EqualValues(t, 1, runs.Load())
+		})
+	}
+}
+
+// Retry and Discard of one letter at once: exactly one of them wins, and
+// the effect follows the winner (before, 12 of 40 letters got success from
+// both, and never ran).
+func TestRetryRacingDiscard(t *testing.T) {
+	const letters = 20
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			var fixed atomic.Bool
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				if !fixed.Load() {
+					return dispatch.Permanent(errors.New("no such booking"))
+				}
+				return b.effect(ctx, e.ID)
+			})
+			q := b.newQueue(t, r, riverqueue.Config{})
+			ep := endpoint(t, q, r)
+			start(t, q)
+			for i := range letters {
+				require.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_race_%02d", i))))
+			}
+			eventually(t, "all dead-lettered", func() bool { return len(b.deadLetters(t, q)) == letters })
+			fixed.Store(true)
+
+			retried := map[string]bool{}
+			for i := range letters {
+				id := fmt.Sprintf("evt_race_%02d", i)
+				var retryErr, discardErr error
+				var wg sync.WaitGroup
+				wg.Add(2)
+				go func() { defer wg.Done(); retryErr = b.retry(t, q, "stripe:"+id) }()
+				go func() { defer wg.Done(); discardErr = b.discard(t, q, "stripe:"+id) }()
+				wg.Wait()
+				switch {
+				case retryErr == nil && errors.Is(discardErr, dispatch.ErrNotDeadLettered):
+					retried[id] = true
+				case discardErr == nil && errors.Is(retryErr, dispatch.ErrNotDeadLettered):
+				default:
+					t.Errorf("%s: retry %v, discard %v: want exactly one to succeed", id, retryErr, discardErr)
+				}
+			}
+			for i := range letters {
+				id := fmt.Sprintf("evt_race_%02d", i)
+				if retried[id] {
+					eventually(t, id+" ran after its retry", func() bool { return b.effects(t, id) == 1 })
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+			for i := range letters {
+				id := fmt.Sprintf("evt_race_%02d", i)
+				want := 0
+				if retried[id] {
+					want = 1
+				}
+				assert.Equal(t, want, b.effects(t, id), id)
+			}
+			assert.Empty(t, b.deadLetters(t, q))
 		})
 	}
 }
