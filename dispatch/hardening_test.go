@@ -284,3 +284,28 @@ func TestOptionsAreValidated(t *testing.T) {
 	_, err = dispatch.New(nil, stripeevent.NewParser(), dispatch.NewRouter())
 	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no verifier")
 }
+
+// A log line never carries a raw control character from a request: not
+// U+0085 or U+009B (which JSON encoders pass through), not from the event
+// type, its ID or the target. Before, an event type holding them was
+// accepted and logged raw.
+func TestLogsCarryNoRawControlCharacters(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ep := newStripeEndpoint(t, dispatch.NewRouter(), dispatch.WithLogger(logger))
+	for _, body := range []string{
+		`{"id":"evt_c1","type":"payment_intent.\u0085succeeded","data":{"object":{}}}`,
+		`{"id":"evt_\u009b2J","type":"payment_intent.succeeded","data":{"object":{}}}`,
+		`{"id":"evt_nel\u2028","type":"x","data":{"object":{}}}`,
+	} {
+		status, _ := deliver(ep, signed([]byte(body)))
+		assert.Equal(t, 400, status, body)
+	}
+	req := signed([]byte(`{"id":"evt_ok","type":"unknown.type","data":{"object":{}}}`))
+	req.URL.Path += "\u0085\u009b"
+	deliver(ep, req)
+	require.NotEmpty(t, logs.String())
+	for _, raw := range []string{"\u0085", "\u009b", "\u2028"} {
+		assert.NotContains(t, logs.String(), raw)
+	}
+}

@@ -148,6 +148,18 @@ func TestAdminUIAuthentication(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, do(http.MethodPost, "/api/jobs/delete", "admin", token, crossSite).StatusCode,
 		"another site's page cannot delete a job with the browser's credentials")
 
+	// No page or API answer may be framed by another site or kept in a
+	// cache: they show phone numbers.
+	for _, res := range []*http.Response{
+		do(http.MethodGet, "/", "operator", token, nil),
+		do(http.MethodGet, "/api/jobs?state=discarded", "operator", token, nil),
+		do(http.MethodGet, "/", "", "", nil),
+	} {
+		assert.Equal(t, "DENY", res.Header.Get("X-Frame-Options"), res.Request.URL.Path)
+		assert.Equal(t, "frame-ancestors 'none'", res.Header.Get("Content-Security-Policy"), res.Request.URL.Path)
+		assert.Equal(t, "no-store", res.Header.Get("Cache-Control"), res.Request.URL.Path)
+	}
+
 	sec := demoSecrets
 	sec.APIToken = ""
 	open := newTestApp(t, filepath.Join(t.TempDir(), "c.db"), config{secrets: sec})

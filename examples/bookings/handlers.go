@@ -179,14 +179,25 @@ func (h *handlers) twilioRoutes() *dispatch.Router {
 	return r
 }
 
-// smsProgress orders message statuses, so a late "sent" callback never
-// overwrites "delivered".
+// smsProgress orders a message's statuses, forward only:
+//
+//	accepted, scheduled < queued < sending < sent < delivered, undelivered, failed < read
+//
+// A callback whose status does not move its message forward (a late
+// "sent" after "delivered", "delivered" after "read", a second final
+// status) changes nothing. delivered, undelivered and failed are final:
+// the first to arrive stands. "read" (WhatsApp, RCS) follows delivery, and
+// proves it even when it overtook the "delivered" callback.
 var smsProgress = map[string]int{"accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
 	"delivered": 5, "undelivered": 5, "failed": 5, "read": 6}
 
-// smsStatus records a confirmation SMS's fate on the latest confirmed
-// booking of the number it went to; failed and undelivered messages queue
-// an email instead.
+// smsStatus records a confirmation SMS's fate, per message: the first
+// message (MessageSid) seen for the latest confirmed booking of the number
+// it went to is that booking's confirmation, and only its callbacks change
+// the booking, forward only (smsProgress). Another message to the same
+// number (a reminder, a second booking's text) neither marks the booking
+// failed nor sends its fallback email. A confirmation that fails or is
+// undelivered queues an email instead.
 func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 	m, err := twilioevent.DecodeMessageStatus(e.Data)
 	if err != nil {
@@ -194,9 +205,13 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 	}
 	return h.store.tx(ctx, func(q querier) error {
 		var id string
-		var current sql.NullString
-		err := q.queryRow(ctx, `SELECT id, sms_status FROM bookings WHERE customer_phone = $1 AND status = 'confirmed'
-			ORDER BY created_at DESC LIMIT 1`, m.To).Scan(&id, &current)
+		var sid, current sql.NullString
+		err := q.queryRow(ctx, `SELECT id, sms_message_sid, sms_status FROM bookings WHERE sms_message_sid = $1`,
+			m.MessageSid).Scan(&id, &sid, &current)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = q.queryRow(ctx, `SELECT id, sms_message_sid, sms_status FROM bookings WHERE customer_phone = $1 AND status = 'confirmed'
+			ORDER BY created_at DESC LIMIT 1`, m.To).Scan(&id, &sid, &current)
+		}
 		if errors.Is(err, sql.ErrNoRows) {
 			h.logger.InfoContext(ctx, "SMS status for a number without a confirmed booking", "message", m.MessageSid, "status", m.MessageStatus)
 			return nil
@@ -204,17 +219,22 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 		if err != nil {
 			return err
 		}
-		if smsProgress[m.MessageStatus] < smsProgress[current.String] {
-			return nil // a callback overtaken by a later one
+		if sid.Valid && sid.String != m.MessageSid {
+			h.logger.InfoContext(ctx, "SMS status of another message to a booking's number", "booking", id,
+				"message", m.MessageSid, "status", m.MessageStatus)
+			return nil
 		}
-		delivered := m.MessageStatus == "delivered"
+		if current.Valid && smsProgress[m.MessageStatus] <= smsProgress[current.String] {
+			return nil // overtaken by a later status, or a second final one
+		}
+		delivered := m.MessageStatus == "delivered" || m.MessageStatus == "read"
 		var deliveredAt any
 		if delivered {
 			deliveredAt = h.store.stamp()
 		}
-		if _, err := q.exec(ctx, `UPDATE bookings SET sms_status = $2, sms_delivered = $3,
-			sms_delivered_at = COALESCE($4, sms_delivered_at), updated_at = $5 WHERE id = $1`,
-			id, m.MessageStatus, delivered, deliveredAt, h.store.stamp()); err != nil {
+		if _, err := q.exec(ctx, `UPDATE bookings SET sms_message_sid = $2, sms_status = $3, sms_delivered = $4,
+			sms_delivered_at = COALESCE(sms_delivered_at, $5), updated_at = $6 WHERE id = $1`,
+			id, m.MessageSid, m.MessageStatus, delivered, deliveredAt, h.store.stamp()); err != nil {
 			return err
 		}
 		if m.MessageStatus == "failed" || m.MessageStatus == "undelivered" {

@@ -99,7 +99,22 @@ func (a *app) adminHandler(ctx context.Context) (http.Handler, error) {
 	}
 	// The browser keeps sending the Basic credentials once given: another
 	// site's form must not be able to retry or delete a job with them.
-	return requireBasic(a.apiToken, http.NewCrossOriginProtection().Handler(ui)), nil
+	return noFramingNoCaching(requireBasic(a.apiToken, http.NewCrossOriginProtection().Handler(ui))), nil
+}
+
+// noFramingNoCaching sets, on every answer (the 401 too), the headers that
+// keep the UI's pages out of another site's frames (clickjacking a retry or
+// a delete) and out of every cache (the pages and API answers show phone
+// numbers).
+func noFramingNoCaching(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "frame-ancestors 'none'")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // requireBasic answers 401 with a Basic challenge to a request whose

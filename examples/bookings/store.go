@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -29,6 +30,7 @@ var schema = []string{
 		deposit_refunded BOOLEAN NOT NULL DEFAULT FALSE,
 		refunded_at      TEXT,
 		hold_until       TEXT,
+		sms_message_sid  TEXT,            -- the confirmation SMS, the first message seen for the booking
 		sms_status       TEXT,
 		sms_delivered    BOOLEAN NOT NULL DEFAULT FALSE,
 		sms_delivered_at TEXT,
@@ -57,6 +59,7 @@ var schema = []string{
 		created_at TEXT NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS bookings_phone ON bookings (customer_phone, status, created_at)`,
+	`CREATE INDEX IF NOT EXISTS bookings_sms ON bookings (sms_message_sid)`,
 }
 
 // hookkitTables names hookkit's tables in the bookings database.
@@ -78,6 +81,17 @@ type store struct {
 
 // openStore opens dsn: a postgres:// URL, or a SQLite file path.
 func openStore(ctx context.Context, dsn string) (*store, error) {
+	s, err := open(ctx, dsn)
+	if err != nil {
+		// A driver's error may quote the URL (pgx's parse errors hide only
+		// the user-info password, not ?password=): no credential of the
+		// DSN reaches a log through an error.
+		return nil, hideSecrets(err, dsn)
+	}
+	return s, nil
+}
+
+func open(ctx context.Context, dsn string) (*store, error) {
 	s := &store{now: time.Now}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
@@ -135,14 +149,84 @@ func (s *store) close() {
 	}
 }
 
-// redact hides a password in a database URL.
-func redact(dsn string) string {
-	if at := strings.LastIndexByte(dsn, '@'); at >= 0 {
-		if scheme := strings.Index(dsn, "://"); scheme >= 0 && scheme < at {
-			return dsn[:scheme+3] + "…" + dsn[at:]
+// secretsOf returns the credentials in a database URL: its password and
+// the values of its credential parameters.
+func secretsOf(dsn string) []string {
+	u, err := url.Parse(dsn)
+	if err != nil || !strings.Contains(dsn, "://") {
+		return nil
+	}
+	var out []string
+	if p, ok := u.User.Password(); ok && p != "" {
+		out = append(out, p, url.QueryEscape(p), url.PathEscape(p))
+	}
+	for name, values := range u.Query() {
+		if credentialParam(name) {
+			for _, v := range values {
+				if v != "" {
+					out = append(out, v, url.QueryEscape(v))
+				}
+			}
 		}
 	}
-	return dsn
+	return out
+}
+
+// hideSecrets returns err with every credential of dsn replaced in its
+// text; errors.Is and errors.As still see err.
+func hideSecrets(err error, dsn string) error {
+	text := err.Error()
+	for _, secret := range secretsOf(dsn) {
+		text = strings.ReplaceAll(text, secret, "redacted")
+	}
+	return &redactedError{text: text, err: err}
+}
+
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// credentialParam reports whether a URL parameter may hold a credential.
+func credentialParam(name string) bool {
+	lower := strings.ToLower(name)
+	for _, word := range []string{"pass", "secret", "token", "key", "credential"} {
+		if strings.Contains(lower, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// redact returns a database URL fit for a log line or an error: its
+// password, and every query parameter that may hold a credential
+// (password, sslpassword, anything naming a key, secret or token), are
+// replaced. A SQLite path is returned as it is; a URL that does not parse
+// is not returned at all.
+func redact(dsn string) string {
+	if !strings.Contains(dsn, "://") {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(a database URL that does not parse)"
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "redacted")
+		}
+	}
+	query := u.Query()
+	for name := range query {
+		if credentialParam(name) {
+			query[name] = []string{"redacted"}
+		}
+	}
+	u.RawQuery = query.Encode()
+	return u.String()
 }
 
 func (s *store) stamp() string { return s.now().UTC().Format(time.RFC3339) }
