@@ -30,24 +30,39 @@
 // 409, so the sender retries later. The default store is in memory, right
 // for one process; replicas share a Redis or SQL store (WithStore).
 //
-// # Async mode
+// # Accept steps
 //
-// WithAsync answers 200 as soon as the event is claimed and enqueued, and
-// runs handlers on a pool of workers with exponential backoff and jitter,
-// dead-lettering after the last attempt. The ready queue, MemoryQueue, is
-// bounded (a full queue is answered 503 with Retry-After) and lives in
-// memory: events in it are lost if the process dies, after the sender was
-// told 200. Use it where that is acceptable, or give AsyncConfig a durable
-// Queue. Call Endpoint.Shutdown to drain it.
+// After verifying and parsing, the Endpoint hands each event to one
+// Acceptor (WithAcceptor), which decides what a 200 means. The default
+// runs the handler now, with the event's key claimed in the store. The
+// transactional step of package dispatch/sqltx (database/sql) or
+// dispatch/pgxtx (pgx) runs it inside the host's database transaction, so
+// the handler's writes and the key's completion commit together. The
+// durable queue of dispatch/riverqueue answers 200 once the event's job is
+// committed, and runs the handler on River's workers, with retries and
+// dead letters. There is no in-memory queue: an acknowledged event must be
+// somewhere that survives the process. Endpoint.Shutdown stops accepting
+// deliveries and waits for those in flight.
 //
 // # Around the handlers
 //
 // Middleware wraps handlers: Recover (panics become retryable errors; the
 // Endpoint always recovers) and Timeout. The Endpoint logs one line per
-// delivery with log/slog (WithLogger), never the body; async workers one
-// line per failed attempt.
+// delivery with log/slog (WithLogger), never the body; a queue's workers
+// log each failed attempt.
 // Archives (WithArchive, any number) are told of every verified delivery;
 // record.Dir (package dispatch/record) writes them in the testdata fixture
-// format for replay in tests. Dead letters go to a DeadLetterSink (MemoryDeadLetters by default)
-// and can be re-run through the router once the handler is fixed.
+// format for replay in tests. Dead letters go to a DeadLetterSink
+// (MemoryDeadLetters by default) and can be re-run through the router once
+// the handler is fixed.
+//
+// # Troubleshooting
+//
+// A handler runs twice: with the default accept step, its lease (WithLease,
+// default 2 minutes) ran out while it was still working, and a retry took
+// the event over; or the process died between the handler's own commit and
+// the key's completion. Keep handlers under the timeout (WithTimeout,
+// default 10 s) and the lease above it, or write through the transaction
+// (dispatch/sqltx, dispatch/pgxtx, dispatch/riverqueue), where no lease can
+// run out.
 package dispatch

@@ -220,8 +220,8 @@ func (s *stopwatch) lap() time.Duration {
 
 // readBody reads the body within the read timeout, and is interrupted when
 // Shutdown's deadline passes: a client that trickles its body holds neither
-// this request nor Shutdown. Writers that cannot set deadlines (a
-// ResponseRecorder in tests) read without one.
+// this request nor Shutdown. Writers that cannot set deadlines
+// (httptest.ResponseRecorder, in tests) read without one.
 func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	d := readDeadliner(w)
 	if d == nil || d.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {

@@ -9,7 +9,8 @@ import (
 
 // Handler processes one event. Returning nil marks the event done; an error
 // wrapped by Permanent dead-letters it; any other error means "try again",
-// and the sender (or, in async mode, the workers) will.
+// and the sender will retry it (or, behind a durable queue such as
+// dispatch/riverqueue, the queue's workers will).
 type Handler interface {
 	Handle(ctx context.Context, e *events.Event) error
 }

@@ -91,7 +91,7 @@ func (k AttemptKind) String() string {
 	return "unknown"
 }
 
-// AttemptRecord is one run of a handler, as AttemptObservers see it.
+// AttemptRecord is one run of a handler, as an Observer sees it.
 type AttemptRecord struct {
 	Event *events.Event
 	// Route is the pattern the handler is registered under (Router.Route).
@@ -112,7 +112,7 @@ type AttemptRecord struct {
 	Err     error
 }
 
-// Timings break a delivery's duration down by step, for DeliveryObservers.
+// Timings break a delivery's duration down by step, for Observers.
 type Timings struct {
 	// Read is the time to receive the body.
 	Read time.Duration

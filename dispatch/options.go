@@ -121,8 +121,9 @@ func WithReadTimeout(d time.Duration) Option {
 // WithLogger sets the logger (default slog.Default()): one line per
 // delivery, whatever its outcome, at Error for what an operator must look at
 // (dead letters, panics with their stack, an unavailable store), Warn for
-// rejections, unknown types and handler failures, Info for the rest; in
-// async mode also one line per failed attempt. Nothing it logs includes a
+// rejections, unknown types and handler failures, Info for the rest (a
+// queue's workers, such as dispatch/riverqueue's, log each failed attempt
+// on their own logger). Nothing it logs includes a
 // secret, a signature or body text, and request-derived text is clipped.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *settings) error {

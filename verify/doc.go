@@ -80,4 +80,37 @@
 //
 // Package verifytest signs requests for every scheme, so host applications
 // can test their handlers with deliveries that pass these verifiers.
+//
+// # Security notes
+//
+// Signatures prove who sent a delivery, not that nobody read it: terminate
+// TLS in front of the endpoints. Every signature is compared in full with
+// hmac.Equal, with no early exit on a partial match. Signature headers over
+// 8 KiB or with more than 64 entries are refused before any MAC is
+// computed. Errors and logs never contain a secret or a signature.
+//
+// # Troubleshooting
+//
+// Stripe says "no signatures found matching the expected signature", or
+// this package says "signature mismatch": most often the secret. Each
+// endpoint has its own whsec_..., and the Stripe CLI's stripe listen prints
+// another one than the Dashboard. Next most often the body: a framework
+// parsed the JSON and re-serialised it, so the bytes are no longer the ones
+// Stripe signed. Verify the raw body.
+//
+// A Standard Webhooks secret is refused, or a Stripe secret was given to
+// NewStandard: Stripe's whsec_... is used as text, Standard Webhooks'
+// whsec_... is base64 of the key. NewStandard refuses a secret that is not
+// base64 and says so.
+//
+// Twilio validation fails behind a proxy, a tunnel or a load balancer:
+// Twilio signed https://api.example.com/..., the application sees
+// http://10.0.0.5:8080/... Set WithPublicURL. Non-default ports are tried
+// with and without the port; the query string must reach the application
+// in the order Twilio sent it; parameters are sorted by name only (Reason
+// before ReasonConferenceEnded). The error names the URL that was tried.
+//
+// Twilio JSON webhooks: Twilio signs only the URL, which carries
+// bodySHA256; the verifier also checks that the body hashes to it, so a
+// forged body on a captured URL is refused.
 package verify

@@ -2,20 +2,15 @@ package otelobserver_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
@@ -25,12 +20,9 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	_ "modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/otelobserver"
-	"github.com/hookkit/hookkit/dispatch/riverqueue"
-	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/idempotency"
@@ -286,78 +278,6 @@ type downSource struct{}
 
 func (downSource) Stats(context.Context) (dispatch.QueueStats, error) {
 	return dispatch.QueueStats{}, errors.New("database unavailable")
-}
-
-// Through River, the worker's attempts are consumer spans whose parent is
-// the delivery's span, across the queue; each retry is an attempt record,
-// and the event's attempts are counted once it is processed.
-func TestAttemptsAcrossTheQueue(t *testing.T) {
-	tm := newTelemetry(t, otelobserver.Config{})
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "river.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	var runs atomic.Int32
-	r := dispatch.NewRouter()
-	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
-		if runs.Add(1) < 3 {
-			return errors.New("not yet")
-		}
-		return nil
-	})
-	r.Observe(tm.obs)
-	q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, riverqueue.Config{
-		Retry:  []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond},
-		Logger: slog.New(slog.DiscardHandler),
-		River:  &river.Config{FetchPollInterval: 50 * time.Millisecond},
-	})
-	require.NoError(t, err)
-	require.NoError(t, q.Migrate(context.Background()))
-	tm.obs.Watch("webhooks", q)
-	require.Equal(t, 200, send(mux(t, r, dispatch.WithAcceptor(q)), body("evt_async", "payment_intent.succeeded"), stripeSigner))
-	assert.Equal(t, map[string]int64{"hookkit.queue=webhooks,hookkit.queue.state=queued": 1, "hookkit.queue=webhooks,hookkit.queue.state=retrying": 0,
-		"hookkit.queue=webhooks,hookkit.queue.state=running": 0}, gauges(t, tm.metrics(t)["hookkit.queue.events"]))
-
-	require.NoError(t, q.Start(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		q.Stop(ctx)
-	})
-	require.Eventually(t, func() bool { return len(tm.spans.Ended()) == 4 }, 20*time.Second, 20*time.Millisecond, "the delivery and three attempts")
-
-	var delivery sdktrace.ReadOnlySpan
-	var attempts []sdktrace.ReadOnlySpan
-	for _, s := range tm.spans.Ended() {
-		if s.SpanKind() == trace.SpanKindServer {
-			delivery = s
-		} else {
-			attempts = append(attempts, s)
-		}
-	}
-	require.NotNil(t, delivery)
-	assert.Equal(t, "queued", spanAttr(delivery, "hookkit.outcome"))
-	require.Len(t, attempts, 3)
-	for i, a := range attempts {
-		assert.Equal(t, "process payment_intent.succeeded", a.Name())
-		assert.Equal(t, trace.SpanKindConsumer, a.SpanKind())
-		assert.Equal(t, delivery.SpanContext().TraceID(), a.SpanContext().TraceID(), "one trace")
-		assert.Equal(t, delivery.SpanContext().SpanID(), a.Parent().SpanID(), "the delivery's span is the parent, across the queue")
-		assert.True(t, a.Parent().IsRemote())
-		assert.Equal(t, fmt.Sprint(i+1), spanAttr(a, "hookkit.attempt.number"))
-		assert.Equal(t, "stripe:evt_async", spanAttr(a, "messaging.message.id"))
-	}
-
-	m := tm.metrics(t)
-	assert.Equal(t, map[string]int64{
-		"hookkit.attempt.kind=async,hookkit.event.type=payment_intent.succeeded,hookkit.outcome=failed,hookkit.source=stripe":    2,
-		"hookkit.attempt.kind=async,hookkit.event.type=payment_intent.succeeded,hookkit.outcome=processed,hookkit.source=stripe": 1,
-	}, counts(t, m["hookkit.attempts"]))
-	perEvent, ok := m["hookkit.attempts.per_event"].Data.(metricdata.Histogram[int64])
-	require.True(t, ok)
-	require.Len(t, perEvent.DataPoints, 1)
-	assert.Equal(t, uint64(1), perEvent.DataPoints[0].Count, "one event")
-	assert.Equal(t, int64(3), perEvent.DataPoints[0].Sum, "that took three attempts")
-	assert.Equal(t, map[string]int64{"hookkit.queue=webhooks": 0}, gauges(t, m["hookkit.dead_letters"]))
 }
 
 // A dead letter's re-run is an attempt of its own kind, numbered on.

@@ -43,8 +43,13 @@
 // jitter. After the last attempt the job is discarded; a permanent failure
 // (Permanent, a payload that does not decode, no handler under
 // DeadLetterUnknown) cancels it at once. Discarded and cancelled jobs are
-// the durable dead letters: DeadLetters lists them, and Retry runs one
-// again (River's JobRetry) once its cause is fixed. River's web UI
+// the durable dead letters: DeadLetters lists them, Retry runs one again
+// (River's JobRetry) once its cause is fixed, and Discard closes one,
+// keeping a tombstone without its body so that the event stays a duplicate
+// for the keep window (a Twilio callback, whose signature never expires,
+// cannot be replayed into a new job). Retry and Discard each lock the job
+// in one transaction: racing each other, one wins and the other is told
+// the letter is gone. River's web UI
 // (riverqueue.com/riverui) shows them too.
 //
 // On SQLite, a transaction that writes holds the whole database's write
@@ -67,4 +72,21 @@
 // OpenTelemetry's propagators) travels with the job in its metadata, and the
 // worker's context carries it as the remote parent, so a worker's span links
 // to the delivery's.
+//
+// # Troubleshooting
+//
+// Jobs wait in "available" and nothing runs them: only processes that call
+// Start run handlers; an Endpoint alone only inserts. On SQLite, other
+// processes find new jobs by polling (River's FetchPollInterval, 1 s by
+// default); PostgreSQL notifies them at once.
+//
+// On SQLite, acknowledgements stall (then 503) while a handler runs: see
+// Workers above; keep handlers on SQLite short, or use PostgreSQL.
+//
+// A job comes back after its process died: that is River's rescuer, which
+// retries a job left running by a dead process after Config.RescueAfter
+// (the attempt timeout plus a minute). Keep handlers under Config.Timeout.
+//
+// River's UI shows nothing: it must read the same database as the queue,
+// with the same schema (search_path on PostgreSQL).
 package riverqueue

@@ -35,5 +35,18 @@
 // "_txlock=immediate" and a busy timeout (see sqlstore.NewSQLite): SQLite
 // has one writer at a time, and every transaction here writes.
 //
+// # Dead letters
+//
+// Database.DeadLetters lists the dead letters (by source, type and time),
+// gets one, re-runs one through the router in a transaction that resolves
+// it only if the handler succeeds (concurrent re-runs of one letter run it
+// once), and discards one. A letter keeps the raw body and only the headers
+// a re-run needs (Content-Type, Webhook-Id, Svix-Id), never a signature or
+// a credential. Closing a letter (a resolving re-run, a discard) empties
+// its body, payload and headers, which hold a customer's phone number or
+// email, and closed letters are deleted a week after they closed
+// by later closings: nothing for the host to schedule.
+// The idempotency table prunes its expired keys as it writes, likewise.
+//
 // Hosts on pgxpool use package dispatch/pgxtx, the same on pgx.Tx.
 package sqltx

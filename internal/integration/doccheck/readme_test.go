@@ -88,7 +88,7 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a module; skipped with -short")
 	}
-	root, err := filepath.Abs("../..")
+	root, err := filepath.Abs("../../..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +102,7 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	writeSnippetGoMod(t, dir, root)
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	write(t, filepath.Join(dir, "go.sum"), string(sum))
+	writeSnippetWorkspace(t, dir, root)
 	write(t, filepath.Join(dir, "prelude.go"), "package main\n\n"+importBlock(prelude+"redis.Nil testing.T sql.DB pgxpool.Pool", map[string]string{
 		"redis": "github.com/redis/go-redis/v9", "testing": "testing"})+prelude+"\nfunc main() {}\n")
 	for i, b := range blocks {
@@ -119,35 +114,37 @@ func TestReadmeSnippetsCompile(t *testing.T) {
 
 	cmd := exec.Command("go", "vet", ".")
 	cmd.Dir = dir
-	// The module graph is this repository's: everything is in the module
-	// cache already, and nothing may be fetched.
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	// The module graph is this repository's workspace: everything is in
+	// the module cache already, and nothing may be fetched.
+	cmd.Env = append(os.Environ(), "GOPROXY=off", "GOWORK="+filepath.Join(dir, "go.work"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("README.md's Go snippets do not compile (snippet N is the Nth go block):\n%s", out)
 	}
 }
 
-// writeSnippetGoMod writes dir/go.mod: a copy of hookkit's own go.mod with
-// another module path, requiring hookkit itself from root. Keeping
-// hookkit's full requirement list lets the go command load the pruned
-// module graph this repository's builds load; with only `require hookkit`
-// it must read the go.mod files of the dependencies' dependencies to
-// complete the list, including versions nothing selects, which a fresh
-// module cache lacks and GOPROXY=off refuses to fetch.
-func writeSnippetGoMod(t *testing.T, dir, root string) {
+// writeSnippetWorkspace makes dir a module of its own (its snippets
+// import hookkit's packages as a host would) inside a copy of this
+// repository's workspace: go.work with every module of the checkout, by
+// absolute path, and dir. The workspace's requirements are the
+// repository's, so nothing needs fetching.
+func writeSnippetWorkspace(t *testing.T, dir, root string) {
 	t.Helper()
-	own, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	write(t, filepath.Join(dir, "go.mod"), "module readmesnippets\n\ngo 1.26.0\n")
+	work, err := os.ReadFile(filepath.Join(root, "go.work"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, filepath.Join(dir, "go.mod"), string(own))
-	cmd := exec.Command("go", "mod", "edit", "-module=readmesnippets",
-		"-require=github.com/hookkit/hookkit@v0.0.0", "-replace=github.com/hookkit/hookkit="+root)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go mod edit: %v\n%s", err, out)
+	// Relative paths in go.work ("./examples", "=> ./") become absolute.
+	text := relativePath.ReplaceAllString(string(work), "${1}"+filepath.ToSlash(root)+"/$2")
+	text = strings.ReplaceAll(text, filepath.ToSlash(root)+"/\n", filepath.ToSlash(root)+"\n")
+	text = strings.Replace(text, "use (", "use (\n\t"+filepath.ToSlash(dir), 1)
+	write(t, filepath.Join(dir, "go.work"), text)
+	if sum, err := os.ReadFile(filepath.Join(root, "go.work.sum")); err == nil {
+		write(t, filepath.Join(dir, "go.work.sum"), string(sum))
 	}
 }
+
+var relativePath = regexp.MustCompile(`(?m)(^\t|=> )\.(?:/([^\s]*))?$`)
 
 // importBlock imports the packages src refers to as pkg.Name.
 func importBlock(src string, extra map[string]string) string {

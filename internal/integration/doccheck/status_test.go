@@ -18,7 +18,7 @@ var statusRow = regexp.MustCompile("(?m)^\\| `([a-z-]+)` \\| [^|]+ \\| ([0-9]{3}
 // Outcomes the same: one row per Outcome, with its status, and "retries"
 // exactly when the sender is not told the event is taken care of.
 func TestReadmeStatusTable(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
+	readme, err := os.ReadFile("../../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}

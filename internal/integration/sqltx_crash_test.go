@@ -1,4 +1,4 @@
-package sqltx_test
+package integration_test
 
 import (
 	"database/sql"
@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookkit/hookkit/internal/crashtest"
+	"github.com/hookkit/hookkit/internal/integration/crashtest"
 	"github.com/hookkit/hookkit/internal/servicetest"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
@@ -48,11 +48,11 @@ func effectsPerEvent(t *testing.T, db *sql.DB, table string, n int) map[int]int 
 // effect (a kill between the handler's own commit and the key's
 // completion), which shows the test catches what the transactional mode
 // prevents.
-func TestCrash(t *testing.T) {
+func TestSQLTxCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes for a minute")
 	}
-	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/crashhost")
+	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
 	events := map[string]int{"sqlite": 200, "postgres": 400}
 	databases := map[string]func(t *testing.T) (dsn string, db *sql.DB){
 		"sqlite": func(t *testing.T) (string, *sql.DB) {

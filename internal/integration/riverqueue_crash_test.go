@@ -1,4 +1,4 @@
-package riverqueue_test
+package integration_test
 
 import (
 	"database/sql"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/hookkit/hookkit/internal/crashtest"
+	"github.com/hookkit/hookkit/internal/integration/crashtest"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
@@ -45,11 +45,11 @@ func effectCounts(t *testing.T, db *sql.DB, n int) map[int]int {
 // interrupted) run them all, and each effect is there exactly once. No
 // delivery is ever answered 409: River's unique insert answers a duplicate
 // 200 at once.
-func TestCrash(t *testing.T) {
+func TestRiverQueueCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes for a minute")
 	}
-	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/crashhost")
+	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
 			var dsn string
@@ -86,11 +86,11 @@ func TestCrash(t *testing.T) {
 // The same storm on the in-memory queue hookkit removed (claim, keep in
 // memory, answer 200) loses acknowledged callbacks: the senders were told
 // 200 and never send them again. The test catches what River prevents.
-func TestCrashCatchesTheMemoryQueue(t *testing.T) {
+func TestRiverQueueCrashCatchesTheMemoryQueue(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes")
 	}
-	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/crashhost")
+	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
 	dsn := filepath.Join(t.TempDir(), "crash.db")
 	db, err := sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)")
 	require.NoError(t, err)

@@ -1,0 +1,218 @@
+// Package sqltxtest is what dispatch/sqltx's tests share between the core
+// module (SQLite) and dispatch/sqltx/postgres (PostgreSQL, through pgx):
+// the transactional-mode suite's Mode on a database, and the modes
+// benchmark.
+package sqltxtest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+var ctx = context.Background()
+
+// RandomName returns prefix and 12 random hex digits, a table name no
+// other test uses.
+func RandomName(prefix string) string {
+	var raw [6]byte
+	rand.Read(raw[:])
+	return prefix + hex.EncodeToString(raw[:])
+}
+
+// Tables names one test's tables.
+type Tables struct{ Idempotency, DeadLetters, Effects string }
+
+// NewTables returns tables of random names.
+func NewTables() Tables {
+	return Tables{RandomName("hk_idem_"), RandomName("hk_dl_"), RandomName("hk_effects_")}
+}
+
+// Mode builds a txmodetest.Mode of sqltx on db (PostgreSQL or SQLite),
+// with its tables created; open opens another pool on the same database.
+func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testing.T) *sql.DB) txmodetest.Mode {
+	t.Helper()
+	cfg := sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
+	newDB := sqltx.NewSQLite
+	if postgres {
+		newDB = sqltx.NewPostgres
+	}
+	hk, err := newDB(db, cfg)
+	require.NoError(t, err)
+	require.NoError(t, hk.Migrate(ctx))
+	// No unique constraint: a handler that ran twice leaves two rows.
+	_, err = db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+tb.Effects+` (event_id TEXT NOT NULL)`)
+	require.NoError(t, err)
+	rename := func(from, to string) func(t *testing.T) {
+		return func(t *testing.T) {
+			_, err := db.ExecContext(ctx, `ALTER TABLE `+from+` RENAME TO `+to)
+			require.NoError(t, err)
+		}
+	}
+	count := func(query string) func(t *testing.T) int {
+		return func(t *testing.T) int {
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, query).Scan(&n))
+			return n
+		}
+	}
+	return txmodetest.Mode{
+		Acceptor:    hk.Acceptor(),
+		DeadLetters: hk.DeadLetters(),
+		Stats:       hk.Stats,
+		Effect: func(ctx context.Context, id string) error {
+			tx, ok := sqltx.Tx(ctx)
+			if !ok {
+				return errors.New("no transaction in the handler's context")
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO `+tb.Effects+` (event_id) VALUES ($1)`, id)
+			return err
+		},
+		Effects: func(t *testing.T, id string) int {
+			var n int
+			require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+tb.Effects+` WHERE event_id = $1`, id).Scan(&n))
+			return n
+		},
+		BreakDeadLetters: rename(tb.DeadLetters, tb.DeadLetters+"_x"),
+		FixDeadLetters:   rename(tb.DeadLetters+"_x", tb.DeadLetters),
+		Replica:          func(t *testing.T) txmodetest.Mode { return Mode(t, open(t), postgres, tb, open) },
+		ClosedRows:       count(`SELECT COUNT(*) FROM ` + tb.DeadLetters + ` WHERE state <> 'open'`),
+		ClosedWithContent: count(`SELECT COUNT(*) FROM ` + tb.DeadLetters +
+			` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`),
+		AgeClosed: func(t *testing.T) {
+			age := `UPDATE ` + tb.DeadLetters + ` SET closed_at = closed_at - interval '8 days' WHERE state <> 'open'`
+			if !postgres {
+				age = `UPDATE ` + tb.DeadLetters + ` SET closed_at = closed_at - 8 * 86400000000 WHERE state <> 'open'`
+			}
+			_, err := db.ExecContext(ctx, age)
+			require.NoError(t, err)
+		},
+		Waits: postgres,
+	}
+}
+
+// Database is one database the modes benchmark runs on.
+type Database struct {
+	Name string
+	// Open opens it, says whether it is PostgreSQL, and counts its commits.
+	Open func(b *testing.B) (db *sql.DB, postgres bool, commits func() int64)
+}
+
+// BenchmarkModes sends fresh Stripe deliveries through an Endpoint whose
+// handler writes one row, in the default mode (claim in the store, the
+// handler's own transaction, completion) and in the transactional mode
+// (the claim and the handler's row in one transaction), on each database,
+// and reports events per second and commits per event.
+func BenchmarkModes(b *testing.B, databases ...Database) {
+	for _, d := range databases {
+		for _, mode := range []string{"lease", "tx"} {
+			b.Run(d.Name+"/"+mode, func(b *testing.B) {
+				db, postgres, commits := d.Open(b)
+				tb := NewTables()
+				b.Cleanup(func() {
+					for _, name := range []string{tb.Idempotency, tb.DeadLetters, tb.Effects} {
+						db.Exec(`DROP TABLE IF EXISTS ` + name)
+					}
+				})
+				ep := benchEndpoint(b, db, postgres, mode, tb)
+				bodies := make([][]byte, b.N)
+				sigs := make([]string, b.N)
+				signer := verifytest.Stripe{Secret: "whsec_bench"}
+				for i := range bodies {
+					bodies[i] = []byte(fmt.Sprintf(`{"id":"evt_bench_%s_%09d","type":"payment_intent.succeeded","created":1795420800,"data":{"object":{}}}`, tb.Effects, i))
+					sigs[i] = signer.Header(bodies[i])
+				}
+				req := httptest.NewRequest(http.MethodPost, "/webhooks/stripe", nil)
+				before := commits()
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := range b.N {
+					req.Body = io.NopCloser(bytes.NewReader(bodies[i]))
+					req.ContentLength = int64(len(bodies[i]))
+					req.Header.Set("Stripe-Signature", sigs[i])
+					rec := httptest.NewRecorder()
+					ep.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+				}
+				b.StopTimer()
+				spent := commits() - before
+				if postgres {
+					spent-- // the second counter read
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+				b.ReportMetric(float64(spent)/float64(b.N), "commits/event")
+			})
+		}
+	}
+}
+
+func benchEndpoint(b *testing.B, db *sql.DB, postgres bool, mode string, tb Tables) *dispatch.Endpoint {
+	cfg := sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
+	newDB := sqltx.NewSQLite
+	if postgres {
+		newDB = sqltx.NewPostgres
+	}
+	hk, err := newDB(db, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := hk.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE ` + tb.Effects + ` (event_id TEXT NOT NULL)`); err != nil {
+		b.Fatal(err)
+	}
+	insert := `INSERT INTO ` + tb.Effects + ` (event_id) VALUES ($1)`
+	r := dispatch.NewRouter()
+	opts := []dispatch.Option{dispatch.WithLogger(slog.New(slog.DiscardHandler))}
+	if mode == "tx" {
+		r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+			tx, _ := sqltx.Tx(ctx)
+			_, err := tx.ExecContext(ctx, insert, e.ID)
+			return err
+		})
+		opts = append(opts, dispatch.WithAcceptor(hk.Acceptor()))
+	} else {
+		// Today's way: the handler's own transaction, between the claim and
+		// the completion.
+		r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, insert, e.ID); err != nil {
+				tx.Rollback()
+				return err
+			}
+			return tx.Commit()
+		})
+		opts = append(opts, dispatch.WithStore(hk.Store()))
+	}
+	v, err := verify.NewStripe("whsec_bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dispatch.NewEndpoint(v, stripeevent.NewParser(), r, opts...)
+}

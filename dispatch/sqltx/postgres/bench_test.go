@@ -1,0 +1,32 @@
+package postgres_test
+
+import (
+	"database/sql"
+	"testing"
+
+	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
+	"github.com/hookkit/hookkit/internal/servicetest"
+)
+
+// BenchmarkModes compares the default and the transactional mode on
+// PostgreSQL: events per second and commits per event.
+func BenchmarkModes(b *testing.B) {
+	sqltxtest.BenchmarkModes(b, sqltxtest.Database{Name: "postgres", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
+		db, err := sql.Open("pgx", servicetest.ServiceURL(b, servicetest.PostgresURLEnv))
+		if err != nil {
+			b.Fatal(err)
+		}
+		db.SetMaxOpenConns(16)
+		b.Cleanup(func() { db.Close() })
+		// Every committed write transaction takes a transaction ID;
+		// asking for the counter takes one more.
+		xid := func() int64 {
+			var n int64
+			if err := db.QueryRow(`SELECT pg_current_xact_id()::text::bigint`).Scan(&n); err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+		return db, true, xid
+	}})
+}

@@ -1,0 +1,45 @@
+// sqltx's transactional mode on PostgreSQL, through pgx's database/sql
+// driver: the same suite as on SQLite (dispatch/internal/txmodetest), in a
+// module of its own so that the core's go.mod never names pgx.
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
+	"github.com/hookkit/hookkit/internal/servicetest"
+)
+
+var ctx = context.Background()
+
+func TestPostgres(t *testing.T) {
+	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	open := func(t *testing.T) *sql.DB {
+		db, err := sql.Open("pgx", url)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		// A bounded pool, as a host has: past it, a delivery waits for a
+		// connection instead of failing on PostgreSQL's max_connections.
+		db.SetMaxOpenConns(16)
+		if err := db.PingContext(ctx); err != nil {
+			servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+		}
+		return db
+	}
+	txmodetest.Run(t, func(t *testing.T) txmodetest.Mode {
+		db := open(t)
+		tb := sqltxtest.NewTables()
+		t.Cleanup(func() {
+			for _, name := range []string{tb.Idempotency, tb.DeadLetters, tb.DeadLetters + "_x", tb.Effects} {
+				db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name)
+			}
+		})
+		return sqltxtest.Mode(t, db, true, tb, open)
+	})
+}
