@@ -1,7 +1,6 @@
 package sqltx_test
 
 import (
-	"context"
 	"database/sql"
 	"path/filepath"
 	"testing"
@@ -13,8 +12,6 @@ import (
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
 )
-
-var ctx = context.Background()
 
 func TestSQLite(t *testing.T) {
 	txmodetest.Run(t, func(t *testing.T) txmodetest.Mode {
