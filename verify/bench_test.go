@@ -2,14 +2,17 @@ package verify_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -180,6 +183,45 @@ func BenchmarkTwilio(b *testing.B) {
 			m.Reset()
 			m.Write(signed)
 			sum = m.Sum(sum[:0])
+		}
+	})
+}
+
+// BenchmarkStandardV1a verifies an asymmetric (ed25519) Standard Webhooks
+// signature beside bare ed25519.Verify on the same message, the floor.
+func BenchmarkStandardV1a(b *testing.B) {
+	const id = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
+	body := stripeEventBody(b)
+	now := time.Now()
+	signing, public, err := verifytest.StandardKeyPair(bytes.Repeat([]byte{3}, 32))
+	require.NoError(b, err)
+	h, err := verifytest.Standard{Secret: signing, ID: id, Time: now}.Headers(body)
+	require.NoError(b, err)
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/bookings", nil)
+	req.Header = h
+	v, err := verify.NewStandard(public)
+	require.NoError(b, err)
+	require.NoError(b, v.Verify(req, body))
+
+	b.Run("hookkit", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := v.Verify(req, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bare-ed25519", func(b *testing.B) {
+		pub, err := verify.DecodeStandardPublicKey(public)
+		require.NoError(b, err)
+		msg := append([]byte(id+"."+strconv.FormatInt(now.Unix(), 10)+"."), body...)
+		sig, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(h.Get("Webhook-Signature"), "v1a,"))
+		require.NoError(b, err)
+		b.ReportAllocs()
+		for b.Loop() {
+			if !ed25519.Verify(pub, msg, sig) {
+				b.Fatal("no")
+			}
 		}
 	})
 }

@@ -49,6 +49,23 @@
 // captured delivery can still be replayed, which is why hookkit also
 // deduplicates by event ID (package idempotency).
 //
+// # Standard Webhooks: symmetric and asymmetric signatures, and Svix
+//
+// NewStandard takes the sender's symmetric secret ("whsec_<base64>", v1
+// entries: HMAC-SHA256) or its ed25519 public key ("whpk_<base64>", v1a
+// entries), and WithSecrets more of either: a sender that moves from one
+// to the other signs with both for a while, and each configured key is
+// tried against every entry of its kind. A receiver that holds only a
+// public key cannot be made to forge a delivery. A signing key ("whsk_")
+// is refused: it belongs to the sender alone. Package verifytest signs
+// both kinds (verifytest.StandardKeyPair makes a key pair).
+//
+// Svix sends the same scheme under svix-id, svix-timestamp and
+// svix-signature. Each of the three is read from its svix- header when
+// present, and otherwise from its webhook- header, as Svix's libraries read
+// them; every value read is under the signature, so the order can only
+// decide which of two signed messages is checked.
+//
 // # Secret rotation
 //
 // WithSecrets adds secrets accepted besides the constructor's: during a

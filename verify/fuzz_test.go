@@ -8,8 +8,10 @@ package verify_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -322,6 +324,59 @@ func FuzzHMACDifferential(f *testing.F) {
 			require.NoError(t, err)
 		} else {
 			require.Error(t, err, "body changed: %v", !bytes.Equal(body, signedBody))
+		}
+	})
+}
+
+// FuzzStandardV1aHeader: whatever the signature header holds beside (or
+// instead of) a good v1a entry, the verifier with the public key accepts
+// exactly when some v1a entry is the canonical base64 of a signature that
+// crypto/ed25519 verifies, and its errors are well formed.
+func FuzzStandardV1aHeader(f *testing.F) {
+	signing, public, err := verifytest.StandardKeyPair(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		f.Fatal(err)
+	}
+	pub, err := verify.DecodeStandardPublicKey(public)
+	if err != nil {
+		f.Fatal(err)
+	}
+	body := []byte(`{"type":"booking.created"}`)
+	now := time.Now()
+	h, err := verifytest.Standard{Secret: signing, ID: "msg_1", Time: now}.Headers(body)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := h.Get("Webhook-Signature")
+	f.Add(good)
+	f.Add("v1a," + strings.Repeat("A", 88))
+	f.Add("v1a,,, v1a")
+	f.Add("v1,abc v1a,x v2,y")
+	f.Add(good[:40])
+	v, err := verify.NewStandard(public)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ts := strconv.FormatInt(now.Unix(), 10)
+	msg := append([]byte("msg_1."+ts+"."), body...)
+	f.Fuzz(func(t *testing.T, sig string) {
+		for _, header := range []string{sig, sig + " " + good, good + " " + sig} {
+			err := v.VerifyHeaders("msg_1", ts, header, body)
+			requireWellFormed(t, err)
+			want := false
+			if len(header) <= 8<<10 && strings.Count(header, " ") < 64 {
+				for _, entry := range strings.Split(header, " ") {
+					version, text, ok := strings.Cut(entry, ",")
+					text, _, _ = strings.Cut(text, ",")
+					raw, decErr := base64.StdEncoding.Strict().DecodeString(text)
+					if ok && version == "v1a" && decErr == nil && len(text) == 88 && ed25519.Verify(pub, msg, raw) {
+						want = true
+					}
+				}
+			}
+			if want != (err == nil) {
+				t.Fatalf("header %q: ed25519 says %v, hookkit %v", header, want, err)
+			}
 		}
 	})
 }

@@ -1,12 +1,15 @@
 package verify
 
 import (
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,6 +41,8 @@ const (
 // A Standard is safe for concurrent use.
 type Standard struct {
 	macs      []*keyedMAC
+	public    []ed25519.PublicKey // v1a: the senders' whpk_ keys
+	messages  sync.Pool           // *[]byte: "<id>.<timestamp>.<body>" for ed25519
 	tolerance time.Duration
 	now       func() time.Time
 }
@@ -47,18 +52,74 @@ type Standard struct {
 // Unlike Stripe's, this secret is not used as text: its base64 is decoded
 // into the key, so a secret that is not valid base64 is an error wrapping
 // ErrInvalidConfig (and a Stripe whsec_ secret will not verify here).
+//
+// The secret may instead be the sender's ed25519 public key,
+// "whpk_<base64>", for the specification's asymmetric v1a signatures: a
+// receiver that holds only the public key cannot be made to sign anything.
+// WithSecrets takes either kind, so a sender moving from symmetric to
+// asymmetric signatures (or rotating either) is verified throughout: each
+// configured key may match any entry of its kind, whsec_ keys the v1
+// entries and whpk_ keys the v1a ones. The sender's secret key,
+// "whsk_<base64>", is refused: it signs, and belongs only to the sender.
 func NewStandard(secret string, opts ...Option) (*Standard, error) {
 	c, err := newConfig(standardScheme, opts, secretOptions, timeOptions)
 	if err != nil {
 		return nil, err
 	}
-	macs, err := secretKeys(standardScheme, sha256.New, secret, c, func(_ int, s string) ([]byte, error) {
-		return DecodeStandardSecret(s)
-	})
-	if err != nil {
-		return nil, err
+	s := &Standard{tolerance: c.tolerance, now: c.now}
+	var symmetric []string
+	for i, k := range append([]string{secret}, c.extraSecrets...) {
+		switch {
+		case strings.HasPrefix(k, standardPublicPrefix):
+			pub, err := DecodeStandardPublicKey(k)
+			if err != nil {
+				return nil, fmt.Errorf("%s: secret %d: %w", standardScheme, i, err)
+			}
+			s.public = append(s.public, pub)
+		case strings.HasPrefix(k, standardSigningPrefix):
+			return nil, fmt.Errorf("%s: secret %d is a whsk_ signing key, which only the sender may hold; "+
+				"give the receiver its public key (whpk_<base64>) instead: %w", standardScheme, i, ErrInvalidConfig)
+		default:
+			symmetric = append(symmetric, k)
+		}
 	}
-	return &Standard{macs: macs, tolerance: c.tolerance, now: c.now}, nil
+	if len(symmetric) > 0 {
+		cfg := *c
+		cfg.extraSecrets = symmetric[1:]
+		if s.macs, err = secretKeys(standardScheme, sha256.New, symmetric[0], &cfg, func(_ int, k string) ([]byte, error) {
+			return DecodeStandardSecret(k)
+		}); err != nil {
+			return nil, err
+		}
+	}
+	s.messages.New = func() any { b := make([]byte, 0, 2048); return &b }
+	return s, nil
+}
+
+// The prefixes of the Standard Webhooks specification's ed25519 keys.
+const (
+	standardPublicPrefix  = "whpk_"
+	standardSigningPrefix = "whsk_"
+)
+
+// DecodeStandardPublicKey turns a Standard Webhooks public key,
+// "whpk_<base64>" of the 32-byte ed25519 public key, into the key. Any
+// other form is an error wrapping ErrInvalidConfig that says which form
+// was expected.
+func DecodeStandardPublicKey(key string) (ed25519.PublicKey, error) {
+	b64, ok := strings.CutPrefix(key, standardPublicPrefix)
+	if !ok {
+		return nil, fmt.Errorf("public key must be whpk_<base64 of 32 bytes>: %w", ErrInvalidConfig)
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("public key is not base64 after whpk_: %w: %w", err, ErrInvalidConfig)
+	}
+	if len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("public key is %d bytes after whpk_, want an ed25519 key of %d: %w",
+			len(raw), ed25519.PublicKeySize, ErrInvalidConfig)
+	}
+	return ed25519.PublicKey(raw), nil
 }
 
 // DecodeStandardSecret turns a Standard Webhooks secret ("whsec_<base64>" or
@@ -80,18 +141,23 @@ func DecodeStandardSecret(secret string) ([]byte, error) {
 	return key, nil
 }
 
-// Verify checks r's webhook-* (or svix-*) headers over body, the raw bytes as
-// received. It returns nil or an *Error wrapping one of the sentinels.
+// Verify checks r's Standard Webhooks headers over body, the raw bytes as
+// received. Each of the three is read from its svix- header first and
+// then from its webhook- header, as Svix's own libraries read them: a
+// delivery Svix's SDK accepts is accepted here (every value read is under
+// the signature, so the order cannot let a forgery through). It returns
+// nil or an *Error wrapping one of the sentinels.
 func (s *Standard) Verify(r *http.Request, body []byte) error {
-	id := headerValue(r.Header, StandardIDHeader)
-	ts := headerValue(r.Header, StandardTimestampHeader)
-	sig := headerValue(r.Header, StandardSignatureHeader)
-	if id == "" && ts == "" && sig == "" {
-		id = headerValue(r.Header, SvixIDHeader)
-		ts = headerValue(r.Header, SvixTimestampHeader)
-		sig = headerValue(r.Header, SvixSignatureHeader)
+	return s.VerifyHeaders(svixFirst(r.Header, SvixIDHeader, StandardIDHeader),
+		svixFirst(r.Header, SvixTimestampHeader, StandardTimestampHeader),
+		svixFirst(r.Header, SvixSignatureHeader, StandardSignatureHeader), body)
+}
+
+func svixFirst(h http.Header, svix, standard string) string {
+	if v := headerValue(h, svix); v != "" {
+		return v
 	}
-	return s.VerifyHeaders(id, ts, sig, body)
+	return headerValue(h, standard)
 }
 
 // VerifyHeaders checks the values of the id, timestamp and signature headers
@@ -117,7 +183,7 @@ func (s *Standard) VerifyHeaders(id, timestamp, signature string, body []byte) e
 	if err := checkTimestamp(standardScheme, ts, s.now(), s.tolerance); err != nil {
 		return err
 	}
-	sawV1 := false
+	sawV1, sawV1a := false, false
 	for _, k := range s.macs {
 		st := k.get()
 		st.writePrefixed(id, '.', timestamp, ts, '.')
@@ -129,8 +195,24 @@ func (s *Standard) VerifyHeaders(id, timestamp, signature string, body []byte) e
 		}
 		sawV1 = v1
 	}
-	if !sawV1 {
+	if len(s.public) > 0 {
+		matched, v1a := s.asymmetricMatches(signature, id, ts, body)
+		if matched {
+			return nil
+		}
+		sawV1a = v1a
+	}
+	switch {
+	case len(s.public) == 0 && !sawV1:
 		return newError(standardScheme, 0, ErrMissingSignature, "webhook-signature has no v1 entry")
+	case len(s.macs) == 0 && !sawV1a:
+		return newError(standardScheme, 0, ErrMissingSignature,
+			"webhook-signature has no v1a entry (the configured keys are whpk_ public keys, which verify v1a signatures)")
+	case !sawV1 && !sawV1a:
+		return newError(standardScheme, 0, ErrMissingSignature, "webhook-signature has neither a v1 nor a v1a entry")
+	case len(s.macs) == 0:
+		return newError(standardScheme, 0, ErrSignatureMismatch,
+			"no v1a signature verifies with the configured whpk_ public keys; check the key and that the body is the raw bytes received")
 	}
 	return newError(standardScheme, 0, ErrSignatureMismatch,
 		"no v1 signature matches; check the secret (base64 after whsec_) and that the body is the raw bytes received")
@@ -157,4 +239,40 @@ func standardMatches(header string, mac []byte) (matched, sawV1 bool) {
 		}
 	}
 	return matched, sawV1
+}
+
+// asymmetricMatches reports whether any "v1a,<sig>" entry is an ed25519
+// signature of "<id>.<timestamp>.<body>" by one of the configured public
+// keys, and whether there was any v1a entry at all. An entry that is not
+// the canonical base64 of 64 bytes matches nothing. The message is built
+// once, in a pooled buffer; each entry costs at most one verification per
+// key, and the header bounds (64 entries) bound the work. A public-key
+// signature hides nothing, so the loop may stop at the first match.
+func (s *Standard) asymmetricMatches(header, id string, ts int64, body []byte) (matched, sawV1a bool) {
+	buf := s.messages.Get().(*[]byte)
+	defer s.messages.Put(buf)
+	msg := append(append((*buf)[:0], id...), '.')
+	msg = append(strconv.AppendInt(msg, ts, 10), '.')
+	msg = append(msg, body...)
+	*buf = msg[:0]
+	var sig [ed25519.SignatureSize]byte
+	for rest, more := header, true; more; {
+		var entry string
+		entry, rest, more = strings.Cut(rest, " ")
+		version, text, ok := strings.Cut(entry, ",")
+		if !ok || version != "v1a" {
+			continue
+		}
+		sawV1a = true
+		text, _, _ = strings.Cut(text, ",")
+		if !decodeBase64(sig[:], text) {
+			continue
+		}
+		for _, pub := range s.public {
+			if ed25519.Verify(pub, msg, sig[:]) {
+				return true, true
+			}
+		}
+	}
+	return false, sawV1a
 }

@@ -22,9 +22,13 @@ const (
 
 // Twilio verifies the X-Twilio-Signature header: the base64 HMAC-SHA1, keyed
 // with the account's auth token, of the full URL Twilio requested followed
-// by every POST parameter as name+value, sorted by name (a repeated name
-// contributes each distinct value, in sorted order, as Twilio's Python and
-// Node libraries sign it). A request whose URL carries bodySHA256 (Twilio's
+// by every POST parameter as name+value, sorted by name, byte by byte (a
+// repeated name contributes each distinct value, in sorted order). Byte
+// order is code-point order, as twilio-python sorts and as twilio-go does;
+// twilio-node sorts by UTF-16 code units, which orders differently only
+// names with characters outside the Basic Multilingual Plane (emoji, for
+// instance), never among Twilio's own parameter names. A
+// request whose URL carries bodySHA256 (Twilio's
 // JSON-body webhooks) is signed over the URL alone, and the body must hash
 // to that value.
 //

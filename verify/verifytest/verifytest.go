@@ -2,6 +2,7 @@ package verifytest
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -85,11 +86,18 @@ func (s Stripe) Sign(r *http.Request, body []byte) error {
 }
 
 // Standard signs like a Standard Webhooks sender: webhook-id,
-// webhook-timestamp and webhook-signature "v1,<base64>" over
-// "<id>.<timestamp>.<body>".
+// webhook-timestamp and webhook-signature over "<id>.<timestamp>.<body>",
+// with a "v1,<base64>" HMAC-SHA256 entry for a symmetric secret and a
+// "v1a,<base64>" ed25519 entry for an asymmetric signing key.
 type Standard struct {
-	// Secret is "whsec_<base64>" or bare base64.
+	// Secret is the symmetric secret, "whsec_<base64>" or bare base64, or
+	// the sender's ed25519 signing key, "whsk_<base64>" (of the 32-byte
+	// seed or the 64-byte private key; see StandardKeyPair).
 	Secret string
+	// More are further secrets or signing keys, each adding its entry to
+	// the header, as a sender does while it rotates one or moves from
+	// symmetric to asymmetric signatures.
+	More []string
 	// ID is the message ID. Empty means, in Sign, the request's own
 	// webhook-id (or svix-id) when it has one — re-signing a recorded
 	// delivery keeps its ID — and otherwise, as in Headers, one derived
@@ -102,19 +110,60 @@ type Standard struct {
 	Svix bool
 }
 
+// StandardKeyPair returns the Standard Webhooks forms of the ed25519 key
+// pair whose 32-byte seed is seed: the sender's signing key
+// ("whsk_<base64 of the seed>", for Standard.Secret) and the public key a
+// receiver configures ("whpk_<base64>", for verify.NewStandard).
+func StandardKeyPair(seed []byte) (signingKey, publicKey string, err error) {
+	if len(seed) != ed25519.SeedSize {
+		return "", "", fmt.Errorf("verifytest: an ed25519 seed is %d bytes, not %d", ed25519.SeedSize, len(seed))
+	}
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	return "whsk_" + base64.StdEncoding.EncodeToString(seed), "whpk_" + base64.StdEncoding.EncodeToString(pub), nil
+}
+
+// standardEntry signs content with secret: a v1 or a v1a entry.
+func standardEntry(secret string, content []byte) (string, error) {
+	if b64, ok := strings.CutPrefix(secret, "whsk_"); ok {
+		raw, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return "", fmt.Errorf("verifytest: whsk_ key is not base64: %w", err)
+		}
+		var key ed25519.PrivateKey
+		switch len(raw) {
+		case ed25519.SeedSize:
+			key = ed25519.NewKeyFromSeed(raw)
+		case ed25519.PrivateKeySize:
+			key = ed25519.PrivateKey(raw)
+		default:
+			return "", fmt.Errorf("verifytest: whsk_ key is %d bytes, want a 32-byte seed or a 64-byte private key", len(raw))
+		}
+		return "v1a," + base64.StdEncoding.EncodeToString(ed25519.Sign(key, content)), nil
+	}
+	key, err := verify.DecodeStandardSecret(secret)
+	if err != nil {
+		return "", err
+	}
+	return "v1," + base64.StdEncoding.EncodeToString(hmacSHA256(key, content)), nil
+}
+
 // Headers returns the three headers for body.
 func (s Standard) Headers(body []byte) (http.Header, error) {
-	key, err := verify.DecodeStandardSecret(s.Secret)
-	if err != nil {
-		return nil, err
-	}
 	id := s.ID
 	if id == "" {
 		sum := sha256.Sum256(body)
 		id = "msg_" + hex.EncodeToString(sum[:12])
 	}
 	ts := strconv.FormatInt(at(s.Time).Unix(), 10)
-	mac := hmacSHA256(key, []byte(id), []byte("."), []byte(ts), []byte("."), body)
+	content := append([]byte(id+"."+ts+"."), body...)
+	var entries []string
+	for _, secret := range append([]string{s.Secret}, s.More...) {
+		entry, err := standardEntry(secret, content)
+		if err != nil {
+			return nil, err
+		}
+		entries = append(entries, entry)
+	}
 	h := http.Header{}
 	names := [3]string{verify.StandardIDHeader, verify.StandardTimestampHeader, verify.StandardSignatureHeader}
 	if s.Svix {
@@ -122,7 +171,7 @@ func (s Standard) Headers(body []byte) (http.Header, error) {
 	}
 	h.Set(names[0], id)
 	h.Set(names[1], ts)
-	h.Set(names[2], "v1,"+base64.StdEncoding.EncodeToString(mac))
+	h.Set(names[2], strings.Join(entries, " "))
 	return h, nil
 }
 
