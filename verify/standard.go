@@ -148,16 +148,35 @@ func DecodeStandardSecret(secret string) ([]byte, error) {
 // the signature, so the order cannot let a forgery through). It returns
 // nil or an *Error wrapping one of the sentinels.
 func (s *Standard) Verify(r *http.Request, body []byte) error {
-	return s.VerifyHeaders(svixFirst(r.Header, SvixIDHeader, StandardIDHeader),
-		svixFirst(r.Header, SvixTimestampHeader, StandardTimestampHeader),
-		svixFirst(r.Header, SvixSignatureHeader, StandardSignatureHeader), body)
+	h := r.Header
+	id, ts, sig := first(h[SvixIDHeader], h[StandardIDHeader]), first(h[SvixTimestampHeader], h[StandardTimestampHeader]),
+		first(h[SvixSignatureHeader], h[StandardSignatureHeader])
+	if id == "" && ts == "" && sig == "" {
+		// Not one canonical name: a header map built by hand, whose names
+		// Get canonicalises (net/http's server always canonicalises).
+		id = svixFirst(h, SvixIDHeader, StandardIDHeader)
+		ts = svixFirst(h, SvixTimestampHeader, StandardTimestampHeader)
+		sig = svixFirst(h, SvixSignatureHeader, StandardSignatureHeader)
+	}
+	return s.VerifyHeaders(id, ts, sig, body)
+}
+
+// first returns the first value of svix, or else of standard.
+func first(svix, standard []string) string {
+	if len(svix) > 0 && svix[0] != "" {
+		return svix[0]
+	}
+	if len(standard) > 0 {
+		return standard[0]
+	}
+	return ""
 }
 
 func svixFirst(h http.Header, svix, standard string) string {
-	if v := headerValue(h, svix); v != "" {
+	if v := h.Get(svix); v != "" {
 		return v
 	}
-	return headerValue(h, standard)
+	return h.Get(standard)
 }
 
 // VerifyHeaders checks the values of the id, timestamp and signature headers
