@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookkit/hookkit/events"
@@ -41,8 +43,16 @@ type Acceptance struct {
 	route   string  // the handler's pattern
 	routes  *routes
 	ep      *Endpoint
-	d       *Delivery // when timed, the handler's time is added to d.Timings.Handler
+	d       *Delivery // the delivery being accepted
+	timed   bool      // the handler's time is added to d.Timings.Handler
 }
+
+// ErrAcceptanceClosed means an Acceptor called Acceptance.Run after its
+// Accept returned: the Endpoint has answered the sender by then, and its
+// observers are reading the delivery. An Acceptor runs the handler inside
+// Accept, or hands the event to a queue whose workers run it (as
+// dispatch/riverqueue does), never both.
+var ErrAcceptanceClosed = errors.New("dispatch: Acceptance.Run called after Accept returned")
 
 // Run runs the event's handler once, as its first attempt, in ctx (an
 // Acceptor that holds a transaction passes it in ctx): bounded by the
@@ -50,18 +60,37 @@ type Acceptance struct {
 // An event whose type has no handler fails permanently, wrapping
 // ErrNoHandler.
 func (a Acceptance) Run(ctx context.Context) error {
+	if a.d != nil {
+		if !atomic.CompareAndSwapInt32(&a.d.run, runIdle, runBusy) {
+			return ErrAcceptanceClosed
+		}
+		defer atomic.StoreInt32(&a.d.run, runIdle)
+	}
 	if a.handler == nil {
 		return Permanent(noHandler(a.Event))
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.ep.timeout)
 	defer cancel()
-	if a.d == nil { // not timed: no observer
+	if !a.timed { // no observer
 		return a.routes.run(ctx, a.handler, a.route, a.Event, AttemptSync)
 	}
 	start := time.Now()
 	err := a.routes.run(ctx, a.handler, a.route, a.Event, AttemptSync)
 	a.d.Timings.Handler += time.Since(start)
 	return err
+}
+
+// closeAcceptance forbids further runs of d's handler, waiting for a run
+// that an Acceptor left behind (a bug in it) to end first, so that nothing
+// writes d while the Endpoint reads it.
+func closeAcceptance(d *Delivery) {
+	for spins := 0; !atomic.CompareAndSwapInt32(&d.run, runIdle, runClosed); spins++ {
+		if spins < 100 {
+			runtime.Gosched()
+		} else {
+			time.Sleep(time.Millisecond)
+		}
+	}
 }
 
 // Result is how an Acceptor ended a delivery: the Outcome the sender is

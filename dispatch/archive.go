@@ -39,7 +39,18 @@ type Delivery struct {
 	// Timings break Duration down by step; they are measured only when
 	// observers are installed (Router.Observe).
 	Timings Timings
+
+	// run guards Acceptance.Run (runIdle, runBusy, runClosed), with
+	// sync/atomic: an Acceptor may not run the handler once Accept has
+	// returned, when observers and archives read the delivery.
+	run int32
 }
+
+const (
+	runIdle int32 = iota
+	runBusy
+	runClosed
+)
 
 // Archive is told of every delivery whose signature verified (and, with
 // WithArchiveRejected, of the others), after the sender has been answered: for debugging and auditing ("what exactly did Stripe send

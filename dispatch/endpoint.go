@@ -192,11 +192,9 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer cancel()
 	defer context.AfterFunc(e.stopCtx, cancel)()
-	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e}
-	if sw.on {
-		a.d = d
-	}
+	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d, timed: sw.on}
 	res := e.acceptor.Accept(ctx, a)
+	closeAcceptance(d)
 	d.Timings.Store = max(0, sw.lap()-d.Timings.Handler)
 	e.answer(w, r, d, res.Outcome, 0, res.Err)
 }

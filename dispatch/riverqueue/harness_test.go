@@ -51,6 +51,8 @@ type queue interface {
 // no unique constraint: a handler that ran twice leaves two rows.
 type backend struct {
 	name string
+	// db is the SQLite backend's database (nil for PostgreSQL).
+	db *sql.DB
 	// newQueue builds a Queue on a connection pool of its own (a replica).
 	newQueue func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue
 	// effect records id's effect in the transaction ctx carries.
@@ -105,6 +107,7 @@ func sqliteBackend(t *testing.T) backend {
 	require.NoError(t, err)
 	return backend{
 		name: "sqlite",
+		db:   db,
 		newQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
 			db := open(t)
 			q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(cfg))

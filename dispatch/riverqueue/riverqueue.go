@@ -64,7 +64,9 @@ type Config struct {
 	FetchCooldown time.Duration
 	// Retry holds the delays after each failed attempt (default
 	// StandardWebhooksSchedule): a job makes len(Retry)+1 attempts, then is
-	// discarded (a dead letter).
+	// discarded (a dead letter). An empty, non-nil Retry means one attempt
+	// and no retry; a job queued earlier with attempts left is then
+	// retried on StandardWebhooksSchedule's delays.
 	Retry []time.Duration
 	// Jitter spreads each delay by up to this fraction either way (default
 	// 0.1; negative for none), so failures do not retry in step.
@@ -338,6 +340,11 @@ func (w *worker[TDriver, TTx]) Timeout(*river.Job[jobArgs]) time.Duration { retu
 // attempt that failed, with jitter.
 func (w *worker[TDriver, TTx]) NextRetry(job *river.Job[jobArgs]) time.Time {
 	schedule := w.q.cfg.Retry
+	if len(schedule) == 0 {
+		// No retries configured now, but a job inserted under an earlier
+		// configuration still has attempts left: its first delay.
+		schedule = StandardWebhooksSchedule
+	}
 	d := schedule[min(max(job.Attempt, 1), len(schedule))-1]
 	if j := w.q.cfg.Jitter; j > 0 {
 		d = time.Duration(float64(d) * (1 + j*(2*rand.Float64()-1)))

@@ -525,3 +525,24 @@ func TestRetryRacingDiscard(t *testing.T) {
 		})
 	}
 }
+
+// A queue configured with no retries (an empty Retry) still handles a
+// failing job queued earlier with attempts left: it is retried on the
+// default schedule's first delay, where NextRetry used to index
+// schedule[-1] and panic.
+func TestEmptyRetryScheduleAndEarlierJobs(t *testing.T) {
+	b := sqliteBackend(t)
+	r := dispatch.NewRouter()
+	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return errors.New("SMS gateway down") })
+	before := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{time.Hour, time.Hour}}) // three attempts
+	require.Equal(t, 200, deliver(endpoint(t, before, r), body("evt_earlier")))
+
+	now := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{}})
+	start(t, now)
+	eventually(t, "the failed attempt is scheduled for a retry", func() bool {
+		var state string
+		var attempt int
+		require.NoError(t, b.db.QueryRow(`SELECT state, attempt FROM river_job WHERE kind = ?`, riverqueue.Kind).Scan(&state, &attempt))
+		return state == "retryable" && attempt == 1
+	})
+}
