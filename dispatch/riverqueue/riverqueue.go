@@ -89,8 +89,17 @@ type Config struct {
 	Propagator propagation.TextMapPropagator
 	// River is the host's own River configuration (its workers, queues,
 	// logger...), if the host runs its own jobs on the same client. It is
-	// copied: hookkit adds its worker and queue and raises the job
-	// retention periods to Keep.
+	// copied, and its settings stay the host's: hookkit adds its worker
+	// (whose Timeout method bounds hookkit's jobs alone) and its queue, and
+	// fills in only what the host left at zero. The retention periods left
+	// at zero become Keep (completed jobs) and at least a week (cancelled
+	// and discarded ones, the dead letters), since a job is how a duplicate
+	// is recognised; -1 (never delete) and positive values stay as set
+	// (one shorter than Keep shortens the window in which a duplicate is
+	// recognised, and New logs a warning). RescueStuckJobsAfter applies to
+	// every job of the client, so hookkit never changes a host's: left at
+	// zero, River's default (an hour) applies to hookkit's jobs too,
+	// unless Config.RescueAfter is set. JobTimeout is left alone.
 	River *river.Config
 }
 
@@ -179,6 +188,7 @@ func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs Transacto
 	if txs == nil || r == nil {
 		return nil, fmt.Errorf("riverqueue: a Transactor and a Router are required: %w", dispatch.ErrInvalidConfig)
 	}
+	explicitRescue := cfg.RescueAfter != 0
 	if err := cfg.withDefaults(); err != nil {
 		return nil, err
 	}
@@ -208,13 +218,8 @@ func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs Transacto
 	}
 	queues[cfg.Queue] = river.QueueConfig{MaxWorkers: cfg.MaxWorkers, FetchCooldown: cooldown}
 	rc.Queues = queues
-	rc.CompletedJobRetentionPeriod = max(rc.CompletedJobRetentionPeriod, cfg.Keep)
-	rc.CancelledJobRetentionPeriod = max(rc.CancelledJobRetentionPeriod, cfg.Keep, 7*24*time.Hour)
-	rc.DiscardedJobRetentionPeriod = max(rc.DiscardedJobRetentionPeriod, cfg.Keep, 7*24*time.Hour)
-	rc.RescueStuckJobsAfter = max(rc.RescueStuckJobsAfter, cfg.RescueAfter)
-	rc.JobTimeout = max(rc.JobTimeout, cfg.Timeout)
-	if rc.Logger == nil {
-		rc.Logger = cfg.Logger
+	if err := mergeRiverConfig(rc, cfg, cfg.River == nil || explicitRescue); err != nil {
+		return nil, err
 	}
 	client, err := river.NewClient[TTx](driver, rc)
 	if err != nil {
@@ -222,6 +227,39 @@ func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs Transacto
 	}
 	q.client = client
 	return q, nil
+}
+
+// mergeRiverConfig fills in what hookkit needs of rc that the host left at
+// zero (see Config.River), and sets rescue when hookkit owns the client or
+// was asked for it.
+func mergeRiverConfig(rc *river.Config, cfg Config, setRescue bool) error {
+	week := 7 * 24 * time.Hour
+	orDefault := func(host, least time.Duration) time.Duration {
+		if host != 0 {
+			return host // -1 (never delete) or the host's period
+		}
+		return least
+	}
+	rc.CompletedJobRetentionPeriod = orDefault(rc.CompletedJobRetentionPeriod, cfg.Keep)
+	rc.CancelledJobRetentionPeriod = orDefault(rc.CancelledJobRetentionPeriod, max(cfg.Keep, week))
+	rc.DiscardedJobRetentionPeriod = orDefault(rc.DiscardedJobRetentionPeriod, max(cfg.Keep, week))
+	if rc.Logger == nil {
+		rc.Logger = cfg.Logger
+	}
+	if p := rc.CompletedJobRetentionPeriod; p > 0 && p < cfg.Keep {
+		rc.Logger.Warn("River keeps completed jobs for less than the queue's Keep: a duplicate delivery is recognised only that long",
+			"completed_job_retention", p.String(), "keep", cfg.Keep.String())
+	}
+	switch {
+	case rc.RescueStuckJobsAfter != 0:
+		if rc.RescueStuckJobsAfter <= cfg.Timeout {
+			return fmt.Errorf("riverqueue: River's RescueStuckJobsAfter %s must exceed Config.Timeout %s, or a slow job is run beside itself: %w",
+				rc.RescueStuckJobsAfter, cfg.Timeout, dispatch.ErrInvalidConfig)
+		}
+	case setRescue:
+		rc.RescueStuckJobsAfter = cfg.RescueAfter
+	}
+	return nil
 }
 
 // Client returns the River client, for the host's own jobs, its UI and its
