@@ -53,8 +53,9 @@ type backend struct {
 	name string
 	// db is the SQLite backend's database (nil for PostgreSQL).
 	db *sql.DB
-	// newQueue builds a Queue on a connection pool of its own (a replica).
-	newQueue func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue
+	// newQueue builds a Queue on a connection pool of its own (a replica),
+	// with River's tables migrated; newQueueUnmigrated does not migrate.
+	newQueue, newQueueUnmigrated func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue
 	// effect records id's effect in the transaction ctx carries.
 	effect func(ctx context.Context, id string) error
 	// effects counts id's committed effects.
@@ -113,6 +114,12 @@ func sqliteBackend(t *testing.T) backend {
 			q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(cfg))
 			require.NoError(t, err)
 			require.NoError(t, q.Migrate(ctx))
+			return q
+		},
+		newQueueUnmigrated: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
+			db := open(t)
+			q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(cfg))
+			require.NoError(t, err)
 			return q
 		},
 		effect: func(ctx context.Context, id string) error {
@@ -204,6 +211,12 @@ func postgresBackend(t *testing.T) backend {
 			q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), r, fast(cfg))
 			require.NoError(t, err)
 			require.NoError(t, q.Migrate(ctx))
+			return q
+		},
+		newQueueUnmigrated: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
+			pool := open(t)
+			q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), r, fast(cfg))
+			require.NoError(t, err)
 			return q
 		},
 		effect: func(ctx context.Context, id string) error {

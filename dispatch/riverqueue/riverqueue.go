@@ -266,16 +266,67 @@ func mergeRiverConfig(rc *river.Config, cfg Config, setRescue bool) error {
 // tests.
 func (q *Queue[TDriver, TTx]) Client() *river.Client[TTx] { return q.client }
 
-// Migrate brings River's tables up to date.
+// Migrate brings River's tables up to date. Replicas that start together
+// may all call it: one migrates at a time, behind a lock (on PostgreSQL an
+// advisory lock, held by a transaction of its own for the migration's
+// length, so the pool needs two connections; on SQLite the database's write
+// lock, the migration running in the transaction that holds it), and the
+// others wait, then find the tables current.
+// River's own migrator, called concurrently, fails on PostgreSQL with a
+// duplicate-key error on its types. An error names the schema migrated.
 func (q *Queue[TDriver, TTx]) Migrate(ctx context.Context) error {
-	m, err := rivermigrate.New[TTx](q.driver, &rivermigrate.Config{Logger: q.cfg.Logger})
-	if err != nil {
-		return fmt.Errorf("riverqueue: migrate: %w", err)
+	schema := q.client.Schema()
+	where := "River's tables"
+	if schema != "" {
+		where += " in schema " + schema
 	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("riverqueue: migrate: %w", err)
+	m, err := rivermigrate.New[TTx](q.driver, &rivermigrate.Config{Logger: q.cfg.Logger, Schema: schema})
+	if err != nil {
+		return fmt.Errorf("riverqueue: migrate %s: %w", where, err)
+	}
+	tx, err := q.txs.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("riverqueue: migrate %s: begin: %w", where, err)
+	}
+	exec := q.driver.UnwrapExecutor(tx)
+	if q.driver.DatabaseName() == "sqlite" {
+		// The whole migration in the transaction that holds the write
+		// lock (any other connection would wait for it).
+		err = exec.Exec(ctx, `CREATE TABLE IF NOT EXISTS hookkit_river_migration (id INTEGER PRIMARY KEY)`)
+		if err == nil {
+			err = exec.Exec(ctx, `DELETE FROM hookkit_river_migration`) // a write: the lock, from here to the commit
+		}
+		if err == nil {
+			_, err = m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
+		}
+	} else {
+		// River's PostgreSQL migrations cannot share one transaction (one
+		// adds an enum value another then uses): this transaction only
+		// holds the lock, on its connection, while the migrator runs on
+		// others.
+		err = exec.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey(schema))
+		if err == nil {
+			_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		q.txs.End(ctx, tx, false)
+		return fmt.Errorf("riverqueue: migrate %s: %w", where, err)
+	}
+	if err := q.txs.End(ctx, tx, true); err != nil {
+		return fmt.Errorf("riverqueue: migrate %s: commit: %w", where, err)
 	}
 	return nil
+}
+
+// migrationLockKey is the advisory lock of River's migration in schema:
+// replicas migrating different schemas do not wait for each other.
+func migrationLockKey(schema string) int64 {
+	var h uint64 = 14695981039346656037 // FNV-1a
+	for _, c := range []byte("hookkit/river-migration " + schema) {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return int64(h)
 }
 
 // Start starts the workers: this process runs handlers for the queue. The
