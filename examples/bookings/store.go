@@ -128,17 +128,39 @@ func open(ctx context.Context, dsn string) (*store, error) {
 		s.close()
 		return nil, fmt.Errorf("database %s: %w", redact(dsn), err)
 	}
-	for _, stmt := range schema {
-		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
-			s.close()
-			return nil, fmt.Errorf("creating tables: %w", err)
-		}
+	if err := s.createTables(ctx); err != nil {
+		s.close()
+		return nil, fmt.Errorf("creating tables: %w", err)
 	}
 	if err := s.hookkit.Migrate(ctx); err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// createTables creates the bookings schema in one transaction, so that
+// replicas starting together do it one at a time: on PostgreSQL behind an
+// advisory lock (concurrent CREATE TABLE IF NOT EXISTS fail there with
+// unique violations), on SQLite behind the write lock a transaction opened
+// with _txlock=immediate takes.
+func (s *store) createTables(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if s.postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(8316574400123)`); err != nil {
+			return err
+		}
+	}
+	for _, stmt := range schema {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // close closes the database.
