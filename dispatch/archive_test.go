@@ -71,14 +71,14 @@ func TestDeadLetterRerun(t *testing.T) {
 	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_rerun")))
 	require.Equal(t, 200, code)
-	require.Len(t, dls.List(), 1)
+	require.Len(t, dls.All(), 1)
 
 	require.Error(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"), "still failing: kept")
-	require.Len(t, dls.List(), 1)
-	assert.Equal(t, 2, dls.List()[0].Attempts, "the failed re-run is counted")
+	require.Len(t, dls.All(), 1)
+	assert.Equal(t, 2, dls.All()[0].Attempts, "the failed re-run is counted")
 	fixed = true
 	require.NoError(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"))
-	assert.Empty(t, dls.List(), "a successful re-run forgets the letter")
+	assert.Empty(t, dls.All(), "a successful re-run forgets the letter")
 	require.ErrorIs(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"), dispatch.ErrNotDeadLettered)
 }
 
@@ -145,7 +145,7 @@ func TestDeadLetterConcurrentRerunsRunOnce(t *testing.T) {
 			assert.Equal(t, 1, ok, "one re-run ran it")
 			assert.Equal(t, n-1, gone, "the others found it resolved")
 			assert.EqualValues(t, 1, effects.Load(), "one effect")
-			assert.Empty(t, dls.List())
+			assert.Empty(t, dls.All())
 		})
 	}
 }
@@ -163,6 +163,6 @@ func TestMemoryDeadLetterKeepsNoSignature(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer host-credential")
 	code, _ := deliver(ep, req)
 	require.Equal(t, 200, code)
-	require.Len(t, dls.List(), 1)
-	assert.Equal(t, http.Header{"Content-Type": {"application/json"}}, dls.List()[0].Event.Header)
+	require.Len(t, dls.All(), 1)
+	assert.Equal(t, http.Header{"Content-Type": {"application/json"}}, dls.All()[0].Event.Header)
 }

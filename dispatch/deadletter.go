@@ -2,8 +2,10 @@ package dispatch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -21,8 +23,74 @@ type DeadLetter struct {
 	Err error
 	// Attempts is how many times a handler ran (0 for unknown types).
 	Attempts int
-	At       time.Time
+	// At is when it was dead-lettered.
+	At time.Time
+	// Ref is the store's own name for it, for an operator, when it has
+	// one: "river job 4211" for dispatch/riverqueue.
+	Ref string
 }
+
+// MarshalJSON writes a dead letter as an operator's tools read it: the
+// event's key, source, id, type and time, the error as text, the attempts,
+// when, and the store's reference. Never the body or the headers (a
+// customer's phone number, or email, is in the body).
+func (dl DeadLetter) MarshalJSON() ([]byte, error) {
+	v := struct {
+		Key       string     `json:"key"`
+		Source    string     `json:"source"`
+		ID        string     `json:"id"`
+		Type      string     `json:"type"`
+		EventTime *time.Time `json:"event_time,omitempty"`
+		Error     string     `json:"error"`
+		Attempts  int        `json:"attempts"`
+		At        time.Time  `json:"dead_at"`
+		Ref       string     `json:"ref,omitempty"`
+	}{Attempts: dl.Attempts, At: dl.At, Ref: dl.Ref}
+	if e := dl.Event; e != nil {
+		v.Key, v.Source, v.ID, v.Type = e.Key(), e.Source, e.ID, e.Type
+		if !e.Time.IsZero() {
+			t := e.Time
+			v.EventTime = &t
+		}
+	}
+	if dl.Err != nil {
+		v.Error = logtext.Clip(dl.Err.Error(), 2000)
+	}
+	return json.Marshal(v)
+}
+
+// DeadLetterStore is where dead letters wait for an operator: listed a page
+// at a time, fetched, re-run once their cause is fixed, or discarded.
+// MemoryDeadLetters, dispatch/sqltx's and dispatch/pgxtx's DeadLetters and
+// dispatch/riverqueue's implement it, and package dispatch/deadlettertest
+// checks an implementation; package dispatch/admin serves one over HTTP.
+//
+// Rerun means one thing everywhere: run the event's handler again, through
+// r (the router of the Endpoint the letter came from). The transactional
+// stores run it once, now, and resolve the letter only if it succeeds; a
+// handler that fails again leaves it open, one attempt more, and Rerun's
+// error wraps ErrRerunFailed. dispatch/riverqueue puts the job back in the
+// queue with a full set of attempts, run by its workers (with its own
+// router; r must be that router or nil). A key that is not a dead letter
+// is an error wrapping ErrNotDeadLettered; any other error means the store
+// could not be reached. Concurrent re-runs of one letter run it once.
+type DeadLetterStore interface {
+	List(ctx context.Context, f DeadLetterFilter) (DeadLetterPage, error)
+	Get(ctx context.Context, key string) (DeadLetter, error)
+	Rerun(ctx context.Context, r *Router, key string) error
+	Discard(ctx context.Context, key string) error
+}
+
+// DeadLetterPage is one page of a listing, oldest first.
+type DeadLetterPage struct {
+	Letters []DeadLetter
+	// Next, when not empty, is DeadLetterFilter.After for the next page.
+	Next string
+}
+
+// ErrRerunFailed means a dead letter's handler failed again when re-run:
+// the letter stays, with the new error.
+var ErrRerunFailed = errors.New("dispatch: the re-run handler failed again")
 
 // DeadLetterSink stores dead letters. DeadLetter must keep the letter (an
 // error means it could not, and the Endpoint then answers 500 so the sender
@@ -37,6 +105,8 @@ var ErrDeadLettersFull = errors.New("dispatch: dead-letter store full")
 // DefaultMaxDeadLetters is how many dead letters a MemoryDeadLetters holds
 // unless NewMemoryDeadLetters says otherwise.
 const DefaultMaxDeadLetters = 10_000
+
+var _ DeadLetterStore = (*MemoryDeadLetters)(nil)
 
 // MemoryDeadLetters keeps dead letters in memory, for tests and for
 // inspection and re-running. Like everything in memory, it loses them if
@@ -78,12 +148,64 @@ func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
 	return nil
 }
 
-// List returns the dead letters held, oldest first (not those being
-// re-run).
-func (m *MemoryDeadLetters) List() []DeadLetter {
+// All returns every dead letter held, oldest first (not those being
+// re-run), for tests.
+func (m *MemoryDeadLetters) All() []DeadLetter {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]DeadLetter(nil), m.letters...)
+}
+
+// List implements DeadLetterStore: the letters f selects, oldest first,
+// a page at a time. The cursor is a position in the letters held.
+func (m *MemoryDeadLetters) List(_ context.Context, f DeadLetterFilter) (DeadLetterPage, error) {
+	limit := f.limit()
+	start := 0
+	if f.After != "" {
+		n, err := strconv.Atoi(f.After)
+		if err != nil || n < 0 {
+			return DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), ErrInvalidConfig)
+		}
+		start = n
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var page DeadLetterPage
+	for i := start; i < len(m.letters); i++ {
+		if !f.selects(m.letters[i]) {
+			continue
+		}
+		if len(page.Letters) == limit {
+			page.Next = strconv.Itoa(i)
+			break
+		}
+		page.Letters = append(page.Letters, m.letters[i])
+	}
+	return page, nil
+}
+
+// Get implements DeadLetterStore.
+func (m *MemoryDeadLetters) Get(_ context.Context, key string) (DeadLetter, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, dl := range m.letters {
+		if dl.Event.Key() == key {
+			return dl, nil
+		}
+	}
+	return DeadLetter{}, fmt.Errorf("%s: %w", logtext.Clip(key, 200), ErrNotDeadLettered)
+}
+
+// Discard implements DeadLetterStore: the letter is forgotten.
+func (m *MemoryDeadLetters) Discard(ctx context.Context, key string) error {
+	if _, err := m.take(ctx, key); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	close(m.rerunning[key])
+	delete(m.rerunning, key)
+	return nil
 }
 
 // Stats counts the dead letters held, for gauges (dispatch/otelobserver).
@@ -96,8 +218,8 @@ func (m *MemoryDeadLetters) Stats(context.Context) (QueueStats, error) {
 // Rerun re-runs the dead letter of the event with key (Event.Key) through
 // r (Router.Retry), and forgets it when the handler succeeds. It bypasses
 // deduplication: the event was acknowledged, so no delivery of it is
-// pending. It returns the handler's error, or one wrapping
-// ErrNotDeadLettered.
+// pending. It returns an error wrapping ErrRerunFailed and the handler's
+// error, or one wrapping ErrNotDeadLettered.
 //
 // The letter is taken out under the lock before its handler runs and put
 // back, one attempt more and with the new error, if the handler fails: two
@@ -110,6 +232,9 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 		return err
 	}
 	runErr := r.Retry(ctx, dl)
+	if runErr != nil {
+		runErr = fmt.Errorf("%w: %w", ErrRerunFailed, runErr)
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -169,6 +294,22 @@ type DeadLetterFilter struct {
 	// Limit caps how many are returned (DefaultDeadLetterLimit when not
 	// positive).
 	Limit int
+	// After continues a listing: the Next of the page before.
+	After string
+}
+
+func (f DeadLetterFilter) limit() int {
+	if f.Limit <= 0 {
+		return DefaultDeadLetterLimit
+	}
+	return f.Limit
+}
+
+// selects reports whether dl passes f's source, type and time bounds.
+func (f DeadLetterFilter) selects(dl DeadLetter) bool {
+	e := dl.Event
+	return (f.Source == "" || e.Source == f.Source) && (f.Type == "" || e.Type == f.Type) &&
+		(f.Since.IsZero() || !dl.At.Before(f.Since)) && (f.Until.IsZero() || dl.At.Before(f.Until))
 }
 
 // DefaultDeadLetterLimit is how many dead letters a listing returns unless

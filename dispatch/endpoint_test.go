@@ -187,7 +187,7 @@ func TestStatusTable(t *testing.T) {
 			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
 			assert.Equal(t, tt.want.retryAfter, rec.Header().Get("Retry-After") != "", "Retry-After")
 			assert.Equal(t, tt.want.handled, handled.Load(), "handler runs")
-			assert.Equal(t, tt.want.deadLetter, len(dls.List()) == 1, "dead-lettered")
+			assert.Equal(t, tt.want.deadLetter, len(dls.All()) == 1, "dead-lettered")
 			assert.NotContains(t, rec.Body.String(), "hunter2", "internal error text never reaches the sender")
 			assert.NotContains(t, rec.Body.String(), "whsec_")
 			if rec.Code == http.StatusMethodNotAllowed {

@@ -201,7 +201,7 @@ func TestLogsAreBoundedAndCarryNoBodyText(t *testing.T) {
 			assert.NotContains(t, logs.String(), leak)
 			assert.NotContains(t, logs.String(), "77.7777")
 			assert.NotEmpty(t, logs.String(), "the rejection or dead letter is logged")
-			for _, dl := range dls.List() {
+			for _, dl := range dls.All() {
 				assert.NotContains(t, dl.Err.Error(), leak)
 				assert.NotContains(t, dl.Err.Error(), "77.7777")
 			}

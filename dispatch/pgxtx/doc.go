@@ -12,7 +12,10 @@
 //
 //	dispatch.On(r, stripeevent.PaymentIntentSucceeded,
 //		func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
-//			tx, _ := pgxtx.Tx(ctx) // a pgx.Tx: the transaction the key is claimed in
+//			tx, ok := pgxtx.Tx(ctx) // a pgx.Tx: the transaction the key is claimed in
+//			if !ok {
+//				return dispatch.ErrNoTransaction // mounted without hk.Acceptor(): a clear error, retried
+//			}
 //			_, err := tx.Exec(ctx, `UPDATE bookings SET paid = true WHERE id = $1`, pi.Metadata["booking_id"])
 //			return err
 //		})

@@ -14,9 +14,12 @@ import (
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
 )
 
-// Tx returns the pgx transaction a handler runs in, and whether there is
-// one: the handler's writes through it commit together with the event's
-// idempotency key.
+// Tx returns the transaction a handler runs in, and whether there is one:
+// the handler's writes through it commit together with the event's
+// idempotency key. There is one when the handler's Endpoint was mounted
+// with the transactional accept step (Database.Acceptor) or the handler
+// runs in a dispatch/riverqueue worker; a handler that finds none returns
+// dispatch.ErrNoTransaction, whose logged text names the missing step.
 func Tx(ctx context.Context) (pgx.Tx, bool) { return dispatch.TxFromContext[pgx.Tx](ctx) }
 
 // DB is what the transactional mode needs from pgx: *pgxpool.Pool and
@@ -168,8 +171,8 @@ func (l *DeadLetters) DeadLetter(ctx context.Context, dl dispatch.DeadLetter) er
 	return l.s.Put(ctx, dl)
 }
 
-// List returns the open dead letters f selects, oldest first.
-func (l *DeadLetters) List(ctx context.Context, f dispatch.DeadLetterFilter) ([]dispatch.DeadLetter, error) {
+// List returns a page of the open dead letters f selects, oldest first.
+func (l *DeadLetters) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
 	return l.s.List(ctx, f)
 }
 
@@ -183,13 +186,15 @@ func (l *DeadLetters) Get(ctx context.Context, key string) (dispatch.DeadLetter,
 // transaction that marks it resolved when the handler succeeds: a handler
 // that writes through Tx(ctx) commits its effect and the resolution
 // together. A handler that fails again leaves the letter open, with its
-// error and one attempt more.
+// error and one attempt more, and the error wraps dispatch.ErrRerunFailed.
 func (l *DeadLetters) Rerun(ctx context.Context, r *dispatch.Router, key string) error {
 	return l.s.Rerun(ctx, r, key)
 }
 
 // Discard closes the dead letter of key without running it.
 func (l *DeadLetters) Discard(ctx context.Context, key string) error { return l.s.Discard(ctx, key) }
+
+var _ dispatch.DeadLetterStore = (*DeadLetters)(nil)
 
 // driver runs the dead-letter store's statements on pgx.
 type driver struct{ db DB }

@@ -10,6 +10,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/deadlettertest"
 	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -103,4 +105,23 @@ func TestPostgres(t *testing.T) {
 func TestConfigIsValidated(t *testing.T) {
 	_, err := pgxtx.New(nil, pgxtx.Config{})
 	require.Error(t, err)
+}
+
+func TestDeadLettersConformance(t *testing.T) {
+	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	deadlettertest.Run(t, func(t *testing.T, _ *dispatch.Router) deadlettertest.Harness {
+		pool, err := pgxpool.New(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		idem, dl := randomName("hk_idem_"), randomName("hk_dl_")
+		t.Cleanup(func() {
+			for _, name := range []string{idem, dl} {
+				pool.Exec(context.Background(), `DROP TABLE IF EXISTS `+name)
+			}
+		})
+		hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: idem, DeadLetterTable: dl})
+		require.NoError(t, err)
+		require.NoError(t, hk.Migrate(ctx))
+		return deadlettertest.Harness{Store: hk.DeadLetters(), Options: []dispatch.Option{dispatch.WithAcceptor(hk.Acceptor())}}
+	})
 }

@@ -51,7 +51,7 @@ func TestRiverSettingsStayTheHosts(t *testing.T) {
 		rc := merged(t, nil, Config{})
 		assert.Equal(t, DefaultTimeout+time.Minute, rc.RescueStuckJobsAfter, "hookkit's jobs are rescued two minutes after a crash")
 		assert.Equal(t, 96*time.Hour, rc.CompletedJobRetentionPeriod)
-		assert.Zero(t, rc.JobTimeout, "hookkit's worker bounds its own jobs (Worker.Timeout)")
+		assert.Equal(t, DefaultTimeout, rc.JobTimeout, "below the rescue, as River requires")
 	})
 	t.Run("an explicit RescueAfter on a host client", func(t *testing.T) {
 		rc := merged(t, &river.Config{}, Config{RescueAfter: 5 * time.Minute})

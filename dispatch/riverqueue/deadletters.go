@@ -19,63 +19,133 @@ import (
 // DeadLetters are a Queue's dead letters: its jobs that were discarded
 // (every attempt failed) or cancelled (a permanent failure), which River
 // keeps with their event, their errors and their attempts. They show in
-// River's UI too.
+// River's UI too. A DeadLetters is a dispatch.DeadLetterStore.
 type DeadLetters[TTx any] struct {
-	client *river.Client[TTx]
-	driver riverdriver.Driver[TTx]
-	txs    Transactor[TTx]
-	queue  string
+	client   *river.Client[TTx]
+	driver   riverdriver.Driver[TTx]
+	txs      Transactor[TTx]
+	router   *dispatch.Router
+	queue    string
+	attempts int // a full set: len(Config.Retry)+1
 }
 
 // DeadLetters returns the queue's dead letters.
 func (q *Queue[TDriver, TTx]) DeadLetters() *DeadLetters[TTx] {
-	return &DeadLetters[TTx]{client: q.client, driver: q.driver, txs: q.txs, queue: q.cfg.Queue}
+	return &DeadLetters[TTx]{client: q.client, driver: q.driver, txs: q.txs, router: q.router, queue: q.cfg.Queue,
+		attempts: len(q.cfg.Retry) + 1}
 }
 
-// DeadLetter is a dead letter and the job that holds it.
-type DeadLetter struct {
-	dispatch.DeadLetter
-	// JobID is the River job's ID.
-	JobID int64
-	// State is "discarded" or "cancelled".
-	State string
-}
+var _ dispatch.DeadLetterStore = (*DeadLetters[any])(nil)
 
 // deadStates are the job states of dead letters.
 var deadStates = []rivertype.JobState{rivertype.JobStateDiscarded, rivertype.JobStateCancelled}
 
-// List returns the dead letters f selects (by source, type, when they died
-// and how many), oldest first.
-func (d *DeadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter) ([]DeadLetter, error) {
+// params lists the queue's dead jobs, oldest first, with f's source and
+// type filters (in SQL, on the job's arguments).
+func (d *DeadLetters[TTx]) params(f dispatch.DeadLetterFilter) *river.JobListParams {
+	p := river.NewJobListParams().Kinds(Kind).Queues(d.queue).States(deadStates...).
+		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderAsc)
+	if f.Source != "" {
+		p = p.Where("args->>'source' = @source", river.NamedArgs{"source": f.Source})
+	}
+	if f.Type != "" {
+		p = p.Where("args->>'type' = @type", river.NamedArgs{"type": f.Type})
+	}
+	return p
+}
+
+// List implements dispatch.DeadLetterStore: a page of the dead letters f
+// selects (by source, type, when they died), oldest first. The cursor is
+// River's own (river.JobListCursor).
+func (d *DeadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = dispatch.DefaultDeadLetterLimit
 	}
-	var out []DeadLetter
-	err := d.each(ctx, func(job *rivertype.JobRow, dl DeadLetter) bool {
-		e := dl.Event
-		switch {
-		case f.Source != "" && e.Source != f.Source, f.Type != "" && e.Type != f.Type,
-			!f.Since.IsZero() && dl.At.Before(f.Since), !f.Until.IsZero() && !dl.At.Before(f.Until):
-			return true
+	params := d.params(f)
+	if f.After != "" {
+		var cursor river.JobListCursor
+		if err := cursor.UnmarshalText([]byte(f.After)); err != nil {
+			return dispatch.DeadLetterPage{}, fmt.Errorf("riverqueue: dead letters cursor: %w: %w", err, dispatch.ErrInvalidConfig)
 		}
-		out = append(out, dl)
-		return len(out) < limit
-	})
-	return out, err
+		params = params.After(&cursor)
+	}
+	// Each batch asks for what the page still lacks, so a full page ends
+	// where a batch does, and River's cursor of that batch continues it.
+	// (A full last page gets a Next whose page is empty.)
+	var page dispatch.DeadLetterPage
+	for {
+		res, err := d.client.JobList(ctx, params.First(min(limit-len(page.Letters), 10_000)))
+		if err != nil {
+			return page, fmt.Errorf("riverqueue: list dead letters: %w", err)
+		}
+		for _, job := range res.Jobs {
+			dl, tombstone, err := deadLetterOf(job)
+			if err != nil {
+				return page, err
+			}
+			if tombstone || (!f.Since.IsZero() && dl.At.Before(f.Since)) || (!f.Until.IsZero() && !dl.At.Before(f.Until)) {
+				continue
+			}
+			page.Letters = append(page.Letters, dl)
+		}
+		if res.LastCursor == nil || len(res.Jobs) == 0 {
+			return page, nil
+		}
+		if len(page.Letters) == limit {
+			text, err := res.LastCursor.MarshalText()
+			if err != nil {
+				return page, fmt.Errorf("riverqueue: dead letters cursor: %w", err)
+			}
+			page.Next = string(text)
+			return page, nil
+		}
+		params = params.After(res.LastCursor)
+	}
 }
 
-// Retry puts the dead letter of the event with key (Event.Key()) back in
-// the queue (River's JobRetry): the workers run it again. It returns an
-// error wrapping dispatch.ErrNotDeadLettered if there is none. It is one
-// transaction that locks the job: a Retry racing a Discard of the same
-// letter, or another Retry, finds it no longer dead and says so.
-func (d *DeadLetters[TTx]) Retry(ctx context.Context, key string) error {
-	return d.locked(ctx, "retry", key, func(tx TTx, job *rivertype.JobRow) error {
-		_, err := d.client.JobRetryTx(ctx, tx, job.ID)
-		return err
+// Get implements dispatch.DeadLetterStore.
+func (d *DeadLetters[TTx]) Get(ctx context.Context, key string) (dispatch.DeadLetter, error) {
+	job, err := d.find(ctx, key)
+	if err != nil {
+		return dispatch.DeadLetter{}, err
+	}
+	dl, _, err := deadLetterOf(job)
+	return dl, err
+}
+
+// Rerun implements dispatch.DeadLetterStore: the dead letter of the event
+// with key (Event.Key()) goes back in the queue (River's JobRetry) with a
+// full set of attempts on the queue's retry schedule, counted from now,
+// and the workers run it, through the queue's router: r must be that
+// router, or nil. It returns an error wrapping dispatch.ErrNotDeadLettered
+// if there is none. It is one transaction that locks the job: a Rerun
+// racing a Discard of the same letter, or another Rerun, finds it no
+// longer dead and says so.
+func (d *DeadLetters[TTx]) Rerun(ctx context.Context, r *dispatch.Router, key string) error {
+	if r != nil && r != d.router {
+		return fmt.Errorf("riverqueue: Rerun with a router other than the queue's: its workers run the queue's handlers: %w",
+			dispatch.ErrInvalidConfig)
+	}
+	return d.locked(ctx, "rerun", key, func(tx TTx, job *rivertype.JobRow) error {
+		if _, err := d.client.JobRetryTx(ctx, tx, job.ID); err != nil {
+			return err
+		}
+		md := map[string]any{}
+		_ = json.Unmarshal(job.Metadata, &md)
+		md[rerunBaseKey] = job.Attempt
+		metadata, err := json.Marshal(md)
+		if err != nil {
+			return err
+		}
+		return d.driver.UnwrapExecutor(tx).Exec(ctx, `UPDATE `+d.table()+` SET max_attempts = $1, metadata = $2 WHERE id = $3`,
+			job.Attempt+d.attempts, string(metadata), job.ID)
 	})
 }
+
+// rerunBaseKey is where a re-run job's metadata keeps the attempt it was
+// re-run after, so that its retries follow the schedule from the start.
+const rerunBaseKey = "hookkit_rerun_after_attempt"
 
 // discardedKey marks, in a job's metadata, a dead letter an operator
 // discarded.
@@ -158,52 +228,23 @@ func (d *DeadLetters[TTx]) table() string {
 }
 
 func (d *DeadLetters[TTx]) find(ctx context.Context, key string) (*rivertype.JobRow, error) {
-	var found *rivertype.JobRow
-	err := d.each(ctx, func(job *rivertype.JobRow, dl DeadLetter) bool {
-		if dl.Event.Key() == key {
-			found = job
-			return false
-		}
-		return true
-	})
-	if err == nil && found == nil {
-		err = fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+	res, err := d.client.JobList(ctx, d.params(dispatch.DeadLetterFilter{}).
+		Where("args->>'key' = @key", river.NamedArgs{"key": key}).First(1))
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: find dead letter: %w", err)
 	}
-	return found, err
+	if len(res.Jobs) == 0 {
+		return nil, fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+	}
+	return res.Jobs[0], nil
 }
 
-// each calls fn for every dead letter, oldest first, until it returns
-// false.
-func (d *DeadLetters[TTx]) each(ctx context.Context, fn func(*rivertype.JobRow, DeadLetter) bool) error {
-	params := river.NewJobListParams().Kinds(Kind).Queues(d.queue).States(deadStates...).
-		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderAsc).First(100)
-	for {
-		res, err := d.client.JobList(ctx, params)
-		if err != nil {
-			return fmt.Errorf("riverqueue: list dead letters: %w", err)
-		}
-		for _, job := range res.Jobs {
-			dl, err := deadLetterOf(job)
-			if err != nil {
-				return err
-			}
-			if !fn(job, dl) {
-				return nil
-			}
-		}
-		if res.LastCursor == nil || len(res.Jobs) == 0 {
-			return nil
-		}
-		params = params.After(res.LastCursor)
-	}
-}
-
-func deadLetterOf(job *rivertype.JobRow) (DeadLetter, error) {
+func deadLetterOf(job *rivertype.JobRow) (dl dispatch.DeadLetter, tombstone bool, err error) {
 	var args jobArgs
 	if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
-		return DeadLetter{}, fmt.Errorf("riverqueue: job %d: %w", job.ID, err)
+		return dl, false, fmt.Errorf("riverqueue: job %d: %w", job.ID, err)
 	}
-	dl := DeadLetter{DeadLetter: dispatch.DeadLetter{Event: args.event(), Attempts: job.Attempt}, JobID: job.ID, State: string(job.State)}
+	dl = dispatch.DeadLetter{Event: args.event(), Attempts: job.Attempt, Ref: fmt.Sprintf("river job %d (%s)", job.ID, job.State)}
 	if job.FinalizedAt != nil {
 		dl.At = *job.FinalizedAt
 	}
@@ -212,7 +253,11 @@ func deadLetterOf(job *rivertype.JobRow) (DeadLetter, error) {
 	} else {
 		dl.Err = errors.New(string(job.State))
 	}
-	return dl, nil
+	var md map[string]json.RawMessage
+	if json.Unmarshal(job.Metadata, &md) == nil {
+		_, tombstone = md[discardedKey]
+	}
+	return dl, tombstone, nil
 }
 
 // Stats counts the queue's jobs — waiting (available, scheduled, pending),

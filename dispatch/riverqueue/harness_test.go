@@ -63,7 +63,7 @@ type backend struct {
 	// jobs counts the jobs of a kind in any state.
 	jobs func(t *testing.T) int
 	// deadLetters lists the dead letters of the queue q.
-	deadLetters func(t *testing.T, q queue) []riverqueue.DeadLetter
+	deadLetters func(t *testing.T, q queue) []dispatch.DeadLetter
 	// retry re-drives the dead letter of key; discard closes it.
 	retry, discard func(t *testing.T, q queue, key string) error
 	// args returns the raw arguments of every job, as River's UI shows
@@ -140,13 +140,13 @@ func sqliteBackend(t *testing.T) backend {
 			require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = ?`, riverqueue.Kind).Scan(&n))
 			return n
 		},
-		deadLetters: func(t *testing.T, q queue) []riverqueue.DeadLetter {
+		deadLetters: func(t *testing.T, q queue) []dispatch.DeadLetter {
 			dls, err := q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
 			require.NoError(t, err)
-			return dls
+			return dls.Letters
 		},
 		retry: func(t *testing.T, q queue, key string) error {
-			return q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().Retry(ctx, key)
+			return q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().Rerun(ctx, nil, key)
 		},
 		discard: func(t *testing.T, q queue, key string) error {
 			return q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().Discard(ctx, key)
@@ -237,13 +237,13 @@ func postgresBackend(t *testing.T) backend {
 			require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`, riverqueue.Kind).Scan(&n))
 			return n
 		},
-		deadLetters: func(t *testing.T, q queue) []riverqueue.DeadLetter {
+		deadLetters: func(t *testing.T, q queue) []dispatch.DeadLetter {
 			dls, err := q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
 			require.NoError(t, err)
-			return dls
+			return dls.Letters
 		},
 		retry: func(t *testing.T, q queue, key string) error {
-			return q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().Retry(ctx, key)
+			return q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().Rerun(ctx, nil, key)
 		},
 		discard: func(t *testing.T, q queue, key string) error {
 			return q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().Discard(ctx, key)

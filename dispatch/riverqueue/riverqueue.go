@@ -99,7 +99,9 @@ type Config struct {
 	// recognised, and New logs a warning). RescueStuckJobsAfter applies to
 	// every job of the client, so hookkit never changes a host's: left at
 	// zero, River's default (an hour) applies to hookkit's jobs too,
-	// unless Config.RescueAfter is set. JobTimeout is left alone.
+	// unless Config.RescueAfter is set, which then also sets a JobTimeout
+	// left at zero to Config.Timeout (River requires the rescue to exceed
+	// it). A JobTimeout the host set is left alone.
 	River *river.Config
 }
 
@@ -258,6 +260,12 @@ func mergeRiverConfig(rc *river.Config, cfg Config, setRescue bool) error {
 		}
 	case setRescue:
 		rc.RescueStuckJobsAfter = cfg.RescueAfter
+		if rc.JobTimeout == 0 {
+			// River requires the rescue to exceed the default job
+			// timeout (a minute when unset): jobs without a timeout of
+			// their own get hookkit's.
+			rc.JobTimeout = cfg.Timeout
+		}
 	}
 	return nil
 }
@@ -297,6 +305,10 @@ func (q *Queue[TDriver, TTx]) Migrate(ctx context.Context) error {
 			err = exec.Exec(ctx, `DELETE FROM hookkit_river_migration`) // a write: the lock, from here to the commit
 		}
 		if err == nil {
+			// Deprecated for PostgreSQL, where one migration adds an enum
+			// value a later one uses; SQLite's migrations have no enums
+			// and run in one transaction, the one holding the lock.
+			//lint:ignore SA1019 the PostgreSQL caveat does not apply to SQLite
 			_, err = m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
 		}
 	} else {
@@ -403,6 +415,18 @@ func (q *Queue[TDriver, TTx]) insertOpts(ctx context.Context) *river.InsertOpts 
 	return opts
 }
 
+// rerunAfter is the attempt a re-run dead letter was re-run after (0 for
+// a job never re-run).
+func rerunAfter(metadata []byte) int {
+	var md struct {
+		After int `json:"hookkit_rerun_after_attempt"`
+	}
+	if len(metadata) == 0 || json.Unmarshal(metadata, &md) != nil {
+		return 0
+	}
+	return md.After
+}
+
 // traceContext returns ctx carrying the trace context a job's metadata
 // holds, as the remote parent of what the worker does.
 func (q *Queue[TDriver, TTx]) traceContext(ctx context.Context, metadata []byte) context.Context {
@@ -434,7 +458,8 @@ func (w *worker[TDriver, TTx]) NextRetry(job *river.Job[jobArgs]) time.Time {
 		// configuration still has attempts left: its first delay.
 		schedule = StandardWebhooksSchedule
 	}
-	d := schedule[min(max(job.Attempt, 1), len(schedule))-1]
+	attempt := job.Attempt - rerunAfter(job.Metadata) // a re-run starts the schedule over
+	d := schedule[min(max(attempt, 1), len(schedule))-1]
 	if j := w.q.cfg.Jitter; j > 0 {
 		d = time.Duration(float64(d) * (1 + j*(2*rand.Float64()-1)))
 	}

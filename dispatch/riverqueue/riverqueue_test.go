@@ -16,12 +16,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/deadlettertest"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
@@ -114,14 +117,14 @@ func TestDeadLettersAndRetry(t *testing.T) {
 			require.Equal(t, 200, deliver(ep, body("evt_permanent")))
 			eventually(t, "both dead-lettered", func() bool { return len(b.deadLetters(t, q)) == 2 })
 
-			letters := map[string]riverqueue.DeadLetter{}
+			letters := map[string]dispatch.DeadLetter{}
 			for _, dl := range b.deadLetters(t, q) {
 				letters[dl.Event.ID] = dl
 			}
-			assert.Equal(t, "discarded", letters["evt_broken"].State)
+			assert.Contains(t, letters["evt_broken"].Ref, "(discarded)")
 			assert.Equal(t, 3, letters["evt_broken"].Attempts, "every attempt of the schedule")
 			assert.Contains(t, letters["evt_broken"].Err.Error(), "no reminder template")
-			assert.Equal(t, "cancelled", letters["evt_permanent"].State)
+			assert.Contains(t, letters["evt_permanent"].Ref, "(cancelled)")
 			assert.Equal(t, 1, letters["evt_permanent"].Attempts, "a permanent failure is not retried")
 			assert.Equal(t, "payment_intent.succeeded", letters["evt_broken"].Event.Type)
 			assert.JSONEq(t, `{"id":"pi_1","amount":5000}`, string(letters["evt_broken"].Event.Data), "the payload a retry decodes")
@@ -574,6 +577,29 @@ func TestConcurrentMigrations(t *testing.T) {
 				assert.NoError(t, <-errs)
 			}
 			require.NoError(t, queues[0].Migrate(ctx), "and again, with nothing left to do")
+		})
+	}
+}
+
+func TestDeadLettersConformance(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			deadlettertest.Run(t, func(t *testing.T, r *dispatch.Router) deadlettertest.Harness {
+				b := sqliteBackend(t)
+				if name == "postgres" {
+					b = postgresBackend(t)
+				}
+				q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{5 * time.Millisecond}})
+				start(t, q)
+				var store dispatch.DeadLetterStore
+				switch q := q.(type) {
+				case *riverqueue.Queue[*riversqlite.Driver, *sql.Tx]:
+					store = q.DeadLetters()
+				case *riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]:
+					store = q.DeadLetters()
+				}
+				return deadlettertest.Harness{Store: store, Options: []dispatch.Option{dispatch.WithAcceptor(q)}, Async: true}
+			})
 		})
 	}
 }

@@ -1,6 +1,7 @@
 package sqltx_test
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
 	"modernc.org/sqlite"
 )
@@ -51,4 +53,21 @@ func BenchmarkModes(b *testing.B) {
 	sqltxtest.BenchmarkModes(b, sqltxtest.Database{Name: "sqlite", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
 		return openCountingSQLite(b, filepath.Join(b.TempDir(), "bench.db")), false, sqliteCommits.Load
 	}})
+}
+
+// BenchmarkListDeadLetters: a page of 100 of 10,000 dead letters on SQLite.
+func BenchmarkListDeadLetters(b *testing.B) {
+	db, err := sql.Open("sqlite", filepath.Join(b.TempDir(), "dl.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	hk, err := sqltx.NewSQLite(db, sqltx.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := hk.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	sqltxtest.BenchmarkListDeadLetters(b, hk, 10_000)
 }

@@ -13,7 +13,10 @@
 //
 //	dispatch.On(r, stripeevent.PaymentIntentSucceeded,
 //		func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
-//			tx, _ := sqltx.Tx(ctx) // the transaction the key is claimed in
+//			tx, ok := sqltx.Tx(ctx) // the transaction the key is claimed in
+//			if !ok {
+//				return dispatch.ErrNoTransaction // mounted without hk.Acceptor(): a clear error, retried
+//			}
 //			_, err := tx.ExecContext(ctx, `UPDATE bookings SET paid = true WHERE id = $1`, pi.Metadata["booking_id"])
 //			return err
 //		})

@@ -12,13 +12,12 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/riverqueue"
+	hkadmin "github.com/hookkit/hookkit/dispatch/admin"
 	"github.com/hookkit/hookkit/events/conversoevent"
 	"github.com/hookkit/hookkit/events/etailevent"
 	"github.com/hookkit/hookkit/events/standardevent"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
-	"github.com/hookkit/hookkit/internal/logtext"
 	"github.com/hookkit/hookkit/verify"
 )
 
@@ -167,9 +166,18 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 		admin := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, requireBearer(sec.APIToken, h)) }
 		admin("GET /bookings/{id}", a.getBooking)
 		admin("GET /metrics", a.telemetry.metrics.ServeHTTP)
-		admin("GET /dead-letters", a.listDeadLetters)
-		admin("POST /dead-letters/{key}/rerun", a.rerunDeadLetter)
-		admin("POST /dead-letters/{key}/discard", a.discardDeadLetter)
+		// Every dead letter, the bookings database's and River's, through
+		// dispatch/admin, which authenticates nothing itself: the same
+		// token, checked by its Authorize.
+		deadLetters, err := hkadmin.New(hkadmin.Config{
+			Store:     &deadLetterStores{db: a.store.hookkit.DeadLetters(), sms: a.jobs.deadLetters},
+			Routers:   a.routers,
+			Authorize: func(r *http.Request) bool { return bearerMatches(sec.APIToken, r) },
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/dead-letters/", http.StripPrefix("/dead-letters", deadLetters))
 	}
 	a.handler = mux
 	return a, nil
@@ -210,8 +218,7 @@ func (a *app) shutdown(ctx context.Context) error {
 // <token>", comparing as tokenMatches does.
 func requireBearer(token string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || !tokenMatches(token, got) {
+		if !bearerMatches(token, r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="bookings"`)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusUnauthorized)
@@ -220,6 +227,12 @@ func requireBearer(token string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// bearerMatches reports whether r carries "Authorization: Bearer <token>".
+func bearerMatches(token string, r *http.Request) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && tokenMatches(token, got)
 }
 
 // coverage splits a sender's catalog into the kinds r handles and those it
@@ -234,95 +247,4 @@ func coverage(r *dispatch.Router, catalog []string) (handled, left []string) {
 		}
 	}
 	return handled, left
-}
-
-// deadLetterView is a dead letter as GET /dead-letters lists it: what it
-// is and why, never its body. Twilio's are River jobs (see smsJobs).
-type deadLetterView struct {
-	Key        string    `json:"key"`
-	Type       string    `json:"type"`
-	Error      string    `json:"error"`
-	Attempts   int       `json:"attempts"`
-	At         time.Time `json:"at"`
-	RiverJobID int64     `json:"river_job_id,omitempty"`
-}
-
-func (a *app) listDeadLetters(w http.ResponseWriter, r *http.Request) {
-	f := dispatch.DeadLetterFilter{Source: r.URL.Query().Get("source"), Type: r.URL.Query().Get("type")}
-	letters, err := a.store.hookkit.DeadLetters().List(r.Context(), f)
-	var jobs []riverqueue.DeadLetter
-	if err == nil && (f.Source == "" || f.Source == twilioevent.Source) {
-		jobs, err = a.jobs.deadLetters.List(r.Context(), f)
-	}
-	if err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
-		return
-	}
-	views := []deadLetterView{}
-	view := func(dl dispatch.DeadLetter, jobID int64) deadLetterView {
-		return deadLetterView{Key: dl.Event.Key(), Type: dl.Event.Type, Error: dl.Err.Error(), Attempts: dl.Attempts, At: dl.At, RiverJobID: jobID}
-	}
-	for _, dl := range letters {
-		views = append(views, view(dl, 0))
-	}
-	for _, j := range jobs {
-		views = append(views, view(j.DeadLetter, j.JobID))
-	}
-	writeJSON(w, http.StatusOK, views)
-}
-
-// rerunDeadLetter runs a dead letter again once its cause is fixed. One
-// kept in the bookings database runs through its sender's router now, and
-// is resolved, in the handler's own transaction, only if the handler
-// succeeds (200). A Twilio job goes back into River's queue (202), and its
-// workers run it.
-func (a *app) rerunDeadLetter(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
-	source, _, _ := strings.Cut(key, ":")
-	router, ok := a.routers[source]
-	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
-		return
-	}
-	if source == twilioevent.Source {
-		answerDeadLetter(w, a.jobs.deadLetters.Retry(r.Context(), key), http.StatusAccepted, "queued", key)
-		return
-	}
-	err := a.store.hookkit.DeadLetters().Rerun(r.Context(), router, key)
-	if err != nil && !errors.Is(err, dispatch.ErrNotDeadLettered) {
-		writeJSON(w, http.StatusConflict, map[string]string{"error": "the handler failed again", "cause": logtext.Clip(err.Error(), 300)})
-		return
-	}
-	answerDeadLetter(w, err, http.StatusOK, "resolved", key)
-}
-
-// answerDeadLetter answers a dead-letter operation: 404 for a key that is
-// not a dead letter, 500 if the database failed, else status with
-// {done: key}.
-func answerDeadLetter(w http.ResponseWriter, err error, status int, done, key string) {
-	switch {
-	case errors.Is(err, dispatch.ErrNotDeadLettered):
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
-	case err != nil:
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "database unavailable"})
-	default:
-		writeJSON(w, status, map[string]string{done: key})
-	}
-}
-
-func (a *app) discardDeadLetter(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
-	discard := a.store.hookkit.DeadLetters().Discard
-	if source, _, _ := strings.Cut(key, ":"); source == twilioevent.Source {
-		discard = a.jobs.deadLetters.Discard
-	}
-	answerDeadLetter(w, discard(r.Context(), key), http.StatusOK, "discarded", key)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(v)
 }

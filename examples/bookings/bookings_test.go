@@ -97,9 +97,9 @@ func sendFixture(t *testing.T, a *app, name string) int {
 // deadLetters lists the open dead letters kept in the bookings database.
 func deadLetters(t *testing.T, a *app) []dispatch.DeadLetter {
 	t.Helper()
-	letters, err := a.store.hookkit.DeadLetters().List(context.Background(), dispatch.DeadLetterFilter{})
+	page, err := a.store.hookkit.DeadLetters().List(context.Background(), dispatch.DeadLetterFilter{})
 	require.NoError(t, err)
-	return letters
+	return page.Letters
 }
 
 func bookingNow(t *testing.T, a *app) *bookingView {

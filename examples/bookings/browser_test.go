@@ -322,9 +322,12 @@ func TestAdminUIListsDiscardedJobInBrowser(t *testing.T) {
 	assert.GreaterOrEqual(t, redPixels(img, jobList), 20, "the screenshot shows the discarded job's red dot in the list")
 
 	// The job's own page says why it was discarded.
-	require.NoError(t, b.call(ctx, b.session, "Page.navigate", map[string]any{"url": fmt.Sprintf("%s/jobs/%d", srv.URL, dl.RiverJobID)}))
+	var jobID int64
+	_, err = fmt.Sscanf(dl.Ref, "river job %d", &jobID)
+	require.NoError(t, err, dl.Ref)
+	require.NoError(t, b.call(ctx, b.session, "Page.navigate", map[string]any{"url": fmt.Sprintf("%s/jobs/%d", srv.URL, jobID)}))
 	text = b.waitForText(ctx, t, "outbox")
-	assert.Contains(t, text, fmt.Sprint(dl.RiverJobID))
+	assert.Contains(t, text, fmt.Sprint(jobID))
 	assert.Contains(t, strings.ToLower(text), "discarded")
 	b.mu.Lock()
 	assert.Positive(t, b.challenges, "the browser was challenged for the token")

@@ -154,8 +154,8 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 // template) and re-runs the dead letter through the admin route, as an
 // operator would; it returns 1 if the re-run did not resolve it.
 func fixDeadLetter(ctx context.Context, base string, a *app) int {
-	var letters []deadLetterView
-	if err := admin(ctx, http.MethodGet, base+"/dead-letters", &letters); err != nil || len(letters) != 1 {
+	letters, err := listDeadLetters(ctx, base)
+	if err != nil || len(letters) != 1 {
 		fmt.Printf("\n✗ expected one dead letter, found %d (%v)\n", len(letters), err)
 		return 1
 	}
@@ -172,19 +172,54 @@ func fixDeadLetter(ctx context.Context, base string, a *app) int {
 	}
 	after, _ := snapshot(ctx, base)
 	fmt.Printf("POST /dead-letters/%s/rerun   resolved     %s\n", dl.Key, describe(before, after))
-	if err := admin(ctx, http.MethodGet, base+"/dead-letters", &letters); err != nil || len(letters) != 0 {
+	if letters, err = listDeadLetters(ctx, base); err != nil || len(letters) != 0 {
 		fmt.Printf("✗ the dead letter is still open (%v)\n", err)
 		return 1
 	}
 	return 0
 }
 
+// deadLetterJSON is a dead letter as dispatch/admin lists it.
+type deadLetterJSON struct {
+	Key, Type, Error, Ref string
+	Attempts              int
+}
+
+// listDeadLetters lists every dead letter through the admin routes, page
+// after page.
+func listDeadLetters(ctx context.Context, base string) ([]deadLetterJSON, error) {
+	var all []deadLetterJSON
+	for after, pages := "", 0; pages < 100; pages++ {
+		var page struct {
+			DeadLetters []deadLetterJSON `json:"dead_letters"`
+			Next        string
+		}
+		if err := admin(ctx, http.MethodGet, base+"/dead-letters/?after="+url.QueryEscape(after), &page); err != nil {
+			return nil, err
+		}
+		all = append(all, page.DeadLetters...)
+		if page.Next == "" {
+			return all, nil
+		}
+		after = page.Next
+	}
+	return nil, errors.New("the dead-letter listing does not end")
+}
+
 // adminRequest calls an admin route with the demo's API token and returns
-// the status and the body.
+// the status and the body. A POST sends an empty JSON object, as
+// dispatch/admin requires.
 func adminRequest(ctx context.Context, method, url string) (int, []byte, error) {
-	r, err := http.NewRequestWithContext(ctx, method, url, nil)
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("{}")
+	}
+	r, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
 		return 0, nil, err
+	}
+	if body != nil {
+		r.Header.Set("Content-Type", "application/json")
 	}
 	r.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
 	resp, err := http.DefaultClient.Do(r)
@@ -192,8 +227,8 @@ func adminRequest(ctx context.Context, method, url string) (int, []byte, error) 
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, body, err
+	answer, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, answer, err
 }
 
 // admin calls an admin route and decodes its JSON answer into v; a status

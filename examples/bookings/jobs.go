@@ -27,7 +27,7 @@ import (
 // acknowledged once its job's insert has committed, and River's workers run
 // smsStatus for it in the job's transaction, retrying failures. A job that
 // fails every attempt is discarded: it is a dead letter, listed by GET
-// /dead-letters and shown in River's UI (-admin), and re-run by River.
+// /dead-letters/ and shown in River's UI (-admin), and re-run by River.
 type smsJobs struct {
 	queue interface {
 		dispatch.Acceptor
@@ -35,11 +35,7 @@ type smsJobs struct {
 		Stop(context.Context) error
 		Stats(context.Context) (dispatch.QueueStats, error)
 	}
-	deadLetters interface {
-		List(context.Context, dispatch.DeadLetterFilter) ([]riverqueue.DeadLetter, error)
-		Retry(ctx context.Context, key string) error
-		Discard(ctx context.Context, key string) error
-	}
+	deadLetters dispatch.DeadLetterStore
 	// ui is River's web UI's API on the same client.
 	ui uiendpoints.Bundle
 }

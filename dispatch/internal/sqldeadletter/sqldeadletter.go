@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,7 +131,7 @@ func New[Tx any](d Driver[Tx], dialect Dialect, table string) (*Store[Tx], error
 ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, dead_at = excluded.dead_at,
 	header = excluded.header, body = excluded.body, data = excluded.data, state = 'open', closed_at = NULL`,
 			list: `SELECT ` + columns + ` FROM ` + t + ` WHERE state = 'open' AND ($1 = '' OR source = $1) AND ($2 = '' OR type = $2)
-	AND dead_at >= $3 AND dead_at < $4 ORDER BY dead_at, key LIMIT $5`,
+	AND (dead_at > $3 OR (dead_at = $3 AND key > $6)) AND dead_at < $4 ORDER BY dead_at, key LIMIT $5`,
 			get:          `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open'`,
 			getForUpdate: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open' FOR UPDATE`,
 			resolve:      `UPDATE ` + t + ` SET state = 'resolved', closed_at = $2, ` + scrubPostgres + ` WHERE key = $1 AND state = 'open'`,
@@ -162,7 +163,7 @@ ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.atte
 ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, dead_at = excluded.dead_at,
 	header = excluded.header, body = excluded.body, data = excluded.data, state = 'open', closed_at = NULL`,
 			list: `SELECT ` + columns + ` FROM ` + t + ` WHERE state = 'open' AND (?1 = '' OR source = ?1) AND (?2 = '' OR type = ?2)
-	AND dead_at >= ?3 AND dead_at < ?4 ORDER BY dead_at, key LIMIT ?5`,
+	AND (dead_at > ?3 OR (dead_at = ?3 AND key > ?6)) AND dead_at < ?4 ORDER BY dead_at, key LIMIT ?5`,
 			get: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = ?1 AND state = 'open'`,
 			// SQLite's writer holds the database from BEGIN: no row lock.
 			getForUpdate: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = ?1 AND state = 'open'`,
@@ -272,22 +273,35 @@ func (s *Store[Tx]) timeArg(t time.Time) any {
 	return t
 }
 
-// List returns the open dead letters f selects, oldest first.
-func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) ([]dispatch.DeadLetter, error) {
-	since, until := f.Since, f.Until
+// List returns a page of the open dead letters f selects, oldest first
+// (by dead_at, then key: the index on open letters serves it). The cursor
+// is the last letter's time, in microseconds, and key.
+func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
+	until := f.Until
 	if until.IsZero() {
 		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	if since.IsZero() {
-		since = time.Unix(0, 0)
+	// Strictly after (afterAt, afterKey): for a first page, just before
+	// Since.
+	afterAt, afterKey := f.Since.Add(-time.Microsecond), ""
+	if f.Since.IsZero() {
+		afterAt = time.Unix(0, 0)
+	}
+	if f.After != "" {
+		micros, key, ok := strings.Cut(f.After, ":")
+		n, err := strconv.ParseInt(micros, 10, 64)
+		if !ok || err != nil {
+			return dispatch.DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidConfig)
+		}
+		afterAt, afterKey = time.UnixMicro(n), key
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = dispatch.DefaultDeadLetterLimit
 	}
-	var out []dispatch.DeadLetter
+	var page dispatch.DeadLetterPage
 	err := s.inTx(ctx, "list", func(tx Tx) error {
-		rows, err := s.d.Query(ctx, tx, s.sql.list, f.Source, f.Type, s.timeArg(since), s.timeArg(until), limit)
+		rows, err := s.d.Query(ctx, tx, s.sql.list, f.Source, f.Type, s.timeArg(afterAt), s.timeArg(until), limit+1, afterKey)
 		if err != nil {
 			return err
 		}
@@ -297,11 +311,16 @@ func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) ([]di
 			if err != nil {
 				return err
 			}
-			out = append(out, dl)
+			if len(page.Letters) == limit {
+				last := page.Letters[limit-1]
+				page.Next = strconv.FormatInt(last.At.UnixMicro(), 10) + ":" + last.Event.Key()
+				break
+			}
+			page.Letters = append(page.Letters, dl)
 		}
 		return rows.Err()
 	})
-	return out, err
+	return page, err
 }
 
 // Stats counts the open dead letters (the partial index on open letters
@@ -366,9 +385,9 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 		_, err := s.d.Exec(ctx, tx, s.sql.fail, key, logtext.Clip(runErr.Error(), maxError))
 		return err
 	}); err != nil {
-		return errors.Join(runErr, err)
+		return errors.Join(fmt.Errorf("%w: %w", dispatch.ErrRerunFailed, runErr), err)
 	}
-	return runErr
+	return fmt.Errorf("%w: %w", dispatch.ErrRerunFailed, runErr)
 }
 
 // Discard closes the open dead letter of key without running it.

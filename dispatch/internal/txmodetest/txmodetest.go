@@ -29,18 +29,10 @@ import (
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
-// DeadLetters is what sqltx.DeadLetters and pgxtx.DeadLetters both are.
-type DeadLetters interface {
-	List(ctx context.Context, f dispatch.DeadLetterFilter) ([]dispatch.DeadLetter, error)
-	Get(ctx context.Context, key string) (dispatch.DeadLetter, error)
-	Rerun(ctx context.Context, r *dispatch.Router, key string) error
-	Discard(ctx context.Context, key string) error
-}
-
 // Mode is one binding on one database, with its tables created.
 type Mode struct {
 	Acceptor    dispatch.Acceptor
-	DeadLetters DeadLetters
+	DeadLetters dispatch.DeadLetterStore
 	// Stats counts the open dead letters (Database.Stats).
 	Stats func(ctx context.Context) (dispatch.QueueStats, error)
 	// Effect records an effect of event id in the transaction ctx carries
@@ -253,8 +245,9 @@ func deadLetterOperations(t *testing.T, m Mode) {
 		require.Equal(t, 200, deliver(ep, body(id, false)))
 	}
 
-	all, err := m.DeadLetters.List(ctx, dispatch.DeadLetterFilter{})
+	page, err := m.DeadLetters.List(ctx, dispatch.DeadLetterFilter{})
 	require.NoError(t, err)
+	all := page.Letters
 	require.Len(t, all, 3)
 	stats, err := m.Stats(ctx)
 	require.NoError(t, err)
@@ -280,7 +273,7 @@ func deadLetterOperations(t *testing.T, m Mode) {
 	} {
 		got, err := m.DeadLetters.List(ctx, f.filter)
 		require.NoError(t, err)
-		assert.Len(t, got, f.want, "%+v", f.filter)
+		assert.Len(t, got.Letters, f.want, "%+v", f.filter)
 	}
 
 	err = m.DeadLetters.Rerun(ctx, r, "stripe:evt_dl_a")
@@ -300,8 +293,8 @@ func deadLetterOperations(t *testing.T, m Mode) {
 	require.ErrorIs(t, m.DeadLetters.Discard(ctx, "stripe:evt_dl_b"), dispatch.ErrNotDeadLettered)
 	left, err := m.DeadLetters.List(ctx, dispatch.DeadLetterFilter{})
 	require.NoError(t, err)
-	require.Len(t, left, 1)
-	assert.Equal(t, "evt_dl_c", left[0].Event.ID)
+	require.Len(t, left.Letters, 1)
+	assert.Equal(t, "evt_dl_c", left.Letters[0].Event.ID)
 	assert.Zero(t, m.Effects(t, "evt_dl_b"), "discarded, never run")
 	stats, err = m.Stats(ctx)
 	require.NoError(t, err)

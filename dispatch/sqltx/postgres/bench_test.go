@@ -1,9 +1,11 @@
 package postgres_test
 
 import (
+	"context"
 	"database/sql"
 	"testing"
 
+	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
 	"github.com/hookkit/hookkit/internal/servicetest"
 )
@@ -29,4 +31,28 @@ func BenchmarkModes(b *testing.B) {
 		}
 		return db, true, xid
 	}})
+}
+
+// BenchmarkListDeadLetters: a page of 100 of 10,000 dead letters on
+// PostgreSQL.
+func BenchmarkListDeadLetters(b *testing.B) {
+	db, err := sql.Open("pgx", servicetest.ServiceURL(b, servicetest.PostgresURLEnv))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	tb := sqltxtest.NewTables()
+	b.Cleanup(func() {
+		for _, name := range []string{tb.Idempotency, tb.DeadLetters} {
+			db.Exec(`DROP TABLE IF EXISTS ` + name)
+		}
+	})
+	hk, err := sqltx.NewPostgres(db, sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := hk.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	sqltxtest.BenchmarkListDeadLetters(b, hk, 10_000)
 }

@@ -11,7 +11,10 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/deadlettertest"
 	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
 	"github.com/hookkit/hookkit/internal/servicetest"
 )
@@ -41,5 +44,24 @@ func TestPostgres(t *testing.T) {
 			}
 		})
 		return sqltxtest.Mode(t, db, true, tb, open)
+	})
+}
+
+func TestDeadLettersConformance(t *testing.T) {
+	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	deadlettertest.Run(t, func(t *testing.T, _ *dispatch.Router) deadlettertest.Harness {
+		db, err := sql.Open("pgx", url)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		tb := sqltxtest.NewTables()
+		t.Cleanup(func() {
+			for _, name := range []string{tb.Idempotency, tb.DeadLetters} {
+				db.Exec(`DROP TABLE IF EXISTS ` + name)
+			}
+		})
+		hk, err := sqltx.NewPostgres(db, sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
+		require.NoError(t, err)
+		require.NoError(t, hk.Migrate(ctx))
+		return deadlettertest.Harness{Store: hk.DeadLetters(), Options: []dispatch.Option{dispatch.WithAcceptor(hk.Acceptor())}}
 	})
 }

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -215,4 +216,32 @@ func benchEndpoint(b *testing.B, db *sql.DB, postgres bool, mode string, tb Tabl
 		b.Fatal(err)
 	}
 	return dispatch.NewEndpoint(v, stripeevent.NewParser(), r, opts...)
+}
+
+// BenchmarkListDeadLetters fills hk's dead letters with n letters and
+// lists them a page of 100 at a time, following the cursor (and starting
+// over at the end): ns/op is the time of one page.
+func BenchmarkListDeadLetters(b *testing.B, hk *sqltx.Database, n int) {
+	dls := hk.DeadLetters()
+	at := time.Now().Add(-time.Hour)
+	for i := range n {
+		e := &events.Event{Source: "stripe", ID: fmt.Sprintf("evt_list_%06d", i), Type: "payment_intent.succeeded",
+			Body: []byte(`{"id":"evt"}`), Data: []byte(`{}`)}
+		if err := dls.DeadLetter(ctx, dispatch.DeadLetter{Event: e, Err: errors.New("no such booking"), Attempts: 1, At: at.Add(time.Duration(i) * time.Millisecond)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	f := dispatch.DeadLetterFilter{Limit: 100}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		page, err := dls.List(ctx, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(page.Letters) != 100 && page.Next != "" {
+			b.Fatalf("a short page before the end: %d", len(page.Letters))
+		}
+		f.After = page.Next
+	}
 }
