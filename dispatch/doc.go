@@ -52,9 +52,19 @@
 // log each failed attempt.
 // Archives (WithArchive, any number) are told of every verified delivery;
 // record.Dir (package dispatch/record) writes them in the testdata fixture
-// format for replay in tests. Dead letters go to a DeadLetterSink
-// (MemoryDeadLetters by default) and can be re-run through the router once
-// the handler is fixed.
+// format for replay in tests.
+//
+// # Dead letters
+//
+// Dead letters go to a DeadLetterSink (MemoryDeadLetters by default; the
+// accept steps of dispatch/sqltx, dispatch/pgxtx and dispatch/riverqueue
+// keep theirs in the database). Each of those is a DeadLetterStore, one
+// interface to list them a page at a time (DeadLetterFilter,
+// DeadLetterPage), get one, re-run one through its router once the handler
+// is fixed (Rerun; ErrRerunFailed when it fails again), or discard one.
+// Package dispatch/admin serves a DeadLetterStore as JSON over HTTP for an
+// operator, and package dispatch/deadlettertest is the conformance suite
+// every store passes.
 //
 // # Troubleshooting
 //

@@ -43,11 +43,13 @@
 // jitter. After the last attempt the job is discarded; a permanent failure
 // (Permanent, a payload that does not decode, no handler under
 // DeadLetterUnknown) cancels it at once. Discarded and cancelled jobs are
-// the durable dead letters: DeadLetters lists them, Retry runs one again
-// (River's JobRetry) once its cause is fixed, and Discard closes one,
+// the durable dead letters: DeadLetters (a dispatch.DeadLetterStore, which
+// package dispatch/admin serves over HTTP) lists them, Rerun puts one back
+// in the queue with a full set of attempts once its cause is fixed, and
+// Discard closes one,
 // keeping a tombstone without its body so that the event stays a duplicate
 // for the keep window (a Twilio callback, whose signature never expires,
-// cannot be replayed into a new job). Retry and Discard each lock the job
+// cannot be replayed into a new job). Rerun and Discard each lock the job
 // in one transaction: racing each other, one wins and the other is told
 // the letter is gone. River's web UI
 // (riverqueue.com/riverui) shows them too.
@@ -65,6 +67,14 @@
 // queued stays in the database for the next start. A process that dies
 // leaves its running jobs to River's rescuer, which retries them after
 // Config.RescueAfter. Nothing acknowledged is lost either way.
+//
+// # Several replicas
+//
+// Every replica may call Migrate at start: one migrates at a time (an
+// advisory lock on PostgreSQL, the write lock on SQLite), the others wait
+// and find the tables current. A host that runs its own jobs on the same
+// client passes its river.Config in Config.River; its settings stay its
+// own (see Config.River for the zeros hookkit fills in).
 //
 // # Trace context
 //
