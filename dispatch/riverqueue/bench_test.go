@@ -5,11 +5,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +25,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stripe/stripe-go/v76/webhook"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
@@ -457,5 +462,150 @@ func BenchmarkPickup(b *testing.B) {
 			b.ReportMetric(float64(percentile(waits, 0.50).Microseconds())/1000, "p50-wait-ms")
 			b.ReportMetric(float64(percentile(waits, 0.99).Microseconds())/1000, "p99-wait-ms")
 		})
+	}
+}
+
+// benchFlushers overrides Config.BatchFlushers for BenchmarkGroupCommit
+// (0: the default), to choose the default by measurement.
+var benchFlushers, _ = strconv.Atoi(os.Getenv("HOOKKIT_BENCH_FLUSHERS"))
+
+// benchWait overrides Config.BatchWait likewise (HOOKKIT_BENCH_WAIT, a
+// duration).
+var benchWait, _ = time.ParseDuration(os.Getenv("HOOKKIT_BENCH_WAIT"))
+
+// handArgs is the job a hand-written River webhook handler inserts.
+type handArgs struct {
+	Key  string `json:"key" river:"unique"`
+	Body []byte `json:"body"`
+}
+
+func (handArgs) Kind() string { return "hand.webhook" }
+
+// handWritten is the River webhook receiver the seeds write by hand:
+// stripe-go verifies the body, and one unique Insert is committed before
+// the 200.
+func handWritten(b *testing.B, client interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err != nil {
+			http.Error(w, "read", http.StatusRequestEntityTooLarge)
+			return
+		}
+		event, err := webhook.ConstructEventWithOptions(body, r.Header.Get("Stripe-Signature"), secret,
+			webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+		if err != nil {
+			http.Error(w, "signature", http.StatusBadRequest)
+			return
+		}
+		if _, err := client.Insert(r.Context(), handArgs{Key: "stripe:" + event.ID, Body: body},
+			&river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}); err != nil {
+			http.Error(w, "unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+}
+
+// latencies collects how long each delivery waited for its answer.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) { l.mu.Lock(); l.d = append(l.d, d); l.mu.Unlock() }
+
+func (l *latencies) report(b *testing.B) {
+	slices.Sort(l.d)
+	b.ReportMetric(float64(percentile(l.d, 0.50).Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(percentile(l.d, 0.99).Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkGroupCommit compares acknowledgements per second and their
+// latency, over loopback HTTP with 16 senders and with one, between the
+// hand-written River receiver (stripe-go verification and one unique
+// Insert per delivery) and hookkit's Endpoint on a Queue, whose
+// acknowledgements share transactions (Config.BatchSize); on PostgreSQL
+// and SQLite, in one run. On PostgreSQL it also reports write
+// transactions (commits) per acknowledgement.
+func BenchmarkGroupCommit(b *testing.B) {
+	for _, database := range []string{"postgres", "sqlite"} {
+		for _, path := range []string{"hand-written", "hookkit"} {
+			for _, n := range []int{senders, 1} {
+				b.Run(fmt.Sprintf("%s/%s/senders-%d", database, path, n), func(b *testing.B) {
+					var h http.Handler
+					var pool *pgxpool.Pool
+					switch database {
+					case "postgres":
+						pool, _ = benchPostgres(b)
+						q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil),
+							riverqueue.Config{Logger: slog.New(slog.DiscardHandler), BatchFlushers: benchFlushers, BatchWait: benchWait})
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := q.Migrate(ctx); err != nil {
+							b.Fatal(err)
+						}
+						h = benchEndpoint(b, q, benchRouter(nil))
+						if path == "hand-written" {
+							client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
+							if err != nil {
+								b.Fatal(err)
+							}
+							h = handWritten(b, client)
+						}
+					case "sqlite":
+						db := benchSQLite(b)
+						q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := q.Migrate(ctx); err != nil {
+							b.Fatal(err)
+						}
+						h = benchEndpoint(b, q, benchRouter(nil))
+						if path == "hand-written" {
+							client, err := river.NewClient(riversqlite.New(db), &river.Config{})
+							if err != nil {
+								b.Fatal(err)
+							}
+							h = handWritten(b, client)
+						}
+					}
+					s := newSender(b, h)
+					s.send(b) // a first connection, outside the count
+					lat := &latencies{}
+					timed := func() {
+						start := time.Now()
+						s.send(b)
+						lat.add(time.Since(start))
+					}
+					var before int64
+					if pool != nil {
+						before = xid(b, pool)
+					}
+					b.ResetTimer()
+					if n == 1 {
+						for b.Loop() {
+							timed()
+						}
+					} else {
+						b.SetParallelism((n + 1) / 2)
+						b.RunParallel(func(pb *testing.PB) {
+							for pb.Next() {
+								timed()
+							}
+						})
+					}
+					b.StopTimer()
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "acks/s")
+					lat.report(b)
+					if pool != nil {
+						b.ReportMetric(float64(xid(b, pool)-before-1)/float64(b.N), "commits/ack")
+					}
+				})
+			}
+		}
 	}
 }

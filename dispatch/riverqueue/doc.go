@@ -29,6 +29,20 @@
 // its own data and wants the event queued atomically with it enqueues in
 // its own transaction (EnqueueTx).
 //
+// # Group commit
+//
+// Acknowledgements that arrive while one is being written share the next
+// transaction: one multi-row insert, one commit, and each delivery of the
+// batch is answered after it (200 queued, 200 duplicate, or 503 for all of
+// them if the transaction fails). A lone delivery is written at once; under
+// load batches grow by themselves (Config.BatchSize, BatchWait,
+// BatchFlushers). Measured here with 16 senders over loopback HTTP on two
+// cores (BenchmarkGroupCommit): on SQLite 3,581 acknowledgements per
+// second against 1,189 for a hand-written River receiver (p99 10 ms against
+// 108 ms); on PostgreSQL 3,648 against 2,736, with a quarter of a commit
+// per acknowledgement. What a 200 promises does not change: the job is
+// committed.
+//
 // # Workers
 //
 // Every replica that calls Start runs the router's handlers: the same On

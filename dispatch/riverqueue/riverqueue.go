@@ -45,6 +45,17 @@ const (
 	DefaultMaxWorkers    = 10
 	DefaultTimeout       = time.Minute
 	DefaultFetchCooldown = 5 * time.Millisecond
+	// DefaultBatchSize bounds a batch of acknowledgements, so that
+	// SQLite's write lock is never held long. Under 16 senders batches
+	// stay far below it (about 7 deliveries on PostgreSQL), and a longer
+	// BatchWait, which makes them bigger, made nothing faster: past a few
+	// deliveries a commit costs little beside the inserts.
+	DefaultBatchSize = 100
+	// DefaultBatchFlushers is how many batches a Queue on PostgreSQL
+	// writes at once. Measured with BenchmarkGroupCommit (16 senders over
+	// loopback HTTP, two cores): 1: 3,060 acks/s, 2: 3,298, 4: 2,709,
+	// 8: 1,857; past two, batches only get smaller.
+	DefaultBatchFlushers = 2
 )
 
 // Config configures a Queue. The zero value is ready to use.
@@ -87,6 +98,22 @@ type Config struct {
 	// Propagator carries the request's trace context to the job (default
 	// W3C trace context and baggage).
 	Propagator propagation.TextMapPropagator
+	// BatchSize bounds how many acknowledgements share one transaction
+	// (default DefaultBatchSize). Deliveries that arrive while a batch is
+	// being written join the next one, which is written with one
+	// multi-row insert and one commit; each is answered after that
+	// commit. 1 writes every delivery in a transaction of its own.
+	BatchSize int
+	// BatchWait is how long a batch that is not full waits for more
+	// deliveries before it is written (default 0: at once, so a lone
+	// delivery on an idle queue waits for nothing; under load batches grow
+	// by themselves, from the deliveries that arrive during a commit).
+	// At most a second.
+	BatchWait time.Duration
+	// BatchFlushers is how many batches are written at once (default
+	// DefaultBatchFlushers on PostgreSQL, 1 on SQLite, whose one writer
+	// would only queue them).
+	BatchFlushers int
 	// River is the host's own River configuration (its workers, queues,
 	// logger...), if the host runs its own jobs on the same client. It is
 	// copied, and its settings stay the host's: hookkit adds its worker
@@ -135,6 +162,9 @@ func (c *Config) withDefaults() error {
 	if c.Keep == 0 {
 		c.Keep = idempotency.DefaultKeep
 	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -153,6 +183,12 @@ func (c *Config) withDefaults() error {
 			c.RescueAfter, c.Timeout, dispatch.ErrInvalidConfig)
 	case c.Jitter > 1:
 		return fmt.Errorf("riverqueue: Config.Jitter %g is more than 1: %w", c.Jitter, dispatch.ErrInvalidConfig)
+	case c.BatchSize < 1 || c.BatchSize > 10_000:
+		return fmt.Errorf("riverqueue: Config.BatchSize %d: want 1 to 10,000: %w", c.BatchSize, dispatch.ErrInvalidConfig)
+	case c.BatchFlushers < 0 || c.BatchFlushers > 64:
+		return fmt.Errorf("riverqueue: Config.BatchFlushers %d: want 1 to 64 (0 for the default): %w", c.BatchFlushers, dispatch.ErrInvalidConfig)
+	case c.BatchWait < 0 || c.BatchWait > time.Second:
+		return fmt.Errorf("riverqueue: Config.BatchWait %s: want 0 to 1s: %w", c.BatchWait, dispatch.ErrInvalidConfig)
 	}
 	for i, d := range c.Retry {
 		if d <= 0 {
@@ -180,6 +216,7 @@ type Queue[TDriver riverdriver.Driver[TTx], TTx any] struct {
 	txs    Transactor[TTx]
 	router *dispatch.Router
 	cfg    Config
+	batch  *batcher
 }
 
 // New returns a Queue on River's driver for the host's database, with txs
@@ -195,6 +232,16 @@ func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs Transacto
 		return nil, err
 	}
 	q := &Queue[TDriver, TTx]{driver: driver, txs: txs, router: r, cfg: cfg}
+	q.batch = &batcher{insert: q.insertBatch, size: cfg.BatchSize, wait: cfg.BatchWait, flushers: cfg.BatchFlushers}
+	if q.batch.flushers == 0 {
+		// SQLite writes one transaction at a time: batches written at
+		// once would only queue for its lock. PostgreSQL commits several
+		// at once (and groups their WAL flushes).
+		q.batch.flushers = DefaultBatchFlushers
+		if driver.DatabaseName() == "sqlite" {
+			q.batch.flushers = 1
+		}
+	}
 	rc := &river.Config{}
 	if cfg.River != nil {
 		copied := *cfg.River
@@ -347,14 +394,20 @@ func migrationLockKey(schema string) int64 {
 // running handlers finish, rather than have River cancel them the moment the
 // signal arrives.
 func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
+	q.batch.mu.Lock()
+	q.batch.closed = false // a queue stopped and started again acknowledges again
+	q.batch.mu.Unlock()
 	return q.client.Start(context.WithoutCancel(ctx))
 }
 
-// Stop stops the workers: no new job starts, and running handlers finish
+// Stop answers every acknowledgement still waiting for its batch (and 503
+// to any that arrives from then on, until Start), then stops the workers:
+// no new job starts, and running handlers finish
 // until ctx ends; then their contexts are canceled (what they did not
 // commit is retried later). Everything queued stays in the database for
 // the next start. Stop returns when the workers are done.
 func (q *Queue[TDriver, TTx]) Stop(ctx context.Context) error {
+	q.batch.stop() // every acknowledgement waiting for a batch is answered first
 	err := q.client.Stop(ctx)
 	if err == nil || ctx.Err() == nil {
 		return err
@@ -366,12 +419,23 @@ func (q *Queue[TDriver, TTx]) Stop(ctx context.Context) error {
 	return errors.Join(err, q.client.StopAndCancel(cancelCtx))
 }
 
-// Accept implements dispatch.Acceptor: one job insert, committed before it
-// returns. A duplicate of an event whose job River still keeps is
-// OutcomeDuplicate, without a second job.
+// Accept implements dispatch.Acceptor: the event's job is inserted, in a
+// batch with the acknowledgements that arrive meanwhile (Config.BatchSize),
+// and committed before it returns. A duplicate of an event whose job River
+// still keeps is OutcomeDuplicate, without a second job; a batch that
+// fails is OutcomeUnavailable (503) for every delivery in it, and so is a
+// delivery whose context ends first (the Endpoint's Shutdown deadline): a
+// job committed meanwhile is a duplicate when the sender retries.
 func (q *Queue[TDriver, TTx]) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
-	res, err := q.client.Insert(ctx, argsOf(a.Event), q.insertOpts(ctx))
-	return result(res, err)
+	r := &ackRequest{key: a.Event.Key(), params: river.InsertManyParams{Args: argsOf(a.Event), InsertOpts: q.insertOpts(ctx)},
+		done: make(chan dispatch.Result, 1)}
+	q.batch.submit(r)
+	select {
+	case res := <-r.done:
+		return res
+	case <-ctx.Done():
+		return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("riverqueue: not committed before shutdown: %w", ctx.Err())}
+	}
 }
 
 // EnqueueTx inserts e's job in the host's transaction tx: it is queued if
@@ -386,16 +450,6 @@ func (q *Queue[TDriver, TTx]) EnqueueTx(ctx context.Context, tx TTx, e *events.E
 		return false, fmt.Errorf("riverqueue: enqueue %s: %w", e.Type, err)
 	}
 	return !res.UniqueSkippedAsDuplicate, nil
-}
-
-func result(res *rivertype.JobInsertResult, err error) dispatch.Result {
-	switch {
-	case err != nil:
-		return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("riverqueue: insert: %w", err)}
-	case res.UniqueSkippedAsDuplicate:
-		return dispatch.Result{Outcome: dispatch.OutcomeDuplicate}
-	}
-	return dispatch.Result{Outcome: dispatch.OutcomeQueued}
 }
 
 // metadataKey is where a job's metadata keeps the request's trace context.

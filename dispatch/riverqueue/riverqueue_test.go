@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -28,6 +29,8 @@ import (
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/verify"
 )
 
 // A delivery is acknowledged once its job is inserted; a worker runs its
@@ -602,4 +605,94 @@ func TestDeadLettersConformance(t *testing.T) {
 			})
 		})
 	}
+}
+
+// recordingArchive keeps every delivery's outcome, by event ID.
+type recordingArchive struct {
+	mu       sync.Mutex
+	outcomes map[string][]dispatch.Outcome
+}
+
+func (a *recordingArchive) Archive(_ context.Context, d *dispatch.Delivery) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.outcomes[d.EventID] = append(a.outcomes[d.EventID], d.Outcome)
+}
+
+// Group commit on the real databases: concurrent deliveries (eight copies
+// of each of five events, batched by a 20 ms wait) are one job per event,
+// one of each event's deliveries answered queued and the others duplicate,
+// and a second round is all duplicates, across batches.
+func TestGroupCommitDuplicates(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			r := benchRouter(nil)
+			q := b.newQueue(t, r, riverqueue.Config{BatchWait: 20 * time.Millisecond})
+			arch := &recordingArchive{outcomes: map[string][]dispatch.Outcome{}}
+			v, err := verify.NewStripe(secret)
+			require.NoError(t, err)
+			ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(q), dispatch.WithArchive(arch),
+				dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+			t.Cleanup(func() { ep.Shutdown(context.Background()) })
+			round := func() map[int]int {
+				codes := map[int]int{}
+				var mu sync.Mutex
+				var wg sync.WaitGroup
+				for i := range 5 {
+					b := body(fmt.Sprintf("evt_group_%d", i))
+					for range 8 {
+						wg.Go(func() {
+							code := deliver(ep, b)
+							mu.Lock()
+							codes[code]++
+							mu.Unlock()
+						})
+					}
+				}
+				wg.Wait()
+				return codes
+			}
+			assert.Equal(t, map[int]int{200: 40}, round())
+			assert.Equal(t, 5, b.jobs(t), "one job per event")
+			for i := range 5 {
+				counts := map[dispatch.Outcome]int{}
+				for _, o := range arch.outcomes[fmt.Sprintf("evt_group_%d", i)] {
+					counts[o]++
+				}
+				assert.Equal(t, map[dispatch.Outcome]int{dispatch.OutcomeQueued: 1, dispatch.OutcomeDuplicate: 7}, counts)
+			}
+			assert.Equal(t, map[int]int{200: 40}, round(), "again, in other batches")
+			assert.Equal(t, 5, b.jobs(t))
+		})
+	}
+}
+
+// A batch whose transaction fails is 503 for every delivery in it, none
+// 200; the senders' retries succeed once the database is back.
+func TestGroupCommitFailure(t *testing.T) {
+	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "river.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	r := benchRouter(nil)
+	q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(riverqueue.Config{BatchWait: 20 * time.Millisecond}))
+	require.NoError(t, err)
+	require.NoError(t, q.Migrate(ctx))
+	ep := endpoint(t, q, r)
+	_, err = db.Exec(`ALTER TABLE river_job RENAME TO river_job_away`)
+	require.NoError(t, err)
+	var codes sync.Map
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() { codes.Store(i, deliver(ep, body(fmt.Sprintf("evt_fail_%d", i)))) })
+	}
+	wg.Wait()
+	codes.Range(func(_, code any) bool { assert.Equal(t, 503, code); return true })
+	_, err = db.Exec(`ALTER TABLE river_job_away RENAME TO river_job`)
+	require.NoError(t, err)
+	for i := range 10 {
+		assert.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_fail_%d", i))), "the retry")
+	}
+	var n int
+	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n))
+	assert.Equal(t, 10, n)
 }

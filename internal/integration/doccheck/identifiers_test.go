@@ -121,7 +121,7 @@ var notIdentifiers = strings.Fields(`
 	MessageSid MessageStatus CallSid CallStatus SmsSid SmsStatus AccountSid ErrorCode ErrorMessage
 	MessagingServiceSid ApiVersion RawDlrDoneDate CallDuration ReasonConferenceEnded
 	PaymentIntent PaymentMethod CheckoutSession ConstructEvent ConstructEventWithOptions RequestValidator
-	InsertTx InsertMany JobCompleteTx JobRetry JobCancel JobDelete JobList AddWorker AddWorkerSafely
+	InsertTx InsertMany InsertManyTx JobCompleteTx JobRetry JobCancel JobDelete JobList AddWorker AddWorkerSafely
 	RescueStuckJobsAfter CompletedJobRetentionPeriod CancelledJobRetentionPeriod DiscardedJobRetentionPeriod
 	JobTimeout FetchPollInterval MaxAttempts WorkerDefaults UniqueOpts ByState ByArgs NextRetry InsertOpts
 	HandlerFunc ServeMux ServeHTTP ResponseWriter MaxBytesReader NewServeMux ContentLength RequestURI

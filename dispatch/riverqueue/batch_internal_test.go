@@ -1,0 +1,145 @@
+package riverqueue
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/dispatch"
+)
+
+// fakeInserts records the batches a batcher writes; the first one blocks
+// until release is closed, so that deliveries pile up behind it.
+type fakeInserts struct {
+	mu      sync.Mutex
+	batches [][]string
+	exists  map[string]bool
+	fail    bool
+	release chan struct{}
+}
+
+func (f *fakeInserts) insert(_ context.Context, params []river.InsertManyParams) ([]bool, error) {
+	f.mu.Lock()
+	first := len(f.batches) == 0
+	var keys []string
+	for _, p := range params {
+		keys = append(keys, p.Args.(jobArgs).Key)
+	}
+	f.batches = append(f.batches, keys)
+	f.mu.Unlock()
+	if first && f.release != nil {
+		<-f.release
+	}
+	if f.fail {
+		return nil, errors.New("database stopped")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	inserted := make([]bool, len(keys))
+	for i, k := range keys {
+		inserted[i] = !f.exists[k]
+		f.exists[k] = true
+	}
+	return inserted, nil
+}
+
+func request(key string) *ackRequest {
+	return &ackRequest{key: key, params: river.InsertManyParams{Args: jobArgs{Key: key}}, done: make(chan dispatch.Result, 1)}
+}
+
+// Deliveries that arrive while a batch is written share the next one; two
+// of one event in a batch are one job; a lone delivery is written at once.
+func TestBatcherGroupsWhatArrivesDuringACommit(t *testing.T) {
+	before := runtime.NumGoroutine()
+	f := &fakeInserts{exists: map[string]bool{"stripe:evt_old": true}, release: make(chan struct{})}
+	b := &batcher{insert: f.insert, size: 100}
+	lone := request("stripe:evt_0")
+	b.submit(lone) // written at once, and held there
+	require.Eventually(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.batches) == 1 }, time.Second, time.Millisecond)
+
+	var rs []*ackRequest
+	for _, k := range []string{"stripe:evt_1", "stripe:evt_2", "stripe:evt_1", "stripe:evt_old", "stripe:evt_3"} {
+		r := request(k)
+		rs = append(rs, r)
+		b.submit(r)
+	}
+	close(f.release)
+	assert.Equal(t, dispatch.OutcomeQueued, (<-lone.done).Outcome)
+	var outcomes []dispatch.Outcome
+	for _, r := range rs {
+		outcomes = append(outcomes, (<-r.done).Outcome)
+	}
+	assert.Equal(t, []dispatch.Outcome{dispatch.OutcomeQueued, dispatch.OutcomeQueued, dispatch.OutcomeDuplicate,
+		dispatch.OutcomeDuplicate, dispatch.OutcomeQueued}, outcomes, "a duplicate in the batch, and one of an existing job")
+	f.mu.Lock()
+	assert.Equal(t, [][]string{{"stripe:evt_0"}, {"stripe:evt_1", "stripe:evt_2", "stripe:evt_3", "stripe:evt_old"}}, f.batches,
+		"one batch for everything that waited, each event once, in key order")
+	f.mu.Unlock()
+
+	b.stop()
+	waitGoroutines(t, before)
+}
+
+// A batch that fails is 503 for every delivery in it; later ones succeed.
+func TestBatcherFailureIsUnavailableForAll(t *testing.T) {
+	f := &fakeInserts{exists: map[string]bool{}, fail: true}
+	b := &batcher{insert: f.insert, size: 3}
+	var rs []*ackRequest
+	for _, k := range []string{"a", "b", "c", "d"} {
+		r := request(k)
+		rs = append(rs, r)
+		b.submit(r)
+	}
+	for _, r := range rs {
+		res := <-r.done
+		assert.Equal(t, dispatch.OutcomeUnavailable, res.Outcome)
+		assert.Error(t, res.Err)
+	}
+	f.mu.Lock()
+	f.fail = false
+	f.mu.Unlock()
+	r := request("a")
+	b.submit(r)
+	assert.Equal(t, dispatch.OutcomeQueued, (<-r.done).Outcome, "the sender's retry, once the database is back")
+	b.stop()
+}
+
+// Stop answers every delivery already waiting, refuses new ones with 503,
+// and leaves no goroutine behind.
+func TestBatcherStop(t *testing.T) {
+	before := runtime.NumGoroutine()
+	f := &fakeInserts{exists: map[string]bool{}, release: make(chan struct{})}
+	b := &batcher{insert: f.insert, size: 2, wait: time.Millisecond}
+	rs := []*ackRequest{request("a"), request("b"), request("c")}
+	for _, r := range rs {
+		b.submit(r)
+	}
+	stopped := make(chan struct{})
+	go func() { b.stop(); close(stopped) }()
+	late := request("d")
+	require.Eventually(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.closed }, time.Second, time.Millisecond)
+	b.submit(late)
+	assert.Equal(t, dispatch.OutcomeUnavailable, (<-late.done).Outcome, "refused once stopping")
+	close(f.release)
+	<-stopped
+	for _, r := range rs {
+		assert.Equal(t, dispatch.OutcomeQueued, (<-r.done).Outcome, "answered before Stop returned")
+	}
+	waitGoroutines(t, before)
+}
+
+func waitGoroutines(t *testing.T, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > want; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines left behind: %d, were %d", runtime.NumGoroutine(), want)
+		}
+	}
+}
