@@ -67,10 +67,10 @@ func parseDir(t *testing.T, dir string) (pkgNames, string) {
 			t.Fatal(err)
 		}
 		if strings.HasSuffix(e.Name(), "_test.go") {
-			// Docs may name a test (the crash tests); nothing else of a
+			// Docs may name a test or a benchmark; nothing else of a
 			// test file is an identifier a host can use.
 			for _, d := range f.Decls {
-				if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "Test") {
+				if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && (strings.HasPrefix(fn.Name.Name, "Test") || strings.HasPrefix(fn.Name.Name, "Benchmark")) {
 					names.top[fn.Name.Name] = true
 				}
 			}
