@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -56,6 +57,13 @@ const (
 	// loopback HTTP, two cores): 1: 3,060 acks/s, 2: 3,298, 4: 2,709,
 	// 8: 1,857; past two, batches only get smaller.
 	DefaultBatchFlushers = 2
+	// Crash recovery defaults (Config.SweepInterval, SweepGrace,
+	// LivenessTimeout): a dead worker's job runs again within about
+	// SweepGrace plus SweepInterval (PostgreSQL) or LivenessTimeout plus
+	// SweepInterval (SQLite) of a live worker being up.
+	DefaultSweepInterval   = time.Second
+	DefaultSweepGrace      = 2 * time.Second
+	DefaultLivenessTimeout = 5 * time.Second
 )
 
 // Config configures a Queue. The zero value is ready to use.
@@ -98,6 +106,21 @@ type Config struct {
 	// Propagator carries the request's trace context to the job (default
 	// W3C trace context and baggage).
 	Propagator propagation.TextMapPropagator
+	// SweepInterval is how often each process that runs workers looks for
+	// the queue's jobs whose worker died, and retries them at once
+	// (default DefaultSweepInterval, a second; see the package doc). One
+	// query per interval per process.
+	SweepInterval time.Duration
+	// SweepGrace is how long a job must have been running before a sweep
+	// may take it (default DefaultSweepGrace): the moment between River
+	// marking a job running and its worker's transaction holding it.
+	SweepGrace time.Duration
+	// LivenessTimeout is, on SQLite, how long a process may go without
+	// saying it is alive before its running jobs are presumed orphaned
+	// (default DefaultLivenessTimeout). A process paused longer (SIGSTOP,
+	// a VM frozen) has its jobs retried by another; its own late attempt
+	// then commits nothing.
+	LivenessTimeout time.Duration
 	// BatchSize bounds how many acknowledgements share one transaction
 	// (default DefaultBatchSize). Deliveries that arrive while a batch is
 	// being written join the next one, which is written with one
@@ -165,6 +188,15 @@ func (c *Config) withDefaults() error {
 	if c.BatchSize == 0 {
 		c.BatchSize = DefaultBatchSize
 	}
+	if c.SweepInterval == 0 {
+		c.SweepInterval = DefaultSweepInterval
+	}
+	if c.SweepGrace == 0 {
+		c.SweepGrace = DefaultSweepGrace
+	}
+	if c.LivenessTimeout == 0 {
+		c.LivenessTimeout = DefaultLivenessTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -185,6 +217,14 @@ func (c *Config) withDefaults() error {
 		return fmt.Errorf("riverqueue: Config.Jitter %g is more than 1: %w", c.Jitter, dispatch.ErrInvalidConfig)
 	case c.BatchSize < 1 || c.BatchSize > 10_000:
 		return fmt.Errorf("riverqueue: Config.BatchSize %d: want 1 to 10,000: %w", c.BatchSize, dispatch.ErrInvalidConfig)
+	case c.SweepInterval < 10*time.Millisecond || c.SweepInterval > time.Minute:
+		return fmt.Errorf("riverqueue: Config.SweepInterval %s: want 10ms to 1m: %w", c.SweepInterval, dispatch.ErrInvalidConfig)
+	case c.SweepGrace < 100*time.Millisecond:
+		return fmt.Errorf("riverqueue: Config.SweepGrace %s: want at least 100ms, or a just-fetched job is taken from its worker: %w",
+			c.SweepGrace, dispatch.ErrInvalidConfig)
+	case c.LivenessTimeout < 2*c.SweepInterval:
+		return fmt.Errorf("riverqueue: Config.LivenessTimeout %s must be at least twice SweepInterval %s, or a live process looks dead between two heartbeats: %w",
+			c.LivenessTimeout, c.SweepInterval, dispatch.ErrInvalidConfig)
 	case c.BatchFlushers < 0 || c.BatchFlushers > 64:
 		return fmt.Errorf("riverqueue: Config.BatchFlushers %d: want 1 to 64 (0 for the default): %w", c.BatchFlushers, dispatch.ErrInvalidConfig)
 	case c.BatchWait < 0 || c.BatchWait > time.Second:
@@ -217,6 +257,9 @@ type Queue[TDriver riverdriver.Driver[TTx], TTx any] struct {
 	router *dispatch.Router
 	cfg    Config
 	batch  *batcher
+
+	sweepMu sync.Mutex
+	sweep   *sweeper
 }
 
 // New returns a Queue on River's driver for the host's database, with txs
@@ -349,6 +392,9 @@ func (q *Queue[TDriver, TTx]) Migrate(ctx context.Context) error {
 		// lock (any other connection would wait for it).
 		err = exec.Exec(ctx, `CREATE TABLE IF NOT EXISTS hookkit_river_migration (id INTEGER PRIMARY KEY)`)
 		if err == nil {
+			err = exec.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+livenessTable+` (client_id TEXT PRIMARY KEY, seen_at INTEGER NOT NULL)`)
+		}
+		if err == nil {
 			err = exec.Exec(ctx, `DELETE FROM hookkit_river_migration`) // a write: the lock, from here to the commit
 		}
 		if err == nil {
@@ -397,7 +443,11 @@ func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
 	q.batch.mu.Lock()
 	q.batch.closed = false // a queue stopped and started again acknowledges again
 	q.batch.mu.Unlock()
-	return q.client.Start(context.WithoutCancel(ctx))
+	if err := q.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	q.startSweeping(context.WithoutCancel(ctx))
+	return nil
 }
 
 // Stop answers every acknowledgement still waiting for its batch (and 503
@@ -408,6 +458,7 @@ func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
 // the next start. Stop returns when the workers are done.
 func (q *Queue[TDriver, TTx]) Stop(ctx context.Context) error {
 	q.batch.stop() // every acknowledgement waiting for a batch is answered first
+	q.stopSweeping()
 	err := q.client.Stop(ctx)
 	if err == nil || ctx.Err() == nil {
 		return err
@@ -528,6 +579,14 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 	tx, err := q.txs.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
+	}
+	if held, err := q.holdJob(ctx, tx, job.ID, job.Attempt); err != nil || !held {
+		q.txs.End(ctx, tx, false)
+		if err == nil {
+			err = errRescued // a paused process that woke up: another attempt owns the job
+		}
+		q.logAttempt(ctx, job, e, dispatch.OutcomeFailed, err)
+		return err
 	}
 	err = q.router.Dispatch(dispatch.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), e)
 	if errors.Is(err, dispatch.ErrNoHandler) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
+	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
@@ -695,4 +696,63 @@ func TestGroupCommitFailure(t *testing.T) {
 	var n int
 	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n))
 	assert.Equal(t, 10, n)
+}
+
+// A handler far slower than the sweep (3 s, against a 50 ms sweep, a 200 ms
+// grace and a 300 ms liveness timeout) on a live worker, with another
+// replica sweeping the same database, is never taken from it: one effect,
+// one attempt, no error recorded.
+func TestSlowHandlerIsNeverRescued(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			var runs atomic.Int32
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				runs.Add(1)
+				if err := b.effect(ctx, e.ID); err != nil {
+					return err
+				}
+				time.Sleep(3 * time.Second)
+				return nil
+			})
+			cfg := riverqueue.Config{SweepInterval: 50 * time.Millisecond, SweepGrace: 200 * time.Millisecond, LivenessTimeout: 300 * time.Millisecond}
+			q, other := b.newQueue(t, r, cfg), b.newQueue(t, r, cfg)
+			require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_slow")))
+			start(t, q)
+			eventually(t, "the handler started", func() bool { return runs.Load() == 1 })
+			start(t, other) // a second replica, sweeping too
+			eventually(t, "the effect", func() bool { return b.effects(t, "evt_slow") == 1 })
+			time.Sleep(500 * time.Millisecond) // ten more sweeps
+			assert.EqualValues(t, 1, runs.Load(), "one attempt")
+			assert.Equal(t, 1, b.effects(t, "evt_slow"))
+			assert.Empty(t, b.deadLetters(t, q))
+		})
+	}
+}
+
+// A sweep's cost: one query per interval per process. On 100,000
+// completed jobs (and none running), one sweep of an idle queue.
+func BenchmarkSweepOnACompletedTable(b *testing.B) {
+	pool, _ := benchPostgres(b)
+	q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := q.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, finalized_at, unique_key)
+SELECT jsonb_build_object('key', 'stripe:evt_' || i), 'hookkit.webhook', 8, 'hookkit_webhooks', 'completed', 1, now(), now(), decode(md5(i::text), 'hex')
+FROM generate_series(1, 100000) i`); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ANALYZE river_job`); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := riverqueue.SweepOnce(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -184,11 +184,13 @@ func riverEffect(ctx context.Context, table, id string) error {
 // to accept into.
 func startRiver(ctx context.Context, db *sql.DB, dsn string, postgres bool, r *dispatch.Router) (dispatch.Acceptor, error) {
 	cfg := riverqueue.Config{
-		Timeout:     2 * time.Second,
-		RescueAfter: 3 * time.Second, // a killed process's running jobs are retried soon
-		Retry:       []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second},
-		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
-		River:       &river.Config{FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 10 * time.Millisecond},
+		// River's own rescue is left at its default (Timeout plus a
+		// minute): a killed process's running jobs are retried within
+		// seconds by hookkit's sweep, not by River's rescuer.
+		Timeout: 15 * time.Second,
+		Retry:   []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second},
+		Logger:  slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		River:   &river.Config{FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 10 * time.Millisecond},
 	}
 	type starter interface {
 		dispatch.Acceptor

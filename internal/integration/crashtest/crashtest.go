@@ -21,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -135,6 +136,30 @@ func (h *Host) Kill() {
 		cmd.Process.Kill() // SIGKILL: no deferred function, no shutdown hook runs
 		cmd.Wait()
 	}
+}
+
+// Pause stops the host with SIGSTOP, as a frozen VM or a debugger would:
+// its connections stay open, its locks held. Resume continues it.
+func (h *Host) Pause() { h.signal(syscall.SIGSTOP) }
+
+// Resume continues a paused host with SIGCONT.
+func (h *Host) Resume() { h.signal(syscall.SIGCONT) }
+
+func (h *Host) signal(sig syscall.Signal) {
+	h.mu.Lock()
+	cmd := h.cmd
+	h.mu.Unlock()
+	if cmd != nil {
+		cmd.Process.Signal(sig) // the process this host started, by pid
+	}
+}
+
+// Send delivers d to the host once and returns the status (0 when the
+// request failed).
+func (h *Host) Send(d Delivery) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return send(ctx, http.DefaultClient, h.URL(), d)
 }
 
 // Delivery is one event a sender delivers until it is answered 200.
