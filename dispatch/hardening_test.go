@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -126,13 +127,31 @@ func trickle(t *testing.T, addr string) <-chan string {
 	return status
 }
 
+// signalOnRead calls first on the first Read of the body it wraps.
+type signalOnRead struct {
+	io.ReadCloser
+	first func()
+}
+
+func (s *signalOnRead) Read(p []byte) (int, error) {
+	s.first()
+	return s.ReadCloser.Read(p)
+}
+
 // A client that trickles its body must not hold Shutdown past its deadline.
 func TestShutdownHonoursItsDeadlineAgainstATricklingClient(t *testing.T) {
 	ep := newStripeEndpoint(t, dispatch.NewRouter())
-	srv := httptest.NewServer(ep) // no server timeouts: the Endpoint must bound itself
-	t.Cleanup(srv.Close)          // after trickle's cleanup has closed the client side
+	reading := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The Endpoint reads the body only once the request counts as in
+		// flight: its first Read says Shutdown must wait for it.
+		r.Body = &signalOnRead{ReadCloser: r.Body, first: func() { once.Do(func() { close(reading) }) }}
+		ep.ServeHTTP(w, r)
+	})) // no server timeouts: the Endpoint must bound itself
+	t.Cleanup(srv.Close) // after trickle's cleanup has closed the client side
 	trickle(t, srv.Listener.Addr().String())
-	time.Sleep(200 * time.Millisecond) // the request is in flight, reading its body
+	<-reading
 
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
