@@ -18,6 +18,7 @@ import (
 type lateAcceptor struct {
 	started chan struct{} // closed once the goroutine runs (before, or after, Accept returns)
 	before  bool          // start the run before Accept returns
+	running chan struct{} // closed by the handler: the run is under way
 	err     chan error
 }
 
@@ -31,8 +32,7 @@ func (l *lateAcceptor) Accept(ctx context.Context, a dispatch.Acceptance) dispat
 		l.err <- a.Run(context.WithoutCancel(ctx))
 	}()
 	if l.before {
-		<-l.started
-		time.Sleep(10 * time.Millisecond) // the run is under way
+		<-l.running // the handler runs: Accept returns in the middle of it
 	}
 	close(run)
 	return dispatch.Result{Outcome: dispatch.OutcomeQueued}
@@ -47,14 +47,15 @@ func TestAcceptanceRunAfterAccept(t *testing.T) {
 	for _, before := range []bool{false, true} {
 		t.Run(map[bool]string{false: "after", true: "still running"}[before], func(t *testing.T) {
 			var runs int
+			l := &lateAcceptor{started: make(chan struct{}), before: before, running: make(chan struct{}), err: make(chan error, 1)}
 			r := dispatch.NewRouter()
 			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
 				runs++
-				time.Sleep(20 * time.Millisecond)
+				close(l.running)
+				time.Sleep(20 * time.Millisecond) // still running when Accept returns
 				return nil
 			})
 			r.Observe(nopObserver{})
-			l := &lateAcceptor{started: make(chan struct{}), before: before, err: make(chan error, 1)}
 			ep := newStripeEndpoint(t, r, dispatch.WithAcceptor(l))
 			code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_late")))
 			assert.Equal(t, 200, code)
