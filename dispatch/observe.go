@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookkit/hookkit/dispatch/internal/lostattempt"
+
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -151,6 +153,32 @@ func (c *routes) attempt(ctx context.Context, e *events.Event, kind AttemptKind)
 
 // run runs h for e, telling the observers, and recovers a panic into a
 // *PanicError.
+func init() {
+	lostattempt.Report = func(router any, ctx context.Context, e *events.Event, number int, err error, final bool) {
+		r, ok := router.(*Router)
+		if !ok || r == nil {
+			return
+		}
+		c := r.routes()
+		_, pattern := c.lookup(e.Type)
+		a := &AttemptRecord{Event: e, Route: pattern, Kind: AttemptAsync, Number: number, Start: time.Now(), Err: err, Outcome: OutcomeFailed}
+		if final {
+			a.Outcome = OutcomeDeadLettered
+		}
+		var buf [4]context.Context
+		ctxs := buf[:0]
+		for _, o := range c.observers {
+			if next := o.StartAttempt(ctx, a); next != nil {
+				ctx = next
+			}
+			ctxs = append(ctxs, ctx)
+		}
+		for i := len(c.observers) - 1; i >= 0; i-- {
+			c.observers[i].EndAttempt(ctxs[i], a)
+		}
+	}
+}
+
 func (c *routes) run(ctx context.Context, h Handler, pattern string, e *events.Event, kind AttemptKind) error {
 	if len(c.observers) == 0 {
 		return call(ctx, h, e)

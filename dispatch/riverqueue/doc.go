@@ -87,7 +87,10 @@
 // slow a live one's handler; on SQLite a process whose liveness row is
 // older than Config.LivenessTimeout (5 s) is presumed dead. An attempt
 // whose job was rescued while it ran (a paused process that wakes up)
-// finds its job no longer its own and commits nothing. Measured by the
+// finds its job no longer its own and commits nothing. A rescue is an
+// attempt like any other: counted, logged once (outcome "failed"), told to
+// the router's observers as a failed asynchronous attempt, and recorded in
+// the job's errors, which River's UI shows. Measured by the
 // crash tests: every acknowledged effect present 2 to 7 s after the last
 // restart. River's own rescuer (Config.RescueAfter) stays as the backstop.
 //

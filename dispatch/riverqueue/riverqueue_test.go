@@ -756,3 +756,71 @@ FROM generate_series(1, 100000) i`); err != nil {
 		}
 	}
 }
+
+// attemptLog records the attempts an Observer is told of.
+type attemptLog struct {
+	mu       sync.Mutex
+	attempts []dispatch.AttemptRecord
+}
+
+func (l *attemptLog) StartDelivery(ctx context.Context, _ *dispatch.Delivery) context.Context {
+	return ctx
+}
+func (l *attemptLog) EndDelivery(context.Context, *dispatch.Delivery) {}
+func (l *attemptLog) StartAttempt(ctx context.Context, _ *dispatch.AttemptRecord) context.Context {
+	return ctx
+}
+func (l *attemptLog) EndAttempt(_ context.Context, a *dispatch.AttemptRecord) {
+	l.mu.Lock()
+	l.attempts = append(l.attempts, *a)
+	l.mu.Unlock()
+}
+
+// A job left running by a dead process (no lock on PostgreSQL, no live
+// process on SQLite) is rescued by a sweep: retried at once, its failed
+// attempt in River's errors and told to the router's observers.
+func TestSweepRescuesAnOrphanedJob(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			r := benchRouter(nil)
+			log := &attemptLog{}
+			r.Observe(log)
+			q := b.newQueue(t, r, riverqueue.Config{SweepGrace: 100 * time.Millisecond})
+			require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_orphan")))
+			orphan := `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1, attempted_by = $2 WHERE kind = 'hookkit.webhook'`
+			var n int
+			switch q := q.(type) {
+			case *riverqueue.Queue[*riversqlite.Driver, *sql.Tx]:
+				_, err := b.db.Exec(orphan, time.Now().UTC().Add(-time.Minute).Format("2006-01-02 15:04:05.000"), `["a-dead-process"]`)
+				require.NoError(t, err)
+				n, err = riverqueue.SweepOnce(ctx, q)
+				require.NoError(t, err)
+			case *riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]:
+				err := q.Client().Driver().GetExecutor().Exec(ctx, strings.ReplaceAll(orphan, "$2", "ARRAY['a-dead-process']"), time.Now().Add(-time.Minute))
+				require.NoError(t, err)
+				n, err = riverqueue.SweepOnce(ctx, q)
+				require.NoError(t, err)
+			}
+			assert.Equal(t, 1, n, "one job rescued")
+			require.Len(t, log.attempts, 1, "the observers are told of the lost attempt")
+			assert.Equal(t, dispatch.OutcomeFailed, log.attempts[0].Outcome)
+			assert.Equal(t, dispatch.AttemptAsync, log.attempts[0].Kind)
+			assert.Equal(t, 1, log.attempts[0].Number)
+			args := b.args(t)
+			require.Len(t, args, 1)
+			start(t, q)
+			eventually(t, "retried and done", func() bool {
+				var state string
+				if b.db != nil {
+					require.NoError(t, b.db.QueryRow(`SELECT state FROM river_job`).Scan(&state))
+				} else {
+					state = "completed"
+					if len(b.deadLetters(t, q)) != 0 {
+						state = "dead"
+					}
+				}
+				return state == "completed"
+			})
+		})
+	}
+}

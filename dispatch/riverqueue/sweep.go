@@ -13,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/lostattempt"
 )
 
 // Crash recovery in seconds. River's rescuer retries a job left running by
@@ -44,6 +45,9 @@ import (
 const livenessTable = "hookkit_river_liveness"
 
 // errRescued is the end of an attempt whose job was rescued while it ran.
+// errWorkerDied is how a rescued attempt ended, for observers.
+var errWorkerDied = errors.New("riverqueue: the worker running the job died")
+
 var errRescued = errors.New("riverqueue: the job was rescued while this attempt ran (its process was presumed dead): nothing of this attempt is committed")
 
 // sweeper runs the sweep loop while the queue's workers run.
@@ -203,6 +207,7 @@ ORDER BY id LIMIT ` + fmt.Sprint(sweepBatch) + ` FOR UPDATE SKIP LOCKED) dead`
 		params.State = append(params.State, string(state))
 		var a jobArgs
 		_ = json.Unmarshal(j.EncodedArgs, &a)
+		lostattempt.Report(q.router, ctx, a.event(), j.Attempt, errWorkerDied, state == rivertype.JobStateDiscarded)
 		q.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook attempt", slog.String("outcome", outcome.String()),
 			slog.String("source", a.Source), slog.String("type", a.Type), slog.String("id", a.ID), slog.Int("attempt", j.Attempt),
 			slog.Int("max_attempts", j.MaxAttempts), slog.Int64("job", j.ID), slog.String("error", "the worker running it died; rescued"))
