@@ -609,3 +609,62 @@ func BenchmarkGroupCommit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkListDeadLetters lists 10,000 dead letters (discarded jobs) a
+// page of 100 at a time, following the cursor: ns/op is one page.
+func BenchmarkListDeadLetters(b *testing.B) {
+	b.Run("postgres", func(b *testing.B) {
+		pool, _ := benchPostgres(b)
+		q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := q.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, finalized_at, errors)
+SELECT jsonb_build_object('key', 'stripe:evt_' || i, 'source', 'stripe', 'id', 'evt_' || i, 'type', 'payment_intent.succeeded', 'body', ''),
+	'hookkit.webhook', 8, 'hookkit_webhooks', 'discarded', 8, now(), now() - (10000 - i) * interval '1 millisecond',
+	ARRAY[jsonb_build_object('at', now(), 'attempt', 8, 'error', 'no such booking', 'trace', '')]
+FROM generate_series(1, 10000) i`); err != nil {
+			b.Fatal(err)
+		}
+		benchList(b, q.DeadLetters())
+	})
+	b.Run("sqlite", func(b *testing.B) {
+		db := benchSQLite(b)
+		q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := q.Migrate(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
+INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, finalized_at, errors, metadata)
+SELECT jsonb(json_object('key', 'stripe:evt_' || i, 'source', 'stripe', 'id', 'evt_' || i, 'type', 'payment_intent.succeeded', 'body', '')),
+	'hookkit.webhook', 8, 'hookkit_webhooks', 'discarded', 8, datetime('now', 'subsec'), strftime('%Y-%m-%d %H:%M:%f', 'now', '-' || (10000 - i) || ' seconds'),
+	jsonb(json_array(json_object('at', datetime('now'), 'attempt', 8, 'error', 'no such booking', 'trace', ''))), jsonb('{}')
+FROM n`); err != nil {
+			b.Fatal(err)
+		}
+		benchList(b, q.DeadLetters())
+	})
+}
+
+func benchList(b *testing.B, store dispatch.DeadLetterStore) {
+	f := dispatch.DeadLetterFilter{Limit: 100}
+	first, err := store.List(ctx, f)
+	if err != nil || len(first.Letters) != 100 {
+		b.Fatalf("first page: %d letters, %v", len(first.Letters), err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		page, err := store.List(ctx, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		f.After = page.Next
+	}
+}

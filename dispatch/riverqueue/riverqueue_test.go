@@ -824,3 +824,32 @@ func TestSweepRescuesAnOrphanedJob(t *testing.T) {
 		})
 	}
 }
+
+// Re-running a dead letter gives it a full set of attempts on the retry
+// schedule, not one more: with two attempts per schedule, a letter that
+// keeps failing is dead again after four.
+func TestRerunGivesAFullSchedule(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			var runs atomic.Int32
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
+				runs.Add(1)
+				return errors.New("SMS gateway down")
+			})
+			q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{5 * time.Millisecond}})
+			require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_schedule")))
+			start(t, q)
+			eventually(t, "dead after two attempts", func() bool {
+				dls := b.deadLetters(t, q)
+				return len(dls) == 1 && dls[0].Attempts == 2
+			})
+			require.NoError(t, b.retry(t, q, "stripe:evt_schedule"))
+			eventually(t, "dead again after two more", func() bool {
+				dls := b.deadLetters(t, q)
+				return len(dls) == 1 && dls[0].Attempts == 4
+			})
+			assert.EqualValues(t, 4, runs.Load())
+		})
+	}
+}
