@@ -1,12 +1,12 @@
 package dispatch
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/internal/configerr"
 	"github.com/hookkit/hookkit/verify"
 )
 
@@ -18,7 +18,7 @@ type Option func(*settings) error
 
 // ErrInvalidConfig is wrapped by the error of an option or a combination of
 // options that cannot work.
-var ErrInvalidConfig = errors.New("dispatch: invalid configuration")
+var ErrInvalidConfig = configerr.ErrInvalidConfig
 
 // settings is what the options set; an Endpoint embeds it.
 type settings struct {

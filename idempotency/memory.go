@@ -85,10 +85,10 @@ func parseToken(token string) (uint64, bool) {
 }
 
 // NewMemoryStore returns an empty MemoryStore, or an error wrapping
-// ErrInvalid for a configuration that cannot work.
+// ErrInvalidConfig for a configuration that cannot work.
 func NewMemoryStore(cfg MemoryConfig) (*MemoryStore, error) {
 	if cfg.MaxEntries < 0 {
-		return nil, fmt.Errorf("MemoryConfig.MaxEntries %d is negative: %w", cfg.MaxEntries, ErrInvalid)
+		return nil, fmt.Errorf("MemoryConfig.MaxEntries %d is negative: %w", cfg.MaxEntries, ErrInvalidConfig)
 	}
 	s := &MemoryStore{max: int64(cfg.MaxEntries), now: cfg.Clock, seed: maphash.MakeSeed()}
 	if s.max == 0 {

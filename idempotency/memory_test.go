@@ -148,7 +148,7 @@ func mustMemory(t testing.TB, cfg idempotency.MemoryConfig) *idempotency.MemoryS
 
 func TestMemoryStoreRefusesNegativeCapacity(t *testing.T) {
 	_, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: -1})
-	if !errors.Is(err, idempotency.ErrInvalid) {
-		t.Fatalf("err = %v, want ErrInvalid", err)
+	if !errors.Is(err, idempotency.ErrInvalidConfig) {
+		t.Fatalf("err = %v, want ErrInvalidConfig", err)
 	}
 }

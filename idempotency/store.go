@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hookkit/hookkit/internal/configerr"
 )
 
 // Store records which deliveries are being processed and which are done, so
@@ -86,6 +88,11 @@ var (
 	// ErrInvalid means an argument is unusable: an empty key or token, or
 	// a lease or keep that is not positive.
 	ErrInvalid = errors.New("idempotency: invalid argument")
+	// ErrInvalidConfig means a store's constructor was given a
+	// configuration that cannot work (a nil client, a bad table name, a
+	// negative bound). It is the same sentinel as verify.ErrInvalidConfig
+	// and dispatch.ErrInvalidConfig.
+	ErrInvalidConfig = configerr.ErrInvalidConfig
 )
 
 // Defaults that follow from the senders' retry windows.

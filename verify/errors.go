@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"os"
+
+	"github.com/hookkit/hookkit/internal/configerr"
 )
 
 // The sentinel errors every verifier wraps. Test for them with errors.Is; the
@@ -32,7 +34,7 @@ var (
 	// ErrInvalidConfig is returned by constructors and options for a
 	// configuration that would not verify safely: an empty secret, a secret
 	// in the wrong encoding, an option that does not apply to the scheme.
-	ErrInvalidConfig = errors.New("hookkit/verify: invalid configuration")
+	ErrInvalidConfig = configerr.ErrInvalidConfig
 	// ErrBodyTooLarge means the request body is larger than the configured
 	// limit; it is answered with 413.
 	ErrBodyTooLarge = errors.New("hookkit/verify: body too large")

@@ -45,11 +45,11 @@ type Store struct {
 	claims atomic.Uint64 // for pruning on write
 }
 
-// New returns a Store on db, or an error wrapping idempotency.ErrInvalid
+// New returns a Store on db, or an error wrapping idempotency.ErrInvalidConfig
 // for a nil db or a table name that is not [schema.]name.
 func New(db DB, cfg Config) (*Store, error) {
 	if db == nil {
-		return nil, fmt.Errorf("pgxstore: nil DB: %w", idempotency.ErrInvalid)
+		return nil, fmt.Errorf("pgxstore: nil DB: %w", idempotency.ErrInvalidConfig)
 	}
 	statements, err := sqlschema.Postgres(cfg.Table)
 	if err != nil {

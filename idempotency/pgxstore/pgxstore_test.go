@@ -157,9 +157,9 @@ func TestErrorsKeepTheDriverError(t *testing.T) {
 	assert.Equal(t, "42P01", pgErr.Code, "undefined_table")
 
 	_, err = pgxstore.New(nil, pgxstore.Config{})
-	require.ErrorIs(t, err, idempotency.ErrInvalid)
+	require.ErrorIs(t, err, idempotency.ErrInvalidConfig)
 	_, err = pgxstore.New(pool, pgxstore.Config{Table: "bad name"})
-	require.ErrorIs(t, err, idempotency.ErrInvalid)
+	require.ErrorIs(t, err, idempotency.ErrInvalidConfig)
 }
 
 // Replicas that start together may all migrate.

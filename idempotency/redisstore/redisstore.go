@@ -66,10 +66,10 @@ type Store struct {
 
 // New returns a Store using client: a *redis.Client, *redis.ClusterClient,
 // *redis.Ring, or any redis.UniversalClient. A nil client is an error
-// wrapping idempotency.ErrInvalid.
+// wrapping idempotency.ErrInvalidConfig.
 func New(client redis.Scripter, cfg Config) (*Store, error) {
 	if client == nil {
-		return nil, fmt.Errorf("redisstore: nil client: %w", idempotency.ErrInvalid)
+		return nil, fmt.Errorf("redisstore: nil client: %w", idempotency.ErrInvalidConfig)
 	}
 	prefix := cfg.Prefix
 	if prefix == "" {

@@ -47,7 +47,7 @@ type Store struct {
 // pgx stdlib driver (or any PostgreSQL driver for database/sql).
 func NewPostgres(db DB, cfg Config) (*Store, error) {
 	if cfg.Clock != nil {
-		return nil, fmt.Errorf("sqlstore: PostgreSQL uses the server's clock; Config.Clock applies to SQLite only: %w", idempotency.ErrInvalid)
+		return nil, fmt.Errorf("sqlstore: PostgreSQL uses the server's clock; Config.Clock applies to SQLite only: %w", idempotency.ErrInvalidConfig)
 	}
 	statements, err := sqlschema.Postgres(cfg.Table)
 	if err != nil {

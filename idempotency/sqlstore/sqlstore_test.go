@@ -112,12 +112,12 @@ func TestTableNames(t *testing.T) {
 	db := &sql.DB{}
 	for _, bad := range []string{"x; DROP TABLE y", `a"b`, "1abc", "a.b.c", "a-b", "a b"} {
 		_, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: bad})
-		require.ErrorIs(t, err, idempotency.ErrInvalid, bad)
+		require.ErrorIs(t, err, idempotency.ErrInvalidConfig, bad)
 		_, err = sqlstore.NewSQLite(db, sqlstore.Config{Table: bad})
-		require.ErrorIs(t, err, idempotency.ErrInvalid, bad)
+		require.ErrorIs(t, err, idempotency.ErrInvalidConfig, bad)
 	}
 	_, err := sqlstore.NewSQLite(db, sqlstore.Config{Table: "main.t"})
-	require.ErrorIs(t, err, idempotency.ErrInvalid)
+	require.ErrorIs(t, err, idempotency.ErrInvalidConfig)
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: "webhooks.idem_keys"})
 	require.NoError(t, err)
 	assert.Contains(t, s.Schema(), `CREATE TABLE IF NOT EXISTS "webhooks"."idem_keys"`)

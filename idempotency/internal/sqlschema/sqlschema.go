@@ -57,7 +57,7 @@ func quote(table string) (quoted, index string, err error) {
 	}
 	if !identifier.MatchString(table) {
 		return "", "", fmt.Errorf("table name %q: want [schema.]name of letters, digits and underscores: %w",
-			table, idempotency.ErrInvalid)
+			table, idempotency.ErrInvalidConfig)
 	}
 	parts := strings.Split(table, ".")
 	for i, p := range parts {
@@ -140,7 +140,7 @@ func SQLite(table string) (Statements, error) {
 		return Statements{}, err
 	}
 	if strings.Contains(t, ".") {
-		return Statements{}, fmt.Errorf("SQLite tables take no schema: %w", idempotency.ErrInvalid)
+		return Statements{}, fmt.Errorf("SQLite tables take no schema: %w", idempotency.ErrInvalidConfig)
 	}
 	return Statements{
 		Schema: []string{`CREATE TABLE IF NOT EXISTS ` + t + ` (

@@ -139,7 +139,7 @@ func TestPostgresUsesServerClock(t *testing.T) {
 	assert.WithinDuration(t, serverNow.Add(90*time.Second), c.Expires, 2*time.Second)
 
 	_, err = sqlstore.NewPostgres(db, sqlstore.Config{Clock: time.Now})
-	require.ErrorIs(t, err, idempotency.ErrInvalid, "a client clock would let skewed replicas disagree")
+	require.ErrorIs(t, err, idempotency.ErrInvalidConfig, "a client clock would let skewed replicas disagree")
 }
 
 func TestPostgresSchemaQualifiedTable(t *testing.T) {
