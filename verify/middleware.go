@@ -131,16 +131,28 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error))
 //
 // It is a plain func(http.Handler) http.Handler, so it composes with
 // http.ServeMux, chi, and any other router without an adapter. Like
-// http.Handle with a nil handler, it panics at setup if v is nil, and with
-// an error wrapping ErrInvalidConfig if an option is invalid or is one of a
-// verifier's (WithTolerance belongs to the verifier's constructor).
+// http.Handle with a nil handler, it panics at setup if v is nil or an
+// option is invalid or is one of a verifier's (WithTolerance belongs to the
+// verifier's constructor); NewMiddleware is the same, returning that error
+// instead.
 func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
+	mw, err := NewMiddleware(v, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return mw
+}
+
+// NewMiddleware is Middleware for options chosen at run time: it returns
+// an error wrapping ErrInvalidConfig, rather than panicking, for a nil
+// Verifier or an invalid option.
+func NewMiddleware(v Verifier, opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
 	if v == nil {
-		panic("verify.Middleware: nil Verifier")
+		return nil, fmt.Errorf("verify.Middleware: nil Verifier: %w", ErrInvalidConfig)
 	}
 	c, err := newConfig("middleware", opts, middlewareOptions)
 	if err != nil {
-		panic(err)
+		return nil, err
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +169,7 @@ func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Ha
 			r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 			next.ServeHTTP(w, r)
 		})
-	}
+	}, nil
 }
 
 func writeRejection(w http.ResponseWriter, _ *http.Request, err error) {

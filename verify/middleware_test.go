@@ -160,3 +160,23 @@ func TestMiddlewareOptionsAreValidated(t *testing.T) {
 	require.ErrorIs(t, err, verify.ErrInvalidConfig, "a Middleware option given to a verifier")
 	assert.ErrorContains(t, err, "WithMaxBodyBytes apply only to Middleware")
 }
+
+// NewMiddleware returns, as an error wrapping ErrInvalidConfig, what
+// Middleware panics with.
+func TestNewMiddlewareReturnsTheError(t *testing.T) {
+	v, err := verify.NewHMAC([]byte("k"), "X-Sig")
+	require.NoError(t, err)
+	for name, build := range map[string]func() error{
+		"nil verifier":         func() error { _, err := verify.NewMiddleware(nil); return err },
+		"a verifier's option":  func() error { _, err := verify.NewMiddleware(v, verify.WithTolerance(time.Minute)); return err },
+		"a non-positive limit": func() error { _, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(0)); return err },
+	} {
+		assert.ErrorIs(t, build(), verify.ErrInvalidConfig, name)
+	}
+	mw, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(10))
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	mw(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("more than ten bytes")))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
+	assert.Panics(t, func() { verify.Middleware(nil) })
+}
