@@ -216,7 +216,7 @@ func (m *MemoryDeadLetters) Stats(context.Context) (QueueStats, error) {
 }
 
 // Rerun re-runs the dead letter of the event with key (Event.Key) through
-// r (Router.Retry), and forgets it when the handler succeeds. It bypasses
+// r (Router.Rerun), and forgets it when the handler succeeds. It bypasses
 // deduplication: the event was acknowledged, so no delivery of it is
 // pending. It returns an error wrapping ErrRerunFailed and the handler's
 // error, or one wrapping ErrNotDeadLettered.
@@ -231,7 +231,7 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 	if err != nil {
 		return err
 	}
-	runErr := r.Retry(ctx, dl)
+	runErr := r.Rerun(ctx, dl)
 	if runErr != nil {
 		runErr = fmt.Errorf("%w: %w", ErrRerunFailed, runErr)
 	}
@@ -319,10 +319,10 @@ const DefaultDeadLetterLimit = 100
 // ErrNotDeadLettered means no dead letter has the key asked for.
 var ErrNotDeadLettered = errors.New("dispatch: no such dead letter")
 
-// Retry runs a dead letter's event through r once more, as a handler that
+// Rerun runs a dead letter's event through r once more, as a handler that
 // has since been fixed or added would see it, counting it as the next
 // attempt (an AttemptRerun for r's observers). Dead-letter stores' Rerun
 // methods call it.
-func (r *Router) Retry(ctx context.Context, dl DeadLetter) error {
+func (r *Router) Rerun(ctx context.Context, dl DeadLetter) error {
 	return r.routes().attempt(WithAttempt(ctx, dl.Attempts+1), dl.Event, AttemptRerun)
 }

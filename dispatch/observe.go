@@ -75,7 +75,7 @@ const (
 	// AttemptAsync runs in a queue's worker after the 200
 	// (dispatch/riverqueue, Router.Dispatch).
 	AttemptAsync
-	// AttemptRerun re-runs a dead letter (Router.Retry, the dead-letter
+	// AttemptRerun re-runs a dead letter (Router.Rerun, the dead-letter
 	// stores' Rerun).
 	AttemptRerun
 )

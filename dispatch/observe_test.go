@@ -68,7 +68,7 @@ func TestSyncAttemptRecords(t *testing.T) {
 }
 
 // A queue's worker (Router.Dispatch) and a dead letter's re-run
-// (Router.Retry, the stores' Rerun) are attempts too, numbered on from the
+// (Router.Rerun, the stores' Rerun) are attempts too, numbered on from the
 // ones before.
 func TestAsyncAndRerunAttemptRecords(t *testing.T) {
 	r := dispatch.NewRouter()

@@ -350,7 +350,7 @@ func (s *Store[Tx]) one(ctx context.Context, tx Tx, query, key string) (dispatch
 	return dl, err
 }
 
-// Rerun runs the open dead letter of key through r (Router.Retry) inside a
+// Rerun runs the open dead letter of key through r (Router.Rerun) inside a
 // transaction that also marks it resolved: a handler that writes through
 // the transaction (sqltx.Tx, pgxtx.Tx) commits its effect and the
 // resolution together. A handler that fails leaves the letter open, one
@@ -365,7 +365,7 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 		s.d.End(ctx, tx, false)
 		return err
 	}
-	runErr := r.Retry(dispatch.WithTx(ctx, tx), dl)
+	runErr := r.Rerun(dispatch.WithTx(ctx, tx), dl)
 	if runErr == nil {
 		if _, err := s.d.Exec(ctx, tx, s.sql.resolve, key, s.timeArg(s.now())); err != nil {
 			s.d.End(ctx, tx, false)
