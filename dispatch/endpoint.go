@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
+	"github.com/hookkit/hookkit/internal/requesttarget"
 	"github.com/hookkit/hookkit/verify"
 )
 
@@ -97,7 +98,7 @@ func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) 
 
 // ServeHTTP implements http.Handler.
 func (e *Endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: verify.RequestTarget(r), Pattern: r.Pattern,
+	d := Delivery{Received: time.Now(), Method: r.Method, Host: r.Host, Target: requesttarget.Of(r), Pattern: r.Pattern,
 		Header: r.Header, EventSource: e.source}
 	c := e.router.routes()
 	var buf [4]context.Context

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hookkit/hookkit/dispatch/internal/attempt"
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -50,24 +51,8 @@ func IsPermanent(err error) bool {
 	return errors.As(err, &p) || errors.Is(err, events.ErrUndecodable)
 }
 
-type attemptKey struct{}
-
 // Attempt returns which attempt at the event a handler is running: 1 for
 // the first, 2 for a queue worker's first retry (or a dead letter's
 // re-run), and so on. Deliveries the sender retries are each a first
 // attempt here.
-func Attempt(ctx context.Context) int {
-	if n, ok := ctx.Value(attemptKey{}).(int); ok {
-		return n
-	}
-	return 1
-}
-
-// WithAttempt returns ctx in which Attempt reports n, for queue workers
-// (package dispatch/riverqueue) that run an event's handler again.
-func WithAttempt(ctx context.Context, n int) context.Context {
-	if n <= 1 {
-		return ctx
-	}
-	return context.WithValue(ctx, attemptKey{}, n)
-}
+func Attempt(ctx context.Context) int { return attempt.From(ctx) }

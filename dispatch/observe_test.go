@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/attempt"
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -83,7 +84,7 @@ func TestAsyncAndRerunAttemptRecords(t *testing.T) {
 	r.Observe(obs)
 	e := &events.Event{Source: "goconverso", ID: "evt_reminder", Type: "booking.reminder"}
 
-	require.Error(t, r.Dispatch(dispatch.WithAttempt(context.Background(), 3), e))
+	require.Error(t, r.Dispatch(attempt.With(context.Background(), 3), e))
 	dls := &dispatch.MemoryDeadLetters{}
 	require.NoError(t, dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no SMS template"), Attempts: 3}))
 	fixed = true

@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/hookkit/hookkit/internal/logtext"
+	"github.com/hookkit/hookkit/internal/requesttarget"
 )
 
 const (
@@ -102,7 +103,7 @@ func (t *Twilio) Verify(r *http.Request, body []byte) error {
 	defer t.scratch.Put(sc)
 
 	scheme, host := t.origin(r)
-	target := RequestTarget(r)
+	target := requesttarget.Of(r)
 	sc.url = appendURL(sc.url[:0], scheme, host, target)
 	sc.alt = appendTogglePort(append(append(sc.alt[:0], scheme...), "://"...), scheme, host)
 	sc.alt = append(sc.alt, target...)
@@ -164,7 +165,7 @@ const maxLoggedURL = 200
 // and a verifier configured alike cannot disagree.
 func (t *Twilio) URL(r *http.Request) string {
 	scheme, host := t.origin(r)
-	return string(appendURL(nil, scheme, host, RequestTarget(r)))
+	return string(appendURL(nil, scheme, host, requesttarget.Of(r)))
 }
 
 func appendURL(dst []byte, scheme, host, target string) []byte {
@@ -206,18 +207,6 @@ func (t *Twilio) origin(r *http.Request) (scheme, host string) {
 func firstForwarded(v string) string {
 	v, _, _ = strings.Cut(v, ",")
 	return strings.TrimSpace(v)
-}
-
-// RequestTarget returns r's path and query exactly as the client sent them
-// (r.RequestURI on a server), or as r.URL would send them.
-func RequestTarget(r *http.Request) string {
-	if strings.HasPrefix(r.RequestURI, "/") {
-		return r.RequestURI
-	}
-	if r.URL == nil {
-		return "/"
-	}
-	return r.URL.RequestURI()
 }
 
 // appendTogglePort appends host without its port if it has one, or with the

@@ -22,6 +22,6 @@
 //	mux.Handle("/webhooks/stripe", dispatch.NewEndpoint(v, stripeevent.NewParser(), r,
 //		dispatch.WithAcceptor(hk.Acceptor())))
 //
-// See package dispatch/sqltx and dispatch.TxAcceptor for what each answer
+// See package dispatch/sqltx for what each answer
 // means.
 package pgxtx

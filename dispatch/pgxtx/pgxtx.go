@@ -10,6 +10,8 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
+	"github.com/hookkit/hookkit/dispatch/internal/txaccept"
+	"github.com/hookkit/hookkit/dispatch/internal/txctx"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
 )
@@ -20,7 +22,7 @@ import (
 // with the transactional accept step (Database.Acceptor) or the handler
 // runs in a dispatch/riverqueue worker; a handler that finds none returns
 // dispatch.ErrNoTransaction, whose logged text names the missing step.
-func Tx(ctx context.Context) (pgx.Tx, bool) { return dispatch.TxFromContext[pgx.Tx](ctx) }
+func Tx(ctx context.Context) (pgx.Tx, bool) { return txctx.From[pgx.Tx](ctx) }
 
 // DB is what the transactional mode needs from pgx: *pgxpool.Pool and
 // *pgx.Conn satisfy it.
@@ -93,10 +95,10 @@ func (d *Database) Migrate(ctx context.Context) error {
 func (d *Database) Store() *pgxstore.Store { return d.store }
 
 // Acceptor returns the accept step that runs each handler in a transaction
-// with its event's key (see dispatch.TxAcceptor), for
+// with its event's key (see package dispatch/sqltx's doc), for
 // dispatch.WithAcceptor.
-func (d *Database) Acceptor() *dispatch.TxAcceptor[pgx.Tx] {
-	return dispatch.NewTxAcceptor[pgx.Tx](txDatabase{d})
+func (d *Database) Acceptor() dispatch.Acceptor {
+	return txaccept.New[pgx.Tx](txDatabase{d})
 }
 
 // DeadLetters returns the dead letters kept on this database.
@@ -107,7 +109,7 @@ func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return d.letters.Stats(ctx)
 }
 
-// txDatabase is the Database as dispatch.TxAcceptor uses it.
+// txDatabase is the Database as the transactional accept step uses it.
 type txDatabase struct{ d *Database }
 
 func (t txDatabase) Begin(ctx context.Context) (pgx.Tx, error) { return t.d.db.Begin(ctx) }

@@ -131,10 +131,15 @@ func (b *batcher) flush(batch []*ackRequest) {
 // stop refuses new deliveries (503) and waits until every pending one has
 // been written and answered.
 func (b *batcher) stop() {
+	b.close()
+	b.idle.Wait()
+}
+
+// close refuses new deliveries (503); the pending ones are still written.
+func (b *batcher) close() {
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
-	b.idle.Wait()
 }
 
 // insertBatch inserts params in one transaction of txs and commits it,

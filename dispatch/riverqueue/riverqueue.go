@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/attempt"
+	"github.com/hookkit/hookkit/dispatch/internal/txctx"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/internal/logtext"
@@ -457,8 +459,14 @@ func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
 // commit is retried later). Everything queued stays in the database for
 // the next start. Stop returns when the workers are done.
 func (q *Queue[TDriver, TTx]) Stop(ctx context.Context) error {
-	q.batch.stop() // every acknowledgement waiting for a batch is answered first
-	q.stopSweeping()
+	// New acknowledgements are refused and the sweep told to end at once;
+	// waiting for the batches in flight and the sweep under way comes
+	// after the workers stop fetching, since on SQLite either may wait for
+	// a running handler's transaction.
+	q.batch.close()
+	waitSweep := q.stopSweeping()
+	defer waitSweep()
+	defer q.batch.idle.Wait() // every acknowledgement waiting for a batch is answered
 	err := q.client.Stop(ctx)
 	if err == nil || ctx.Err() == nil {
 		return err
@@ -588,7 +596,7 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 		q.logAttempt(ctx, job, e, dispatch.OutcomeFailed, err)
 		return err
 	}
-	err = q.router.Dispatch(dispatch.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), e)
+	err = q.router.Dispatch(txctx.With(attempt.With(ctx, job.Attempt), tx), e)
 	if errors.Is(err, dispatch.ErrNoHandler) {
 		err = dispatch.Permanent(err) // DeadLetterUnknown: no retry will add one
 	}

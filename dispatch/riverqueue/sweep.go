@@ -81,15 +81,19 @@ func (q *Queue[TDriver, TTx]) startSweeping(ctx context.Context) {
 	})
 }
 
-func (q *Queue[TDriver, TTx]) stopSweeping() {
+// stopSweeping tells the sweep loop to end and returns a function that
+// waits until it has (a sweep under way on SQLite may wait for a handler's
+// transaction: the caller stops the workers meanwhile).
+func (q *Queue[TDriver, TTx]) stopSweeping() (wait func()) {
 	q.sweepMu.Lock()
 	s := q.sweep
 	q.sweep = nil
 	q.sweepMu.Unlock()
-	if s != nil {
-		close(s.stop)
-		s.done.Wait()
+	if s == nil {
+		return func() {}
 	}
+	close(s.stop)
+	return s.done.Wait
 }
 
 func (q *Queue[TDriver, TTx]) sqlite() bool { return q.driver.DatabaseName() == "sqlite" }

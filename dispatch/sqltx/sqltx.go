@@ -9,6 +9,8 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
+	"github.com/hookkit/hookkit/dispatch/internal/txaccept"
+	"github.com/hookkit/hookkit/dispatch/internal/txctx"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 )
@@ -19,7 +21,7 @@ import (
 // with the transactional accept step (Database.Acceptor) or the handler
 // runs in a dispatch/riverqueue worker; a handler that finds none returns
 // dispatch.ErrNoTransaction, whose logged text names the missing step.
-func Tx(ctx context.Context) (*sql.Tx, bool) { return dispatch.TxFromContext[*sql.Tx](ctx) }
+func Tx(ctx context.Context) (*sql.Tx, bool) { return txctx.From[*sql.Tx](ctx) }
 
 // Config configures a Database. The zero value is ready to use.
 type Config struct {
@@ -103,10 +105,10 @@ func (d *Database) Migrate(ctx context.Context) error {
 func (d *Database) Store() *sqlstore.Store { return d.store }
 
 // Acceptor returns the accept step that runs each handler in a transaction
-// with its event's key (see dispatch.TxAcceptor), for
+// with its event's key (see package dispatch/sqltx's doc), for
 // dispatch.WithAcceptor.
-func (d *Database) Acceptor() *dispatch.TxAcceptor[*sql.Tx] {
-	return dispatch.NewTxAcceptor[*sql.Tx](txDatabase{d})
+func (d *Database) Acceptor() dispatch.Acceptor {
+	return txaccept.New[*sql.Tx](txDatabase{d})
 }
 
 // DeadLetters returns the dead letters kept on this database.
@@ -117,7 +119,7 @@ func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return d.letters.Stats(ctx)
 }
 
-// txDatabase is the Database as dispatch.TxAcceptor uses it.
+// txDatabase is the Database as the transactional accept step uses it.
 type txDatabase struct{ d *Database }
 
 func (t txDatabase) Begin(ctx context.Context) (*sql.Tx, error) {

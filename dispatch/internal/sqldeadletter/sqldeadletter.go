@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/headers"
+	"github.com/hookkit/hookkit/dispatch/internal/txctx"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
 )
@@ -365,7 +366,7 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 		s.d.End(ctx, tx, false)
 		return err
 	}
-	runErr := r.Rerun(dispatch.WithTx(ctx, tx), dl)
+	runErr := r.Rerun(txctx.With(ctx, tx), dl)
 	if runErr == nil {
 		if _, err := s.d.Exec(ctx, tx, s.sql.resolve, key, s.timeArg(s.now())); err != nil {
 			s.d.End(ctx, tx, false)

@@ -1,0 +1,140 @@
+// Package txaccept is the transactional accept step, written once for
+// both of hookkit's ways to talk to a SQL database: dispatch/sqltx
+// (database/sql) and dispatch/pgxtx (pgx) give it their Database and return
+// it to the host as a dispatch.Acceptor.
+package txaccept
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/txctx"
+	"github.com/hookkit/hookkit/idempotency"
+)
+
+// Database is what the transactional accept step needs from the host's
+// database, for transactions of type Tx (*sql.Tx, pgx.Tx): packages
+// dispatch/sqltx and dispatch/pgxtx provide it.
+type Database[Tx any] interface {
+	// Begin opens a transaction.
+	Begin(ctx context.Context) (Tx, error)
+	// End commits tx, or rolls it back.
+	End(ctx context.Context, tx Tx, commit bool) error
+	// ClaimTx claims key inside tx, writing it as completed (see
+	// sqlstore.Store.ClaimTx).
+	ClaimTx(ctx context.Context, tx Tx, key string) (idempotency.State, error)
+	// DeadLetterTx stores dl inside tx.
+	DeadLetterTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error
+}
+
+// acceptor runs each event's handler inside one transaction on the host's
+// database, in which the event's key is claimed first: the handler's writes
+// and the key's completion commit together, or not at all.
+//
+//   - A handler that succeeds: its writes and the key commit together, in
+//     one commit; 200.
+//   - A duplicate of a committed event: 200, without running. One being
+//     processed by another transaction: the claim waits for it (409 past a
+//     short lock timeout on PostgreSQL), never runs beside it.
+//   - A handler error, panic or timeout: everything rolls back, the key is
+//     free; 500, and the sender's retry runs it again.
+//   - A permanent failure: the handler's writes roll back; the key's
+//     completion and the dead letter commit together in a second
+//     transaction; 200.
+//   - A crash at any point: the database aborts the unfinished transaction,
+//     so either nothing or everything is committed. There is no lease to
+//     wait out, and no window in which the handler could run twice.
+//
+// The handler reaches the transaction through its context
+// (sqltx.Tx(ctx), pgxtx.Tx(ctx)); a handler that does not use it still
+// works, without the guarantee for its own side effects.
+type acceptor[Tx any] struct {
+	db Database[Tx]
+}
+
+// New returns the transactional accept step on db.
+func New[Tx any](db Database[Tx]) dispatch.Acceptor { return &acceptor[Tx]{db: db} }
+
+// Accept implements dispatch.Acceptor.
+func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) dispatch.Result {
+	key := acc.Event.Key()
+	tx, state, err := a.begin(ctx, key)
+	if err != nil || state != idempotency.Acquired {
+		return claimed(state, err)
+	}
+	err = acc.Run(txctx.With(ctx, tx))
+	switch {
+	case err == nil:
+		if err := a.db.End(ctx, tx, true); err != nil {
+			// Committed or not, the sender's retry finds out: a duplicate
+			// if it was, a first run if it was not.
+			return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("commit: %w", err)}
+		}
+		return dispatch.Result{Outcome: dispatch.OutcomeProcessed, Err: nil}
+	case dispatch.IsPermanent(err):
+		a.rollback(tx)
+		return a.deadLetter(ctx, acc, err)
+	}
+	a.rollback(tx)
+	return dispatch.Result{Outcome: dispatch.OutcomeFailed, Err: err}
+}
+
+// begin opens a transaction and claims key in it; unless the claim is
+// Acquired, the transaction is already rolled back.
+func (a *acceptor[Tx]) begin(ctx context.Context, key string) (Tx, idempotency.State, error) {
+	tx, err := a.db.Begin(ctx)
+	if err != nil {
+		return tx, 0, fmt.Errorf("begin: %w", err)
+	}
+	state, err := a.db.ClaimTx(ctx, tx, key)
+	if err != nil || state != idempotency.Acquired {
+		a.rollback(tx)
+	}
+	return tx, state, err
+}
+
+// claimed is the answer to a claim that did not take the key.
+func claimed(state idempotency.State, err error) dispatch.Result {
+	switch {
+	case err != nil:
+		return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: err}
+	case state == idempotency.Completed:
+		return dispatch.Result{Outcome: dispatch.OutcomeDuplicate, Err: nil}
+	}
+	return dispatch.Result{Outcome: dispatch.OutcomeBusy, Err: nil}
+}
+
+// deadLetter stores a permanently failed event in a transaction of its own
+// that claims its key again: the dead letter and the key's completion
+// commit together. If the key was taken meanwhile, its holder decides: a
+// duplicate delivery may have found the cause fixed and processed it.
+func (a *acceptor[Tx]) deadLetter(ctx context.Context, acc dispatch.Acceptance, cause error) dispatch.Result {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second) // even past Shutdown's deadline
+	defer cancel()
+	tx, state, err := a.begin(ctx, acc.Event.Key())
+	if err != nil || state != idempotency.Acquired {
+		if err != nil {
+			err = fmt.Errorf("dead letter not stored: %w: %w", err, cause)
+		}
+		return claimed(state, err)
+	}
+	dl := dispatch.DeadLetter{Event: acc.Event, Err: cause, Attempts: 1, At: time.Now()}
+	if err := a.db.DeadLetterTx(ctx, tx, dl); err != nil {
+		a.rollback(tx)
+		return dispatch.Result{Outcome: dispatch.OutcomeFailed, Err: fmt.Errorf("dead letter not stored: %w: %w", err, cause)}
+	}
+	if err := a.db.End(ctx, tx, true); err != nil {
+		return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("dead letter not committed: %w: %w", err, cause)}
+	}
+	return dispatch.Result{Outcome: dispatch.OutcomeDeadLettered, Err: cause}
+}
+
+func (a *acceptor[Tx]) rollback(tx Tx) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // even past the request's end
+	defer cancel()
+	// A rollback that fails leaves the transaction to the database, which
+	// aborts it with its connection: nothing it did is committed.
+	_ = a.db.End(ctx, tx, false)
+}
