@@ -16,11 +16,11 @@ import (
 	"github.com/hookkit/hookkit/internal/logtext"
 )
 
-// DeadLetters are a Queue's dead letters: its jobs that were discarded
+// deadLetters are a Queue's dead letters: its jobs that were discarded
 // (every attempt failed) or cancelled (a permanent failure), which River
 // keeps with their event, their errors and their attempts. They show in
-// River's UI too. A DeadLetters is a dispatch.DeadLetterStore.
-type DeadLetters[TTx any] struct {
+// River's UI too.
+type deadLetters[TTx any] struct {
 	client   *river.Client[TTx]
 	driver   riverdriver.Driver[TTx]
 	txs      Transactor[TTx]
@@ -29,20 +29,22 @@ type DeadLetters[TTx any] struct {
 	attempts int // a full set: len(Config.Retry)+1
 }
 
-// DeadLetters returns the queue's dead letters.
-func (q *Queue[TDriver, TTx]) DeadLetters() *DeadLetters[TTx] {
-	return &DeadLetters[TTx]{client: q.client, driver: q.driver, txs: q.txs, router: q.router, queue: q.cfg.Queue,
+// DeadLetters returns the queue's dead letters: its discarded and
+// cancelled jobs, as a dispatch.DeadLetterStore (package dispatch/admin
+// serves one over HTTP).
+func (q *Queue[TDriver, TTx]) DeadLetters() dispatch.DeadLetterStore {
+	return &deadLetters[TTx]{client: q.client, driver: q.driver, txs: q.txs, router: q.router, queue: q.cfg.Queue,
 		attempts: len(q.cfg.Retry) + 1}
 }
 
-var _ dispatch.DeadLetterStore = (*DeadLetters[any])(nil)
+var _ dispatch.DeadLetterStore = (*deadLetters[any])(nil)
 
 // deadStates are the job states of dead letters.
 var deadStates = []rivertype.JobState{rivertype.JobStateDiscarded, rivertype.JobStateCancelled}
 
 // params lists the queue's dead jobs, oldest first, with f's source and
 // type filters (in SQL, on the job's arguments).
-func (d *DeadLetters[TTx]) params(f dispatch.DeadLetterFilter) *river.JobListParams {
+func (d *deadLetters[TTx]) params(f dispatch.DeadLetterFilter) *river.JobListParams {
 	p := river.NewJobListParams().Kinds(Kind).Queues(d.queue).States(deadStates...).
 		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderAsc)
 	if f.Source != "" {
@@ -57,7 +59,7 @@ func (d *DeadLetters[TTx]) params(f dispatch.DeadLetterFilter) *river.JobListPar
 // List implements dispatch.DeadLetterStore: a page of the dead letters f
 // selects (by source, type, when they died), oldest first. The cursor is
 // River's own (river.JobListCursor).
-func (d *DeadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
+func (d *deadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = dispatch.DefaultDeadLetterLimit
@@ -105,7 +107,7 @@ func (d *DeadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter
 }
 
 // Get implements dispatch.DeadLetterStore.
-func (d *DeadLetters[TTx]) Get(ctx context.Context, key string) (dispatch.DeadLetter, error) {
+func (d *deadLetters[TTx]) Get(ctx context.Context, key string) (dispatch.DeadLetter, error) {
 	job, err := d.find(ctx, key)
 	if err != nil {
 		return dispatch.DeadLetter{}, err
@@ -122,7 +124,7 @@ func (d *DeadLetters[TTx]) Get(ctx context.Context, key string) (dispatch.DeadLe
 // if there is none. It is one transaction that locks the job: a Rerun
 // racing a Discard of the same letter, or another Rerun, finds it no
 // longer dead and says so.
-func (d *DeadLetters[TTx]) Rerun(ctx context.Context, r *dispatch.Router, key string) error {
+func (d *deadLetters[TTx]) Rerun(ctx context.Context, r *dispatch.Router, key string) error {
 	if r != nil && r != d.router {
 		return fmt.Errorf("riverqueue: Rerun with a router other than the queue's: its workers run the queue's handlers: %w",
 			dispatch.ErrInvalidConfig)
@@ -157,7 +159,7 @@ const discardedKey = "hookkit_discarded_at"
 // its arguments lose the body and headers, and a later delivery of the same
 // event, such as a replayed Twilio callback, whose signature never expires,
 // is still a duplicate. It is one transaction that locks the job.
-func (d *DeadLetters[TTx]) Discard(ctx context.Context, key string) error {
+func (d *deadLetters[TTx]) Discard(ctx context.Context, key string) error {
 	return d.locked(ctx, "discard", key, func(tx TTx, job *rivertype.JobRow) error {
 		var args jobArgs
 		if err := json.Unmarshal(job.EncodedArgs, &args); err != nil {
@@ -187,7 +189,7 @@ func (d *DeadLetters[TTx]) Discard(ctx context.Context, key string) error {
 // update of its row takes the row's lock on PostgreSQL (the write lock on
 // SQLite), then the job is read again, and is refused if it has left the
 // dead states meanwhile (retried, discarded, deleted).
-func (d *DeadLetters[TTx]) locked(ctx context.Context, op, key string, fn func(tx TTx, job *rivertype.JobRow) error) error {
+func (d *deadLetters[TTx]) locked(ctx context.Context, op, key string, fn func(tx TTx, job *rivertype.JobRow) error) error {
 	found, err := d.find(ctx, key)
 	if err != nil {
 		return err
@@ -220,14 +222,14 @@ WHERE id = $1 AND state IN ('discarded', 'cancelled')`, found.ID)
 }
 
 // table is River's job table, schema-qualified when the client has one.
-func (d *DeadLetters[TTx]) table() string {
+func (d *deadLetters[TTx]) table() string {
 	if schema := d.client.Schema(); schema != "" {
 		return `"` + schema + `".river_job`
 	}
 	return "river_job"
 }
 
-func (d *DeadLetters[TTx]) find(ctx context.Context, key string) (*rivertype.JobRow, error) {
+func (d *deadLetters[TTx]) find(ctx context.Context, key string) (*rivertype.JobRow, error) {
 	res, err := d.client.JobList(ctx, d.params(dispatch.DeadLetterFilter{}).
 		Where("args->>'key' = @key", river.NamedArgs{"key": key}).First(1))
 	if err != nil {

@@ -248,6 +248,21 @@ var uniqueStates = []rivertype.JobState{
 	rivertype.JobStatePending, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
 }
 
+// Handle is a Queue whatever its database, for a host to name and keep
+// without spelling River's driver and transaction types: the accept step
+// to mount, and what starts, stops and migrates it. EnqueueTx and Client,
+// typed by the transaction, are on the Queue itself.
+type Handle interface {
+	dispatch.Acceptor
+	Migrate(ctx context.Context) error
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	Stats(ctx context.Context) (dispatch.QueueStats, error)
+	DeadLetters() dispatch.DeadLetterStore
+}
+
+var _ Handle = (*Queue[riverdriver.Driver[any], any])(nil)
+
 // Queue is hookkit's accept step and workers on River: a dispatch.Acceptor
 // that enqueues each event as a job, and the worker that runs the router's
 // handler for it. TDriver is River's driver type (*riverpgxv5.Driver,

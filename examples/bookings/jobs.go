@@ -29,12 +29,7 @@ import (
 // fails every attempt is discarded: it is a dead letter, listed by GET
 // /dead-letters/ and shown in River's UI (-admin), and re-run by River.
 type smsJobs struct {
-	queue interface {
-		dispatch.Acceptor
-		Start(context.Context) error
-		Stop(context.Context) error
-		Stats(context.Context) (dispatch.QueueStats, error)
-	}
+	queue       riverqueue.Handle
 	deadLetters dispatch.DeadLetterStore
 	// ui is River's web UI's API on the same client.
 	ui uiendpoints.Bundle
