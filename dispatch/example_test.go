@@ -73,3 +73,42 @@ func ExampleRouter_Handle() {
 	_ = r.Dispatch(context.Background(), &events.Event{Type: "payment_intent.canceled"})
 	// Output: payment intent event: payment_intent.canceled
 }
+
+// New is NewEndpoint for configurations chosen at run time: an option that
+// cannot work is an error, not a panic.
+func ExampleNew() {
+	v, err := verify.NewStripe("whsec_endpoint_secret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(-1))
+	fmt.Println(errors.Is(err, dispatch.ErrInvalidConfig))
+	// Output: true
+}
+
+// Dead letters kept in memory, listed a page at a time and re-run once
+// the handler is fixed.
+func ExampleNewMemoryDeadLetters() {
+	fixed := false
+	r := dispatch.NewRouter()
+	r.HandleFunc("booking.reminder", func(context.Context, *events.Event) error {
+		if !fixed {
+			return dispatch.Permanent(errors.New("no reminder template"))
+		}
+		return nil
+	})
+	dls := dispatch.NewMemoryDeadLetters(1000)
+	e := &events.Event{Source: "goconverso", ID: "msg_1", Type: "booking.reminder"}
+	if err := dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no reminder template"), Attempts: 1}); err != nil {
+		log.Fatal(err)
+	}
+	page, _ := dls.List(context.Background(), dispatch.DeadLetterFilter{Source: "goconverso"})
+	fmt.Println(len(page.Letters), page.Letters[0].Err)
+	fmt.Println(errors.Is(dls.Rerun(context.Background(), r, e.Key()), dispatch.ErrRerunFailed))
+	fixed = true
+	fmt.Println(dls.Rerun(context.Background(), r, e.Key()))
+	// Output:
+	// 1 no reminder template
+	// true
+	// <nil>
+}

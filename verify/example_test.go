@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -175,4 +177,41 @@ func ExampleMiddleware() {
 	// handler got 39 verified bytes
 	// 200
 	// 400 {"error":"signature verification failed"}
+}
+
+// A receiver that holds only the sender's public key (whpk_) verifies its
+// asymmetric v1a signatures, and cannot sign anything itself.
+func ExampleNewStandard_asymmetric() {
+	signingKey, publicKey, err := verifytest.StandardKeyPair(bytes.Repeat([]byte{7}, 32)) // the sender's pair
+	if err != nil {
+		log.Fatal(err)
+	}
+	v, err := verify.NewStandard(publicKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	body := []byte(`{"type":"booking.created","data":{"booking_id":"12345"}}`)
+	req := verifytest.NewRequest(verifytest.Standard{Secret: signingKey}, "/webhooks/bookings", body)
+	fmt.Println(strings.Fields(req.Header.Get("Webhook-Signature"))[0][:4], v.Verify(req, body))
+	_, err = verify.NewStandard(signingKey)
+	fmt.Println(errors.Is(err, verify.ErrInvalidConfig))
+	// Output:
+	// v1a, <nil>
+	// true
+}
+
+func ExampleNewMiddleware() {
+	v, err := verify.NewHMAC([]byte(os.Getenv("ETAIL_WEBHOOK_SECRET")+"x"), "Etail-Signature")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The limit comes from the host's configuration: a bad value is an
+	// error, not a panic.
+	mw, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(64<<10))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = verify.NewMiddleware(v, verify.WithMaxBodyBytes(-1))
+	fmt.Println(mw != nil, errors.Is(err, verify.ErrInvalidConfig))
+	// Output: true true
 }

@@ -1,0 +1,49 @@
+package pgxtx_test
+
+import (
+	"context"
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stripe/stripe-go/v76"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/pgxtx"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/verify"
+)
+
+// A host on pgxpool: the handler's writes through pgxtx.Tx commit together
+// with its event's key. (Not run: it needs a PostgreSQL; the package's
+// tests run the same on one.)
+func ExampleNew() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	hk, err := pgxtx.New(pool, pgxtx.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := hk.Migrate(ctx); err != nil { // safe on replicas started together
+		log.Fatal(err)
+	}
+	r := dispatch.NewRouter()
+	dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
+		tx, ok := pgxtx.Tx(ctx)
+		if !ok {
+			return dispatch.ErrNoTransaction
+		}
+		_, err := tx.Exec(ctx, `UPDATE bookings SET deposit_paid = true WHERE id = $1`, pi.Metadata["booking_id"])
+		return err
+	})
+	v, err := verify.NewStripe(os.Getenv("STRIPE_WEBHOOK_SECRET"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.Handle("POST /webhooks/stripe", dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(hk.Acceptor())))
+}
