@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -60,22 +59,18 @@ func New(db DB, cfg Config) (*Store, error) {
 
 // Schema returns the CREATE statements Migrate runs, for hosts that manage
 // their schema with their own migration tool.
-func (s *Store) Schema() string { return strings.Join(s.sql.Schema, ";\n") + ";\n" }
+func (s *Store) Schema() string { return s.sql.SchemaText() }
 
 // Migrate creates the table and its index if they do not exist. Replicas
 // starting together may all call it: the statements run as one script (pgx
 // sends a statement without arguments in the simple protocol, which runs it
 // in one implicit transaction) behind an advisory lock.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.db.Exec(ctx, s.sql.Script()); err != nil {
-		return fmt.Errorf("pgxstore: migrate: %w: %w", err, idempotency.ErrUnavailable)
-	}
-	return nil
+	_, err := s.db.Exec(ctx, s.sql.Script())
+	return sqlschema.Migrated("pgxstore", err)
 }
 
-func unavailable(op string, err error) error {
-	return fmt.Errorf("pgxstore %s: %w: %w", op, err, idempotency.ErrUnavailable)
-}
+func unavailable(op string, err error) error { return sqlschema.Unavailable("pgxstore", op, err) }
 
 // Claim implements idempotency.Store.
 func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (idempotency.Claim, error) {
@@ -89,14 +84,11 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 	if err != nil {
 		return idempotency.Claim{}, unavailable("claim", err)
 	}
-	switch holder {
-	case token:
+	c := sqlschema.ClaimResult(holder, token, expires)
+	if c.State == idempotency.Acquired {
 		s.pruneNowAndThen(ctx)
-		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: expires}, nil
-	case "":
-		return idempotency.Claim{State: idempotency.Completed}, nil
 	}
-	return idempotency.Claim{State: idempotency.Busy, Expires: expires}, nil
+	return c, nil
 }
 
 // Complete implements idempotency.Store.
@@ -173,16 +165,9 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 		s.pruneNowAndThen(ctx) // through the pool: an error in tx would abort it
 		return idempotency.Acquired, nil
 	case errors.Is(err, pgx.ErrNoRows):
-		var token string
-		switch err := tx.QueryRow(ctx, s.sql.Holder, key).Scan(&token); {
-		case errors.Is(err, pgx.ErrNoRows):
-			return idempotency.Busy, nil // released or pruned meanwhile: the sender retries
-		case err != nil:
-			return 0, unavailable("claim in transaction", err)
-		case token == "":
-			return idempotency.Completed, nil
-		}
-		return idempotency.Busy, nil
+		var holder string
+		err := tx.QueryRow(ctx, s.sql.Holder, key).Scan(&holder)
+		return sqlschema.HolderState("pgxstore", holder, err, pgx.ErrNoRows)
 	case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available
 		return idempotency.Busy, nil
 	}

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +78,7 @@ func NewSQLite(db DB, cfg Config) (*Store, error) {
 
 // Schema returns the CREATE statements Migrate runs, for hosts that manage
 // their schema with their own migration tool.
-func (s *Store) Schema() string { return strings.Join(s.sql.Schema, ";\n") + ";\n" }
+func (s *Store) Schema() string { return s.sql.SchemaText() }
 
 // Migrate creates the table and its index if they do not exist. Replicas
 // starting together may all call it: on PostgreSQL the statements run as
@@ -87,15 +86,11 @@ func (s *Store) Schema() string { return strings.Join(s.sql.Schema, ";\n") + ";\
 // CREATE ... IF NOT EXISTS otherwise fail with unique violations), and on
 // SQLite as one script the database runs alone.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, s.sql.Script()); err != nil {
-		return fmt.Errorf("sqlstore: migrate: %w: %w", err, idempotency.ErrUnavailable)
-	}
-	return nil
+	_, err := s.db.ExecContext(ctx, s.sql.Script())
+	return sqlschema.Migrated("sqlstore", err)
 }
 
-func unavailable(op string, err error) error {
-	return fmt.Errorf("sqlstore %s: %w: %w", op, err, idempotency.ErrUnavailable)
-}
+func unavailable(op string, err error) error { return sqlschema.Unavailable("sqlstore", op, err) }
 
 // args builds the arguments of a statement: key, token, and for SQLite the
 // current time; then the duration, in microseconds.
@@ -136,14 +131,11 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 	if err != nil {
 		return idempotency.Claim{}, unavailable("claim", err)
 	}
-	switch holder {
-	case token:
+	c := sqlschema.ClaimResult(holder, token, expires)
+	if c.State == idempotency.Acquired {
 		s.pruneNowAndThen(ctx, s.db)
-		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: expires}, nil
-	case "":
-		return idempotency.Claim{State: idempotency.Completed}, nil
 	}
-	return idempotency.Claim{State: idempotency.Busy, Expires: expires}, nil
+	return c, nil
 }
 
 // Complete implements idempotency.Store.
@@ -269,17 +261,9 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 
 // holder tells a live key's completion from another holder's lease.
 func (s *Store) holder(ctx context.Context, tx DB, key string) (idempotency.State, error) {
-	var token string
-	err := tx.QueryRowContext(ctx, s.sql.Holder, key).Scan(&token)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return idempotency.Busy, nil // released or pruned meanwhile: the sender retries
-	case err != nil:
-		return 0, unavailable("claim in transaction", err)
-	case token == "":
-		return idempotency.Completed, nil
-	}
-	return idempotency.Busy, nil
+	var holder string
+	err := tx.QueryRowContext(ctx, s.sql.Holder, key).Scan(&holder)
+	return sqlschema.HolderState("sqlstore", holder, err, sql.ErrNoRows)
 }
 
 // isLockTimeout reports PostgreSQL's lock_not_available (55P03), by the

@@ -5,9 +5,11 @@
 package sqlschema
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
 )
@@ -186,4 +188,53 @@ func (s Statements) Script() string {
 		script = s.Lock + ";\n" + script
 	}
 	return script
+}
+
+// ClaimResult is what a Claim statement's answer means: the row's holder
+// is the token the claim offered (acquired), empty (completed), or another
+// token (busy until expires).
+func ClaimResult(holder, token string, expires time.Time) idempotency.Claim {
+	switch holder {
+	case token:
+		return idempotency.Claim{State: idempotency.Acquired, Token: token, Expires: expires}
+	case "":
+		return idempotency.Claim{State: idempotency.Completed}
+	}
+	return idempotency.Claim{State: idempotency.Busy, Expires: expires}
+}
+
+// HolderState is what the Holder statement's answer means inside a claim
+// transaction whose own claim found the key live: err is the scan's error
+// and noRows the driver's "no rows" error. An empty holder is a completed
+// event; another holder, or none (released or pruned meanwhile), is busy
+// and the sender retries.
+func HolderState(store, holder string, err, noRows error) (idempotency.State, error) {
+	switch {
+	case errors.Is(err, noRows):
+		return idempotency.Busy, nil
+	case err != nil:
+		return 0, Unavailable(store, "claim in transaction", err)
+	case holder == "":
+		return idempotency.Completed, nil
+	}
+	return idempotency.Busy, nil
+}
+
+// SchemaText is the CREATE statements a Migrate runs, as one text, for hosts
+// that manage their schema with their own migration tool.
+func (s Statements) SchemaText() string { return strings.Join(s.Schema, ";\n") + ";\n" }
+
+// Unavailable wraps a database error of store's op in
+// idempotency.ErrUnavailable.
+func Unavailable(store, op string, err error) error {
+	return fmt.Errorf("%s %s: %w: %w", store, op, err, idempotency.ErrUnavailable)
+}
+
+// Migrated is a Migrate's answer for err, the migration script's error:
+// nil, or err wrapped in idempotency.ErrUnavailable.
+func Migrated(store string, err error) error {
+	if err != nil {
+		return Unavailable(store, "migrate", err)
+	}
+	return nil
 }
