@@ -74,7 +74,7 @@ func safeName(s string) string {
 	}, s)
 	s = strings.Trim(s, ".")
 	if s == "" || len(s) > 100 {
-		s = strings.TrimSpace(s[:min(len(s), 100)]) + "x"
+		s = s[:min(len(s), 100)] + "x"
 	}
 	return s
 }

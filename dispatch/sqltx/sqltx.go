@@ -9,8 +9,8 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
-	"github.com/hookkit/hookkit/dispatch/internal/txaccept"
 	"github.com/hookkit/hookkit/dispatch/internal/txctx"
+	"github.com/hookkit/hookkit/dispatch/internal/txdb"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 )
@@ -44,11 +44,8 @@ type Config struct {
 // idempotency keys and the dead letters, with the transactions the
 // transactional mode runs handlers in.
 type Database struct {
-	db          *sql.DB
-	store       *sqlstore.Store
-	letters     *sqldeadletter.Store[*sql.Tx]
-	keep, limit time.Duration
-	txOpts      *sql.TxOptions
+	db    *txdb.Database[*sql.Tx]
+	store *sqlstore.Store
 }
 
 // NewPostgres returns the Database on a PostgreSQL database opened with
@@ -76,65 +73,43 @@ func newDatabase(db *sql.DB, store *sqlstore.Store, dialect sqldeadletter.Dialec
 	if db == nil {
 		return nil, fmt.Errorf("sqltx: nil database: %w", dispatch.ErrInvalidConfig)
 	}
-	if cfg.Keep < 0 || cfg.LockTimeout < 0 {
-		return nil, fmt.Errorf("sqltx: Config.Keep %s and LockTimeout %s must not be negative: %w", cfg.Keep, cfg.LockTimeout, dispatch.ErrInvalidConfig)
-	}
-	d := &Database{db: db, store: store, keep: cfg.Keep, limit: cfg.LockTimeout}
-	if d.keep == 0 {
-		d.keep = idempotency.DefaultKeep
-	}
-	letters, err := sqldeadletter.New[*sql.Tx](driver{db}, dialect, cfg.DeadLetterTable)
+	keys := txdb.Keys[*sql.Tx]{Migrate: store.Migrate,
+		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
+			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
+		}}
+	inner, err := txdb.New[*sql.Tx]("sqltx", driver{db}, keys, dialect, txdb.Config(cfg))
 	if err != nil {
-		return nil, fmt.Errorf("sqltx: %w", err)
+		return nil, err
 	}
-	d.letters = letters
-	return d, nil
+	return &Database{db: inner, store: store}, nil
 }
 
 // Migrate creates the idempotency and dead-letter tables if they do not
 // exist; replicas starting together may all call it.
-func (d *Database) Migrate(ctx context.Context) error {
-	if err := d.store.Migrate(ctx); err != nil {
-		return err
-	}
-	return d.letters.Migrate(ctx)
+func (d *Database) Migrate(ctx context.Context) error { return d.db.Migrate(ctx) }
+
+// Acceptor returns the accept step that runs each handler in a transaction
+// with its event's key (see the package doc), for dispatch.WithAcceptor.
+func (d *Database) Acceptor() dispatch.Acceptor { return d.db.Acceptor() }
+
+// DeadLetters returns the dead letters kept on this database, for
+// dispatch/admin and Router.Rerun.
+func (d *Database) DeadLetters() dispatch.DeadLetterStore { return d.db.DeadLetters() }
+
+// DeadLetterSink returns the same dead letters as a dispatch.DeadLetterSink,
+// for endpoints that keep the default accept step on this database
+// (dispatch.WithDeadLetters): each letter is stored in a transaction of its
+// own.
+func (d *Database) DeadLetterSink() dispatch.DeadLetterSink { return d.db.DeadLetterSink() }
+
+// Stats counts the open dead letters, for gauges (dispatch/otelobserver).
+func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
+	return d.db.Stats(ctx)
 }
 
 // Store returns the idempotency store on the same table, for endpoints that
 // keep the default (lease) accept step on this database.
 func (d *Database) Store() *sqlstore.Store { return d.store }
-
-// Acceptor returns the accept step that runs each handler in a transaction
-// with its event's key (see package dispatch/sqltx's doc), for
-// dispatch.WithAcceptor.
-func (d *Database) Acceptor() dispatch.Acceptor {
-	return txaccept.New[*sql.Tx](txDatabase{d})
-}
-
-// DeadLetters returns the dead letters kept on this database.
-func (d *Database) DeadLetters() *DeadLetters { return &DeadLetters{d.letters} }
-
-// Stats counts the open dead letters, for gauges (dispatch/otelobserver).
-func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
-	return d.letters.Stats(ctx)
-}
-
-// txDatabase is the Database as the transactional accept step uses it.
-type txDatabase struct{ d *Database }
-
-func (t txDatabase) Begin(ctx context.Context) (*sql.Tx, error) {
-	return t.d.db.BeginTx(ctx, t.d.txOpts)
-}
-
-func (t txDatabase) End(_ context.Context, tx *sql.Tx, commit bool) error { return end(tx, commit) }
-
-func (t txDatabase) ClaimTx(ctx context.Context, tx *sql.Tx, key string) (idempotency.State, error) {
-	return t.d.store.ClaimTx(ctx, tx, key, t.d.keep, t.d.limit)
-}
-
-func (t txDatabase) DeadLetterTx(ctx context.Context, tx *sql.Tx, dl dispatch.DeadLetter) error {
-	return t.d.letters.PutTx(ctx, tx, dl)
-}
 
 func end(tx *sql.Tx, commit bool) error {
 	if commit {
@@ -159,46 +134,6 @@ func (t Transactor) Begin(ctx context.Context) (*sql.Tx, error) { return t.db.Be
 
 // End commits tx, or rolls it back.
 func (t Transactor) End(_ context.Context, tx *sql.Tx, commit bool) error { return end(tx, commit) }
-
-// DeadLetters is the durable dead-letter store on a Database: the events
-// whose handler failed permanently (or did not decode), each kept with the
-// raw body and the headers a re-run needs (never credentials or
-// signatures), until it is re-run to success or discarded. It is also a
-// dispatch.DeadLetterSink, for endpoints on the default accept step.
-type DeadLetters struct {
-	s *sqldeadletter.Store[*sql.Tx]
-}
-
-// DeadLetter implements dispatch.DeadLetterSink, in a transaction of its
-// own.
-func (l *DeadLetters) DeadLetter(ctx context.Context, dl dispatch.DeadLetter) error {
-	return l.s.Put(ctx, dl)
-}
-
-// List returns a page of the open dead letters f selects, oldest first.
-func (l *DeadLetters) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
-	return l.s.List(ctx, f)
-}
-
-// Get returns the open dead letter of the event with key (Event.Key()), or
-// an error wrapping dispatch.ErrNotDeadLettered.
-func (l *DeadLetters) Get(ctx context.Context, key string) (dispatch.DeadLetter, error) {
-	return l.s.Get(ctx, key)
-}
-
-// Rerun runs the dead letter of key through r once its cause is fixed, in a
-// transaction that marks it resolved when the handler succeeds: a handler
-// that writes through Tx(ctx) commits its effect and the resolution
-// together. A handler that fails again leaves the letter open, with its
-// error and one attempt more, and the error wraps dispatch.ErrRerunFailed.
-func (l *DeadLetters) Rerun(ctx context.Context, r *dispatch.Router, key string) error {
-	return l.s.Rerun(ctx, r, key)
-}
-
-// Discard closes the dead letter of key without running it.
-func (l *DeadLetters) Discard(ctx context.Context, key string) error { return l.s.Discard(ctx, key) }
-
-var _ dispatch.DeadLetterStore = (*DeadLetters)(nil)
 
 // driver runs the dead-letter store's statements on database/sql.
 type driver struct{ db *sql.DB }

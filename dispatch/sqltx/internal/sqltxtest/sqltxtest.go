@@ -227,7 +227,7 @@ func BenchmarkListDeadLetters(b *testing.B, hk *sqltx.Database, n int) {
 	for i := range n {
 		e := &events.Event{Source: "stripe", ID: fmt.Sprintf("evt_list_%06d", i), Type: "payment_intent.succeeded",
 			Body: []byte(`{"id":"evt"}`), Data: []byte(`{}`)}
-		if err := dls.DeadLetter(ctx, dispatch.DeadLetter{Event: e, Err: errors.New("no such booking"), Attempts: 1, At: at.Add(time.Duration(i) * time.Millisecond)}); err != nil {
+		if err := hk.DeadLetterSink().DeadLetter(ctx, dispatch.DeadLetter{Event: e, Err: errors.New("no such booking"), Attempts: 1, At: at.Add(time.Duration(i) * time.Millisecond)}); err != nil {
 			b.Fatal(err)
 		}
 	}

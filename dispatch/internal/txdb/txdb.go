@@ -1,0 +1,120 @@
+// Package txdb is hookkit's tables on a host's SQL database, for the
+// transactional accept step: written once, for the transaction type of
+// dispatch/sqltx (database/sql) and of dispatch/pgxtx (pgx), which are thin
+// typed fronts for it.
+package txdb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
+	"github.com/hookkit/hookkit/dispatch/internal/txaccept"
+	"github.com/hookkit/hookkit/idempotency"
+)
+
+// Keys is the idempotency store of the keys' table, as the transactional
+// step claims in it: sqlstore.Store and pgxstore.Store, each through a
+// closure of its transaction type.
+type Keys[Tx any] struct {
+	Migrate func(ctx context.Context) error
+	ClaimTx func(ctx context.Context, tx Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error)
+}
+
+// Config configures a transactional Database; sqltx.Config and
+// pgxtx.Config have the same fields and convert to it. The zero value is
+// ready to use.
+type Config struct {
+	// IdempotencyTable is the idempotency keys' table (default
+	// "hookkit_idempotency", sqlstore.DefaultTable and
+	// pgxstore.DefaultTable).
+	IdempotencyTable string
+	// DeadLetterTable is the dead letters' table (default
+	// "hookkit_dead_letters").
+	DeadLetterTable string
+	// Keep is how long a processed event's key is remembered (default
+	// idempotency.DefaultKeep, 96 hours).
+	Keep time.Duration
+	// LockTimeout bounds, on PostgreSQL, how long a delivery waits for
+	// another transaction that holds the same event before it is answered
+	// 409 (default 2 seconds, sqlstore.DefaultLockTimeout).
+	LockTimeout time.Duration
+}
+
+// Database is the keys and the dead letters on one database, with the
+// transactions the handlers run in.
+type Database[Tx any] struct {
+	driver      sqldeadletter.Driver[Tx]
+	keys        Keys[Tx]
+	letters     *sqldeadletter.Store[Tx]
+	keep, limit time.Duration
+}
+
+// New returns the Database, or an error wrapping dispatch.ErrInvalidConfig
+// naming the package (prefix) and the field.
+func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], dialect sqldeadletter.Dialect, cfg Config) (*Database[Tx], error) {
+	if cfg.Keep < 0 || cfg.LockTimeout < 0 {
+		return nil, fmt.Errorf("%s: Config.Keep %s and LockTimeout %s must not be negative: %w", prefix, cfg.Keep, cfg.LockTimeout, dispatch.ErrInvalidConfig)
+	}
+	letters, err := sqldeadletter.New[Tx](driver, dialect, cfg.DeadLetterTable)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	d := &Database[Tx]{driver: driver, keys: keys, letters: letters, keep: cfg.Keep, limit: cfg.LockTimeout}
+	if d.keep == 0 {
+		d.keep = idempotency.DefaultKeep
+	}
+	return d, nil
+}
+
+// Migrate creates the idempotency and dead-letter tables if they do not
+// exist; replicas starting together may all call it.
+func (d *Database[Tx]) Migrate(ctx context.Context) error {
+	if err := d.keys.Migrate(ctx); err != nil {
+		return err
+	}
+	return d.letters.Migrate(ctx)
+}
+
+// Acceptor returns the accept step that runs each handler in a transaction
+// with its event's key, for dispatch.WithAcceptor.
+func (d *Database[Tx]) Acceptor() dispatch.Acceptor { return txaccept.New[Tx](step[Tx]{d}) }
+
+// DeadLetters returns the dead letters kept on this database.
+func (d *Database[Tx]) DeadLetters() dispatch.DeadLetterStore { return d.letters }
+
+// DeadLetterSink returns the same dead letters as a dispatch.DeadLetterSink,
+// for endpoints that keep the default accept step on this database
+// (dispatch.WithDeadLetters): each letter is stored in a transaction of
+// its own.
+func (d *Database[Tx]) DeadLetterSink() dispatch.DeadLetterSink { return sink[Tx]{d.letters} }
+
+// Stats counts the open dead letters, for gauges (dispatch/otelobserver).
+func (d *Database[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
+	return d.letters.Stats(ctx)
+}
+
+// step is the Database as the transactional accept step uses it.
+type step[Tx any] struct{ d *Database[Tx] }
+
+func (s step[Tx]) Begin(ctx context.Context) (Tx, error) { return s.d.driver.Begin(ctx) }
+
+func (s step[Tx]) End(ctx context.Context, tx Tx, commit bool) error {
+	return s.d.driver.End(ctx, tx, commit)
+}
+
+func (s step[Tx]) ClaimTx(ctx context.Context, tx Tx, key string) (idempotency.State, error) {
+	return s.d.keys.ClaimTx(ctx, tx, key, s.d.keep, s.d.limit)
+}
+
+func (s step[Tx]) DeadLetterTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error {
+	return s.d.letters.PutTx(ctx, tx, dl)
+}
+
+type sink[Tx any] struct{ s *sqldeadletter.Store[Tx] }
+
+func (k sink[Tx]) DeadLetter(ctx context.Context, dl dispatch.DeadLetter) error {
+	return k.s.Put(ctx, dl)
+}
