@@ -69,7 +69,7 @@ func New(db DB, cfg Config) (*Database, error) {
 		ClaimTx: func(ctx context.Context, tx pgx.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
-	inner, err := txdb.New[pgx.Tx]("pgxtx", driver{db}, keys, sqldeadletter.Postgres, txdb.Config(cfg))
+	inner, err := txdb.New[pgx.Tx]("pgxtx", driver{NewTransactor(db)}, keys, sqldeadletter.Postgres, txdb.Config(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -103,16 +103,6 @@ func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 // keep the default (lease) accept step on this database.
 func (d *Database) Store() *pgxstore.Store { return d.store }
 
-func end(ctx context.Context, tx pgx.Tx, commit bool) error {
-	if commit {
-		return tx.Commit(ctx)
-	}
-	if err := tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
-		return err
-	}
-	return nil
-}
-
 // Beginner opens pgx transactions: *pgxpool.Pool and *pgx.Conn are
 // Beginners.
 type Beginner interface {
@@ -132,15 +122,18 @@ func (t Transactor) Begin(ctx context.Context) (pgx.Tx, error) { return t.db.Beg
 
 // End commits tx, or rolls it back.
 func (t Transactor) End(ctx context.Context, tx pgx.Tx, commit bool) error {
-	return end(ctx, tx, commit)
+	if commit {
+		return tx.Commit(ctx)
+	}
+	if err := tx.Rollback(ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) {
+		return err
+	}
+	return nil
 }
 
-// driver runs the dead-letter store's statements on pgx.
-type driver struct{ db DB }
-
-func (d driver) Begin(ctx context.Context) (pgx.Tx, error) { return d.db.Begin(ctx) }
-
-func (d driver) End(ctx context.Context, tx pgx.Tx, commit bool) error { return end(ctx, tx, commit) }
+// driver runs the dead-letter store's statements on pgx, in the
+// Transactor's transactions.
+type driver struct{ Transactor }
 
 func (d driver) Exec(ctx context.Context, tx pgx.Tx, query string, args ...any) (int64, error) {
 	tag, err := tx.Exec(ctx, query, args...)

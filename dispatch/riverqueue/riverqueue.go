@@ -21,6 +21,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/attempt"
 	"github.com/hookkit/hookkit/dispatch/internal/txctx"
+	"github.com/hookkit/hookkit/dispatch/internal/txn"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/internal/logtext"
@@ -28,11 +29,11 @@ import (
 
 // Transactor opens and ends the host's transactions of type TTx, the kind
 // River's driver uses: sqltx.NewTransactor(db) for riversqlite (*sql.Tx),
-// pgxtx.NewTransactor(pool) for riverpgxv5 (pgx.Tx).
-type Transactor[TTx any] interface {
-	Begin(ctx context.Context) (TTx, error)
-	End(ctx context.Context, tx TTx, commit bool) error
-}
+// pgxtx.NewTransactor(pool) for riverpgxv5 (pgx.Tx). It has two methods:
+// Begin(ctx) (TTx, error) opens a transaction, and End(ctx, tx, commit)
+// commits it or rolls it back. It is the same interface the transactional
+// accept step uses inside hookkit.
+type Transactor[TTx any] = txn.Transactor[TTx]
 
 // StandardWebhooksSchedule is the Standard Webhooks specification's retry
 // schedule: the delays after the first, second, ... failed attempt. Stripe

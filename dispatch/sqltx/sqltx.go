@@ -77,7 +77,7 @@ func newDatabase(db *sql.DB, store *sqlstore.Store, dialect sqldeadletter.Dialec
 		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
-	inner, err := txdb.New[*sql.Tx]("sqltx", driver{db}, keys, dialect, txdb.Config(cfg))
+	inner, err := txdb.New[*sql.Tx]("sqltx", driver{NewTransactor(db)}, keys, dialect, txdb.Config(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -111,16 +111,6 @@ func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 // keep the default (lease) accept step on this database.
 func (d *Database) Store() *sqlstore.Store { return d.store }
 
-func end(tx *sql.Tx, commit bool) error {
-	if commit {
-		return tx.Commit()
-	}
-	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return err
-	}
-	return nil
-}
-
 // Transactor opens and ends transactions on a database, for what runs a
 // handler outside an Endpoint, such as a queue's worker
 // (dispatch/riverqueue): the handler reaches the transaction with Tx(ctx).
@@ -133,14 +123,19 @@ func NewTransactor(db *sql.DB) Transactor { return Transactor{db} }
 func (t Transactor) Begin(ctx context.Context) (*sql.Tx, error) { return t.db.BeginTx(ctx, nil) }
 
 // End commits tx, or rolls it back.
-func (t Transactor) End(_ context.Context, tx *sql.Tx, commit bool) error { return end(tx, commit) }
+func (t Transactor) End(_ context.Context, tx *sql.Tx, commit bool) error {
+	if commit {
+		return tx.Commit()
+	}
+	if err := tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return err
+	}
+	return nil
+}
 
-// driver runs the dead-letter store's statements on database/sql.
-type driver struct{ db *sql.DB }
-
-func (d driver) Begin(ctx context.Context) (*sql.Tx, error) { return d.db.BeginTx(ctx, nil) }
-
-func (d driver) End(_ context.Context, tx *sql.Tx, commit bool) error { return end(tx, commit) }
+// driver runs the dead-letter store's statements on database/sql, in the
+// Transactor's transactions.
+type driver struct{ Transactor }
 
 func (d driver) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
 	res, err := tx.ExecContext(ctx, query, args...)

@@ -19,6 +19,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/headers"
 	"github.com/hookkit/hookkit/dispatch/internal/txctx"
+	"github.com/hookkit/hookkit/dispatch/internal/txn"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
 )
@@ -52,8 +53,7 @@ type Rows interface {
 
 // Driver runs statements inside transactions of type Tx.
 type Driver[Tx any] interface {
-	Begin(ctx context.Context) (Tx, error)
-	End(ctx context.Context, tx Tx, commit bool) error
+	txn.Transactor[Tx]
 	Exec(ctx context.Context, tx Tx, query string, args ...any) (rowsAffected int64, err error)
 	QueryRow(ctx context.Context, tx Tx, query string, args ...any) Scanner
 	Query(ctx context.Context, tx Tx, query string, args ...any) (Rows, error)

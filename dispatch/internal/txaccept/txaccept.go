@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/txctx"
+	"github.com/hookkit/hookkit/dispatch/internal/txn"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
@@ -18,10 +19,7 @@ import (
 // database, for transactions of type Tx (*sql.Tx, pgx.Tx): packages
 // dispatch/sqltx and dispatch/pgxtx provide it.
 type Database[Tx any] interface {
-	// Begin opens a transaction.
-	Begin(ctx context.Context) (Tx, error)
-	// End commits tx, or rolls it back.
-	End(ctx context.Context, tx Tx, commit bool) error
+	txn.Transactor[Tx]
 	// ClaimTx claims key inside tx, writing it as completed (see
 	// sqlstore.Store.ClaimTx).
 	ClaimTx(ctx context.Context, tx Tx, key string) (idempotency.State, error)

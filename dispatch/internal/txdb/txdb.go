@@ -12,6 +12,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
 	"github.com/hookkit/hookkit/dispatch/internal/txaccept"
+	"github.com/hookkit/hookkit/dispatch/internal/txn"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
@@ -80,7 +81,9 @@ func (d *Database[Tx]) Migrate(ctx context.Context) error {
 
 // Acceptor returns the accept step that runs each handler in a transaction
 // with its event's key, for dispatch.WithAcceptor.
-func (d *Database[Tx]) Acceptor() dispatch.Acceptor { return txaccept.New[Tx](step[Tx]{d}) }
+func (d *Database[Tx]) Acceptor() dispatch.Acceptor {
+	return txaccept.New[Tx](step[Tx]{Transactor: d.driver, d: d})
+}
 
 // DeadLetters returns the dead letters kept on this database.
 func (d *Database[Tx]) DeadLetters() dispatch.DeadLetterStore { return d.letters }
@@ -96,13 +99,11 @@ func (d *Database[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return d.letters.Stats(ctx)
 }
 
-// step is the Database as the transactional accept step uses it.
-type step[Tx any] struct{ d *Database[Tx] }
-
-func (s step[Tx]) Begin(ctx context.Context) (Tx, error) { return s.d.driver.Begin(ctx) }
-
-func (s step[Tx]) End(ctx context.Context, tx Tx, commit bool) error {
-	return s.d.driver.End(ctx, tx, commit)
+// step is the Database as the transactional accept step uses it: the
+// driver's transactions, the keys and the dead letters.
+type step[Tx any] struct {
+	txn.Transactor[Tx]
+	d *Database[Tx]
 }
 
 func (s step[Tx]) ClaimTx(ctx context.Context, tx Tx, key string) (idempotency.State, error) {
