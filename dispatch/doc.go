@@ -46,12 +46,12 @@
 //
 // # Around the handlers
 //
-// Middleware wraps handlers: Recover (panics become retryable errors; the
-// Endpoint always recovers) and Timeout. The Endpoint logs one line per
+// Middleware wraps handlers, such as Timeout; the Router itself turns a
+// handler's panic into a retryable *PanicError on every path. The Endpoint logs one line per
 // delivery with log/slog (WithLogger), never the body; a queue's workers
 // log each failed attempt.
 // Archives (WithArchive, any number) are told of every verified delivery;
-// record.Dir (package dispatch/record) writes them in the testdata fixture
+// a record.Archive (package dispatch/record) writes them in the testdata fixture
 // format for replay in tests.
 //
 // # Dead letters

@@ -23,7 +23,7 @@ type HandlerFunc func(ctx context.Context, e *events.Event) error
 func (f HandlerFunc) Handle(ctx context.Context, e *events.Event) error { return f(ctx, e) }
 
 // Middleware wraps a Handler, as func(http.Handler) http.Handler does for
-// HTTP: Recover and Timeout are ready ones.
+// HTTP: Timeout is a ready one.
 type Middleware func(Handler) Handler
 
 // permanentError marks an error that retrying cannot fix.

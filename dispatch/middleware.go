@@ -11,7 +11,9 @@ import (
 )
 
 // PanicError is a handler's panic, recovered: an ordinary, retryable error
-// that carries the panic value and the stack.
+// that carries the panic value and the stack. A Router recovers every
+// handler it runs (Dispatch, Rerun, a queue's workers), so one bad event
+// never crashes the process: the delivery is answered 500 and retried.
 type PanicError struct {
 	Value any
 	Stack []byte
@@ -21,22 +23,6 @@ type PanicError struct {
 func (p *PanicError) Error() string { return fmt.Sprintf("handler panicked: %v", p.Value) }
 
 func stack() []byte { return debug.Stack() }
-
-// Recover turns a handler's panic into a *PanicError, so one bad event never
-// crashes the process: the delivery is answered 500 and retried. Endpoints
-// always recover; add Recover to a Router that runs outside an Endpoint.
-func Recover() Middleware {
-	return func(next Handler) Handler {
-		return HandlerFunc(func(ctx context.Context, e *events.Event) (err error) {
-			defer func() {
-				if v := recover(); v != nil {
-					err = &PanicError{Value: v, Stack: stack()}
-				}
-			}()
-			return next.Handle(ctx, e)
-		})
-	}
-}
 
 // Timeout gives each handler call a context that ends after d. A handler
 // must watch ctx (database and HTTP clients do) for the deadline to stop

@@ -197,7 +197,7 @@ func WithArchive(a Archive) Option {
 // refused before their signature verified (a bad or missing signature, a
 // body over the limit, not a POST). Their bytes are unauthenticated and as
 // many as anyone cares to send: turn it on while debugging a signature
-// problem, not for good, above all with a record.Dir.
+// problem, not for good, above all with a record.Archive.
 func WithArchiveRejected() Option {
 	return func(c *settings) error {
 		c.archiveRejected = true

@@ -93,13 +93,6 @@ func TestDispatchRecoversPanics(t *testing.T) {
 	assert.False(t, dispatch.IsPermanent(err), "a panic is retried")
 }
 
-func TestRecoverMiddleware(t *testing.T) {
-	h := dispatch.Recover()(dispatch.HandlerFunc(func(context.Context, *events.Event) error { panic(errors.New("boom")) }))
-	err := h.Handle(context.Background(), &events.Event{})
-	var p *dispatch.PanicError
-	require.ErrorAs(t, err, &p)
-}
-
 func TestTimeoutMiddleware(t *testing.T) {
 	slow := dispatch.HandlerFunc(func(ctx context.Context, _ *events.Event) error {
 		<-ctx.Done()

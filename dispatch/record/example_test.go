@@ -22,13 +22,17 @@ func ExampleDir() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
+	archive, err := record.New(dir, record.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	v, err := verify.NewStripe("whsec_staging")
 	if err != nil {
 		log.Fatal(err)
 	}
 	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(),
-		dispatch.WithLogger(slog.New(slog.DiscardHandler)), dispatch.WithArchive(&record.Dir{Path: dir}))
+		dispatch.WithLogger(slog.New(slog.DiscardHandler)), dispatch.WithArchive(archive))
 
 	body := []byte(`{"id":"evt_1","type":"customer.created","created":1795420800,"data":{"object":{}}}`)
 	ep.ServeHTTP(httptest.NewRecorder(), verifytest.NewRequest(verifytest.Stripe{Secret: "whsec_staging"}, "/webhooks/stripe", body))

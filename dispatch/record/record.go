@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 
@@ -12,27 +13,49 @@ import (
 	"github.com/hookkit/hookkit/events/fixture"
 )
 
-var _ dispatch.Archive = (*Dir)(nil)
+var _ dispatch.Archive = (*Archive)(nil)
 
-// Dir is a dispatch.Archive that writes every delivery it is told of under
-// Path in the testdata fixture format (package events/fixture), one
-// .headers file and one body file each, named
+// Archive is a dispatch.Archive that writes every delivery it is told of
+// under its directory in the testdata fixture format (package
+// events/fixture), one .headers file and one body file each, named
 // <source or "unparsed">/<time>-<seq>-<type or outcome>, so deliveries
 // recorded in staging can be replayed in tests (package dispatch/replay);
 // sorting the files by base name restores the order they arrived in, across
-// sources. Write errors go to Logger.
+// sources. Write errors go to the Config's Logger.
 //
 // The files hold what the sender sent, signatures included; keep the
 // directory as private as the secrets.
-type Dir struct {
-	Path   string
-	Logger *slog.Logger // default slog.Default()
+type Archive struct {
+	path   string
+	logger *slog.Logger
 
 	seq atomic.Uint64
 }
 
+// Config configures an Archive. The zero value is ready to use.
+type Config struct {
+	// Logger receives the errors of writes (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// New returns the Archive writing under dir, which it creates (mode 0700)
+// if it does not exist. An empty dir, or one that cannot be created, is an
+// error wrapping dispatch.ErrInvalidConfig.
+func New(dir string, cfg Config) (*Archive, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("record: empty directory: %w", dispatch.ErrInvalidConfig)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("record: directory %q: %w: %w", dir, dispatch.ErrInvalidConfig, err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Archive{path: dir, logger: cfg.Logger}, nil
+}
+
 // Archive implements dispatch.Archive.
-func (a *Dir) Archive(ctx context.Context, d *dispatch.Delivery) {
+func (a *Archive) Archive(ctx context.Context, d *dispatch.Delivery) {
 	group, what := d.EventSource, d.EventType
 	if d.EventID == "" { // not an event: kept apart from the replayable ones
 		group = "unparsed"
@@ -54,12 +77,8 @@ func (a *Dir) Archive(ctx context.Context, d *dispatch.Delivery) {
 	if d.Host != "" {
 		f.Header.Set("Host", d.Host)
 	}
-	if err := fixture.Write(a.Path, f); err != nil {
-		logger := a.Logger
-		if logger == nil {
-			logger = slog.Default()
-		}
-		logger.LogAttrs(ctx, slog.LevelError, "webhook archive: write failed", slog.String("error", err.Error()))
+	if err := fixture.Write(a.path, f); err != nil {
+		a.logger.LogAttrs(ctx, slog.LevelError, "webhook archive: write failed", slog.String("error", err.Error()))
 	}
 }
 

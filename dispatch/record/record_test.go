@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -41,16 +42,18 @@ func deliver(h http.Handler, r *http.Request) int {
 	return rec.Code
 }
 
-// Dir writes deliveries in the fixture format: what it records, the fixture
-// package loads, byte for byte, and the parser parses again.
-func TestDirRecordsReplayableFixtures(t *testing.T) {
+// An Archive writes deliveries in the fixture format: what it records, the
+// fixture package loads, byte for byte, and the parser parses again.
+func TestArchiveRecordsReplayableFixtures(t *testing.T) {
 	dir := t.TempDir()
+	archive, err := record.New(dir, record.Config{})
+	require.NoError(t, err)
 	r := dispatch.NewRouter()
 	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return nil })
 	v, err := verify.NewStripe(secret)
 	require.NoError(t, err)
 	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r,
-		dispatch.WithLogger(slog.New(slog.DiscardHandler)), dispatch.WithArchive(&record.Dir{Path: dir}))
+		dispatch.WithLogger(slog.New(slog.DiscardHandler)), dispatch.WithArchive(archive))
 	body := stripeBody(t, "evt_recorded")
 	req := signed(body)
 	req.Host = "api.reserveeasy.example"
@@ -78,4 +81,27 @@ func TestDirRecordsReplayableFixtures(t *testing.T) {
 	e, err := stripeevent.NewParser().Parse(replay, stripeFixture.Body)
 	require.NoError(t, err)
 	assert.Equal(t, "evt_recorded", e.ID)
+}
+
+// New refuses a directory it cannot write to, at startup, instead of
+// logging a failed write for every delivery.
+func TestNewRejectsUnusableDirectory(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	for _, tt := range []struct{ name, dir string }{
+		{"empty", ""},
+		{"under a file", filepath.Join(file, "recorded")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := record.New(tt.dir, record.Config{})
+			assert.Nil(t, a)
+			assert.ErrorIs(t, err, dispatch.ErrInvalidConfig)
+		})
+	}
+	dir := filepath.Join(t.TempDir(), "a", "b")
+	_, err := record.New(dir, record.Config{})
+	require.NoError(t, err)
+	info, err := os.Stat(dir)
+	require.NoError(t, err)
+	assert.True(t, info.IsDir(), "New creates the directory")
 }

@@ -1,7 +1,7 @@
 // Package replay sends recorded deliveries (the testdata fixture format of
 // package events/fixture) to a webhook receiver, re-signed for the verifier
 // under test, so that a host's test of its webhook handling is a few lines.
-// Record deliveries in staging with record.Dir (package dispatch/record),
+// Record deliveries in staging with a record.Archive (package dispatch/record),
 // commit them under the host's own testdata, and replay a directory of them
 // (here testdata/webhooks/stripe) in a unit test:
 //

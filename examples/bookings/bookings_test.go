@@ -199,7 +199,9 @@ func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
 // same effect: record in staging, replay in tests.
 func TestRecordThenReplay(t *testing.T) {
 	dir := t.TempDir()
-	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), config{archive: &record.Dir{Path: dir}})
+	archive, err := record.New(dir, record.Config{})
+	require.NoError(t, err)
+	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), config{archive: archive})
 	for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "etail/payment.succeeded"} {
 		require.Equal(t, http.StatusOK, sendFixture(t, recorder, name))
 	}

@@ -107,7 +107,11 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	cfg := config{secrets: demoSecrets, logger: logger}
 	if recordDir != "" {
-		cfg.archive = &record.Dir{Path: recordDir, Logger: logger}
+		archive, err := record.New(recordDir, record.Config{Logger: logger})
+		if err != nil {
+			return err
+		}
+		cfg.archive = archive
 	}
 	a, err := newApp(ctx, st, cfg)
 	if err != nil {

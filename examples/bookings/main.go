@@ -86,7 +86,11 @@ func run() error {
 	defer st.close()
 	cfg := config{secrets: sec, logger: logger}
 	if *recordDir != "" {
-		cfg.archive = &record.Dir{Path: *recordDir, Logger: logger}
+		archive, err := record.New(*recordDir, record.Config{Logger: logger})
+		if err != nil {
+			return err
+		}
+		cfg.archive = archive
 	}
 	a, err := newApp(ctx, st, cfg)
 	if err != nil {
