@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,25 +15,26 @@ import (
 // lateAcceptor answers at once and runs the handler afterwards, from
 // another goroutine: the bug that raced with the Endpoint's observers.
 type lateAcceptor struct {
-	started chan struct{} // closed once the goroutine runs (before, or after, Accept returns)
 	before  bool          // start the run before Accept returns
+	served  chan struct{} // closed by the test once the delivery is answered
 	running chan struct{} // closed by the handler: the run is under way
-	err     chan error
+	// returning is closed as Accept returns; a handler started before waits
+	// for it, so that it is still running when Accept has returned.
+	returning chan struct{}
+	err       chan error
 }
 
 func (l *lateAcceptor) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
-	run := make(chan struct{})
 	go func() {
 		if !l.before {
-			<-run
+			<-l.served // Accept has returned, and the Endpoint answered
 		}
-		close(l.started)
 		l.err <- a.Run(context.WithoutCancel(ctx))
 	}()
 	if l.before {
 		<-l.running // the handler runs: Accept returns in the middle of it
 	}
-	close(run)
+	close(l.returning)
 	return dispatch.Result{Outcome: dispatch.OutcomeQueued}
 }
 
@@ -47,18 +47,19 @@ func TestAcceptanceRunAfterAccept(t *testing.T) {
 	for _, before := range []bool{false, true} {
 		t.Run(map[bool]string{false: "after", true: "still running"}[before], func(t *testing.T) {
 			var runs int
-			l := &lateAcceptor{started: make(chan struct{}), before: before, running: make(chan struct{}), err: make(chan error, 1)}
+			l := &lateAcceptor{served: make(chan struct{}), before: before, running: make(chan struct{}), returning: make(chan struct{}), err: make(chan error, 1)}
 			r := dispatch.NewRouter()
 			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error {
 				runs++
 				close(l.running)
-				time.Sleep(20 * time.Millisecond) // still running when Accept returns
+				<-l.returning // still running when Accept returns
 				return nil
 			})
 			r.Observe(nopObserver{})
 			ep := newStripeEndpoint(t, r, dispatch.WithAcceptor(l))
 			code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_late")))
 			assert.Equal(t, 200, code)
+			close(l.served)
 			err := <-l.err
 			if before {
 				require.NoError(t, err, "a run under way when Accept returned is waited for, not refused")
