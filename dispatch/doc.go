@@ -1,4 +1,4 @@
-// Package dispatch is what a host mounts: an Endpoint, one http.Handler per
+// Package dispatch is what a host mounts: an [Endpoint], one http.Handler per
 // sender, that verifies a delivery, parses it, deduplicates it, routes it
 // to the handler for its type, and answers the sender with the status it
 // needs.
@@ -19,7 +19,7 @@
 // to have the event retried (the claim is released and the sender told
 // 500). A payload that does not decode into the registered type is
 // permanent. Events of a type without a handler are acknowledged and logged
-// (see UnknownPolicy for the alternatives).
+// (see [UnknownPolicy] for the alternatives).
 //
 // # Deduplication
 //
@@ -28,12 +28,12 @@
 // fails. A second delivery of a processed event is answered 200 without
 // running anything; one that arrives while the first is still running gets
 // 409, so the sender retries later. The default store is in memory, right
-// for one process; replicas share a Redis or SQL store (WithStore).
+// for one process; replicas share a Redis or SQL store ([WithStore]).
 //
 // # Accept steps
 //
-// After verifying and parsing, the Endpoint hands each event to one
-// Acceptor (WithAcceptor), which decides what a 200 means. The default
+// After verifying and parsing, the [Endpoint] hands each event to one
+// [Acceptor] ([WithAcceptor]), which decides what a 200 means. The default
 // runs the handler now, with the event's key claimed in the store. The
 // transactional step of package dispatch/sqltx (database/sql) or
 // dispatch/pgxtx (pgx) runs it inside the host's database transaction, so
@@ -41,37 +41,37 @@
 // durable queue of dispatch/riverqueue answers 200 once the event's job is
 // committed, and runs the handler on River's workers, with retries and
 // dead letters. There is no in-memory queue: an acknowledged event must be
-// somewhere that survives the process. Endpoint.Shutdown stops accepting
+// somewhere that survives the process. [Endpoint.Shutdown] stops accepting
 // deliveries and waits for those in flight.
 //
 // # Around the handlers
 //
-// Middleware wraps handlers, such as Timeout; the Router itself turns a
-// handler's panic into a retryable *PanicError on every path. The Endpoint logs one line per
-// delivery with log/slog (WithLogger), never the body; a queue's workers
-// log each failed attempt.
-// Archives (WithArchive, any number) are told of every verified delivery;
-// a record.Archive (package dispatch/record) writes them in the testdata fixture
-// format for replay in tests.
+// [Middleware] wraps handlers, such as [Timeout]; the [Router] itself turns
+// a handler's panic into a retryable [*PanicError] on every path. The
+// [Endpoint] logs one line per delivery with log/slog ([WithLogger]), never
+// the body; a queue's workers log each failed attempt. Archives
+// ([WithArchive], any number) are told of every verified delivery; a
+// record.Archive (package dispatch/record) writes them in the testdata
+// fixture format for replay in tests.
 //
 // # Dead letters
 //
-// Dead letters go to a DeadLetterSink (MemoryDeadLetters by default; the
+// Dead letters go to a [DeadLetterSink] ([MemoryDeadLetters] by default; the
 // accept steps of dispatch/sqltx, dispatch/pgxtx and dispatch/riverqueue
-// keep theirs in the database). Each of those is a DeadLetterStore, one
-// interface to list them a page at a time (DeadLetterFilter,
-// DeadLetterPage), get one, re-run one through its router once the handler
-// is fixed (Rerun; ErrRerunFailed when it fails again), or discard one.
-// Package dispatch/admin serves a DeadLetterStore as JSON over HTTP for an
+// keep theirs in the database). Each of those is a [DeadLetterStore], one
+// interface to list them a page at a time ([DeadLetterFilter],
+// [DeadLetterPage]), get one, re-run one through its router once the handler
+// is fixed (Rerun; [ErrRerunFailed] when it fails again), or discard one.
+// Package dispatch/admin serves a [DeadLetterStore] as JSON over HTTP for an
 // operator, and package dispatch/deadlettertest is the conformance suite
 // every store passes.
 //
 // # Troubleshooting
 //
-// A handler runs twice: with the default accept step, its lease (WithLease,
+// A handler runs twice: with the default accept step, its lease ([WithLease],
 // default 2 minutes) ran out while it was still working, and a retry took
 // the event over; or the process died between the handler's own commit and
-// the key's completion. Keep handlers under the timeout (WithTimeout,
+// the key's completion. Keep handlers under the timeout ([WithTimeout],
 // default 10 s) and the lease above it, or write through the transaction
 // (dispatch/sqltx, dispatch/pgxtx, dispatch/riverqueue), where no lease can
 // run out.

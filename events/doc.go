@@ -1,10 +1,10 @@
-// Package events turns a verified webhook body into an Event — ID, Type,
+// Package events turns a verified webhook body into an [Event] — ID, [Type],
 // Source, Time, and the raw payload — and decodes that payload into a typed
 // Go value only when a handler asks for it.
 //
 // # Parsers
 //
-// A Parser reads a delivery:
+// A [Parser] reads a delivery:
 //
 //	type Parser interface {
 //		Parse(r *http.Request, body []byte) (*Event, error)
@@ -12,19 +12,19 @@
 //
 // The provider packages hold ready ones: events/stripeevent,
 // events/twilioevent, events/standardevent, events/etailevent and
-// events/conversoevent. JSONParser, configured with the dotted paths of a
-// body's ID, type, time and payload (JSONConfig), covers most other JSON
+// events/conversoevent. [JSONParser], configured with the dotted paths of a
+// body's ID, type, time and payload ([JSONConfig]), covers most other JSON
 // senders. A body that is not an event of its source's shape is an error
-// wrapping ErrMalformedEvent, saying what was missing or wrong; a dispatcher
+// wrapping [ErrMalformedEvent], saying what was missing or wrong; a dispatcher
 // answers it 400.
 //
-// JSONParser does not decode the body to find the envelope: one validating
+// [JSONParser] does not decode the body to find the envelope: one validating
 // pass over the bytes records where the ID, type and time are and where the
 // payload starts and ends, accepting only documents encoding/json accepts,
 // and refusing those that encoding/json would read differently (a key that
-// differs from an envelope key only in case). A parse allocates the Event
+// differs from an envelope key only in case). A parse allocates the [Event]
 // and one string for ID and type together. Every parser bounds the ID and
-// type it returns (MaxIDBytes, MaxTypeBytes; see Event.Validate).
+// type it returns ([MaxIDBytes], [MaxTypeBytes]; see [Event.Validate]).
 //
 // # Kinds: event types with their Go type
 //
@@ -36,13 +36,13 @@
 //
 // The payload is decoded once per event and kind, when first asked for; a
 // payload that does not decode into T is a *DecodeError wrapping
-// ErrUndecodable (retrying cannot fix it, so a dispatcher dead-letters it),
+// [ErrUndecodable] (retrying cannot fix it, so a dispatcher dead-letters it),
 // whose message names the field and the problem but never a payload value.
-// Package dispatch registers handlers by Kind, so a handler receives T
+// Package dispatch registers handlers by [Kind], so a handler receives T
 // directly. Each provider package declares the kinds its senders send and
 // lists their names in its Catalog function.
 //
-// (Kind was called Type; Type and NewType remain as deprecated aliases.)
+// ([Kind] was called [Type]; [Type] and [NewType] remain as deprecated aliases.)
 //
 // # Fixtures
 //

@@ -6,7 +6,7 @@
 //
 // A naive deduplicator records "seen" before the handler runs; when that
 // handler fails, the sender's retry is dropped as a duplicate and the event
-// is lost. A Store instead hands out leases:
+// is lost. A [Store] instead hands out leases:
 //
 //	c, err := store.Claim(ctx, "stripe:"+eventID, idempotency.DefaultLease)
 //	switch {
@@ -24,19 +24,19 @@
 // A holder that crashes never completes nor releases; its lease expires and
 // the next delivery acquires the key. Every transition is fenced by the
 // token: a holder whose lease ran out cannot complete or release the key of
-// whoever claimed it next (ErrLeaseLost). Package dispatch does all of this
-// for you; use a Store directly only outside it.
+// whoever claimed it next ([ErrLeaseLost]). Package dispatch does all of this
+// for you; use a [Store] directly only outside it.
 //
 // # Durations
 //
 // Keep completed keys longer than the senders retry: Stripe retries for up
 // to three days and the Standard Webhooks schedule ends after about 75
-// hours, hence DefaultKeep of 96 hours. Make the lease longer than the
+// hours, hence [DefaultKeep] of 96 hours. Make the lease longer than the
 // handler's timeout, or a slow handler's key is taken over while it runs.
 //
 // # Stores
 //
-// MemoryStore, in this package, is for one process: nothing to run, but its
+// [MemoryStore], in this package, is for one process: nothing to run, but its
 // keys vanish on restart and replicas do not share them. Package
 // idempotency/redisstore (go-redis) and idempotency/sqlstore (PostgreSQL,
 // SQLite through database/sql) share keys between replicas and survive
@@ -45,7 +45,7 @@
 // # Writing a Store
 //
 // Package idempotency/storetest is the conformance suite every store
-// passes, and yours can run (storetest.Run). CheckClaim, CheckComplete,
-// CheckRelease and NewToken are for store authors: the argument checks every
+// passes, and yours can run (storetest.Run). [CheckClaim], [CheckComplete],
+// [CheckRelease] and [NewToken] are for store authors: the argument checks every
 // store makes the same way, and claim tokens unique across processes.
 package idempotency

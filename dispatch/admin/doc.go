@@ -18,8 +18,8 @@
 //
 // It has no authentication of its own: dead letters hold customers' data,
 // and re-running one moves money. The host authenticates (its session, its
-// tokens, its middleware) and New refuses to build without
-// Config.Authorize, so mounting it open takes a deliberate AllowAll. The
+// tokens, its middleware) and [New] refuses to build without
+// [Config.Authorize], so mounting it open takes a deliberate [AllowAll]. The
 // POST routes accept only Content-Type application/json, which a form on
 // another site cannot send without the browser asking first (CORS), so a
 // logged-in operator's browser cannot be made to re-run or discard one.

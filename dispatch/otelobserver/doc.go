@@ -35,7 +35,7 @@
 // Every attribute is bounded by the program, not by what senders send: the
 // sender is its parser's, the outcome one of dispatch.Outcomes, and the event
 // type the type itself only when the router handles it by name or
-// Config.Types lists it — otherwise the pattern that routed it
-// ("message.*"), or OtherType. Ten thousand made-up event types make one
+// [Config.Types] lists it — otherwise the pattern that routed it
+// ("message.*"), or [OtherType]. Ten thousand made-up event types make one
 // series, not ten thousand.
 package otelobserver

@@ -11,7 +11,7 @@
 //		if res.Status != http.StatusOK { t.Errorf("%s: %d %s", res.Name, res.Status, res.Body) }
 //	}
 //
-// Send and Dir call an http.Handler directly; ClientRequest builds the same
+// [Send] and [Dir] call an http.Handler directly; [ClientRequest] builds the same
 // delivery as an outgoing request for http.Client, to exercise a server over
 // real HTTP. hookkit's own recorded deliveries, one per kind of every
 // provider package, are in its repository's testdata directory, in the

@@ -1,7 +1,7 @@
 // Package riverqueue is hookkit's durable asynchronous mode, on River
 // (github.com/riverqueue/river), the transactional job queue that runs on
 // the PostgreSQL (riverpgxv5) or SQLite (riversqlite) database the host
-// already has. An Endpoint with a Queue as its accept step verifies and
+// already has. An Endpoint with a [Queue] as its accept step verifies and
 // parses a delivery, inserts one River job for it, and answers 200 only
 // once that insert has committed: what is acknowledged survives SIGTERM,
 // SIGKILL and a lost machine, and nothing is built here that River does
@@ -21,7 +21,7 @@
 // The job's insert is committed. The job is unique by the event's key in
 // every state River keeps (queued, scheduled, running, retryable,
 // completed, cancelled and discarded), and completed jobs are kept for
-// Config.Keep (96 hours, longer than any sender retries): a duplicate of an
+// [Config.Keep] (96 hours, longer than any sender retries): a duplicate of an
 // event queued, running, done or dead-lettered within that window is
 // answered 200 without a second job. River's unique index, not the
 // idempotency table, makes this so: the acknowledgement is one insert. An
@@ -35,7 +35,7 @@
 // transaction: one multi-row insert, one commit, and each delivery of the
 // batch is answered after it (200 queued, 200 duplicate, or 503 for all of
 // them if the transaction fails). A lone delivery is written at once; under
-// load batches grow by themselves (Config.BatchSize, BatchWait,
+// load batches grow by themselves ([Config.BatchSize], BatchWait,
 // BatchFlushers). Measured here with 16 senders over loopback HTTP on two
 // cores (BenchmarkGroupCommit): on SQLite 3,581 acknowledgements per
 // second against 1,189 for a hand-written River receiver (p99 10 ms against
@@ -52,7 +52,7 @@
 // transaction (sqltx.Tx(ctx), pgxtx.Tx(ctx)) has its effect and its job's
 // completion commit together, so the effect happens exactly once even if
 // the worker is killed right after the commit. A failed attempt is retried
-// on a schedule close to the senders' own (Config.Retry; by default the
+// on a schedule close to the senders' own ([Config.Retry]; by default the
 // Standard Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), with
 // jitter. After the last attempt the job is discarded; a permanent failure
 // (Permanent, a payload that does not decode, no handler under
@@ -80,19 +80,19 @@
 // Stop lets running handlers finish within its context's deadline; what is
 // queued stays in the database for the next start. A process that dies
 // (SIGKILL, a lost machine) leaves its running jobs for the others: each
-// process that runs workers sweeps, every Config.SweepInterval (a second),
+// process that runs workers sweeps, every [Config.SweepInterval] (a second),
 // for the queue's running jobs whose worker is gone, and retries them at
 // once. On PostgreSQL a worker holds its job's row lock for the whole
 // attempt, so a job whose lock can be taken has no live worker, however
 // slow a live one's handler; on SQLite a process whose liveness row is
-// older than Config.LivenessTimeout (5 s) is presumed dead. An attempt
+// older than [Config.LivenessTimeout] (5 s) is presumed dead. An attempt
 // whose job was rescued while it ran (a paused process that wakes up)
 // finds its job no longer its own and commits nothing. A rescue is an
 // attempt like any other: counted, logged once (outcome "failed"), told to
 // the router's observers as a failed asynchronous attempt, and recorded in
 // the job's errors, which River's UI shows. Measured by the
 // crash tests: every acknowledged effect present 2 to 7 s after the last
-// restart. River's own rescuer (Config.RescueAfter) stays as the backstop.
+// restart. River's own rescuer ([Config.RescueAfter]) stays as the backstop.
 //
 // Limits on SQLite, where several processes may share one file: a
 // process paused for longer than LivenessTimeout while others run has its
@@ -105,8 +105,8 @@
 // Every replica may call Migrate at start: one migrates at a time (an
 // advisory lock on PostgreSQL, the write lock on SQLite), the others wait
 // and find the tables current. A host that runs its own jobs on the same
-// client passes its river.Config in Config.River; its settings stay its
-// own (see Config.River for the zeros hookkit fills in).
+// client passes its river.Config in [Config.River]; its settings stay its
+// own (see [Config.River] for the zeros hookkit fills in).
 //
 // # Trace context
 //
@@ -126,8 +126,8 @@
 // Workers above; keep handlers on SQLite short, or use PostgreSQL.
 //
 // A job comes back after its process died: that is River's rescuer, which
-// retries a job left running by a dead process after Config.RescueAfter
-// (the attempt timeout plus a minute). Keep handlers under Config.Timeout.
+// retries a job left running by a dead process after [Config.RescueAfter]
+// (the attempt timeout plus a minute). Keep handlers under [Config.Timeout].
 //
 // River's UI shows nothing: it must read the same database as the queue,
 // with the same schema (search_path on PostgreSQL).

@@ -29,7 +29,7 @@
 // (500: the sender retries); a permanent failure rolls the handler's writes
 // back and commits the dead letter with the key's completion (200). A
 // concurrent delivery of the same event waits for the transaction that
-// holds it (on PostgreSQL, up to Config.LockTimeout, then 409).
+// holds it (on PostgreSQL, up to [Config.LockTimeout], then 409).
 //
 // Bound the pool (db.SetMaxOpenConns): every delivery holds a connection
 // for its handler's duration, and with an unbounded pool a burst of
@@ -40,7 +40,7 @@
 //
 // # Dead letters
 //
-// Database.DeadLetters lists the dead letters (by source, type and time),
+// [Database.DeadLetters] lists the dead letters (by source, type and time),
 // gets one, re-runs one through the router in a transaction that resolves
 // it only if the handler succeeds (concurrent re-runs of one letter run it
 // once), and discards one. A letter keeps the raw body and only the headers

@@ -11,7 +11,7 @@
 // go-redis retries a command whose reply was lost on the network, with the
 // same arguments; a retried Claim that finds its own lease answers Acquired.
 // A retried Complete or Release finds its work done and answers
-// ErrLeaseLost, as the Store contract says of a second call; the key is
+// ErrLeaseLost, as the [Store] contract says of a second call; the key is
 // completed or released all the same.
 //
 // Keys are single-slot, so it works with redis.Client, a cluster

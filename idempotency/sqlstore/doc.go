@@ -14,7 +14,7 @@
 // replicas with skewed clocks agree; SQLite, being in-process, uses the
 // process clock.
 //
-// Open SQLite with "_txlock=immediate" and a busy timeout (see NewSQLite):
+// Open SQLite with "_txlock=immediate" and a busy timeout (see [NewSQLite]):
 // otherwise a transaction that reads and then writes fails with
 // SQLITE_BUSY under concurrency instead of waiting its turn.
 //

@@ -7,7 +7,7 @@
 //		storetest.Run(t, func(t *testing.T) idempotency.Store { return newMyStore(t) })
 //	}
 //
-// Run uses real time with leases of a few hundred milliseconds; stores that
-// accept a clock can also run RunWithClock, which checks long durations
+// [Run] uses real time with leases of a few hundred milliseconds; stores that
+// accept a clock can also run [RunWithClock], which checks long durations
 // (the 72-hour keep window) without waiting for them.
 package storetest

@@ -4,7 +4,7 @@
 // providers' own SDKs) without a real sender.
 //
 // Each signer's Sign method adds the signature headers to a request; the
-// helper NewRequest builds a POST and signs it in one call:
+// helper [NewRequest] builds a POST and signs it in one call:
 //
 //	req := verifytest.NewRequest(verifytest.Stripe{Secret: "whsec_test"},
 //		"https://example.com/webhooks/stripe", body)
