@@ -12,7 +12,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/internal/servicetest"
 )
@@ -27,7 +27,7 @@ func randomName(prefix string) string {
 
 type tables struct{ idempotency, deadLetters, effects string }
 
-func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *pgxpool.Pool) txmodetest.Mode {
+func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Mode {
 	t.Helper()
 	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.idempotency, DeadLetterTable: tb.deadLetters})
 	require.NoError(t, err)
@@ -48,7 +48,7 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *
 			return n
 		}
 	}
-	return txmodetest.Mode{
+	return txaccepttest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
 		Stats:       hk.Stats,
@@ -67,7 +67,7 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *
 		},
 		BreakDeadLetters: rename(tb.deadLetters, tb.deadLetters+"_x"),
 		FixDeadLetters:   rename(tb.deadLetters+"_x", tb.deadLetters),
-		Replica:          func(t *testing.T) txmodetest.Mode { return mode(t, open(t), tb, open) },
+		Replica:          func(t *testing.T) txaccepttest.Mode { return mode(t, open(t), tb, open) },
 		ClosedRows:       count(`SELECT COUNT(*) FROM ` + tb.deadLetters + ` WHERE state <> 'open'`),
 		ClosedWithContent: count(`SELECT COUNT(*) FROM ` + tb.deadLetters +
 			` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`),
@@ -90,7 +90,7 @@ func TestPostgres(t *testing.T) {
 		}
 		return pool
 	}
-	txmodetest.Run(t, func(t *testing.T) txmodetest.Mode {
+	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Mode {
 		pool := open(t)
 		tb := tables{randomName("hk_idem_"), randomName("hk_dl_"), randomName("hk_effects_")}
 		t.Cleanup(func() {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
 	"github.com/hookkit/hookkit/events"
@@ -26,7 +26,7 @@ import (
 )
 
 func TestSQLite(t *testing.T) {
-	txmodetest.Run(t, func(t *testing.T) txmodetest.Mode {
+	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Mode {
 		path := filepath.Join(t.TempDir(), "app.db")
 		open := func(t *testing.T) *sql.DB {
 			db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/internal/txtest"
+	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -75,7 +75,7 @@ func TestConformance(t *testing.T) {
 func TestClaimTx(t *testing.T) {
 	pool := openPool(t, nil)
 	s := newStore(t, pool, randomTable())
-	txtest.Run(t, txtest.Harness[pgx.Tx]{
+	claimtxtest.Run(t, claimtxtest.Harness[pgx.Tx]{
 		Store: s,
 		Begin: func(t *testing.T) pgx.Tx {
 			tx, err := pool.Begin(ctx)

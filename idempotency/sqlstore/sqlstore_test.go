@@ -14,7 +14,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/internal/txtest"
+	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 )
@@ -127,8 +127,8 @@ func TestTableNames(t *testing.T) {
 // call must succeed.
 // A driver error stays reachable beside the sentinel.
 // sqlHarness runs the ClaimTx checks on a database/sql store.
-func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) txtest.Harness[*sql.Tx] {
-	return txtest.Harness[*sql.Tx]{
+func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) claimtxtest.Harness[*sql.Tx] {
+	return claimtxtest.Harness[*sql.Tx]{
 		Store: s,
 		Begin: func(t *testing.T) *sql.Tx {
 			tx, err := db.BeginTx(ctx, nil)
@@ -151,7 +151,7 @@ func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) txtest.Harness[*sql.T
 
 func TestSQLiteClaimTx(t *testing.T) {
 	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
-	txtest.Run(t, sqlHarness(sqliteStore(t, db, nil), db, false))
+	claimtxtest.Run(t, sqlHarness(sqliteStore(t, db, nil), db, false))
 }
 
 // The lock timeout bounds the claim only: the handler's statements in the

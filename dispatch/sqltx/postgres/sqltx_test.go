@@ -1,5 +1,5 @@
 // sqltx's transactional mode on PostgreSQL, through pgx's database/sql
-// driver: the same suite as on SQLite (dispatch/internal/txmodetest), in a
+// driver: the same suite as on SQLite (dispatch/internal/txaccepttest), in a
 // module of its own so that the core's go.mod never names pgx.
 package postgres_test
 
@@ -13,7 +13,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -35,7 +35,7 @@ func TestPostgres(t *testing.T) {
 		}
 		return db
 	}
-	txmodetest.Run(t, func(t *testing.T) txmodetest.Mode {
+	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Mode {
 		db := open(t)
 		tb := sqltxtest.NewTables()
 		t.Cleanup(func() {

@@ -19,7 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/internal/txtest"
+	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -230,8 +230,8 @@ func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
 	assert.Equal(t, "42P01", pgErr.Code, "undefined_table")
 }
 
-func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) txtest.Harness[*sql.Tx] {
-	return txtest.Harness[*sql.Tx]{
+func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) claimtxtest.Harness[*sql.Tx] {
+	return claimtxtest.Harness[*sql.Tx]{
 		Store: s,
 		Begin: func(t *testing.T) *sql.Tx {
 			tx, err := db.BeginTx(ctx, nil)
@@ -255,7 +255,7 @@ func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) txtest.Harness[*sql.T
 func TestPostgresClaimTx(t *testing.T) {
 	db := openPostgres(t, nil)
 	s := postgresStore(t, db, randomName("hookkit_test_"))
-	txtest.Run(t, sqlHarness(s, db, true))
+	claimtxtest.Run(t, sqlHarness(s, db, true))
 }
 
 func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/internal/txmodetest"
+	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
@@ -48,9 +48,9 @@ func NewTables() Tables {
 	return Tables{RandomName("hk_idem_"), RandomName("hk_dl_"), RandomName("hk_effects_")}
 }
 
-// Mode builds a txmodetest.Mode of sqltx on db (PostgreSQL or SQLite),
+// Mode builds a txaccepttest.Mode of sqltx on db (PostgreSQL or SQLite),
 // with its tables created; open opens another pool on the same database.
-func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testing.T) *sql.DB) txmodetest.Mode {
+func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testing.T) *sql.DB) txaccepttest.Mode {
 	t.Helper()
 	cfg := sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
 	newDB := sqltx.NewSQLite
@@ -76,7 +76,7 @@ func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testi
 			return n
 		}
 	}
-	return txmodetest.Mode{
+	return txaccepttest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
 		Stats:       hk.Stats,
@@ -95,7 +95,7 @@ func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testi
 		},
 		BreakDeadLetters: rename(tb.DeadLetters, tb.DeadLetters+"_x"),
 		FixDeadLetters:   rename(tb.DeadLetters+"_x", tb.DeadLetters),
-		Replica:          func(t *testing.T) txmodetest.Mode { return Mode(t, open(t), postgres, tb, open) },
+		Replica:          func(t *testing.T) txaccepttest.Mode { return Mode(t, open(t), postgres, tb, open) },
 		ClosedRows:       count(`SELECT COUNT(*) FROM ` + tb.DeadLetters + ` WHERE state <> 'open'`),
 		ClosedWithContent: count(`SELECT COUNT(*) FROM ` + tb.DeadLetters +
 			` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`),

@@ -1,9 +1,9 @@
-// Package txmodetest checks the transactional accept step the same way on
+// Package txaccepttest checks the transactional accept step the same way on
 // every database binding (dispatch/sqltx on PostgreSQL and SQLite,
 // dispatch/pgxtx): a handler's writes and its event's completion commit
 // together, failures roll both back, permanent failures commit a dead
 // letter with the completion, and duplicates never run in parallel.
-package txmodetest
+package txaccepttest
 
 import (
 	"bytes"

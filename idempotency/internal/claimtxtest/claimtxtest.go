@@ -1,7 +1,7 @@
-// Package txtest checks a store's claim inside a transaction (ClaimTx), the
+// Package claimtxtest checks a store's claim inside a transaction (ClaimTx), the
 // same way for every store that has one: sqlstore on PostgreSQL and SQLite,
 // and pgxstore. It is to ClaimTx what storetest is to the Store interface.
-package txtest
+package claimtxtest
 
 import (
 	"context"
