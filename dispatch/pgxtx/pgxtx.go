@@ -24,7 +24,7 @@ import (
 // dispatch.ErrNoTransaction, whose logged text names the missing step.
 func Tx(ctx context.Context) (pgx.Tx, bool) { return txctx.From[pgx.Tx](ctx) }
 
-// DB is what the transactional mode needs from pgx: *pgxpool.Pool and
+// DB is what the transactional accept step needs from pgx: *pgxpool.Pool and
 // *pgx.Conn satisfy it.
 type DB interface {
 	pgxstore.DB
@@ -50,7 +50,7 @@ type Config struct {
 
 // Database is hookkit's tables on the host's PostgreSQL through pgx: the
 // idempotency keys and the dead letters, with the transactions the
-// transactional mode runs handlers in.
+// transactional accept step runs handlers in.
 type Database struct {
 	db    *txdb.Database[pgx.Tx]
 	store *pgxstore.Store

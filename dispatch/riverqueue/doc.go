@@ -1,4 +1,4 @@
-// Package riverqueue is hookkit's durable asynchronous mode, on River
+// Package riverqueue is hookkit's durable queue as an accept step, on River
 // (github.com/riverqueue/river), the transactional job queue that runs on
 // the PostgreSQL (riverpgxv5) or SQLite (riversqlite) database the host
 // already has. An Endpoint with a [Queue] as its accept step verifies and

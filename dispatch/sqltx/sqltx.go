@@ -42,7 +42,7 @@ type Config struct {
 
 // Database is hookkit's tables on the host's database/sql database: the
 // idempotency keys and the dead letters, with the transactions the
-// transactional mode runs handlers in.
+// transactional accept step runs handlers in.
 type Database struct {
 	db    *txdb.Database[*sql.Tx]
 	store *sqlstore.Store

@@ -6,7 +6,7 @@
 //
 // Each operation is one statement and, once pgx has prepared it, one round
 // trip; times are compared on the server's clock (now()). ClaimTx claims a
-// key inside the host's pgx.Tx, for the transactional mode of package
-// dispatch/pgxtx, in which the handler's writes and the key's completion
+// key inside the host's pgx.Tx, for the transactional accept step of
+// package dispatch/pgxtx, in which the handler's writes and the key's completion
 // commit together.
 package pgxstore

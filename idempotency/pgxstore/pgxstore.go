@@ -142,11 +142,11 @@ func (s *Store) pruneNowAndThen(ctx context.Context) {
 }
 
 // ClaimTx claims key inside tx, the transaction the event's handler will
-// write in, for the transactional mode (package dispatch/pgxtx): the key's
+// write in, for the transactional accept step (package dispatch/pgxtx): the key's
 // row is written as completed, kept for keep; tx's commit completes the key
 // together with the handler's writes, its rollback leaves it free. It
 // answers Acquired (go on, then commit), Completed (roll back, answer 200)
-// or Busy (a lease-mode holder has it, or the transaction holding it did
+// or Busy (a lease holder has it, or the transaction holding it did
 // not end within lockTimeout, DefaultLockTimeout when not positive: roll
 // back, answer 409). After any answer but Acquired, and after an error, tx
 // must be rolled back. See sqlstore.Store.ClaimTx, whose statement this is.

@@ -213,13 +213,13 @@ func (s *Store) pruneNowAndThen(ctx context.Context, db DB) {
 const DefaultLockTimeout = 2 * time.Second
 
 // ClaimTx claims key inside tx, the transaction the event's handler will
-// write in, for the transactional mode (package dispatch/sqltx): the key's
+// write in, for the transactional accept step (package dispatch/sqltx): the key's
 // row is written as completed, kept for keep. tx's commit completes the
 // key together with the handler's writes; its rollback leaves the key free.
 // No lease is involved, so a crash can never leave a key claimed.
 //
 // It answers Acquired (the row is written: go on, then commit), Completed
-// (the event was processed: roll back, answer 200) or Busy (a lease-mode
+// (the event was processed: roll back, answer 200) or Busy (a lease
 // holder has it, or another transaction holding it did not end within
 // lockTimeout on PostgreSQL: roll back, answer 409). A concurrent ClaimTx
 // of the same key waits for the transaction that holds it; on SQLite, the
