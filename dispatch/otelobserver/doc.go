@@ -4,7 +4,7 @@
 //	obs, err := otelobserver.New(otelobserver.Config{Types: stripeevent.Catalog()})
 //	if err != nil { ... }
 //	router.Observe(obs)
-//	obs.Watch("webhooks", queue) // a riverqueue.Queue, sqltx.Database, ...: depth and dead letters
+//	obs.Watch("webhooks", queue) // a riverqueue.Queue, sqltx.Tables, ...: depth and dead letters
 //
 // # Traces
 //

@@ -74,8 +74,8 @@ type Observer struct {
 	sources map[string]StatsSource
 }
 
-// StatsSource is what Watch reads: riverqueue.Queue, sqltx.Database,
-// pgxtx.Database and dispatch.MemoryDeadLetters are StatsSources.
+// StatsSource is what Watch reads: riverqueue.Queue, sqltx.Tables,
+// pgxtx.Tables and dispatch.MemoryDeadLetters are StatsSources.
 type StatsSource interface {
 	Stats(ctx context.Context) (dispatch.QueueStats, error)
 }

@@ -19,7 +19,7 @@ import (
 // Tx returns the transaction a handler runs in, and whether there is one:
 // the handler's writes through it commit together with the event's
 // idempotency key. There is one when the handler's Endpoint was mounted
-// with the transactional accept step (Database.Acceptor) or the handler
+// with the transactional accept step (Tables.Acceptor) or the handler
 // runs in a dispatch/riverqueue worker; a handler that finds none returns
 // dispatch.ErrNoTransaction, whose logged text names the missing step.
 func Tx(ctx context.Context) (pgx.Tx, bool) { return txctx.From[pgx.Tx](ctx) }
@@ -31,7 +31,7 @@ type DB interface {
 	Beginner
 }
 
-// Config configures a Database. The zero value is ready to use.
+// Config configures the Tables. The zero value is ready to use.
 type Config struct {
 	// IdempotencyTable is the idempotency keys' table (default
 	// pgxstore.DefaultTable).
@@ -48,16 +48,16 @@ type Config struct {
 	LockTimeout time.Duration
 }
 
-// Database is hookkit's tables on the host's PostgreSQL through pgx: the
-// idempotency keys and the dead letters, with the transactions the
+// Tables is hookkit's two tables in the host's PostgreSQL, through pgx (the
+// idempotency keys and the dead letters), with the transactions the
 // transactional accept step runs handlers in.
-type Database struct {
+type Tables struct {
 	db    *txdb.Database[pgx.Tx]
 	store *pgxstore.Store
 }
 
-// New returns the Database on db.
-func New(db DB, cfg Config) (*Database, error) {
+// New returns the Tables on db.
+func New(db DB, cfg Config) (*Tables, error) {
 	if db == nil {
 		return nil, fmt.Errorf("pgxtx: nil database: %w", dispatch.ErrInvalidConfig)
 	}
@@ -73,35 +73,35 @@ func New(db DB, cfg Config) (*Database, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Database{db: inner, store: store}, nil
+	return &Tables{db: inner, store: store}, nil
 }
 
 // Migrate creates the idempotency and dead-letter tables if they do not
 // exist; replicas starting together may all call it.
-func (d *Database) Migrate(ctx context.Context) error { return d.db.Migrate(ctx) }
+func (t *Tables) Migrate(ctx context.Context) error { return t.db.Migrate(ctx) }
 
 // Acceptor returns the accept step that runs each handler in a transaction
 // with its event's key (see the package doc), for dispatch.WithAcceptor.
-func (d *Database) Acceptor() dispatch.Acceptor { return d.db.Acceptor() }
+func (t *Tables) Acceptor() dispatch.Acceptor { return t.db.Acceptor() }
 
 // DeadLetters returns the dead letters kept on this database, for
 // dispatch/admin and Router.Rerun.
-func (d *Database) DeadLetters() dispatch.DeadLetterStore { return d.db.DeadLetters() }
+func (t *Tables) DeadLetters() dispatch.DeadLetterStore { return t.db.DeadLetters() }
 
 // DeadLetterSink returns the same dead letters as a dispatch.DeadLetterSink,
 // for endpoints that keep the default accept step on this database
 // (dispatch.WithDeadLetters): each letter is stored in a transaction of its
 // own.
-func (d *Database) DeadLetterSink() dispatch.DeadLetterSink { return d.db.DeadLetterSink() }
+func (t *Tables) DeadLetterSink() dispatch.DeadLetterSink { return t.db.DeadLetterSink() }
 
 // Stats counts the open dead letters, for gauges (dispatch/otelobserver).
-func (d *Database) Stats(ctx context.Context) (dispatch.QueueStats, error) {
-	return d.db.Stats(ctx)
+func (t *Tables) Stats(ctx context.Context) (dispatch.QueueStats, error) {
+	return t.db.Stats(ctx)
 }
 
 // Store returns the idempotency store on the same table, for endpoints that
 // keep the default (lease) accept step on this database.
-func (d *Database) Store() *pgxstore.Store { return d.store }
+func (t *Tables) Store() *pgxstore.Store { return t.store }
 
 // Beginner opens pgx transactions: *pgxpool.Pool and *pgx.Conn are
 // Beginners.

@@ -40,7 +40,7 @@
 //
 // # Dead letters
 //
-// [Database.DeadLetters] lists the dead letters (by source, type and time),
+// [Tables.DeadLetters] lists the dead letters (by source, type and time),
 // gets one, re-runs one through the router in a transaction that resolves
 // it only if the handler succeeds (concurrent re-runs of one letter run it
 // once), and discards one. A letter keeps the raw body and only the headers
