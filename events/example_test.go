@@ -3,6 +3,7 @@ package events_test
 import (
 	"fmt"
 	"log"
+	"net/url"
 
 	"github.com/hookkit/hookkit/events"
 )
@@ -54,4 +55,33 @@ func ExampleNames() {
 	// What a provider package's Catalog function returns.
 	fmt.Println(events.Names(events.NewKind[*Refund]("refund.failed"), events.NewKind[*Refund]("refund.created")))
 	// Output: [refund.created refund.failed]
+}
+
+// MustJSONParser is for a configuration fixed in code, as the provider
+// packages' presets are: a mistake in it is a bug, found at start-up.
+func ExampleMustJSONParser() {
+	parser := events.MustJSONParser(events.JSONConfig{Source: "shop", ID: "id", Type: "type", Data: "data"})
+	e, err := parser.Parse(nil, []byte(`{"id":"ev_1","type":"order.paid","data":{"total":4200}}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(e.Key(), e.Type, string(e.Data))
+	// Output: shop:ev_1 order.paid {"total":4200}
+}
+
+// NewKindFunc decodes a payload that is not JSON: here a form's fields.
+func ExampleNewKindFunc() {
+	smsStatus := events.NewKindFunc("sms.status", func(data []byte) (url.Values, error) {
+		v, err := url.ParseQuery(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("sms status: not a form: %w", err)
+		}
+		return v, nil
+	})
+	form, err := smsStatus.Decode(&events.Event{Type: "sms.status", Data: []byte("MessageSid=SM1&MessageStatus=delivered")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(form.Get("MessageSid"), form.Get("MessageStatus"))
+	// Output: SM1 delivered
 }

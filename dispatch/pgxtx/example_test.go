@@ -47,3 +47,22 @@ func ExampleNew() {
 	}
 	http.Handle("POST /webhooks/stripe", dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(hk.Acceptor())))
 }
+
+// A Transactor on the pool is what riverqueue's workers on riverpgxv5 open
+// the handler's pgx.Tx with. Not run: it needs a PostgreSQL.
+func ExampleNewTransactor() {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	txs := pgxtx.NewTransactor(pool)
+	tx, err := txs.Begin(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE bookings SET sms_sent = true WHERE id = $1`, "12345")
+	if err := txs.End(ctx, tx, err == nil); err != nil { // commit only if the update worked
+		log.Fatal(err)
+	}
+}

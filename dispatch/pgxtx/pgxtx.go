@@ -76,25 +76,27 @@ func New(db DB, cfg Config) (*Tables, error) {
 	return &Tables{db: inner, store: store}, nil
 }
 
-// Migrate creates the idempotency and dead-letter tables if they do not
-// exist; replicas starting together may all call it.
+// Migrate creates the idempotency and dead-letter tables in PostgreSQL if
+// they do not exist, under an advisory lock, so replicas starting together
+// may all call it.
 func (t *Tables) Migrate(ctx context.Context) error { return t.db.Migrate(ctx) }
 
-// Acceptor returns the accept step that runs each handler in a transaction
-// with its event's key (see the package doc), for dispatch.WithAcceptor.
+// Acceptor returns the accept step that runs each handler in a pgx.Tx from
+// the pool, the same one that claims its event's key, for
+// dispatch.WithAcceptor; the handler reaches it with Tx(ctx).
 func (t *Tables) Acceptor() dispatch.Acceptor { return t.db.Acceptor() }
 
-// DeadLetters returns the dead letters kept on this database, for
-// dispatch/admin and Router.Rerun.
+// DeadLetters returns the dead letters the accept step committed in
+// PostgreSQL, to list, re-run and discard (dispatch/admin serves them).
 func (t *Tables) DeadLetters() dispatch.DeadLetterStore { return t.db.DeadLetters() }
 
-// DeadLetterSink returns the same dead letters as a dispatch.DeadLetterSink,
-// for endpoints that keep the default accept step on this database
-// (dispatch.WithDeadLetters): each letter is stored in a transaction of its
-// own.
+// DeadLetterSink returns a dispatch.DeadLetterSink into the same table, for
+// an endpoint on the default (lease) accept step, dispatch.WithDeadLetters:
+// each letter is written in a pgx transaction of its own.
 func (t *Tables) DeadLetterSink() dispatch.DeadLetterSink { return t.db.DeadLetterSink() }
 
-// Stats counts the open dead letters, for gauges (dispatch/otelobserver).
+// Stats counts the open dead letters in PostgreSQL, for the gauges of
+// dispatch/otelobserver's Watch.
 func (t *Tables) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return t.db.Stats(ctx)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
 	"os"
 
 	"github.com/stripe/stripe-go/v76"
@@ -12,6 +13,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/fixture"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
@@ -37,4 +39,33 @@ func ExampleDir() {
 	// Output:
 	// refunded 5000 for booking 12345
 	// 9 deliveries replayed, first answered 200
+}
+
+// Send replays one fixture, here built in the test rather than loaded, so
+// that a test can change it first: a delivery signed with the wrong secret
+// is refused.
+func ExampleSend() {
+	v, err := verify.NewStripe("whsec_test")
+	if err != nil {
+		log.Fatal(err)
+	}
+	endpoint := dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+	f := fixture.Fixture{
+		Name:    "stripe/customer.created",
+		Method:  "POST",
+		Target:  "/webhooks/stripe",
+		Header:  http.Header{"Content-Type": {"application/json"}},
+		Body:    []byte(`{"id":"evt_send","type":"customer.created","created":1795420800,"data":{"object":{}}}`),
+		BodyExt: ".json",
+	}
+	for _, secret := range []string{"whsec_test", "whsec_other"} {
+		res, err := replay.Send(endpoint, f, verifytest.Stripe{Secret: secret})
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(secret, res.Status)
+	}
+	// Output:
+	// whsec_test 200
+	// whsec_other 400
 }

@@ -84,3 +84,64 @@ func ExampleNewSQLite() {
 	// 200
 	// booking 12345 paid 1 time
 }
+
+// On PostgreSQL through database/sql, with the host's driver registered
+// (pgx's stdlib, for one). Not run: it needs a PostgreSQL; the tests of
+// dispatch/sqltx/postgres run the same on one.
+func ExampleNewPostgres() {
+	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	hk, err := sqltx.NewPostgres(db, sqltx.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := hk.Migrate(context.Background()); err != nil { // safe on replicas started together
+		log.Fatal(err)
+	}
+	v, err := verify.NewStripe(os.Getenv("STRIPE_WEBHOOK_SECRET"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithAcceptor(hk.Acceptor()))
+}
+
+// A Transactor is what a queue's workers open the handler's transaction
+// with (riverqueue.New takes one); End commits, or rolls back.
+func ExampleNewTransactor() {
+	dir, err := os.MkdirTemp("", "sqltx-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("sqlite", filepath.Join(dir, "app.db")+"?_txlock=immediate")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE sms (id TEXT PRIMARY KEY)`); err != nil {
+		log.Fatal(err)
+	}
+
+	txs := sqltx.NewTransactor(db)
+	for _, commit := range []bool{true, false} {
+		tx, err := txs.Begin(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sms (id) VALUES (?)`, fmt.Sprint("SM", commit)); err != nil {
+			log.Fatal(err)
+		}
+		if err := txs.End(ctx, tx, commit); err != nil {
+			log.Fatal(err)
+		}
+	}
+	var ids string
+	if err := db.QueryRowContext(ctx, `SELECT group_concat(id) FROM sms`).Scan(&ids); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ids)
+	// Output: SMtrue
+}

@@ -50,3 +50,21 @@ func ExampleNewSQLite() {
 	// acquired
 	// completed
 }
+
+// On PostgreSQL, with the host's database/sql driver registered (pgx's
+// stdlib, for one). Not run: it needs a PostgreSQL; the tests of
+// idempotency/sqlstore/postgres run the same on one.
+func ExampleNewPostgres() {
+	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	store, err := sqlstore.NewPostgres(db, sqlstore.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := store.Migrate(context.Background()); err != nil { // safe on replicas started together
+		log.Fatal(err)
+	}
+	_ = idempotency.Store(store) // for dispatch.WithStore
+}
