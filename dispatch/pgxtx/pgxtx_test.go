@@ -2,8 +2,6 @@ package pgxtx_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -19,36 +17,24 @@ import (
 
 var ctx = context.Background()
 
-func randomName(prefix string) string {
-	var raw [6]byte
-	rand.Read(raw[:])
-	return prefix + hex.EncodeToString(raw[:])
-}
+var randomName = txaccepttest.RandomName
 
-type tables struct{ idempotency, deadLetters, effects string }
-
-func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Mode {
+func mode(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Mode {
 	t.Helper()
-	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.idempotency, DeadLetterTable: tb.deadLetters})
+	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
 	require.NoError(t, err)
 	require.NoError(t, hk.Migrate(ctx))
-	// No unique constraint: a handler that ran twice leaves two rows.
-	_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+tb.effects+` (event_id text NOT NULL)`)
-	require.NoError(t, err)
-	rename := func(from, to string) func(t *testing.T) {
-		return func(t *testing.T) {
-			_, err := pool.Exec(ctx, `ALTER TABLE `+from+` RENAME TO `+to)
-			require.NoError(t, err)
-		}
+	on := txaccepttest.SQL{
+		Exec: func(ctx context.Context, query string, args ...any) error {
+			_, err := pool.Exec(ctx, query, args...)
+			return err
+		},
+		Count: func(ctx context.Context, query string, args ...any) (n int, err error) {
+			err = pool.QueryRow(ctx, query, args...).Scan(&n)
+			return n, err
+		},
 	}
-	count := func(query string) func(t *testing.T) int {
-		return func(t *testing.T) int {
-			var n int
-			require.NoError(t, pool.QueryRow(ctx, query).Scan(&n))
-			return n
-		}
-	}
-	return txaccepttest.Mode{
+	return txaccepttest.OnTables(t, on, tb, true, txaccepttest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
 		Stats:       hk.Stats,
@@ -57,26 +43,11 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb tables, open func(t *testing.T) *
 			if !ok {
 				return errors.New("no transaction in the handler's context")
 			}
-			_, err := tx.Exec(ctx, `INSERT INTO `+tb.effects+` (event_id) VALUES ($1)`, id)
+			_, err := tx.Exec(ctx, `INSERT INTO `+tb.Effects+` (event_id) VALUES ($1)`, id)
 			return err
 		},
-		Effects: func(t *testing.T, id string) int {
-			var n int
-			require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+tb.effects+` WHERE event_id = $1`, id).Scan(&n))
-			return n
-		},
-		BreakDeadLetters: rename(tb.deadLetters, tb.deadLetters+"_x"),
-		FixDeadLetters:   rename(tb.deadLetters+"_x", tb.deadLetters),
-		Replica:          func(t *testing.T) txaccepttest.Mode { return mode(t, open(t), tb, open) },
-		ClosedRows:       count(`SELECT COUNT(*) FROM ` + tb.deadLetters + ` WHERE state <> 'open'`),
-		ClosedWithContent: count(`SELECT COUNT(*) FROM ` + tb.deadLetters +
-			` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`),
-		AgeClosed: func(t *testing.T) {
-			_, err := pool.Exec(ctx, `UPDATE `+tb.deadLetters+` SET closed_at = closed_at - interval '8 days' WHERE state <> 'open'`)
-			require.NoError(t, err)
-		},
-		Waits: true,
-	}
+		Replica: func(t *testing.T) txaccepttest.Mode { return mode(t, open(t), tb, open) },
+	})
 }
 
 func TestPostgres(t *testing.T) {
@@ -92,9 +63,9 @@ func TestPostgres(t *testing.T) {
 	}
 	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Mode {
 		pool := open(t)
-		tb := tables{randomName("hk_idem_"), randomName("hk_dl_"), randomName("hk_effects_")}
+		tb := txaccepttest.NewTables()
 		t.Cleanup(func() {
-			for _, name := range []string{tb.idempotency, tb.deadLetters, tb.deadLetters + "_x", tb.effects} {
+			for _, name := range []string{tb.Idempotency, tb.DeadLetters, tb.DeadLetters + "_x", tb.Effects} {
 				pool.Exec(ctx, `DROP TABLE IF EXISTS `+name)
 			}
 		})

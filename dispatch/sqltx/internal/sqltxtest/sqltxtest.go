@@ -7,9 +7,7 @@ package sqltxtest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -32,21 +30,14 @@ import (
 
 var ctx = context.Background()
 
-// RandomName returns prefix and 12 random hex digits, a table name no
-// other test uses.
-func RandomName(prefix string) string {
-	var raw [6]byte
-	rand.Read(raw[:])
-	return prefix + hex.EncodeToString(raw[:])
-}
+// RandomName returns prefix and 12 random hex digits (txaccepttest.RandomName).
+func RandomName(prefix string) string { return txaccepttest.RandomName(prefix) }
 
 // Tables names one test's tables.
-type Tables struct{ Idempotency, DeadLetters, Effects string }
+type Tables = txaccepttest.Tables
 
 // NewTables returns tables of random names.
-func NewTables() Tables {
-	return Tables{RandomName("hk_idem_"), RandomName("hk_dl_"), RandomName("hk_effects_")}
-}
+func NewTables() Tables { return txaccepttest.NewTables() }
 
 // Mode builds a txaccepttest.Mode of sqltx on db (PostgreSQL or SQLite),
 // with its tables created; open opens another pool on the same database.
@@ -60,23 +51,17 @@ func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testi
 	hk, err := newDB(db, cfg)
 	require.NoError(t, err)
 	require.NoError(t, hk.Migrate(ctx))
-	// No unique constraint: a handler that ran twice leaves two rows.
-	_, err = db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+tb.Effects+` (event_id TEXT NOT NULL)`)
-	require.NoError(t, err)
-	rename := func(from, to string) func(t *testing.T) {
-		return func(t *testing.T) {
-			_, err := db.ExecContext(ctx, `ALTER TABLE `+from+` RENAME TO `+to)
-			require.NoError(t, err)
-		}
+	on := txaccepttest.SQL{
+		Exec: func(ctx context.Context, query string, args ...any) error {
+			_, err := db.ExecContext(ctx, query, args...)
+			return err
+		},
+		Count: func(ctx context.Context, query string, args ...any) (n int, err error) {
+			err = db.QueryRowContext(ctx, query, args...).Scan(&n)
+			return n, err
+		},
 	}
-	count := func(query string) func(t *testing.T) int {
-		return func(t *testing.T) int {
-			var n int
-			require.NoError(t, db.QueryRowContext(ctx, query).Scan(&n))
-			return n
-		}
-	}
-	return txaccepttest.Mode{
+	return txaccepttest.OnTables(t, on, tb, postgres, txaccepttest.Mode{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
 		Stats:       hk.Stats,
@@ -88,27 +73,8 @@ func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testi
 			_, err := tx.ExecContext(ctx, `INSERT INTO `+tb.Effects+` (event_id) VALUES ($1)`, id)
 			return err
 		},
-		Effects: func(t *testing.T, id string) int {
-			var n int
-			require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+tb.Effects+` WHERE event_id = $1`, id).Scan(&n))
-			return n
-		},
-		BreakDeadLetters: rename(tb.DeadLetters, tb.DeadLetters+"_x"),
-		FixDeadLetters:   rename(tb.DeadLetters+"_x", tb.DeadLetters),
-		Replica:          func(t *testing.T) txaccepttest.Mode { return Mode(t, open(t), postgres, tb, open) },
-		ClosedRows:       count(`SELECT COUNT(*) FROM ` + tb.DeadLetters + ` WHERE state <> 'open'`),
-		ClosedWithContent: count(`SELECT COUNT(*) FROM ` + tb.DeadLetters +
-			` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`),
-		AgeClosed: func(t *testing.T) {
-			age := `UPDATE ` + tb.DeadLetters + ` SET closed_at = closed_at - interval '8 days' WHERE state <> 'open'`
-			if !postgres {
-				age = `UPDATE ` + tb.DeadLetters + ` SET closed_at = closed_at - 8 * 86400000000 WHERE state <> 'open'`
-			}
-			_, err := db.ExecContext(ctx, age)
-			require.NoError(t, err)
-		},
-		Waits: postgres,
-	}
+		Replica: func(t *testing.T) txaccepttest.Mode { return Mode(t, open(t), postgres, tb, open) },
+	})
 }
 
 // Database is one database the modes benchmark runs on.

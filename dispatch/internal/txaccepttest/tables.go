@@ -1,0 +1,68 @@
+package txaccepttest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// RandomName returns prefix and 12 random hex digits, a table name no
+// other test uses.
+func RandomName(prefix string) string {
+	var raw [6]byte
+	rand.Read(raw[:])
+	return prefix + hex.EncodeToString(raw[:])
+}
+
+// Tables names one test's tables.
+type Tables struct{ Idempotency, DeadLetters, Effects string }
+
+// NewTables returns tables of random names.
+func NewTables() Tables {
+	return Tables{RandomName("hk_idem_"), RandomName("hk_dl_"), RandomName("hk_effects_")}
+}
+
+// SQL runs statements on a binding's database outside any transaction:
+// Exec one that returns no rows, Count one that returns a single integer.
+type SQL struct {
+	Exec  func(ctx context.Context, query string, args ...any) error
+	Count func(ctx context.Context, query string, args ...any) (int, error)
+}
+
+// OnTables completes m, a binding's Acceptor, DeadLetters, Stats, Effect
+// and Replica, with what depends only on the tables and the SQL dialect:
+// it creates tb.Effects (no unique constraint: a handler that ran twice
+// leaves two rows) and fills Effects, the dead-letter checks and Waits.
+func OnTables(t *testing.T, db SQL, tb Tables, postgres bool, m Mode) Mode {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+tb.Effects+` (event_id TEXT NOT NULL)`))
+	count := func(query string, args ...any) func(t *testing.T) int {
+		return func(t *testing.T) int {
+			n, err := db.Count(ctx, query, args...)
+			require.NoError(t, err)
+			return n
+		}
+	}
+	exec := func(query string) func(t *testing.T) {
+		return func(t *testing.T) { require.NoError(t, db.Exec(ctx, query)) }
+	}
+	m.Effects = func(t *testing.T, id string) int {
+		return count(`SELECT COUNT(*) FROM `+tb.Effects+` WHERE event_id = $1`, id)(t)
+	}
+	m.BreakDeadLetters = exec(`ALTER TABLE ` + tb.DeadLetters + ` RENAME TO ` + tb.DeadLetters + `_x`)
+	m.FixDeadLetters = exec(`ALTER TABLE ` + tb.DeadLetters + `_x RENAME TO ` + tb.DeadLetters)
+	m.ClosedRows = count(`SELECT COUNT(*) FROM ` + tb.DeadLetters + ` WHERE state <> 'open'`)
+	m.ClosedWithContent = count(`SELECT COUNT(*) FROM ` + tb.DeadLetters +
+		` WHERE state <> 'open' AND (length(body) > 0 OR length(data) > 0 OR header <> '{}')`)
+	age := `UPDATE ` + tb.DeadLetters + ` SET closed_at = closed_at - interval '8 days' WHERE state <> 'open'`
+	if !postgres {
+		age = `UPDATE ` + tb.DeadLetters + ` SET closed_at = closed_at - 8 * 86400000000 WHERE state <> 'open'`
+	}
+	m.AgeClosed = exec(age)
+	m.Waits = postgres
+	return m
+}
