@@ -19,7 +19,7 @@
 // to have the event retried (the claim is released and the sender told
 // 500). A payload that does not decode into the registered type is
 // permanent. Events of a type without a handler are acknowledged and logged
-// (see [UnknownPolicy] for the alternatives).
+// (see [WithUnknownPolicy] for the alternatives).
 //
 // # Deduplication
 //

@@ -176,7 +176,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	h, route := c.lookup(ev.Type)
 	d.Route = route
 	if h == nil {
-		switch e.router.UnknownPolicy() {
+		switch e.unknown {
 		case AcknowledgeUnknown:
 			e.answer(w, r, d, OutcomeUnknownType, 0, nil)
 			return

@@ -138,7 +138,6 @@ func TestStatusTable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var handled atomic.Int32
 			r := dispatch.NewRouter()
-			r.SetUnknownPolicy(tt.unknown)
 			dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
 				handled.Add(1)
 				if tt.handler != nil {
@@ -156,6 +155,9 @@ func TestStatusTable(t *testing.T) {
 			}
 			if tt.trickle {
 				opts = append(opts, dispatch.WithReadTimeout(200*time.Millisecond))
+			}
+			if tt.unknown != dispatch.AcknowledgeUnknown {
+				opts = append(opts, dispatch.WithUnknownPolicy(tt.unknown))
 			}
 			ep := newStripeEndpoint(t, r, opts...)
 

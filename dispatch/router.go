@@ -14,22 +14,6 @@ import (
 // ErrNoHandler means no handler is registered for an event's type.
 var ErrNoHandler = errors.New("dispatch: no handler for the event type")
 
-// UnknownPolicy says what happens to an event whose type has no handler.
-type UnknownPolicy int
-
-const (
-	// AcknowledgeUnknown answers 200 and logs a warning: the sender stops
-	// sending it. The default, since senders deliver types the host never
-	// subscribed to and they must not pile up as retries.
-	AcknowledgeUnknown UnknownPolicy = iota
-	// DeadLetterUnknown answers 200 and stores the event in the dead-letter
-	// sink, to be re-run once a handler exists.
-	DeadLetterUnknown
-	// RetryUnknown answers 500, so the sender retries: for a rolling
-	// deploy in which new event types reach old code first.
-	RetryUnknown
-)
-
 // Router routes events to handlers by type. Register handlers before
 // serving; a Router is safe for concurrent use.
 type Router struct {
@@ -38,7 +22,6 @@ type Router struct {
 	prefixes   []prefixRoute // longest first
 	any        Handler
 	middleware []Middleware
-	unknown    UnknownPolicy
 	observers  []Observer
 	// compiled holds the routes with the middleware applied, built on the
 	// first lookup after a change, so a lookup allocates nothing.
@@ -129,20 +112,6 @@ func (r *Router) Use(mw ...Middleware) {
 	defer r.mu.Unlock()
 	r.middleware = append(r.middleware, mw...)
 	r.compiled = nil
-}
-
-// SetUnknownPolicy sets what happens to events with no handler.
-func (r *Router) SetUnknownPolicy(p UnknownPolicy) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.unknown = p
-}
-
-// UnknownPolicy returns the policy for events with no handler.
-func (r *Router) UnknownPolicy() UnknownPolicy {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.unknown
 }
 
 // Lookup returns the handler, wrapped in the router's middleware, for an
