@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
@@ -122,6 +123,42 @@ func benchEndpoint(b *testing.B, a dispatch.Acceptor, r *dispatch.Router) http.H
 	return ep
 }
 
+// benchQueue is a migrated Queue on driver running r's handlers, logging
+// nowhere unless cfg says otherwise.
+func benchQueue[TDriver riverdriver.Driver[TTx], TTx any](b testing.TB, driver TDriver, txs riverqueue.Transactor[TTx], r *dispatch.Router, cfg riverqueue.Config) *riverqueue.Queue[TDriver, TTx] {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	q, err := riverqueue.New(driver, txs, r, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := q.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	return q
+}
+
+// postgresQueue and sqliteQueue are benchQueue on each database, running
+// benchRouter(nil)'s handler.
+func postgresQueue(b testing.TB, pool *pgxpool.Pool, cfg riverqueue.Config) *riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx] {
+	return benchQueue(b, riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil), cfg)
+}
+
+func sqliteQueue(b testing.TB, db *sql.DB, cfg riverqueue.Config) *riverqueue.Queue[*riversqlite.Driver, *sql.Tx] {
+	return benchQueue(b, riversqlite.New(db), sqltx.NewTransactor(db), benchRouter(nil), cfg)
+}
+
+// riverClient is a bare River client on driver, for the hand-written
+// receiver.
+func riverClient[TTx any](b testing.TB, driver riverdriver.Driver[TTx]) *river.Client[TTx] {
+	client, err := river.NewClient(driver, &river.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return client
+}
+
 // sender posts signed deliveries of fresh events to a server over
 // loopback HTTP.
 type sender struct {
@@ -187,13 +224,7 @@ func (s *sender) storm(b *testing.B, acked func(id string)) {
 func BenchmarkAcknowledge(b *testing.B) {
 	b.Run("river-postgres", func(b *testing.B) {
 		pool, counted := benchPostgres(b)
-		q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := q.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
+		q := postgresQueue(b, pool, riverqueue.Config{})
 		s := newSender(b, benchEndpoint(b, q, benchRouter(nil)))
 		s.send(b) // a first connection and job, outside the count
 		ackRun(b, s, pool, counted)
@@ -201,13 +232,7 @@ func BenchmarkAcknowledge(b *testing.B) {
 	})
 	b.Run("river-sqlite", func(b *testing.B) {
 		db := benchSQLite(b)
-		q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := q.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
+		q := sqliteQueue(b, db, riverqueue.Config{})
 		s := newSender(b, benchEndpoint(b, q, benchRouter(nil)))
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -539,38 +564,16 @@ func BenchmarkGroupCommit(b *testing.B) {
 					switch database {
 					case "postgres":
 						pool, _ = benchPostgres(b)
-						q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil),
-							riverqueue.Config{Logger: slog.New(slog.DiscardHandler), BatchFlushers: benchFlushers, BatchWait: benchWait})
-						if err != nil {
-							b.Fatal(err)
-						}
-						if err := q.Migrate(ctx); err != nil {
-							b.Fatal(err)
-						}
+						q := postgresQueue(b, pool, riverqueue.Config{BatchFlushers: benchFlushers, BatchWait: benchWait})
 						h = benchEndpoint(b, q, benchRouter(nil))
 						if path == "hand-written" {
-							client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{})
-							if err != nil {
-								b.Fatal(err)
-							}
-							h = handWritten(b, client)
+							h = handWritten(b, riverClient(b, riverpgxv5.New(pool)))
 						}
 					case "sqlite":
 						db := benchSQLite(b)
-						q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
-						if err != nil {
-							b.Fatal(err)
-						}
-						if err := q.Migrate(ctx); err != nil {
-							b.Fatal(err)
-						}
-						h = benchEndpoint(b, q, benchRouter(nil))
+						h = benchEndpoint(b, sqliteQueue(b, db, riverqueue.Config{}), benchRouter(nil))
 						if path == "hand-written" {
-							client, err := river.NewClient(riversqlite.New(db), &river.Config{})
-							if err != nil {
-								b.Fatal(err)
-							}
-							h = handWritten(b, client)
+							h = handWritten(b, riverClient(b, riversqlite.New(db)))
 						}
 					}
 					s := newSender(b, h)
@@ -615,13 +618,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 func BenchmarkListDeadLetters(b *testing.B) {
 	b.Run("postgres", func(b *testing.B) {
 		pool, _ := benchPostgres(b)
-		q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := q.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
+		q := postgresQueue(b, pool, riverqueue.Config{})
 		if _, err := pool.Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, finalized_at, errors)
 SELECT jsonb_build_object('key', 'stripe:evt_' || i, 'source', 'stripe', 'id', 'evt_' || i, 'type', 'payment_intent.succeeded', 'body', ''),
 	'hookkit.webhook', 8, 'hookkit_webhooks', 'discarded', 8, now(), now() - (10000 - i) * interval '1 millisecond',
@@ -633,13 +630,7 @@ FROM generate_series(1, 10000) i`); err != nil {
 	})
 	b.Run("sqlite", func(b *testing.B) {
 		db := benchSQLite(b)
-		q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := q.Migrate(ctx); err != nil {
-			b.Fatal(err)
-		}
+		q := sqliteQueue(b, db, riverqueue.Config{})
 		if _, err := db.Exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000)
 INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, finalized_at, errors, metadata)
 SELECT jsonb(json_object('key', 'stripe:evt_' || i, 'source', 'stripe', 'id', 'evt_' || i, 'type', 'payment_intent.succeeded', 'body', '')),

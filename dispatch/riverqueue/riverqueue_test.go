@@ -26,7 +26,6 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
@@ -734,13 +733,7 @@ func TestSlowHandlerIsNeverRescued(t *testing.T) {
 // completed jobs (and none running), one sweep of an idle queue.
 func BenchmarkSweepOnACompletedTable(b *testing.B) {
 	pool, _ := benchPostgres(b)
-	q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), benchRouter(nil), riverqueue.Config{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := q.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	q := postgresQueue(b, pool, riverqueue.Config{})
 	if _, err := pool.Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, finalized_at, unique_key)
 SELECT jsonb_build_object('key', 'stripe:evt_' || i), 'hookkit.webhook', 8, 'hookkit_webhooks', 'completed', 1, now(), now(), decode(md5(i::text), 'hex')
 FROM generate_series(1, 100000) i`); err != nil {
