@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/hookkit/hookkit/internal/configerr"
 )
 
 // Bounds on what a parser may take from a delivery. An event's ID becomes
@@ -125,4 +127,9 @@ var (
 	// type of its Kind. Retrying cannot fix it; the dispatcher
 	// dead-letters the event and answers 200.
 	ErrUndecodable = errors.New("events: payload does not decode")
+	// ErrInvalidConfig is wrapped by the error of a parser configuration
+	// that cannot work (NewJSONParser's); it is the one sentinel every
+	// hookkit constructor wraps, verify.ErrInvalidConfig and
+	// dispatch.ErrInvalidConfig included.
+	ErrInvalidConfig = configerr.ErrInvalidConfig
 )

@@ -52,18 +52,19 @@ type JSONParser struct {
 	id, typ, tm, data int
 }
 
-// NewJSONParser returns a parser for cfg, or an error if cfg has no type
-// path, a malformed path, or no way to find an ID.
+// NewJSONParser returns a parser for cfg, or an error wrapping
+// ErrInvalidConfig if cfg has no Source, no type path, a malformed path, or
+// no way to find an ID.
 func NewJSONParser(cfg JSONConfig) (*JSONParser, error) {
 	p := &JSONParser{cfg: cfg, id: -1, typ: -1, tm: -1, data: -1}
 	if cfg.Source == "" {
-		return nil, fmt.Errorf("events: JSONConfig needs a Source")
+		return nil, fmt.Errorf("events: JSONConfig needs a Source: %w", ErrInvalidConfig)
 	}
 	if cfg.Type == "" {
-		return nil, fmt.Errorf("events: %s: JSONConfig needs a Type path", cfg.Source)
+		return nil, fmt.Errorf("events: %s: JSONConfig needs a Type path: %w", cfg.Source, ErrInvalidConfig)
 	}
 	if cfg.ID == "" && len(cfg.IDHeaders) == 0 && !cfg.DeriveID {
-		return nil, fmt.Errorf("events: %s: JSONConfig needs an ID path, ID headers or DeriveID", cfg.Source)
+		return nil, fmt.Errorf("events: %s: JSONConfig needs an ID path, ID headers or DeriveID: %w", cfg.Source, ErrInvalidConfig)
 	}
 	for _, h := range cfg.IDHeaders {
 		p.idHeaders = append(p.idHeaders, textproto.CanonicalMIMEHeaderKey(h))

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/verify"
 )
 
 func stripeLike(t testing.TB) *events.JSONParser {
@@ -192,16 +193,24 @@ func TestJSONParserDerivedID(t *testing.T) {
 }
 
 func TestNewJSONParserRefusesBadConfig(t *testing.T) {
-	for name, cfg := range map[string]events.JSONConfig{
-		"no source":    {ID: "id", Type: "type"},
-		"no type":      {Source: "s", ID: "id"},
-		"no id":        {Source: "s", Type: "type"},
-		"empty key":    {Source: "s", ID: "id", Type: "a..b"},
-		"trailing dot": {Source: "s", ID: "id", Type: "type", Data: "data."},
-		"dot prefix":   {Source: "s", ID: ".id", Type: "type"},
+	for _, tt := range []struct {
+		name, says string
+		cfg        events.JSONConfig
+	}{
+		{"no source", "needs a Source", events.JSONConfig{ID: "id", Type: "type"}},
+		{"no type", "needs a Type path", events.JSONConfig{Source: "s", ID: "id"}},
+		{"no id", "needs an ID path", events.JSONConfig{Source: "s", Type: "type"}},
+		{"empty key", `path "a..b" has an empty key`, events.JSONConfig{Source: "s", ID: "id", Type: "a..b"}},
+		{"trailing dot", `path "data." has an empty key`, events.JSONConfig{Source: "s", ID: "id", Type: "type", Data: "data."}},
+		{"dot prefix", `path ".id" has an empty key`, events.JSONConfig{Source: "s", ID: ".id", Type: "type"}},
 	} {
-		_, err := events.NewJSONParser(cfg)
-		assert.Error(t, err, name)
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := events.NewJSONParser(tt.cfg)
+			require.ErrorIs(t, err, events.ErrInvalidConfig)
+			assert.ErrorIs(t, err, verify.ErrInvalidConfig, "one sentinel for every constructor")
+			assert.Contains(t, err.Error(), tt.says)
+			assert.PanicsWithError(t, err.Error(), func() { events.MustJSONParser(tt.cfg) })
+		})
 	}
 }
 

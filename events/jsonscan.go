@@ -37,7 +37,7 @@ func parsePath(p string) (jsonPath, error) {
 	parts := strings.Split(p, ".")
 	for _, k := range parts {
 		if k == "" {
-			return nil, fmt.Errorf("path %q has an empty key", p)
+			return nil, fmt.Errorf("path %q has an empty key: %w", p, ErrInvalidConfig)
 		}
 	}
 	return parts, nil

@@ -1,0 +1,91 @@
+package integration_test
+
+import (
+	"database/sql"
+	"errors"
+	"testing"
+
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/admin"
+	"github.com/hookkit/hookkit/dispatch/pgxtx"
+	"github.com/hookkit/hookkit/dispatch/record"
+	"github.com/hookkit/hookkit/dispatch/riverqueue"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/pgxstore"
+	"github.com/hookkit/hookkit/idempotency/sqlstore"
+	"github.com/hookkit/hookkit/verify"
+)
+
+// Every package's ErrInvalidConfig is the same error, and every
+// constructor a host calls answers a configuration that cannot work with an
+// error wrapping it and naming what is wrong: a host checks one sentinel,
+// whichever package it configured.
+func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
+	for name, sentinel := range map[string]error{
+		"verify":      verify.ErrInvalidConfig,
+		"events":      events.ErrInvalidConfig,
+		"idempotency": idempotency.ErrInvalidConfig,
+	} {
+		assert.Same(t, dispatch.ErrInvalidConfig, sentinel, name)
+	}
+
+	db, err := sql.Open("sqlite", t.TempDir()+"/config.db")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	stripe, err := verify.NewStripe("whsec_test")
+	require.NoError(t, err)
+	constructors := []struct {
+		name, says string
+		build      func() error
+	}{
+		{"verify.NewStripe", "empty", func() error { _, err := verify.NewStripe(""); return err }},
+		{"verify.NewTwilio", "empty", func() error { _, err := verify.NewTwilio(""); return err }},
+		{"verify.NewStandard", "empty", func() error { _, err := verify.NewStandard(""); return err }},
+		{"verify.NewHMAC", "header", func() error { _, err := verify.NewHMAC([]byte("k"), ""); return err }},
+		{"verify.NewMiddleware", "nil Verifier", func() error { _, err := verify.NewMiddleware(nil); return err }},
+		{"events.NewJSONParser", "Source", func() error { _, err := events.NewJSONParser(events.JSONConfig{}); return err }},
+		{"dispatch.New", "Verifier", func() error { _, err := dispatch.New(nil, stripeevent.NewParser(), dispatch.NewRouter()); return err }},
+		{"dispatch.New option", "WithUnknownPolicy", func() error {
+			_, err := dispatch.New(stripe, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithUnknownPolicy(-1))
+			return err
+		}},
+		{"idempotency.NewMemoryStore", "MaxEntries", func() error {
+			_, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: -1})
+			return err
+		}},
+		{"sqlstore.NewSQLite", "nil DB", func() error { _, err := sqlstore.NewSQLite(nil, sqlstore.Config{}); return err }},
+		{"sqlstore.NewPostgres", "nil DB", func() error { _, err := sqlstore.NewPostgres(nil, sqlstore.Config{}); return err }},
+		{"sqlstore table", "x;y", func() error { _, err := sqlstore.NewSQLite(db, sqlstore.Config{Table: "x;y"}); return err }},
+		{"pgxstore.New", "nil DB", func() error { _, err := pgxstore.New(nil, pgxstore.Config{}); return err }},
+		{"sqltx.NewSQLite", "nil database", func() error { _, err := sqltx.NewSQLite(nil, sqltx.Config{}); return err }},
+		{"sqltx.NewSQLite keep", "Keep", func() error { _, err := sqltx.NewSQLite(db, sqltx.Config{Keep: -1}); return err }},
+		{"sqltx table", "x;y", func() error { _, err := sqltx.NewSQLite(db, sqltx.Config{DeadLetterTable: "x;y"}); return err }},
+		{"pgxtx.New", "nil", func() error { _, err := pgxtx.New(nil, pgxtx.Config{}); return err }},
+		{"riverqueue.New", "Transactor", func() error {
+			_, err := riverqueue.New(riversqlite.New(db), nil, dispatch.NewRouter(), riverqueue.Config{})
+			return err
+		}},
+		{"riverqueue.New config", "BatchSize", func() error {
+			_, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), dispatch.NewRouter(), riverqueue.Config{BatchSize: -1})
+			return err
+		}},
+		{"record.New", "empty directory", func() error { _, err := record.New("", record.Config{}); return err }},
+		{"admin.New", "Store", func() error { _, err := admin.New(admin.Config{}); return err }},
+	}
+	for _, c := range constructors {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = c.build() })
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, dispatch.ErrInvalidConfig), "%v does not wrap ErrInvalidConfig", err)
+			assert.Contains(t, err.Error(), c.says)
+		})
+	}
+}
