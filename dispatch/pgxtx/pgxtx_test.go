@@ -19,7 +19,7 @@ var ctx = context.Background()
 
 var randomName = txaccepttest.RandomName
 
-func mode(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Mode {
+func binding(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Binding {
 	t.Helper()
 	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
 	require.NoError(t, err)
@@ -34,7 +34,7 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t 
 			return n, err
 		},
 	}
-	return txaccepttest.OnTables(t, on, tb, true, txaccepttest.Mode{
+	return txaccepttest.OnTables(t, on, tb, true, txaccepttest.Binding{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
 		Stats:       hk.Stats,
@@ -46,7 +46,7 @@ func mode(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t 
 			_, err := tx.Exec(ctx, `INSERT INTO `+tb.Effects+` (event_id) VALUES ($1)`, id)
 			return err
 		},
-		Replica: func(t *testing.T) txaccepttest.Mode { return mode(t, open(t), tb, open) },
+		Replica: func(t *testing.T) txaccepttest.Binding { return binding(t, open(t), tb, open) },
 	})
 }
 
@@ -61,7 +61,7 @@ func TestPostgres(t *testing.T) {
 		}
 		return pool
 	}
-	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Mode {
+	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Binding {
 		pool := open(t)
 		tb := txaccepttest.NewTables()
 		t.Cleanup(func() {
@@ -69,7 +69,7 @@ func TestPostgres(t *testing.T) {
 				pool.Exec(ctx, `DROP TABLE IF EXISTS `+name)
 			}
 		})
-		return mode(t, pool, tb, open)
+		return binding(t, pool, tb, open)
 	})
 }
 

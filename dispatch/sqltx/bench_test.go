@@ -46,11 +46,11 @@ func openCountingSQLite(b *testing.B, path string) *sql.DB {
 
 var _ driver.Driver = countingDriver
 
-// BenchmarkModes compares the default and the transactional mode on SQLite
+// BenchmarkAcceptSteps compares the default and the transactional accept step on SQLite
 // (dispatch/sqltx/postgres runs it on PostgreSQL): events per second and
 // commits per event.
-func BenchmarkModes(b *testing.B) {
-	sqltxtest.BenchmarkModes(b, sqltxtest.Database{Name: "sqlite", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
+func BenchmarkAcceptSteps(b *testing.B) {
+	sqltxtest.BenchmarkAcceptSteps(b, sqltxtest.Database{Name: "sqlite", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
 		return openCountingSQLite(b, filepath.Join(b.TempDir(), "bench.db")), false, sqliteCommits.Load
 	}})
 }

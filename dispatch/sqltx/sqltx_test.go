@@ -26,7 +26,7 @@ import (
 )
 
 func TestSQLite(t *testing.T) {
-	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Mode {
+	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Binding {
 		path := filepath.Join(t.TempDir(), "app.db")
 		open := func(t *testing.T) *sql.DB {
 			db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
@@ -37,7 +37,7 @@ func TestSQLite(t *testing.T) {
 			db.SetMaxOpenConns(4)
 			return db
 		}
-		return sqltxtest.Mode(t, open(t), false, sqltxtest.NewTables(), open)
+		return sqltxtest.Binding(t, open(t), false, sqltxtest.NewTables(), open)
 	})
 }
 

@@ -43,11 +43,11 @@ func effectsPerEvent(t *testing.T, db *sql.DB, table string, n int) map[int]int 
 // TestCrash kills a real host process with SIGKILL at random moments while
 // distinct events (200 on SQLite; 400 on PostgreSQL, which takes them
 // faster) arrive from senders that retry each until answered
-// 200, then counts every event's effect. In the transactional mode each is
-// there exactly once. In the lease mode the same storm can double an
-// effect (a kill between the handler's own commit and the key's
-// completion), which shows the test catches what the transactional mode
-// prevents.
+// 200, then counts every event's effect. With the transactional accept
+// step each is there exactly once. With the lease step the same storm can
+// double an effect (a kill between the handler's own commit and the key's
+// completion), which shows the test catches what the transactional accept
+// step prevents.
 func TestSQLTxCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills processes for a minute")
@@ -94,7 +94,7 @@ func TestSQLTxCrash(t *testing.T) {
 					return
 				}
 				assert.Zero(t, counts[0], "the lease mode loses nothing either")
-				assert.Less(t, counts[1], n, "the lease mode ran some handler twice: the storm catches what the transactional mode prevents")
+				assert.Less(t, counts[1], n, "the lease mode ran some handler twice: the storm catches what the transactional accept step prevents")
 			})
 		}
 	}

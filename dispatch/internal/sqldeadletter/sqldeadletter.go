@@ -1,5 +1,5 @@
 // Package sqldeadletter is the durable dead-letter store of the
-// transactional modes, written once for both of hookkit's ways to talk to a
+// transactional accept step, written once for both of hookkit's ways to talk to a
 // SQL database: dispatch/sqltx (database/sql, PostgreSQL and SQLite) and
 // dispatch/pgxtx (pgx). Each gives it a Driver for its transaction type;
 // the SQL, the row format and the operations live here.

@@ -36,7 +36,7 @@ type SQL struct {
 // and Replica, with what depends only on the tables and the SQL dialect:
 // it creates tb.Effects (no unique constraint: a handler that ran twice
 // leaves two rows) and fills Effects, the dead-letter checks and Waits.
-func OnTables(t *testing.T, db SQL, tb Tables, postgres bool, m Mode) Mode {
+func OnTables(t *testing.T, db SQL, tb Tables, postgres bool, m Binding) Binding {
 	t.Helper()
 	ctx := context.Background()
 	require.NoError(t, db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+tb.Effects+` (event_id TEXT NOT NULL)`))

@@ -29,8 +29,8 @@ import (
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
-// Mode is one binding on one database, with its tables created.
-type Mode struct {
+// Binding is one binding on one database, with its tables created.
+type Binding struct {
 	Acceptor    dispatch.Acceptor
 	DeadLetters dispatch.DeadLetterStore
 	// Stats counts the open dead letters (Database.Stats).
@@ -44,9 +44,9 @@ type Mode struct {
 	// BreakDeadLetters makes dead letters fail to store; FixDeadLetters
 	// undoes it.
 	BreakDeadLetters, FixDeadLetters func(t *testing.T)
-	// Replica is another Mode on the same tables through a connection pool
+	// Replica is another Binding on the same tables through a connection pool
 	// of its own, as a second replica of the host would be.
-	Replica func(t *testing.T) Mode
+	Replica func(t *testing.T) Binding
 	// ClosedRows counts the closed (resolved or discarded) dead letters,
 	// and ClosedWithContent those of them that still hold a body, a
 	// payload or headers. AgeClosed moves every closed letter's closing
@@ -60,11 +60,11 @@ type Mode struct {
 
 const secret = "whsec_txmode_tests"
 
-// Run runs every check, each on a Mode of its own from newMode.
-func Run(t *testing.T, newMode func(t *testing.T) Mode) {
+// Run runs every check, each on a Binding of its own from newBinding.
+func Run(t *testing.T, newBinding func(t *testing.T) Binding) {
 	for _, tt := range []struct {
 		name string
-		fn   func(*testing.T, Mode)
+		fn   func(*testing.T, Binding)
 	}{
 		{"EffectAndCompletionCommitTogether", effectOnce},
 		{"HandlerThatIgnoresTheTransactionWorks", ignoresTheTransaction},
@@ -81,12 +81,12 @@ func Run(t *testing.T, newMode func(t *testing.T) Mode) {
 		{"ConcurrentDuplicatesRunOnce", concurrentDuplicates},
 		{"TwoReplicasRaceSixteenCopiesOfTwoHundredEvents", replicasRace},
 	} {
-		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newMode(t)) })
+		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newBinding(t)) })
 	}
 }
 
 // endpoint serves payment_intent.succeeded events to handle through m.
-func endpoint(t *testing.T, m Mode, handle func(ctx context.Context, e *events.Event) error, opts ...dispatch.Option) (*dispatch.Endpoint, *dispatch.Router) {
+func endpoint(t *testing.T, m Binding, handle func(ctx context.Context, e *events.Event) error, opts ...dispatch.Option) (*dispatch.Endpoint, *dispatch.Router) {
 	t.Helper()
 	v, err := verify.NewStripe(secret)
 	require.NoError(t, err)
@@ -124,7 +124,7 @@ func deliver(h http.Handler, b []byte) int {
 	return rec.Code
 }
 
-func effectOnce(t *testing.T, m Mode) {
+func effectOnce(t *testing.T, m Binding) {
 	var runs atomic.Int32
 	ep, _ := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
 		runs.Add(1)
@@ -138,7 +138,7 @@ func effectOnce(t *testing.T, m Mode) {
 
 // A handler with nothing to write (or writing elsewhere) needs no change:
 // it runs, its event completes, a duplicate is a duplicate.
-func ignoresTheTransaction(t *testing.T, m Mode) {
+func ignoresTheTransaction(t *testing.T, m Binding) {
 	var runs atomic.Int32
 	ep, _ := endpoint(t, m, func(context.Context, *events.Event) error {
 		runs.Add(1)
@@ -152,7 +152,7 @@ func ignoresTheTransaction(t *testing.T, m Mode) {
 // failThenSucceed delivers an event whose handler records its effect and
 // then fails with fail, then delivers it again with a handler that
 // succeeds: the first run leaves nothing, the retry runs it to effect.
-func failThenSucceed(t *testing.T, m Mode, fail func(ctx context.Context) error, opts ...dispatch.Option) {
+func failThenSucceed(t *testing.T, m Binding, fail func(ctx context.Context) error, opts ...dispatch.Option) {
 	var first atomic.Bool
 	first.Store(true)
 	ep, _ := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
@@ -170,22 +170,22 @@ func failThenSucceed(t *testing.T, m Mode, fail func(ctx context.Context) error,
 	assert.Equal(t, 1, m.Effects(t, "evt_fail"))
 }
 
-func errorRollsBack(t *testing.T, m Mode) {
+func errorRollsBack(t *testing.T, m Binding) {
 	failThenSucceed(t, m, func(context.Context) error { return errors.New("SMS gateway down") })
 }
 
-func panicRollsBack(t *testing.T, m Mode) {
+func panicRollsBack(t *testing.T, m Binding) {
 	failThenSucceed(t, m, func(context.Context) error { panic("nil booking") })
 }
 
-func timeoutRollsBack(t *testing.T, m Mode) {
+func timeoutRollsBack(t *testing.T, m Binding) {
 	failThenSucceed(t, m, func(ctx context.Context) error {
 		<-ctx.Done() // a handler stuck on a slow service, watching its context
 		return ctx.Err()
 	}, dispatch.WithTimeout(200*time.Millisecond))
 }
 
-func permanentDeadLetters(t *testing.T, m Mode) {
+func permanentDeadLetters(t *testing.T, m Binding) {
 	var runs atomic.Int32
 	ep, _ := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
 		runs.Add(1)
@@ -206,7 +206,7 @@ func permanentDeadLetters(t *testing.T, m Mode) {
 	assert.EqualValues(t, 1, runs.Load(), "the key was completed with the dead letter")
 }
 
-func undecodable(t *testing.T, m Mode) {
+func undecodable(t *testing.T, m Binding) {
 	v, err := verify.NewStripe(secret)
 	require.NoError(t, err)
 	r := dispatch.NewRouter()
@@ -219,7 +219,7 @@ func undecodable(t *testing.T, m Mode) {
 	assert.Contains(t, dl.Err.Error(), "a JSON string cannot be a Go int64")
 }
 
-func deadLetterFailure(t *testing.T, m Mode) {
+func deadLetterFailure(t *testing.T, m Binding) {
 	ep, _ := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
 		return dispatch.Permanent(errors.New("no such booking"))
 	})
@@ -231,7 +231,7 @@ func deadLetterFailure(t *testing.T, m Mode) {
 	require.NoError(t, err)
 }
 
-func deadLetterOperations(t *testing.T, m Mode) {
+func deadLetterOperations(t *testing.T, m Binding) {
 	ctx := context.Background()
 	var fixed atomic.Bool
 	ep, r := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
@@ -301,7 +301,7 @@ func deadLetterOperations(t *testing.T, m Mode) {
 	assert.Equal(t, dispatch.QueueStats{DeadLetters: 1}, stats, "resolved and discarded letters are not counted")
 }
 
-func concurrentDuplicates(t *testing.T, m Mode) {
+func concurrentDuplicates(t *testing.T, m Binding) {
 	var runs atomic.Int32
 	ep, _ := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
 		runs.Add(1)
@@ -342,12 +342,12 @@ func storm(eps http.Handler, bodies [][]byte, copies int, more ...http.Handler) 
 	return counts
 }
 
-func replicasRace(t *testing.T, m Mode) {
+func replicasRace(t *testing.T, m Binding) {
 	if testing.Short() {
 		t.Skip("3,200 deliveries")
 	}
 	second := m.Replica(t)
-	handle := func(m Mode) func(ctx context.Context, e *events.Event) error {
+	handle := func(m Binding) func(ctx context.Context, e *events.Event) error {
 		return func(ctx context.Context, e *events.Event) error { return m.Effect(ctx, e.ID) }
 	}
 	a, _ := endpoint(t, m, handle(m))
@@ -372,7 +372,7 @@ func replicasRace(t *testing.T, m Mode) {
 // Closing a dead letter (resolving re-run, discard) drops its body,
 // payload and headers; letters closed past the retention are deleted by
 // later closings, with no pruner for the host to run.
-func closedDeadLetters(t *testing.T, m Mode) {
+func closedDeadLetters(t *testing.T, m Binding) {
 	ctx := context.Background()
 	var fixed atomic.Bool
 	ep, r := endpoint(t, m, func(ctx context.Context, e *events.Event) error {
@@ -396,7 +396,7 @@ func closedDeadLetters(t *testing.T, m Mode) {
 }
 
 // Concurrent re-runs of one dead letter (a double click) give one effect.
-func concurrentReruns(t *testing.T, m Mode) {
+func concurrentReruns(t *testing.T, m Binding) {
 	ctx := context.Background()
 	var fixed atomic.Bool
 	var runs atomic.Int32
@@ -434,7 +434,7 @@ func concurrentReruns(t *testing.T, m Mode) {
 
 // A signed event ID holding a NUL (which PostgreSQL's text cannot store)
 // is malformed, 400, never a 503 the sender retries for days.
-func controlBytesInID(t *testing.T, m Mode) {
+func controlBytesInID(t *testing.T, m Binding) {
 	var runs atomic.Int32
 	ep, _ := endpoint(t, m, func(context.Context, *events.Event) error {
 		runs.Add(1)

@@ -10,10 +10,10 @@ import (
 	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
-// BenchmarkModes compares the default and the transactional mode on
+// BenchmarkAcceptSteps compares the default and the transactional accept step on
 // PostgreSQL: events per second and commits per event.
-func BenchmarkModes(b *testing.B) {
-	sqltxtest.BenchmarkModes(b, sqltxtest.Database{Name: "postgres", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
+func BenchmarkAcceptSteps(b *testing.B) {
+	sqltxtest.BenchmarkAcceptSteps(b, sqltxtest.Database{Name: "postgres", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
 		db, err := sql.Open("pgx", servicetest.ServiceURL(b, servicetest.PostgresURLEnv))
 		if err != nil {
 			b.Fatal(err)

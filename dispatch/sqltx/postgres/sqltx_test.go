@@ -1,4 +1,4 @@
-// sqltx's transactional mode on PostgreSQL, through pgx's database/sql
+// sqltx's transactional accept step on PostgreSQL, through pgx's database/sql
 // driver: the same suite as on SQLite (dispatch/internal/txaccepttest), in a
 // module of its own so that the core's go.mod never names pgx.
 package postgres_test
@@ -35,7 +35,7 @@ func TestPostgres(t *testing.T) {
 		}
 		return db
 	}
-	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Mode {
+	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Binding {
 		db := open(t)
 		tb := sqltxtest.NewTables()
 		t.Cleanup(func() {
@@ -43,7 +43,7 @@ func TestPostgres(t *testing.T) {
 				db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name)
 			}
 		})
-		return sqltxtest.Mode(t, db, true, tb, open)
+		return sqltxtest.Binding(t, db, true, tb, open)
 	})
 }
 

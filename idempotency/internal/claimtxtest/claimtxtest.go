@@ -14,7 +14,7 @@ import (
 
 // Harness is a store with transactions of type Tx.
 type Harness[Tx any] struct {
-	// Store is the store under test, for lease-mode claims.
+	// Store is the store under test, for the lease step's claims.
 	Store idempotency.Store
 	// Begin opens a transaction on its own connection.
 	Begin func(t *testing.T) Tx

@@ -1,6 +1,6 @@
 // Package sqltxtest is what dispatch/sqltx's tests share between the core
 // module (SQLite) and dispatch/sqltx/postgres (PostgreSQL, through pgx):
-// the transactional-mode suite's Mode on a database, and the modes
+// the accept-step suite's Binding on a database, and the accept steps'
 // benchmark.
 package sqltxtest
 
@@ -39,9 +39,9 @@ type Tables = txaccepttest.Tables
 // NewTables returns tables of random names.
 func NewTables() Tables { return txaccepttest.NewTables() }
 
-// Mode builds a txaccepttest.Mode of sqltx on db (PostgreSQL or SQLite),
+// Binding builds a txaccepttest.Binding of sqltx on db (PostgreSQL or SQLite),
 // with its tables created; open opens another pool on the same database.
-func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testing.T) *sql.DB) txaccepttest.Mode {
+func Binding(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testing.T) *sql.DB) txaccepttest.Binding {
 	t.Helper()
 	cfg := sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
 	newDB := sqltx.NewSQLite
@@ -61,7 +61,7 @@ func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testi
 			return n, err
 		},
 	}
-	return txaccepttest.OnTables(t, on, tb, postgres, txaccepttest.Mode{
+	return txaccepttest.OnTables(t, on, tb, postgres, txaccepttest.Binding{
 		Acceptor:    hk.Acceptor(),
 		DeadLetters: hk.DeadLetters(),
 		Stats:       hk.Stats,
@@ -73,23 +73,23 @@ func Mode(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testi
 			_, err := tx.ExecContext(ctx, `INSERT INTO `+tb.Effects+` (event_id) VALUES ($1)`, id)
 			return err
 		},
-		Replica: func(t *testing.T) txaccepttest.Mode { return Mode(t, open(t), postgres, tb, open) },
+		Replica: func(t *testing.T) txaccepttest.Binding { return Binding(t, open(t), postgres, tb, open) },
 	})
 }
 
-// Database is one database the modes benchmark runs on.
+// Database is one database the accept-step benchmark runs on.
 type Database struct {
 	Name string
 	// Open opens it, says whether it is PostgreSQL, and counts its commits.
 	Open func(b *testing.B) (db *sql.DB, postgres bool, commits func() int64)
 }
 
-// BenchmarkModes sends fresh Stripe deliveries through an Endpoint whose
-// handler writes one row, in the default mode (claim in the store, the
-// handler's own transaction, completion) and in the transactional mode
+// BenchmarkAcceptSteps sends fresh Stripe deliveries through an Endpoint whose
+// handler writes one row, with the default accept step (claim in the store, the
+// handler's own transaction, completion) and with the transactional accept step
 // (the claim and the handler's row in one transaction), on each database,
 // and reports events per second and commits per event.
-func BenchmarkModes(b *testing.B, databases ...Database) {
+func BenchmarkAcceptSteps(b *testing.B, databases ...Database) {
 	for _, d := range databases {
 		for _, mode := range []string{"lease", "tx"} {
 			b.Run(d.Name+"/"+mode, func(b *testing.B) {
