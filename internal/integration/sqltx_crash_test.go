@@ -40,7 +40,7 @@ func effectsPerEvent(t *testing.T, db *sql.DB, table string, n int) map[int]int 
 	return perCount
 }
 
-// TestCrash kills a real host process with SIGKILL at random moments while
+// TestSQLTxCrash kills a real host process with SIGKILL at random moments while
 // distinct events (200 on SQLite; 400 on PostgreSQL, which takes them
 // faster) arrive from senders that retry each until answered
 // 200, then counts every event's effect. With the transactional accept
