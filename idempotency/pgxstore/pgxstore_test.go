@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
+	"github.com/hookkit/hookkit/idempotency/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -165,44 +165,23 @@ func TestErrorsKeepTheDriverError(t *testing.T) {
 // Replicas that start together may all migrate.
 func TestMigrateConcurrently(t *testing.T) {
 	pools := []*pgxpool.Pool{openPool(t, nil), openPool(t, nil), openPool(t, nil)}
-	for round := range 10 {
+	sqltabletest.MigrateConcurrently(t, len(pools), func() string {
 		table := randomTable()
 		t.Cleanup(func() { pools[0].Exec(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
-		errs := make(chan error, len(pools))
-		start := make(chan struct{})
-		for _, pool := range pools {
-			go func() {
-				s, err := pgxstore.New(pool, pgxstore.Config{Table: table})
-				if err == nil {
-					<-start
-					err = s.Migrate(ctx)
-				}
-				errs <- err
-			}()
-		}
-		close(start)
-		for range pools {
-			require.NoError(t, <-errs, "round %d", round)
-		}
-	}
+		return table
+	}, func(i int, table string) (sqltabletest.Migrator, error) {
+		return pgxstore.New(pools[i], pgxstore.Config{Table: table})
+	})
 }
 
 // Nobody has to call Prune: claiming prunes expired rows as it goes.
 func TestPrunesAsItWrites(t *testing.T) {
 	pool := openPool(t, nil)
 	table := randomTable()
-	s := newStore(t, pool, table)
-	for i := range 300 {
-		_, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), 100*time.Millisecond)
-		require.NoError(t, err)
+	rows := func() int {
+		var n int
+		require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))
+		return n
 	}
-	time.Sleep(300 * time.Millisecond)
-	for i := range 128 {
-		c, err := s.Claim(ctx, fmt.Sprintf("new-%d", i), time.Hour)
-		require.NoError(t, err)
-		require.Equal(t, idempotency.Acquired, c.State)
-	}
-	var n int
-	require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))
-	assert.Equal(t, 128, n, "only the live keys are left")
+	sqltabletest.PrunesAsItWrites(t, newStore(t, pool, table), rows, func() { time.Sleep(300 * time.Millisecond) })
 }

@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
+	"github.com/hookkit/hookkit/idempotency/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 )
@@ -123,45 +123,9 @@ func TestTableNames(t *testing.T) {
 	assert.Contains(t, s.Schema(), `CREATE TABLE IF NOT EXISTS "webhooks"."idem_keys"`)
 }
 
-// Replicas that start together each run Migrate on an empty schema; every
-// call must succeed.
-// A driver error stays reachable beside the sentinel.
-// sqlHarness runs the ClaimTx checks on a database/sql store.
-func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) claimtxtest.Harness[*sql.Tx] {
-	return claimtxtest.Harness[*sql.Tx]{
-		Store: s,
-		Begin: func(t *testing.T) *sql.Tx {
-			tx, err := db.BeginTx(ctx, nil)
-			require.NoError(t, err)
-			return tx
-		},
-		End: func(t *testing.T, tx *sql.Tx, commit bool) {
-			if commit {
-				assert.NoError(t, tx.Commit())
-			} else {
-				assert.NoError(t, tx.Rollback())
-			}
-		},
-		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
-			return s.ClaimTx(ctx, tx, key, keep, lockTimeout)
-		},
-		Waits: waits,
-	}
-}
-
 func TestSQLiteClaimTx(t *testing.T) {
 	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
-	claimtxtest.Run(t, sqlHarness(sqliteStore(t, db, nil), db, false))
-}
-
-// The lock timeout bounds the claim only: the handler's statements in the
-// same transaction wait as the session says.
-// countRows counts the rows of table, expired or not.
-func countRows(t *testing.T, db *sql.DB, table string) int {
-	t.Helper()
-	var n int
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))
-	return n
+	claimtxtest.Run(t, sqltabletest.SQLHarness(sqliteStore(t, db, nil), db, false))
 }
 
 // Nobody has to call Prune: claiming prunes expired rows as it goes. 300
@@ -171,19 +135,5 @@ func TestSQLitePrunesAsItWrites(t *testing.T) {
 	clock := storetest.NewClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
 	s := sqliteStore(t, db, clock.Now)
-	prunesAsItWrites(t, s, db, sqlstore.DefaultTable, func() { clock.Advance(time.Hour) })
-}
-
-func prunesAsItWrites(t *testing.T, s *sqlstore.Store, db *sql.DB, table string, expire func()) {
-	for i := range 300 {
-		_, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), 100*time.Millisecond)
-		require.NoError(t, err)
-	}
-	expire()
-	for i := range 128 {
-		c, err := s.Claim(ctx, fmt.Sprintf("new-%d", i), time.Hour)
-		require.NoError(t, err)
-		require.Equal(t, idempotency.Acquired, c.State)
-	}
-	assert.Equal(t, 128, countRows(t, db, table), "only the live keys are left")
+	sqltabletest.PrunesAsItWrites(t, s, sqltabletest.SQLCount(t, db, sqlstore.DefaultTable), func() { clock.Advance(time.Hour) })
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
+	"github.com/hookkit/hookkit/idempotency/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 	"github.com/hookkit/hookkit/internal/servicetest"
@@ -195,28 +195,16 @@ func mustPgConfig(t *testing.T, url string) pgx.ConnConfig {
 	return *cfg
 }
 
+// Replicas that start together may all migrate.
 func TestPostgresMigrateConcurrently(t *testing.T) {
 	pools := []*sql.DB{openPostgres(t, nil), openPostgres(t, nil), openPostgres(t, nil)}
-	for round := 0; round < 10; round++ {
+	sqltabletest.MigrateConcurrently(t, len(pools), func() string {
 		table := randomName("hookkit_migrate_")
 		t.Cleanup(func() { pools[0].ExecContext(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
-		errs := make(chan error, len(pools))
-		start := make(chan struct{})
-		for _, db := range pools {
-			go func() {
-				s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: table})
-				if err == nil {
-					<-start
-					err = s.Migrate(ctx)
-				}
-				errs <- err
-			}()
-		}
-		close(start)
-		for range pools {
-			require.NoError(t, <-errs, "round %d", round)
-		}
-	}
+		return table
+	}, func(i int, table string) (sqltabletest.Migrator, error) {
+		return sqlstore.NewPostgres(pools[i], sqlstore.Config{Table: table})
+	})
 }
 
 func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
@@ -230,32 +218,10 @@ func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
 	assert.Equal(t, "42P01", pgErr.Code, "undefined_table")
 }
 
-func sqlHarness(s *sqlstore.Store, db *sql.DB, waits bool) claimtxtest.Harness[*sql.Tx] {
-	return claimtxtest.Harness[*sql.Tx]{
-		Store: s,
-		Begin: func(t *testing.T) *sql.Tx {
-			tx, err := db.BeginTx(ctx, nil)
-			require.NoError(t, err)
-			return tx
-		},
-		End: func(t *testing.T, tx *sql.Tx, commit bool) {
-			if commit {
-				assert.NoError(t, tx.Commit())
-			} else {
-				assert.NoError(t, tx.Rollback())
-			}
-		},
-		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
-			return s.ClaimTx(ctx, tx, key, keep, lockTimeout)
-		},
-		Waits: waits,
-	}
-}
-
 func TestPostgresClaimTx(t *testing.T) {
 	db := openPostgres(t, nil)
 	s := postgresStore(t, db, randomName("hookkit_test_"))
-	claimtxtest.Run(t, sqlHarness(s, db, true))
+	claimtxtest.Run(t, sqltabletest.SQLHarness(s, db, true))
 }
 
 func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {
@@ -274,30 +240,10 @@ func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {
 	assert.Equal(t, "7s", after)
 }
 
-func countRows(t *testing.T, db *sql.DB, table string) int {
-	t.Helper()
-	var n int
-	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))
-	return n
-}
-
+// Nobody has to call Prune: claiming prunes expired rows as it goes.
 func TestPostgresPrunesAsItWrites(t *testing.T) {
 	db := openPostgres(t, nil)
 	table := randomName("hookkit_test_")
 	s := postgresStore(t, db, table)
-	prunesAsItWrites(t, s, db, table, func() { time.Sleep(300 * time.Millisecond) })
-}
-
-func prunesAsItWrites(t *testing.T, s *sqlstore.Store, db *sql.DB, table string, expire func()) {
-	for i := range 300 {
-		_, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), 100*time.Millisecond)
-		require.NoError(t, err)
-	}
-	expire()
-	for i := range 128 {
-		c, err := s.Claim(ctx, fmt.Sprintf("new-%d", i), time.Hour)
-		require.NoError(t, err)
-		require.Equal(t, idempotency.Acquired, c.State)
-	}
-	assert.Equal(t, 128, countRows(t, db, table), "only the live keys are left")
+	sqltabletest.PrunesAsItWrites(t, s, sqltabletest.SQLCount(t, db, table), func() { time.Sleep(300 * time.Millisecond) })
 }

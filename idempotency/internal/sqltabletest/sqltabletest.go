@@ -1,0 +1,108 @@
+// Package sqltabletest is what the SQL idempotency stores' tests share,
+// across the modules they live in: sqlstore on SQLite (core module),
+// sqlstore on PostgreSQL (idempotency/sqlstore/postgres) and pgxstore. It
+// holds the checks of a keys table that do not depend on the driver, and
+// the ClaimTx harness of a database/sql store.
+package sqltabletest
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
+	"github.com/hookkit/hookkit/idempotency/sqlstore"
+)
+
+// PrunesAsItWrites checks that nobody has to call Prune: 300 keys claimed
+// with a 100 ms lease, expire() to make them expire, then 128 claims of
+// new keys, after which rows() (the table's row count, expired or not)
+// is 128: the claims deleted the expired rows as they went (two batches of
+// up to 256).
+func PrunesAsItWrites(t *testing.T, s idempotency.Store, rows func() int, expire func()) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range 300 {
+		_, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), 100*time.Millisecond)
+		require.NoError(t, err)
+	}
+	expire()
+	for i := range 128 {
+		c, err := s.Claim(ctx, fmt.Sprintf("new-%d", i), time.Hour)
+		require.NoError(t, err)
+		require.Equal(t, idempotency.Acquired, c.State)
+	}
+	assert.Equal(t, 128, rows(), "only the live keys are left")
+}
+
+// Migrator is a store's table creation.
+type Migrator interface {
+	Migrate(ctx context.Context) error
+}
+
+// MigrateConcurrently checks that replicas starting together may all
+// migrate: in each of 10 rounds, on a fresh table named by table(), every
+// store replica(i, name) returns for i below replicas migrates at once,
+// and every call succeeds.
+func MigrateConcurrently(t *testing.T, replicas int, table func() string, replica func(i int, table string) (Migrator, error)) {
+	t.Helper()
+	for round := range 10 {
+		name := table()
+		errs := make(chan error, replicas)
+		start := make(chan struct{})
+		for i := range replicas {
+			go func() {
+				s, err := replica(i, name)
+				if err == nil {
+					<-start
+					err = s.Migrate(context.Background())
+				}
+				errs <- err
+			}()
+		}
+		close(start)
+		for range replicas {
+			require.NoError(t, <-errs, "round %d", round)
+		}
+	}
+}
+
+// SQLCount returns PrunesAsItWrites' row count of table in db.
+func SQLCount(t *testing.T, db *sql.DB, table string) func() int {
+	return func() int {
+		t.Helper()
+		var n int
+		require.NoError(t, db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n))
+		return n
+	}
+}
+
+// SQLHarness runs the claimtxtest checks on a database/sql store; waits
+// is claimtxtest.Harness.Waits (true on PostgreSQL, false on SQLite).
+func SQLHarness(s *sqlstore.Store, db *sql.DB, waits bool) claimtxtest.Harness[*sql.Tx] {
+	return claimtxtest.Harness[*sql.Tx]{
+		Store: s,
+		Begin: func(t *testing.T) *sql.Tx {
+			tx, err := db.BeginTx(context.Background(), nil)
+			require.NoError(t, err)
+			return tx
+		},
+		End: func(t *testing.T, tx *sql.Tx, commit bool) {
+			if commit {
+				assert.NoError(t, tx.Commit())
+			} else {
+				assert.NoError(t, tx.Rollback())
+			}
+		},
+		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
+			return s.ClaimTx(ctx, tx, key, keep, lockTimeout)
+		},
+		Waits: waits,
+	}
+}
