@@ -17,8 +17,6 @@ import (
 
 var ctx = context.Background()
 
-var randomName = txaccepttest.RandomName
-
 func binding(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Binding {
 	t.Helper()
 	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
@@ -84,7 +82,7 @@ func TestDeadLettersConformance(t *testing.T) {
 		pool, err := pgxpool.New(ctx, url)
 		require.NoError(t, err)
 		t.Cleanup(pool.Close)
-		idem, dl := randomName("hk_idem_"), randomName("hk_dl_")
+		idem, dl := servicetest.RandomName("hk_idem_"), servicetest.RandomName("hk_dl_")
 		t.Cleanup(func() {
 			for _, name := range []string{idem, dl} {
 				pool.Exec(context.Background(), `DROP TABLE IF EXISTS `+name)

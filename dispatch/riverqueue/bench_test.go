@@ -35,6 +35,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/internal/servicetest"
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
@@ -173,7 +174,7 @@ func newSender(b *testing.B, h http.Handler) *sender {
 	b.Cleanup(srv.Close)
 	transport := &http.Transport{MaxIdleConnsPerHost: senders * 2}
 	b.Cleanup(transport.CloseIdleConnections)
-	return &sender{url: srv.URL, client: &http.Client{Transport: transport}, prefix: randomName("evt_")}
+	return &sender{url: srv.URL, client: &http.Client{Transport: transport}, prefix: servicetest.RandomName("evt_")}
 }
 
 // send delivers the next event and returns its ID once answered 200.

@@ -2,9 +2,7 @@ package riverqueue_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -80,12 +78,6 @@ func fast(cfg riverqueue.Config) riverqueue.Config {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return cfg
-}
-
-func randomName(prefix string) string {
-	var raw [6]byte
-	rand.Read(raw[:])
-	return prefix + hex.EncodeToString(raw[:])
 }
 
 // backends returns SQLite always, and PostgreSQL (a schema of its own) when
@@ -175,7 +167,7 @@ func sqliteBackend(t *testing.T) backend {
 // test's own on the search path, dropped when the test ends.
 func postgresSchemaURL(t testing.TB) string {
 	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
-	schema := randomName("hookkit_river_")
+	schema := servicetest.RandomName("hookkit_river_")
 	admin, err := pgxpool.New(ctx, base)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)

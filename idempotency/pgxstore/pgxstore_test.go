@@ -2,9 +2,6 @@ package pgxstore_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,13 +30,7 @@ func openPool(t testing.TB, writes *atomic.Int64) *pgxpool.Pool {
 	require.NoError(t, err)
 	if writes != nil {
 		cfg.MaxConns = 1 // one connection, so its statement cache is warm
-		cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return servicetest.CountWrites(c, writes), nil // pgx writes a query's messages whole
-		}
+		cfg.ConnConfig.DialFunc = servicetest.CountingDial(writes)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	require.NoError(t, err)
@@ -48,12 +39,6 @@ func openPool(t testing.TB, writes *atomic.Int64) *pgxpool.Pool {
 		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
 	}
 	return pool
-}
-
-func randomTable() string {
-	var raw [6]byte
-	rand.Read(raw[:])
-	return "hookkit_pgx_test_" + hex.EncodeToString(raw[:])
 }
 
 // newStore returns a migrated store on a table of its own, dropped when the
@@ -69,12 +54,14 @@ func newStore(t testing.TB, pool *pgxpool.Pool, table string) *pgxstore.Store {
 
 func TestConformance(t *testing.T) {
 	pool := openPool(t, nil)
-	storetest.Run(t, func(t *testing.T) idempotency.Store { return newStore(t, pool, randomTable()) })
+	storetest.Run(t, func(t *testing.T) idempotency.Store {
+		return newStore(t, pool, servicetest.RandomName("hookkit_pgx_test_"))
+	})
 }
 
 func TestClaimTx(t *testing.T) {
 	pool := openPool(t, nil)
-	s := newStore(t, pool, randomTable())
+	s := newStore(t, pool, servicetest.RandomName("hookkit_pgx_test_"))
 	claimtxtest.Run(t, claimtxtest.Harness[pgx.Tx]{
 		Store: s,
 		Begin: func(t *testing.T) pgx.Tx {
@@ -99,7 +86,7 @@ func TestClaimTx(t *testing.T) {
 // Two replicas: two pools, two Store values, one table.
 func TestReplicasRace(t *testing.T) {
 	a, b := openPool(t, nil), openPool(t, nil)
-	table := randomTable()
+	table := servicetest.RandomName("hookkit_pgx_test_")
 	storetest.ConcurrentClaims(t, []idempotency.Store{newStore(t, a, table), newStore(t, b, table)}, 64, 10)
 }
 
@@ -107,7 +94,7 @@ func TestReplicasRace(t *testing.T) {
 func TestOneRoundTripPerOperation(t *testing.T) {
 	var writes atomic.Int64
 	pool := openPool(t, &writes)
-	s := newStore(t, pool, randomTable())
+	s := newStore(t, pool, servicetest.RandomName("hookkit_pgx_test_"))
 	for range 2 { // warm up: pgx prepares each statement on first use
 		c, err := s.Claim(ctx, "warm", time.Minute)
 		require.NoError(t, err)
@@ -134,7 +121,7 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 // completed through one is completed for the other.
 func TestSharesTheTableWithSQLStore(t *testing.T) {
 	pool := openPool(t, nil)
-	table := randomTable()
+	table := servicetest.RandomName("hookkit_pgx_test_")
 	s := newStore(t, pool, table)
 	c, err := s.Claim(ctx, "stripe:evt_shared", time.Minute)
 	require.NoError(t, err)
@@ -148,7 +135,7 @@ func TestSharesTheTableWithSQLStore(t *testing.T) {
 
 func TestErrorsKeepTheDriverError(t *testing.T) {
 	pool := openPool(t, nil)
-	s, err := pgxstore.New(pool, pgxstore.Config{Table: randomTable()}) // never migrated
+	s, err := pgxstore.New(pool, pgxstore.Config{Table: servicetest.RandomName("hookkit_pgx_test_")}) // never migrated
 	require.NoError(t, err)
 	_, err = s.Claim(ctx, "k", time.Minute)
 	require.ErrorIs(t, err, idempotency.ErrUnavailable)
@@ -166,7 +153,7 @@ func TestErrorsKeepTheDriverError(t *testing.T) {
 func TestMigrateConcurrently(t *testing.T) {
 	pools := []*pgxpool.Pool{openPool(t, nil), openPool(t, nil), openPool(t, nil)}
 	sqltabletest.MigrateConcurrently(t, len(pools), func() string {
-		table := randomTable()
+		table := servicetest.RandomName("hookkit_pgx_test_")
 		t.Cleanup(func() { pools[0].Exec(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
 		return table
 	}, func(i int, table string) (sqltabletest.Migrator, error) {
@@ -177,7 +164,7 @@ func TestMigrateConcurrently(t *testing.T) {
 // Nobody has to call Prune: claiming prunes expired rows as it goes.
 func TestPrunesAsItWrites(t *testing.T) {
 	pool := openPool(t, nil)
-	table := randomTable()
+	table := servicetest.RandomName("hookkit_pgx_test_")
 	rows := func() int {
 		var n int
 		require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))

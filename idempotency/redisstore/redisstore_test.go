@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -28,13 +27,7 @@ func newClient(t testing.TB, writes *atomic.Int64) *redis.Client {
 	opts, err := redis.ParseURL(servicetest.ServiceURL(t, servicetest.RedisURLEnv))
 	require.NoError(t, err)
 	if writes != nil {
-		opts.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return servicetest.CountWrites(c, writes), nil // go-redis writes a command whole
-		}
+		opts.Dialer = servicetest.CountingDial(writes)
 	}
 	client := redis.NewClient(opts)
 	t.Cleanup(func() { client.Close() })

@@ -2,8 +2,6 @@ package integration_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/url"
 	"testing"
 
@@ -15,17 +13,11 @@ import (
 	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
-func randomName(prefix string) string {
-	var raw [6]byte
-	rand.Read(raw[:])
-	return prefix + hex.EncodeToString(raw[:])
-}
-
 // postgresSchemaURL returns the test database's URL with a schema of the
 // test's own on the search path, dropped when the test ends.
 func postgresSchemaURL(t testing.TB) string {
 	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
-	schema := randomName("hookkit_it_")
+	schema := servicetest.RandomName("hookkit_it_")
 	admin, err := pgxpool.New(context.Background(), base)
 	require.NoError(t, err)
 	t.Cleanup(admin.Close)

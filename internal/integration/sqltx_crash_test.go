@@ -74,7 +74,7 @@ func TestSQLTxCrash(t *testing.T) {
 		for _, mode := range []string{"tx", "lease"} {
 			t.Run(name+"/"+mode, func(t *testing.T) {
 				dsn, db := open(t)
-				table := randomName("crash_effects_")
+				table := servicetest.RandomName("crash_effects_")
 				t.Cleanup(func() {
 					for _, suffix := range []string{"", "_idem", "_dl"} {
 						db.Exec(`DROP TABLE IF EXISTS ` + table + suffix)

@@ -1,10 +1,14 @@
 // Package servicetest is how hookkit's own tests reach the real Redis and
 // PostgreSQL of the development and CI machines: the environment variables
-// that name them, skipping or failing when they are absent, and counting
-// round trips. It is internal: test plumbing, not API.
+// that name them, skipping or failing when they are absent, counting round
+// trips, and table names no other test uses. It is internal: test
+// plumbing, not API.
 package servicetest
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"net"
 	"os"
 	"sync/atomic"
@@ -46,6 +50,26 @@ func Unreachable(t testing.TB, reason string) {
 // to show how many an operation takes.
 func CountWrites(c net.Conn, writes *atomic.Int64) net.Conn {
 	return countingConn{Conn: c, writes: writes}
+}
+
+// CountingDial is a client's dial function (pgx's DialFunc, go-redis's
+// Dialer) whose connections count their writes into writes.
+func CountingDial(writes *atomic.Int64) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return CountWrites(c, writes), nil
+	}
+}
+
+// RandomName returns prefix and 12 random hex digits: a table or schema
+// name no other test uses.
+func RandomName(prefix string) string {
+	var raw [6]byte
+	rand.Read(raw[:])
+	return prefix + hex.EncodeToString(raw[:])
 }
 
 type countingConn struct {

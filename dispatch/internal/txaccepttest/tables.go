@@ -2,27 +2,18 @@ package txaccepttest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"testing"
 
+	"github.com/hookkit/hookkit/internal/servicetest"
 	"github.com/stretchr/testify/require"
 )
-
-// RandomName returns prefix and 12 random hex digits, a table name no
-// other test uses.
-func RandomName(prefix string) string {
-	var raw [6]byte
-	rand.Read(raw[:])
-	return prefix + hex.EncodeToString(raw[:])
-}
 
 // Tables names one test's tables.
 type Tables struct{ Idempotency, DeadLetters, Effects string }
 
 // NewTables returns tables of random names.
 func NewTables() Tables {
-	return Tables{RandomName("hk_idem_"), RandomName("hk_dl_"), RandomName("hk_effects_")}
+	return Tables{servicetest.RandomName("hk_idem_"), servicetest.RandomName("hk_dl_"), servicetest.RandomName("hk_effects_")}
 }
 
 // SQL runs statements on a binding's database outside any transaction:

@@ -4,11 +4,12 @@ import (
 	"testing"
 
 	"github.com/hookkit/hookkit/idempotency/storetest"
+	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 // BenchmarkPostgresClaimComplete: claim a new key and complete it on the
 // local PostgreSQL (two statements, two round trips per iteration).
 func BenchmarkPostgresClaimComplete(b *testing.B) {
 	db := openPostgres(b, nil)
-	storetest.BenchmarkClaimComplete(b, postgresStore(b, db, randomName("hookkit_bench_")))
+	storetest.BenchmarkClaimComplete(b, postgresStore(b, db, servicetest.RandomName("hookkit_bench_")))
 }

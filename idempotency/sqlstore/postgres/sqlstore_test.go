@@ -3,10 +3,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -27,24 +24,12 @@ import (
 
 var ctx = context.Background()
 
-func randomName(prefix string) string {
-	var raw [6]byte
-	rand.Read(raw[:])
-	return prefix + hex.EncodeToString(raw[:])
-}
-
 func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(servicetest.ServiceURL(t, servicetest.PostgresURLEnv))
 	require.NoError(t, err)
 	if writes != nil {
-		cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return servicetest.CountWrites(c, writes), nil // pgx writes a query's messages whole
-		}
+		cfg.DialFunc = servicetest.CountingDial(writes)
 	}
 	db := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { db.Close() })
@@ -66,13 +51,13 @@ func postgresStore(t testing.TB, db *sql.DB, table string) *sqlstore.Store {
 func TestPostgresConformance(t *testing.T) {
 	db := openPostgres(t, nil)
 	storetest.Run(t, func(t *testing.T) idempotency.Store {
-		return postgresStore(t, db, randomName("hookkit_test_"))
+		return postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	})
 }
 
 func TestPostgresReplicasRace(t *testing.T) {
 	a, b := openPostgres(t, nil), openPostgres(t, nil)
-	table := randomName("hookkit_test_")
+	table := servicetest.RandomName("hookkit_test_")
 	stores := []idempotency.Store{postgresStore(t, a, table), postgresStore(t, b, table)}
 	storetest.ConcurrentClaims(t, stores, 64, 10)
 }
@@ -96,7 +81,7 @@ func TestPostgresOneStatementOneRoundTrip(t *testing.T) {
 	var writes atomic.Int64
 	db := openPostgres(t, &writes)
 	db.SetMaxOpenConns(1) // one connection, so its statement cache is warm
-	table := randomName("hookkit_test_")
+	table := servicetest.RandomName("hookkit_test_")
 	postgresStore(t, db, table)
 	counting := &countingDB{DB: db}
 	s, err := sqlstore.NewPostgres(counting, sqlstore.Config{Table: table})
@@ -131,7 +116,7 @@ func TestPostgresOneStatementOneRoundTrip(t *testing.T) {
 
 func TestPostgresUsesServerClock(t *testing.T) {
 	db := openPostgres(t, nil)
-	s := postgresStore(t, db, randomName("hookkit_test_"))
+	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	var serverNow time.Time
 	require.NoError(t, db.QueryRowContext(ctx, "SELECT now()").Scan(&serverNow))
 	c, err := s.Claim(ctx, "k", 90*time.Second)
@@ -144,7 +129,7 @@ func TestPostgresUsesServerClock(t *testing.T) {
 
 func TestPostgresSchemaQualifiedTable(t *testing.T) {
 	db := openPostgres(t, nil)
-	schema := randomName("hookkit_schema_")
+	schema := servicetest.RandomName("hookkit_schema_")
 	_, err := db.ExecContext(ctx, `CREATE SCHEMA "`+schema+`"`)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.ExecContext(ctx, `DROP SCHEMA "`+schema+`" CASCADE`) })
@@ -159,7 +144,7 @@ func TestPostgresSchemaQualifiedTable(t *testing.T) {
 
 func TestPostgresPrune(t *testing.T) {
 	db := openPostgres(t, nil)
-	s := postgresStore(t, db, randomName("hookkit_test_"))
+	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	for _, k := range []string{"a", "b", "c"} {
 		_, err := s.Claim(ctx, k, 100*time.Millisecond)
 		require.NoError(t, err)
@@ -199,7 +184,7 @@ func mustPgConfig(t *testing.T, url string) pgx.ConnConfig {
 func TestPostgresMigrateConcurrently(t *testing.T) {
 	pools := []*sql.DB{openPostgres(t, nil), openPostgres(t, nil), openPostgres(t, nil)}
 	sqltabletest.MigrateConcurrently(t, len(pools), func() string {
-		table := randomName("hookkit_migrate_")
+		table := servicetest.RandomName("hookkit_migrate_")
 		t.Cleanup(func() { pools[0].ExecContext(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
 		return table
 	}, func(i int, table string) (sqltabletest.Migrator, error) {
@@ -209,7 +194,7 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 
 func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
 	db := openPostgres(t, nil)
-	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: randomName("hookkit_never_created_")})
+	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: servicetest.RandomName("hookkit_never_created_")})
 	require.NoError(t, err)
 	_, err = s.Claim(ctx, "k", time.Minute)
 	require.ErrorIs(t, err, idempotency.ErrUnavailable)
@@ -220,13 +205,13 @@ func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
 
 func TestPostgresClaimTx(t *testing.T) {
 	db := openPostgres(t, nil)
-	s := postgresStore(t, db, randomName("hookkit_test_"))
+	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	claimtxtest.Run(t, sqltabletest.SQLHarness(s, db, true))
 }
 
 func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {
 	db := openPostgres(t, nil)
-	s := postgresStore(t, db, randomName("hookkit_test_"))
+	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	tx, err := db.BeginTx(ctx, nil)
 	require.NoError(t, err)
 	defer tx.Rollback()
@@ -243,7 +228,7 @@ func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {
 // Nobody has to call Prune: claiming prunes expired rows as it goes.
 func TestPostgresPrunesAsItWrites(t *testing.T) {
 	db := openPostgres(t, nil)
-	table := randomName("hookkit_test_")
+	table := servicetest.RandomName("hookkit_test_")
 	s := postgresStore(t, db, table)
 	sqltabletest.PrunesAsItWrites(t, s, sqltabletest.SQLCount(t, db, table), func() { time.Sleep(300 * time.Millisecond) })
 }

@@ -30,9 +30,6 @@ import (
 
 var ctx = context.Background()
 
-// RandomName returns prefix and 12 random hex digits (txaccepttest.RandomName).
-func RandomName(prefix string) string { return txaccepttest.RandomName(prefix) }
-
 // Tables names one test's tables.
 type Tables = txaccepttest.Tables
 
