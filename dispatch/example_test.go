@@ -75,6 +75,28 @@ func ExampleRouter_Handle() {
 	// Output: payment intent event: payment_intent.canceled
 }
 
+// During a rolling deploy, new event types reach old replicas first:
+// RetryUnknown answers them 500, so the sender delivers them again, later,
+// to a replica that has the handler.
+func ExampleWithUnknownPolicy() {
+	v, err := verify.NewStripe("whsec_endpoint_secret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := dispatch.NewRouter() // no handler for payment_intent.succeeded yet
+	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r,
+		dispatch.WithUnknownPolicy(dispatch.RetryUnknown), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+
+	body, err := os.ReadFile("../testdata/stripe/payment_intent.succeeded.json")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	ep.ServeHTTP(rec, verifytest.NewRequest(verifytest.Stripe{Secret: "whsec_endpoint_secret"}, "/webhooks/stripe", body))
+	fmt.Println(rec.Code)
+	// Output: 500
+}
+
 // New is NewEndpoint for configurations chosen at run time: an option that
 // cannot work is an error, not a panic.
 func ExampleNew() {
