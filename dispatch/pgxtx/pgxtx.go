@@ -12,6 +12,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
 	"github.com/hookkit/hookkit/dispatch/internal/txctx"
 	"github.com/hookkit/hookkit/dispatch/internal/txdb"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
 )
@@ -48,16 +49,15 @@ type Config struct {
 	LockTimeout time.Duration
 }
 
-// Tables is hookkit's two tables in the host's PostgreSQL, through pgx (the
-// idempotency keys and the dead letters), with the transactions the
-// transactional accept step runs handlers in.
-type Tables struct {
-	db    *txdb.Database[pgx.Tx]
-	store *pgxstore.Store
-}
+// Tables is hookkit's two tables in the host's PostgreSQL, reached through
+// pgx: the same type as sqltx.Tables, which documents its methods, so that
+// a host keeps one whatever its driver. Its Acceptor runs each handler in
+// a pgx.Tx from the pool, the one that claims its event's key; the handler
+// reaches it with Tx(ctx). Its Store is a pgxstore.Store.
+type Tables = sqltx.Tables
 
 // New returns the Tables on db.
-func New(db DB, cfg Config) (*Tables, error) {
+func New(db DB, cfg Config) (Tables, error) {
 	if db == nil {
 		return nil, fmt.Errorf("pgxtx: nil database: %w", dispatch.ErrInvalidConfig)
 	}
@@ -65,45 +65,16 @@ func New(db DB, cfg Config) (*Tables, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := txdb.Keys[pgx.Tx]{Migrate: store.Migrate,
+	keys := txdb.Keys[pgx.Tx]{Store: store, Migrate: store.Migrate,
 		ClaimTx: func(ctx context.Context, tx pgx.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
-	inner, err := txdb.New[pgx.Tx]("pgxtx", driver{NewTransactor(db)}, keys, sqldeadletter.Postgres, txdb.Config(cfg))
+	tables, err := txdb.New[pgx.Tx]("pgxtx", driver{NewTransactor(db)}, keys, sqldeadletter.Postgres, txdb.Config(cfg))
 	if err != nil {
-		return nil, err
+		return nil, err // not a nil *txdb.Database in a non-nil Tables
 	}
-	return &Tables{db: inner, store: store}, nil
+	return tables, nil
 }
-
-// Migrate creates the idempotency and dead-letter tables in PostgreSQL if
-// they do not exist, under an advisory lock, so replicas starting together
-// may all call it.
-func (t *Tables) Migrate(ctx context.Context) error { return t.db.Migrate(ctx) }
-
-// Acceptor returns the accept step that runs each handler in a pgx.Tx from
-// the pool, the same one that claims its event's key, for
-// dispatch.WithAcceptor; the handler reaches it with Tx(ctx).
-func (t *Tables) Acceptor() dispatch.Acceptor { return t.db.Acceptor() }
-
-// DeadLetters returns the dead letters the accept step committed in
-// PostgreSQL, to list, re-run and discard (dispatch/admin serves them).
-func (t *Tables) DeadLetters() dispatch.DeadLetterStore { return t.db.DeadLetters() }
-
-// DeadLetterSink returns a dispatch.DeadLetterSink into the same table, for
-// an endpoint on the default (lease) accept step, dispatch.WithDeadLetters:
-// each letter is written in a pgx transaction of its own.
-func (t *Tables) DeadLetterSink() dispatch.DeadLetterSink { return t.db.DeadLetterSink() }
-
-// Stats counts the open dead letters in PostgreSQL, for the gauges of
-// dispatch/otelobserver's Watch.
-func (t *Tables) Stats(ctx context.Context) (dispatch.QueueStats, error) {
-	return t.db.Stats(ctx)
-}
-
-// Store returns the idempotency store on the same table, for endpoints that
-// keep the default (lease) accept step on this database.
-func (t *Tables) Store() *pgxstore.Store { return t.store }
 
 // Beginner opens pgx transactions: *pgxpool.Pool and *pgx.Conn are
 // Beginners.
@@ -143,20 +114,9 @@ func (d driver) Exec(ctx context.Context, tx pgx.Tx, query string, args ...any) 
 }
 
 func (d driver) QueryRow(ctx context.Context, tx pgx.Tx, query string, args ...any) sqldeadletter.Scanner {
-	return row{tx.QueryRow(ctx, query, args...)}
+	return sqldeadletter.Row(tx.QueryRow(ctx, query, args...).Scan, pgx.ErrNoRows)
 }
 
 func (d driver) Query(ctx context.Context, tx pgx.Tx, query string, args ...any) (sqldeadletter.Rows, error) {
 	return tx.Query(ctx, query, args...)
-}
-
-type row struct{ pgx.Row }
-
-func (r row) Scan(dest ...any) error {
-	if err := r.Row.Scan(dest...); errors.Is(err, pgx.ErrNoRows) {
-		return sqldeadletter.ErrNoRows
-	} else if err != nil {
-		return err
-	}
-	return nil
 }

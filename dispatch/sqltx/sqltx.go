@@ -40,76 +40,73 @@ type Config struct {
 	LockTimeout time.Duration
 }
 
-// Tables is hookkit's two tables in the host's database/sql database (the
+// Tables is hookkit's two tables in the host's SQL database (the
 // idempotency keys and the dead letters), with the transactions the
-// transactional accept step runs handlers in.
-type Tables struct {
-	db    *txdb.Database[*sql.Tx]
-	store *sqlstore.Store
+// transactional accept step runs handlers in. NewPostgres and NewSQLite
+// return it on database/sql, and dispatch/pgxtx's New on pgx
+// (pgxtx.Tables is the same type): a host names and keeps it whatever its
+// driver, as it keeps a dispatch/riverqueue Handle. hookkit's constructors
+// are its only implementations; it may gain methods.
+type Tables interface {
+	// Migrate creates the idempotency and dead-letter tables if they do
+	// not exist. Replicas starting together may all call it: on
+	// PostgreSQL it runs under an advisory lock.
+	Migrate(ctx context.Context) error
+	// Acceptor returns the accept step that runs each handler in a
+	// transaction with its event's key (see the package doc), for
+	// dispatch.WithAcceptor; the handler reaches the transaction with
+	// Tx(ctx), or pgxtx.Tx(ctx) on pgx.
+	Acceptor() dispatch.Acceptor
+	// DeadLetters returns the dead letters the accept step committed on
+	// this database, to list, re-run and discard (dispatch/admin serves
+	// them; Router.Rerun re-runs one).
+	DeadLetters() dispatch.DeadLetterStore
+	// DeadLetterSink returns the same dead letters as a
+	// dispatch.DeadLetterSink, for endpoints that keep the default (lease)
+	// accept step on this database (dispatch.WithDeadLetters): each letter
+	// is stored in a transaction of its own.
+	DeadLetterSink() dispatch.DeadLetterSink
+	// Stats counts the open dead letters, for the gauges of
+	// dispatch/otelobserver's Watch.
+	Stats(ctx context.Context) (dispatch.QueueStats, error)
+	// Store returns the idempotency store on the same keys table (a
+	// sqlstore.Store, or a pgxstore.Store on pgx), for endpoints that keep
+	// the default (lease) accept step on this database
+	// (dispatch.WithStore).
+	Store() idempotency.Store
 }
 
 // NewPostgres returns the Tables on a PostgreSQL database opened with
 // pgx's stdlib driver (or another PostgreSQL driver for database/sql).
-func NewPostgres(db *sql.DB, cfg Config) (*Tables, error) {
-	store, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: cfg.IdempotencyTable})
-	if err != nil {
-		return nil, err
-	}
-	return newTables(db, store, sqldeadletter.Postgres, cfg)
+func NewPostgres(db *sql.DB, cfg Config) (Tables, error) {
+	return newTables(db, sqlstore.NewPostgres, sqldeadletter.Postgres, cfg)
 }
 
 // NewSQLite returns the Tables on a SQLite database (modernc.org/sqlite
 // or another driver of SQLite 3.35 or later), opened with
 // "_txlock=immediate" and a busy timeout.
-func NewSQLite(db *sql.DB, cfg Config) (*Tables, error) {
-	store, err := sqlstore.NewSQLite(db, sqlstore.Config{Table: cfg.IdempotencyTable})
-	if err != nil {
-		return nil, err
-	}
-	return newTables(db, store, sqldeadletter.SQLite, cfg)
+func NewSQLite(db *sql.DB, cfg Config) (Tables, error) {
+	return newTables(db, sqlstore.NewSQLite, sqldeadletter.SQLite, cfg)
 }
 
-func newTables(db *sql.DB, store *sqlstore.Store, dialect sqldeadletter.Dialect, cfg Config) (*Tables, error) {
+func newTables(db *sql.DB, newStore func(sqlstore.DB, sqlstore.Config) (*sqlstore.Store, error), dialect sqldeadletter.Dialect, cfg Config) (Tables, error) {
 	if db == nil {
 		return nil, fmt.Errorf("sqltx: nil database: %w", dispatch.ErrInvalidConfig)
 	}
-	keys := txdb.Keys[*sql.Tx]{Migrate: store.Migrate,
-		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
-			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
-		}}
-	inner, err := txdb.New[*sql.Tx]("sqltx", driver{NewTransactor(db)}, keys, dialect, txdb.Config(cfg))
+	store, err := newStore(db, sqlstore.Config{Table: cfg.IdempotencyTable})
 	if err != nil {
 		return nil, err
 	}
-	return &Tables{db: inner, store: store}, nil
+	keys := txdb.Keys[*sql.Tx]{Store: store, Migrate: store.Migrate,
+		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
+			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
+		}}
+	tables, err := txdb.New[*sql.Tx]("sqltx", driver{NewTransactor(db)}, keys, dialect, txdb.Config(cfg))
+	if err != nil {
+		return nil, err // not a nil *txdb.Database in a non-nil Tables
+	}
+	return tables, nil
 }
-
-// Migrate creates the idempotency and dead-letter tables if they do not
-// exist; replicas starting together may all call it.
-func (t *Tables) Migrate(ctx context.Context) error { return t.db.Migrate(ctx) }
-
-// Acceptor returns the accept step that runs each handler in a transaction
-// with its event's key (see the package doc), for dispatch.WithAcceptor.
-func (t *Tables) Acceptor() dispatch.Acceptor { return t.db.Acceptor() }
-
-// DeadLetters returns the dead letters kept on this database, for
-// dispatch/admin and Router.Rerun.
-func (t *Tables) DeadLetters() dispatch.DeadLetterStore { return t.db.DeadLetters() }
-
-// DeadLetterSink returns the same dead letters as a dispatch.DeadLetterSink,
-// for endpoints that keep the default accept step on this database
-// (dispatch.WithDeadLetters): each letter is stored in a transaction of its
-// own.
-func (t *Tables) DeadLetterSink() dispatch.DeadLetterSink { return t.db.DeadLetterSink() }
-
-// Stats counts the open dead letters, for gauges (dispatch/otelobserver).
-func (t *Tables) Stats(ctx context.Context) (dispatch.QueueStats, error) {
-	return t.db.Stats(ctx)
-}
-
-// Store returns the idempotency store on the same table, for endpoints that
-// keep the default (lease) accept step on this database.
-func (t *Tables) Store() *sqlstore.Store { return t.store }
 
 // Transactor opens and ends transactions on a database, for what runs a
 // handler outside an Endpoint, such as a queue's worker
@@ -146,7 +143,7 @@ func (d driver) Exec(ctx context.Context, tx *sql.Tx, query string, args ...any)
 }
 
 func (d driver) QueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) sqldeadletter.Scanner {
-	return row{tx.QueryRowContext(ctx, query, args...)}
+	return sqldeadletter.Row(tx.QueryRowContext(ctx, query, args...).Scan, sql.ErrNoRows)
 }
 
 func (d driver) Query(ctx context.Context, tx *sql.Tx, query string, args ...any) (sqldeadletter.Rows, error) {
@@ -155,17 +152,6 @@ func (d driver) Query(ctx context.Context, tx *sql.Tx, query string, args ...any
 		return nil, err
 	}
 	return sqlRows{rows}, nil
-}
-
-type row struct{ *sql.Row }
-
-func (r row) Scan(dest ...any) error {
-	if err := r.Row.Scan(dest...); errors.Is(err, sql.ErrNoRows) {
-		return sqldeadletter.ErrNoRows
-	} else if err != nil {
-		return err
-	}
-	return nil
 }
 
 type sqlRows struct{ *sql.Rows }

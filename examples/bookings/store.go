@@ -75,7 +75,7 @@ type store struct {
 	db       *sql.DB
 	pool     *pgxpool.Pool // on PostgreSQL: db's connections, and River's
 	postgres bool
-	hookkit  *sqltx.Tables
+	hookkit  sqltx.Tables
 	now      func() time.Time
 }
 

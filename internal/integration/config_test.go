@@ -1,10 +1,12 @@
 package integration_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,5 +89,26 @@ func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
 			assert.True(t, errors.Is(err, dispatch.ErrInvalidConfig), "%v does not wrap ErrInvalidConfig", err)
 			assert.Contains(t, err.Error(), c.says)
 		})
+	}
+}
+
+// A Tables constructor that fails returns a nil Tables, never a nil
+// pointer inside a non-nil interface, which a host's tables != nil would
+// take for a working one.
+func TestFailedTablesAreNil(t *testing.T) {
+	db, err := sql.Open("sqlite", t.TempDir()+"/nil.db")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	pool, err := pgxpool.New(context.Background(), "postgres://127.0.0.1:1/unused") // connects lazily: never here
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	for name, build := range map[string]func() (sqltx.Tables, error){
+		"sqltx.NewSQLite":   func() (sqltx.Tables, error) { return sqltx.NewSQLite(db, sqltx.Config{LockTimeout: -1}) },
+		"sqltx.NewPostgres": func() (sqltx.Tables, error) { return sqltx.NewPostgres(db, sqltx.Config{DeadLetterTable: "x;y"}) },
+		"pgxtx.New":         func() (pgxtx.Tables, error) { return pgxtx.New(pool, pgxtx.Config{Keep: -1}) },
+	} {
+		tables, err := build()
+		require.ErrorIs(t, err, dispatch.ErrInvalidConfig, name)
+		assert.True(t, tables == nil, "%s returned a non-nil %T", name, tables)
 	}
 }

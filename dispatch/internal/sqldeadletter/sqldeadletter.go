@@ -43,6 +43,24 @@ var ErrNoRows = errors.New("sqldeadletter: no rows")
 // Scanner is one row: *sql.Row, pgx.Row.
 type Scanner interface{ Scan(dest ...any) error }
 
+// Row is a row whose scan reports noRows, its driver's error for a query
+// that found nothing (sql.ErrNoRows, pgx.ErrNoRows), as ErrNoRows.
+func Row(scan func(dest ...any) error, noRows error) Scanner { return row{scan, noRows} }
+
+type row struct {
+	scan   func(dest ...any) error
+	noRows error
+}
+
+func (r row) Scan(dest ...any) error {
+	if err := r.scan(dest...); errors.Is(err, r.noRows) {
+		return ErrNoRows
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
 // Rows is a result set: *sql.Rows, pgx.Rows.
 type Rows interface {
 	Next() bool

@@ -16,10 +16,11 @@ import (
 	"github.com/hookkit/hookkit/idempotency"
 )
 
-// Keys is the idempotency store of the keys' table, as the transactional
-// step claims in it: sqlstore.Store and pgxstore.Store, each through a
-// closure of its transaction type.
+// Keys is the idempotency store of the keys' table (sqlstore.Store or
+// pgxstore.Store), with its claim inside a transaction as the
+// transactional step makes it, through a closure of the transaction type.
 type Keys[Tx any] struct {
+	Store   idempotency.Store
 	Migrate func(ctx context.Context) error
 	ClaimTx func(ctx context.Context, tx Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error)
 }
@@ -45,7 +46,8 @@ type Config struct {
 }
 
 // Database is the keys and the dead letters on one database, with the
-// transactions the handlers run in.
+// transactions the handlers run in: the implementation of sqltx.Tables,
+// which documents its methods.
 type Database[Tx any] struct {
 	driver      sqldeadletter.Driver[Tx]
 	keys        Keys[Tx]
@@ -98,6 +100,9 @@ func (d *Database[Tx]) DeadLetterSink() dispatch.DeadLetterSink { return sink[Tx
 func (d *Database[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return d.letters.Stats(ctx)
 }
+
+// Store returns the idempotency store on the keys' table.
+func (d *Database[Tx]) Store() idempotency.Store { return d.keys.Store }
 
 // step is the Database as the transactional accept step uses it: the
 // driver's transactions, the keys and the dead letters.

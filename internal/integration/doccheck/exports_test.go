@@ -62,8 +62,8 @@ func TestExportsAreReviewed(t *testing.T) {
 	}
 }
 
-// exported returns the exported top-level names and methods of the
-// non-test files in dir.
+// exported returns the exported top-level names, methods, struct fields
+// and interface methods of the non-test files in dir.
 func exported(t *testing.T, dir string) []string {
 	t.Helper()
 	fset := token.NewFileSet()
@@ -97,6 +97,7 @@ func exported(t *testing.T, dir string) []string {
 					case *ast.TypeSpec:
 						if s.Name.IsExported() {
 							names = append(names, s.Name.Name)
+							names = append(names, members(s)...)
 						}
 					case *ast.ValueSpec:
 						for _, id := range s.Names {
@@ -106,6 +107,38 @@ func exported(t *testing.T, dir string) []string {
 						}
 					}
 				}
+			}
+		}
+	}
+	return names
+}
+
+// members names the exported fields of a struct type and the methods (and
+// embedded interfaces) of an interface type, as T.Name: a field or a
+// method more is a change to the API as much as a new function.
+func members(s *ast.TypeSpec) []string {
+	var list *ast.FieldList
+	switch t := s.Type.(type) {
+	case *ast.StructType:
+		list = t.Fields
+	case *ast.InterfaceType:
+		list = t.Methods
+	default:
+		return nil
+	}
+	var names []string
+	for _, f := range list.List {
+		if len(f.Names) == 0 { // embedded
+			if name := receiver(f.Type); ast.IsExported(name) {
+				names = append(names, s.Name.Name+"."+name)
+			} else if sel, ok := f.Type.(*ast.SelectorExpr); ok {
+				names = append(names, s.Name.Name+"."+sel.Sel.Name)
+			}
+			continue
+		}
+		for _, id := range f.Names {
+			if id.IsExported() {
+				names = append(names, s.Name.Name+"."+id.Name)
 			}
 		}
 	}

@@ -184,7 +184,7 @@ func benchEndpoint(b *testing.B, db *sql.DB, postgres bool, mode string, tb Tabl
 // BenchmarkListDeadLetters fills hk's dead letters with n letters and
 // lists them a page of 100 at a time, following the cursor (and starting
 // over at the end): ns/op is the time of one page.
-func BenchmarkListDeadLetters(b *testing.B, hk *sqltx.Tables, n int) {
+func BenchmarkListDeadLetters(b *testing.B, hk sqltx.Tables, n int) {
 	dls := hk.DeadLetters()
 	at := time.Now().Add(-time.Hour)
 	for i := range n {
