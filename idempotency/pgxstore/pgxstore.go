@@ -47,12 +47,9 @@ type Store struct {
 // New returns a Store on db, or an error wrapping idempotency.ErrInvalidConfig
 // for a nil db or a table name that is not [schema.]name.
 func New(db DB, cfg Config) (*Store, error) {
-	if db == nil {
-		return nil, fmt.Errorf("pgxstore: nil DB: %w", idempotency.ErrInvalidConfig)
-	}
-	statements, err := sqlschema.Postgres(cfg.Table)
+	statements, err := sqlschema.For("pgxstore", db, sqlschema.Postgres, cfg.Table)
 	if err != nil {
-		return nil, fmt.Errorf("pgxstore: %w", err)
+		return nil, err
 	}
 	return &Store{db: db, sql: statements}, nil
 }

@@ -45,15 +45,12 @@ type Store struct {
 // NewPostgres returns a Store for a PostgreSQL database opened with the
 // pgx stdlib driver (or any PostgreSQL driver for database/sql).
 func NewPostgres(db DB, cfg Config) (*Store, error) {
-	if db == nil {
-		return nil, fmt.Errorf("sqlstore: nil DB: %w", idempotency.ErrInvalidConfig)
-	}
 	if cfg.Clock != nil {
 		return nil, fmt.Errorf("sqlstore: PostgreSQL uses the server's clock; Config.Clock applies to SQLite only: %w", idempotency.ErrInvalidConfig)
 	}
-	statements, err := sqlschema.Postgres(cfg.Table)
+	statements, err := sqlschema.For("sqlstore", db, sqlschema.Postgres, cfg.Table)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, err
 	}
 	return &Store{db: db, sql: statements}, nil
 }
@@ -68,12 +65,9 @@ func NewPostgres(db DB, cfg Config) (*Store, error) {
 // handler's usual shape) fails with SQLITE_BUSY at once, whatever the busy
 // timeout, when another writer holds the lock as it tries to write.
 func NewSQLite(db DB, cfg Config) (*Store, error) {
-	if db == nil {
-		return nil, fmt.Errorf("sqlstore: nil DB: %w", idempotency.ErrInvalidConfig)
-	}
-	statements, err := sqlschema.SQLite(cfg.Table)
+	statements, err := sqlschema.For("sqlstore", db, sqlschema.SQLite, cfg.Table)
 	if err != nil {
-		return nil, fmt.Errorf("sqlstore: %w", err)
+		return nil, err
 	}
 	now := cfg.Clock
 	if now == nil {

@@ -168,6 +168,21 @@ RETURNING 1`,
 	}, nil
 }
 
+// For returns what a store's constructor needs of its configuration: the
+// statements of dialect (Postgres or SQLite) on table, after checking that
+// db, the store's database handle, is there. Its error names the store and
+// wraps idempotency.ErrInvalidConfig.
+func For(store string, db any, dialect func(table string) (Statements, error), table string) (Statements, error) {
+	if db == nil {
+		return Statements{}, fmt.Errorf("%s: nil DB: %w", store, idempotency.ErrInvalidConfig)
+	}
+	statements, err := dialect(table)
+	if err != nil {
+		return Statements{}, fmt.Errorf("%s: %w", store, err)
+	}
+	return statements, nil
+}
+
 // lockKey is the advisory lock key of a table's migration: a hash of its
 // quoted name, so migrations of different tables do not wait for each
 // other.
