@@ -73,8 +73,8 @@ func (k Kind[T]) Name() string {
 // not safe for concurrent Decode calls.
 func (k Kind[T]) Decode(e *Event) (T, error) {
 	var zero T
-	if k.def == nil {
-		return zero, fmt.Errorf("zero events.Kind: %w", ErrUndecodable)
+	if k.def == nil || k.def.decode == nil {
+		return zero, fmt.Errorf("events.Kind %q has no decoder: %w", k.Name(), ErrUndecodable)
 	}
 	if e.Type != k.def.name {
 		return zero, fmt.Errorf("%s event %s is %q, not %q: %w", e.Source, e.ID, e.Type, k.def.name, ErrUndecodable)

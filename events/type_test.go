@@ -57,6 +57,11 @@ func TestTypeDecodeErrors(t *testing.T) {
 	_, err = zero.Decode(e)
 	require.ErrorIs(t, err, events.ErrUndecodable)
 	assert.Equal(t, "", zero.Name())
+
+	noDecoder := events.NewKindFunc[*deposit]("deposit.paid", nil)
+	require.NotPanics(t, func() { _, err = noDecoder.Decode(e) })
+	require.ErrorIs(t, err, events.ErrUndecodable, "a kind without a decoder")
+	assert.Contains(t, err.Error(), `"deposit.paid" has no decoder`)
 }
 
 func TestNames(t *testing.T) {

@@ -91,7 +91,12 @@ type Transactor struct{ db Beginner }
 func NewTransactor(db Beginner) Transactor { return Transactor{db} }
 
 // Begin opens a transaction.
-func (t Transactor) Begin(ctx context.Context) (pgx.Tx, error) { return t.db.Begin(ctx) }
+func (t Transactor) Begin(ctx context.Context) (pgx.Tx, error) {
+	if t.db == nil {
+		return nil, fmt.Errorf("pgxtx: Transactor on a nil database: %w", dispatch.ErrInvalidConfig)
+	}
+	return t.db.Begin(ctx)
+}
 
 // End commits tx, or rolls it back.
 func (t Transactor) End(ctx context.Context, tx pgx.Tx, commit bool) error {

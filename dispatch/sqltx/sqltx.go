@@ -117,7 +117,12 @@ type Transactor struct{ db *sql.DB }
 func NewTransactor(db *sql.DB) Transactor { return Transactor{db} }
 
 // Begin opens a transaction.
-func (t Transactor) Begin(ctx context.Context) (*sql.Tx, error) { return t.db.BeginTx(ctx, nil) }
+func (t Transactor) Begin(ctx context.Context) (*sql.Tx, error) {
+	if t.db == nil {
+		return nil, fmt.Errorf("sqltx: Transactor on a nil database: %w", dispatch.ErrInvalidConfig)
+	}
+	return t.db.BeginTx(ctx, nil)
+}
 
 // End commits tx, or rolls it back.
 func (t Transactor) End(_ context.Context, tx *sql.Tx, commit bool) error {

@@ -112,3 +112,17 @@ func TestFailedTablesAreNil(t *testing.T) {
 		assert.True(t, tables == nil, "%s returned a non-nil %T", name, tables)
 	}
 }
+
+// A Transactor on a nil database (a host's pool not opened yet) fails its
+// Begin with an error, never a nil dereference in a worker.
+func TestTransactorsOnNilDatabasesFail(t *testing.T) {
+	for name, begin := range map[string]func() error{
+		"sqltx": func() error { _, err := sqltx.NewTransactor(nil).Begin(context.Background()); return err },
+		"pgxtx": func() error { _, err := pgxtx.NewTransactor(nil).Begin(context.Background()); return err },
+	} {
+		var err error
+		require.NotPanics(t, func() { err = begin() }, name)
+		require.ErrorIs(t, err, dispatch.ErrInvalidConfig, name)
+		assert.Contains(t, err.Error(), "nil database", name)
+	}
+}
