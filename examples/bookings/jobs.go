@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"riverqueue.com/riverui"
@@ -51,20 +50,25 @@ func newSMSJobs(ctx context.Context, st *store, r *dispatch.Router, logger *slog
 	}
 	if st.pool != nil {
 		q, err := riverqueue.New(riverpgxv5.New(st.pool), pgxtx.NewTransactor(st.pool), r, cfg)
-		return migrated(ctx, q, err)
+		if err != nil {
+			return nil, err
+		}
+		return migrated(ctx, q, riverui.NewEndpoints(q.Client(), nil))
 	}
 	q, err := riverqueue.New(riversqlite.New(st.db), sqltx.NewTransactor(st.db), r, cfg)
-	return migrated(ctx, q, err)
-}
-
-func migrated[TDriver riverdriver.Driver[TTx], TTx any](ctx context.Context, q *riverqueue.Queue[TDriver, TTx], err error) (*smsJobs, error) {
 	if err != nil {
 		return nil, err
 	}
+	return migrated(ctx, q, riverui.NewEndpoints(q.Client(), nil))
+}
+
+// migrated creates River's tables if they are missing: from here on the
+// queue is a riverqueue.Handle, whatever its database.
+func migrated(ctx context.Context, q riverqueue.Handle, ui uiendpoints.Bundle) (*smsJobs, error) {
 	if err := q.Migrate(ctx); err != nil {
 		return nil, err
 	}
-	return &smsJobs{queue: q, deadLetters: q.DeadLetters(), ui: riverui.NewEndpoints(q.Client(), nil)}, nil
+	return &smsJobs{queue: q, deadLetters: q.DeadLetters(), ui: ui}, nil
 }
 
 // errAdminWithoutToken is why -admin refuses to start without

@@ -7,6 +7,7 @@ require (
 	github.com/hookkit/hookkit/dispatch/otelobserver v0.1.0
 	github.com/hookkit/hookkit/dispatch/pgxtx v0.1.0
 	github.com/hookkit/hookkit/dispatch/riverqueue v0.1.0
+	github.com/hookkit/hookkit/idempotency/pgxstore v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/riverqueue/river v0.51.1
 	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.51.1
@@ -25,7 +26,6 @@ require (
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/google/uuid v1.6.0 // indirect
-	github.com/hookkit/hookkit/idempotency/pgxstore v0.1.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
