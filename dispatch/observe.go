@@ -141,18 +141,9 @@ type QueueStats struct {
 	Queued, Retrying, Running, DeadLetters int64
 }
 
-// attempt runs e's handler once as an attempt of kind. An event without a
-// handler is an error wrapping ErrNoHandler, and no attempt.
-func (c *routes) attempt(ctx context.Context, e *events.Event, kind AttemptKind) error {
-	h, pattern := c.lookup(e.Type)
-	if h == nil {
-		return noHandler(e)
-	}
-	return c.run(ctx, h, pattern, e, kind)
-}
-
-// run runs h for e, telling the observers, and recovers a panic into a
-// *PanicError.
+// init lets dispatch/riverqueue's sweep tell a Router's observers of an
+// attempt that ended without its handler returning (its worker died): one
+// async attempt, failed, or dead-lettered when it was the last.
 func init() {
 	lostattempt.Report = func(router any, ctx context.Context, e *events.Event, number int, err error, final bool) {
 		r, ok := router.(*Router)
@@ -166,32 +157,30 @@ func init() {
 			a.Outcome = OutcomeDeadLettered
 		}
 		var buf [4]context.Context
-		ctxs := buf[:0]
-		for _, o := range c.observers {
-			if next := o.StartAttempt(ctx, a); next != nil {
-				ctx = next
-			}
-			ctxs = append(ctxs, ctx)
-		}
-		for i := len(c.observers) - 1; i >= 0; i-- {
-			c.observers[i].EndAttempt(ctxs[i], a)
-		}
+		_, ctxs := c.startAttempt(ctx, a, buf[:0])
+		c.endAttempt(a, ctxs)
 	}
 }
 
+// attempt runs e's handler once as an attempt of kind. An event without a
+// handler is an error wrapping ErrNoHandler, and no attempt.
+func (c *routes) attempt(ctx context.Context, e *events.Event, kind AttemptKind) error {
+	h, pattern := c.lookup(e.Type)
+	if h == nil {
+		return noHandler(e)
+	}
+	return c.run(ctx, h, pattern, e, kind)
+}
+
+// run runs h for e, telling the observers, and recovers a panic into a
+// *PanicError.
 func (c *routes) run(ctx context.Context, h Handler, pattern string, e *events.Event, kind AttemptKind) error {
 	if len(c.observers) == 0 {
 		return call(ctx, h, e)
 	}
 	a := &AttemptRecord{Event: e, Route: pattern, Kind: kind, Number: Attempt(ctx), Start: time.Now()}
 	var buf [4]context.Context
-	ctxs := buf[:0]
-	for _, o := range c.observers {
-		if next := o.StartAttempt(ctx, a); next != nil {
-			ctx = next
-		}
-		ctxs = append(ctxs, ctx)
-	}
+	ctx, ctxs := c.startAttempt(ctx, a, buf[:0])
 	err := call(ctx, h, e)
 	a.Duration, a.Err = time.Since(a.Start), err
 	switch {
@@ -202,10 +191,27 @@ func (c *routes) run(ctx context.Context, h Handler, pattern string, e *events.E
 	default:
 		a.Outcome = OutcomeFailed
 	}
+	c.endAttempt(a, ctxs)
+	return err
+}
+
+// startAttempt tells the observers attempt a starts, and returns the
+// context they return, with each observer's own context in ctxs.
+func (c *routes) startAttempt(ctx context.Context, a *AttemptRecord, ctxs []context.Context) (context.Context, []context.Context) {
+	for _, o := range c.observers {
+		if next := o.StartAttempt(ctx, a); next != nil {
+			ctx = next
+		}
+		ctxs = append(ctxs, ctx)
+	}
+	return ctx, ctxs
+}
+
+// endAttempt tells the observers, last first, that attempt a ended.
+func (c *routes) endAttempt(a *AttemptRecord, ctxs []context.Context) {
 	for i := len(c.observers) - 1; i >= 0; i-- {
 		c.observers[i].EndAttempt(ctxs[i], a)
 	}
-	return err
 }
 
 // startDelivery tells the observers a delivery starts, and returns r in the
