@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -57,28 +56,12 @@ func TestSQLiteTwoHandlesRace(t *testing.T) {
 	storetest.ConcurrentClaims(t, stores, 64, 5)
 }
 
-// countingDB counts the statements the store sends through database/sql.
-type countingDB struct {
-	sqlstore.DB
-	statements atomic.Int64
-}
-
-func (c *countingDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	c.statements.Add(1)
-	return c.DB.ExecContext(ctx, q, args...)
-}
-
-func (c *countingDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	c.statements.Add(1)
-	return c.DB.QueryRowContext(ctx, q, args...)
-}
-
 // Each operation is one statement, and on PostgreSQL one round trip (one
 // write on the connection) once pgx has prepared it.
 func TestSQLiteOneStatement(t *testing.T) {
 	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
 	sqliteStore(t, db, nil) // migrated
-	counting := &countingDB{DB: db}
+	counting := &sqltabletest.CountingDB{DB: db}
 	s, err := sqlstore.NewSQLite(counting, sqlstore.Config{})
 	require.NoError(t, err)
 	ops := map[string]func() error{}
@@ -86,9 +69,9 @@ func TestSQLiteOneStatement(t *testing.T) {
 	ops["claim"] = func() (err error) { c, err = s.Claim(ctx, "k", time.Minute); return }
 	ops["complete"] = func() error { return s.Complete(ctx, "k", c.Token, time.Hour) }
 	for _, name := range []string{"claim", "complete"} {
-		before := counting.statements.Load()
+		before := counting.Statements.Load()
 		require.NoError(t, ops[name]())
-		assert.EqualValues(t, 1, counting.statements.Load()-before, name)
+		assert.EqualValues(t, 1, counting.Statements.Load()-before, name)
 	}
 }
 

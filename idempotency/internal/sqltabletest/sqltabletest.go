@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,24 @@ func MigrateConcurrently(t *testing.T, replicas int, table func() string, replic
 			require.NoError(t, <-errs, "round %d", round)
 		}
 	}
+}
+
+// CountingDB counts the statements a store sends through database/sql.
+type CountingDB struct {
+	sqlstore.DB
+	Statements atomic.Int64
+}
+
+// ExecContext counts one statement and runs it.
+func (c *CountingDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	c.Statements.Add(1)
+	return c.DB.ExecContext(ctx, q, args...)
+}
+
+// QueryRowContext counts one statement and runs it.
+func (c *CountingDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	c.Statements.Add(1)
+	return c.DB.QueryRowContext(ctx, q, args...)
 }
 
 // SQLCount returns PrunesAsItWrites' row count of table in db.

@@ -62,28 +62,13 @@ func TestPostgresReplicasRace(t *testing.T) {
 	storetest.ConcurrentClaims(t, stores, 64, 10)
 }
 
-type countingDB struct {
-	sqlstore.DB
-	statements atomic.Int64
-}
-
-func (c *countingDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	c.statements.Add(1)
-	return c.DB.ExecContext(ctx, q, args...)
-}
-
-func (c *countingDB) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	c.statements.Add(1)
-	return c.DB.QueryRowContext(ctx, q, args...)
-}
-
 func TestPostgresOneStatementOneRoundTrip(t *testing.T) {
 	var writes atomic.Int64
 	db := openPostgres(t, &writes)
 	db.SetMaxOpenConns(1) // one connection, so its statement cache is warm
 	table := servicetest.RandomName("hookkit_test_")
 	postgresStore(t, db, table)
-	counting := &countingDB{DB: db}
+	counting := &sqltabletest.CountingDB{DB: db}
 	s, err := sqlstore.NewPostgres(counting, sqlstore.Config{Table: table})
 	require.NoError(t, err)
 
@@ -100,9 +85,9 @@ func TestPostgresOneStatementOneRoundTrip(t *testing.T) {
 
 	check := func(name string, op func() error) {
 		t.Helper()
-		w, st := writes.Load(), counting.statements.Load()
+		w, st := writes.Load(), counting.Statements.Load()
 		require.NoError(t, op(), name)
-		assert.EqualValues(t, 1, counting.statements.Load()-st, "%s: statements", name)
+		assert.EqualValues(t, 1, counting.Statements.Load()-st, "%s: statements", name)
 		assert.EqualValues(t, 1, writes.Load()-w, "%s: round trips", name)
 	}
 	var c idempotency.Claim
