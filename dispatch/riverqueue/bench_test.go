@@ -101,15 +101,7 @@ func xid(b *testing.B, pool *pgxpool.Pool) int64 {
 	return n
 }
 
-func benchSQLite(b *testing.B) *sql.DB {
-	db, err := sql.Open("sqlite", filepath.Join(b.TempDir(), "bench.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		b.Fatal(err)
-	}
-	db.SetMaxOpenConns(4)
-	b.Cleanup(func() { db.Close() })
-	return db
-}
+func benchSQLite(b *testing.B) *sql.DB { return openSQLite(b, filepath.Join(b.TempDir(), "bench.db")) }
 
 // benchEndpoint is a Stripe endpoint whose accept step is a.
 func benchEndpoint(b *testing.B, a dispatch.Acceptor, r *dispatch.Router) http.Handler {

@@ -86,15 +86,20 @@ func backends(t *testing.T) []backend {
 	return []backend{sqliteBackend(t), postgresBackend(t)}
 }
 
+// openSQLite opens the SQLite file at path as River and hookkit want it:
+// transactions that take the write lock at BEGIN, a busy timeout, WAL, and
+// a bounded pool.
+func openSQLite(t testing.TB, path string) *sql.DB {
+	db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	require.NoError(t, err)
+	db.SetMaxOpenConns(4)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 func sqliteBackend(t *testing.T) backend {
 	path := filepath.Join(t.TempDir(), "river.db")
-	open := func(t *testing.T) *sql.DB {
-		db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-		require.NoError(t, err)
-		db.SetMaxOpenConns(4)
-		t.Cleanup(func() { db.Close() })
-		return db
-	}
+	open := func(t *testing.T) *sql.DB { return openSQLite(t, path) }
 	db := open(t)
 	_, err := db.Exec(`CREATE TABLE effects (event_id TEXT NOT NULL)`)
 	require.NoError(t, err)

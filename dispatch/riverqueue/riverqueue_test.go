@@ -336,9 +336,7 @@ func TestConfigIsValidated(t *testing.T) {
 // the event and retries it, and once the database is back the retry is
 // queued.
 func TestInsertFailureIsUnavailable(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "river.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t, filepath.Join(t.TempDir(), "river.db"))
 	r := dispatch.NewRouter()
 	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return nil })
 	q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(riverqueue.Config{}))
@@ -670,9 +668,7 @@ func TestGroupCommitDuplicates(t *testing.T) {
 // A batch whose transaction fails is 503 for every delivery in it, none
 // 200; the senders' retries succeed once the database is back.
 func TestGroupCommitFailure(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "river.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
+	db := openSQLite(t, filepath.Join(t.TempDir(), "river.db"))
 	r := benchRouter(nil)
 	q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(riverqueue.Config{BatchWait: 20 * time.Millisecond}))
 	require.NoError(t, err)
