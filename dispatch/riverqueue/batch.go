@@ -1,6 +1,7 @@
 package riverqueue
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -166,15 +167,78 @@ func (q *Queue[TDriver, TTx]) insertBatch(ctx context.Context, params []river.In
 	}
 	inserted := make([]bool, len(params))
 	for _, res := range results {
-		var args struct {
-			Key string `json:"key"`
-		}
-		if err := json.Unmarshal(res.Job.EncodedArgs, &args); err != nil {
+		key, err := argsKey(res.Job.EncodedArgs)
+		if err != nil {
 			return nil, fmt.Errorf("reading an inserted job: %w", err)
 		}
-		if i, ok := index[args.Key]; ok {
+		if i, ok := index[key]; ok {
 			inserted[i] = !res.UniqueSkippedAsDuplicate
 		}
 	}
 	return inserted, nil
 }
+
+// argsKey returns the "key" member of a job's encoded args without
+// decoding the rest, which holds the whole body: encoding/json writes
+// "key" first, and PostgreSQL's jsonb second, after "id" (jsonb orders
+// keys by length). It reads the leading members while their values are
+// strings, and decodes the args whole only if "key" is not among the first
+// two.
+func argsKey(encoded []byte) (string, error) {
+	if rest, ok := bytes.CutPrefix(trimSpace(encoded), []byte("{")); ok {
+		for range 2 {
+			name, after, ok := cutJSONString(rest)
+			if !ok {
+				break
+			}
+			after, ok = bytes.CutPrefix(trimSpace(after), []byte(":"))
+			if !ok {
+				break
+			}
+			value, after, ok := cutJSONString(after)
+			if !ok {
+				break
+			}
+			if string(name) == `"key"` {
+				var key string
+				if err := json.Unmarshal(value, &key); err != nil {
+					return "", err
+				}
+				return key, nil
+			}
+			if rest, ok = bytes.CutPrefix(trimSpace(after), []byte(",")); !ok {
+				break
+			}
+		}
+	}
+	var args struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal(encoded, &args); err != nil {
+		return "", err
+	}
+	if args.Key == "" {
+		return "", errors.New("job args have no key")
+	}
+	return args.Key, nil
+}
+
+// cutJSONString splits the JSON string that b starts with (after white
+// space), quotes included, from what follows it.
+func cutJSONString(b []byte) (str, rest []byte, ok bool) {
+	b = trimSpace(b)
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return b[:i+1], b[i+1:], true
+		}
+	}
+	return nil, nil, false
+}
+
+func trimSpace(b []byte) []byte { return bytes.TrimLeft(b, " \t\r\n") }

@@ -1,7 +1,9 @@
 package riverqueue
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"runtime"
 	"sync"
@@ -141,5 +143,66 @@ func waitGoroutines(t *testing.T, want int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("goroutines left behind: %d, were %d", runtime.NumGoroutine(), want)
 		}
+	}
+}
+
+// argsKey finds the key in args as encoding/json and PostgreSQL's jsonb
+// order them, and refuses what is not a job's args.
+func TestArgsKey(t *testing.T) {
+	for _, tt := range []struct {
+		name, args, key string
+	}{
+		{"encoding/json order", `{"key":"stripe:evt_1","source":"stripe","id":"evt_1","body":"e30="}`, "stripe:evt_1"},
+		{"jsonb order", `{"id": "evt_1", "key": "stripe:evt_1", "body": "e30=", "type": "x"}`, "stripe:evt_1"},
+		{"key last: decoded whole", `{"id":"evt_1","body":"e30=","header":{"Content-Type":["application/json"]},"key":"k"}`, "k"},
+		{"escaped quote in the id", `{"id":"a\"key\":\"x","key":"stripe:a"}`, "stripe:a"},
+		{"escapes in the key", `{"key":"str\u0069pe:evt_\"1"}`, `stripe:evt_"1`},
+		{"a number first: decoded whole", `{"n":1,"key":"k"}`, "k"},
+		{"white space", " {\n\t\"id\" : \"x\" ,\r\n \"key\" : \"k\" }", "k"},
+	} {
+		key, err := argsKey([]byte(tt.args))
+		require.NoError(t, err, tt.name)
+		assert.Equal(t, tt.key, key, tt.name)
+	}
+	for _, bad := range []string{``, `[]`, `{"id":"evt_1"}`, `{"key":1}`, `{"id":`, `{"key":"k\x"}`} {
+		_, err := argsKey([]byte(bad))
+		assert.Error(t, err, bad)
+	}
+}
+
+// BenchmarkArgsKey compares reading an inserted job's key, for a 1.5 KiB
+// body, by argsKey and by decoding the args whole, in the key orders the
+// two databases return: encoding/json's (SQLite keeps it) and jsonb's
+// (PostgreSQL: shorter keys first, so "id", then "key", then "body").
+func BenchmarkArgsKey(b *testing.B) {
+	args := jobArgs{Key: "stripe:evt_1", Source: "stripe", ID: "evt_1", Type: "payment_intent.succeeded", Body: bytes.Repeat([]byte("x"), 1536)}
+	encoded, err := json.Marshal(args)
+	require.NoError(b, err)
+	body, err := json.Marshal(args.Body)
+	require.NoError(b, err)
+	jsonb := []byte(`{"id": "evt_1", "key": "stripe:evt_1", "body": ` + string(body) + `, "type": "payment_intent.succeeded", "source": "stripe"}`)
+	for _, tc := range []struct {
+		name string
+		args []byte
+	}{{"encoding-json-order", encoded}, {"jsonb-order", jsonb}} {
+		b.Run(tc.name+"/argsKey", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if key, err := argsKey(tc.args); err != nil || key != args.Key {
+					b.Fatal(key, err)
+				}
+			}
+		})
+		b.Run(tc.name+"/unmarshal", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var v struct {
+					Key string `json:"key"`
+				}
+				if err := json.Unmarshal(tc.args, &v); err != nil || v.Key != args.Key {
+					b.Fatal(v.Key, err)
+				}
+			}
+		})
 	}
 }
