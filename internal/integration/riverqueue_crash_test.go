@@ -57,18 +57,7 @@ func TestRiverQueueCrash(t *testing.T) {
 	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
-			var dsn string
-			var db *sql.DB
-			var err error
-			if name == "sqlite" {
-				dsn = filepath.Join(t.TempDir(), "crash.db")
-				db, err = sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)")
-			} else {
-				dsn = postgresSchemaURL(t)
-				db, err = sql.Open("pgx", dsn)
-			}
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
+			dsn, db := crashDatabase(t, name)
 			host := crashtest.NewHost(t, bin, "-db", dsn, "-mode", "river", "-effects", "effects")
 			host.Start()
 
@@ -122,9 +111,9 @@ func TestRiverQueueCrashCatchesTheMemoryQueue(t *testing.T) {
 	assert.Positive(t, counts[0], "acknowledged callbacks were lost with the process")
 }
 
-// riverDatabase opens a fresh database for River hosts: a SQLite file, or
+// crashDatabase opens a fresh database for crash hosts: a SQLite file, or
 // a PostgreSQL schema of the test's own.
-func riverDatabase(t *testing.T, name string) (dsn string, db *sql.DB) {
+func crashDatabase(t *testing.T, name string) (dsn string, db *sql.DB) {
 	t.Helper()
 	var err error
 	if name == "sqlite" {
@@ -160,7 +149,7 @@ func TestRiverQueuePausedWorkerCommitsOnce(t *testing.T) {
 	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
 	for _, name := range []string{"sqlite", "postgres"} {
 		t.Run(name, func(t *testing.T) {
-			dsn, db := riverDatabase(t, name)
+			dsn, db := crashDatabase(t, name)
 			a := crashtest.NewHost(t, bin, "-db", dsn, "-mode", "river", "-effects", "effects", "-work", "3s")
 			a.Start()
 			require.Equal(t, http.StatusOK, a.Send(callbacks(1)[0]))
@@ -187,7 +176,7 @@ func TestRiverQueueSurvivorFinishesADeadReplicasJobs(t *testing.T) {
 		t.Skip("kills a process")
 	}
 	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
-	dsn, db := riverDatabase(t, "postgres")
+	dsn, db := crashDatabase(t, "postgres")
 	doomed := crashtest.NewHost(t, bin, "-db", dsn, "-mode", "river", "-effects", "effects", "-work", "500ms")
 	survivor := crashtest.NewHost(t, bin, "-db", dsn, "-mode", "river", "-effects", "effects", "-work", "500ms")
 	doomed.Start()

@@ -4,14 +4,12 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/internal/integration/crashtest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
@@ -54,32 +52,11 @@ func TestSQLTxCrash(t *testing.T) {
 	}
 	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
 	events := map[string]int{"sqlite": 200, "postgres": 400}
-	databases := map[string]func(t *testing.T) (dsn string, db *sql.DB){
-		"sqlite": func(t *testing.T) (string, *sql.DB) {
-			path := filepath.Join(t.TempDir(), "crash.db")
-			db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(10000)")
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			return path, db
-		},
-		"postgres": func(t *testing.T) (string, *sql.DB) {
-			url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
-			db, err := sql.Open("pgx", url)
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			return url, db
-		},
-	}
-	for name, open := range databases {
+	for _, name := range []string{"sqlite", "postgres"} {
 		for _, mode := range []string{"tx", "lease"} {
 			t.Run(name+"/"+mode, func(t *testing.T) {
-				dsn, db := open(t)
-				table := servicetest.RandomName("crash_effects_")
-				t.Cleanup(func() {
-					for _, suffix := range []string{"", "_idem", "_dl"} {
-						db.Exec(`DROP TABLE IF EXISTS ` + table + suffix)
-					}
-				})
+				dsn, db := crashDatabase(t, name)
+				table := "crash_effects"
 				host := crashtest.NewHost(t, bin, "-db", dsn, "-mode", mode, "-effects", table)
 				host.Start()
 				n := events[name]
@@ -93,8 +70,8 @@ func TestSQLTxCrash(t *testing.T) {
 					assert.Equal(t, map[int]int{1: n}, counts, "every acknowledged event's effect exactly once")
 					return
 				}
-				assert.Zero(t, counts[0], "the lease mode loses nothing either")
-				assert.Less(t, counts[1], n, "the lease mode ran some handler twice: the storm catches what the transactional accept step prevents")
+				assert.Zero(t, counts[0], "the lease step loses nothing either")
+				assert.Less(t, counts[1], n, "the lease step ran some handler twice: the storm catches what the transactional accept step prevents")
 			})
 		}
 	}
