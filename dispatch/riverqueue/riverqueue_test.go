@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -765,6 +766,13 @@ func (l *attemptLog) EndAttempt(_ context.Context, a *dispatch.AttemptRecord) {
 	l.mu.Unlock()
 }
 
+// records returns the attempts told so far.
+func (l *attemptLog) records() []dispatch.AttemptRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.attempts)
+}
+
 // A job left running by a dead process (no lock on PostgreSQL, no live
 // process on SQLite) is rescued by a sweep: retried at once, its failed
 // attempt in River's errors and told to the router's observers.
@@ -841,4 +849,51 @@ func TestRerunGivesAFullSchedule(t *testing.T) {
 			assert.EqualValues(t, 4, runs.Load())
 		})
 	}
+}
+
+// failingCommits is a Transactor whose commits fail while fail is set.
+type failingCommits struct {
+	sqltx.Transactor
+	fail *atomic.Bool
+}
+
+func (f failingCommits) End(ctx context.Context, tx *sql.Tx, commit bool) error {
+	if commit && f.fail.Load() {
+		f.Transactor.End(ctx, tx, false)
+		return errors.New("the commit failed")
+	}
+	return f.Transactor.End(ctx, tx, commit)
+}
+
+// A sweep whose transaction fails rescues nothing and reports nothing: the
+// observers hear of a lost attempt once, from the sweep that committed its
+// rescue. (Reported before the commit, the failed sweep and its retry
+// told them twice.)
+func TestSweepReportsOnlyCommittedRescues(t *testing.T) {
+	db := openSQLite(t, filepath.Join(t.TempDir(), "river.db"))
+	var fail atomic.Bool
+	r := benchRouter(nil)
+	log := &attemptLog{}
+	r.Observe(log)
+	q, err := riverqueue.New(riversqlite.New(db), failingCommits{sqltx.NewTransactor(db), &fail}, r, fast(riverqueue.Config{SweepGrace: 100 * time.Millisecond}))
+	require.NoError(t, err)
+	require.NoError(t, q.Migrate(ctx))
+	require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_orphan")))
+	_, err = db.Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1, attempted_by = '["a-dead-process"]'`,
+		time.Now().UTC().Add(-time.Minute).Format("2006-01-02 15:04:05.000"))
+	require.NoError(t, err)
+
+	fail.Store(true)
+	_, err = riverqueue.SweepOnce(ctx, q)
+	require.Error(t, err)
+	assert.Empty(t, log.records(), "nothing reported for a rescue that did not commit")
+	var state string
+	require.NoError(t, db.QueryRow(`SELECT state FROM river_job`).Scan(&state))
+	assert.Equal(t, "running", state)
+
+	fail.Store(false)
+	n, err := riverqueue.SweepOnce(ctx, q)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Len(t, log.records(), 1, "one report, from the sweep that committed")
 }

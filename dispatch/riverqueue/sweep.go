@@ -44,11 +44,13 @@ import (
 // livenessTable is where processes on SQLite say they are alive.
 const livenessTable = "hookkit_river_liveness"
 
-// errRescued is the end of an attempt whose job was rescued while it ran.
-// errWorkerDied is how a rescued attempt ended, for observers.
-var errWorkerDied = errors.New("riverqueue: the worker running the job died")
-
-var errRescued = errors.New("riverqueue: the job was rescued while this attempt ran (its process was presumed dead): nothing of this attempt is committed")
+var (
+	// errWorkerDied is how a rescued attempt ended, for observers.
+	errWorkerDied = errors.New("riverqueue: the worker running the job died")
+	// errRescued is the end of an attempt whose job was rescued while it
+	// ran.
+	errRescued = errors.New("riverqueue: the job was rescued while this attempt ran (its process was presumed dead): nothing of this attempt is committed")
+)
 
 // sweeper runs the sweep loop while the queue's workers run.
 type sweeper struct {
@@ -138,7 +140,9 @@ func (q *Queue[TDriver, TTx]) holdJob(ctx context.Context, tx TTx, id int64, att
 }
 
 // sweepOnce rescues the queue's jobs of dead workers, in one transaction,
-// and returns how many.
+// and returns how many. Each rescue is logged and told to the router's
+// observers once that transaction has committed, so a sweep that fails
+// and is tried again reports nothing twice.
 func (q *Queue[TDriver, TTx]) sweepOnce(ctx context.Context) (int, error) {
 	if q.sqlite() {
 		if err := q.alive(ctx, q.driver.GetExecutor()); err != nil {
@@ -149,17 +153,49 @@ func (q *Queue[TDriver, TTx]) sweepOnce(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := q.rescueDead(ctx, q.driver.UnwrapExecutor(tx))
+	rescued, err := q.rescueDead(ctx, q.driver.UnwrapExecutor(tx))
 	if err != nil {
 		q.txs.End(ctx, tx, false)
 		return 0, err
 	}
-	return n, q.txs.End(ctx, tx, true)
+	if err := q.txs.End(ctx, tx, true); err != nil {
+		return 0, err
+	}
+	for _, r := range rescued {
+		q.reportRescue(ctx, r)
+	}
+	return len(rescued), nil
+}
+
+// rescue is a job the sweep made available again (or discarded: final).
+type rescue struct {
+	job   *rivertype.JobRow
+	final bool
+}
+
+// reportRescue logs a rescued attempt and tells the router's observers of
+// it: one async attempt that failed, or was the last.
+func (q *Queue[TDriver, TTx]) reportRescue(ctx context.Context, r rescue) {
+	outcome := dispatch.OutcomeFailed
+	if r.final {
+		outcome = dispatch.OutcomeDeadLettered
+	}
+	attrs := []slog.Attr{slog.String("outcome", outcome.String())}
+	var a jobArgs
+	if err := json.Unmarshal(r.job.EncodedArgs, &a); err == nil {
+		lostattempt.Report(q.router, ctx, a.event(), r.job.Attempt, errWorkerDied, r.final)
+		attrs = append(attrs, slog.String("source", a.Source), slog.String("type", a.Type), slog.String("id", a.ID))
+	}
+	attrs = append(attrs, slog.Int("attempt", r.job.Attempt), slog.Int("max_attempts", r.job.MaxAttempts), slog.Int64("job", r.job.ID),
+		slog.String("error", "the worker running it died; rescued"))
+	q.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook attempt", attrs...)
 }
 
 const sweepBatch = 100
 
-func (q *Queue[TDriver, TTx]) rescueDead(ctx context.Context, exec riverdriver.ExecutorTx) (int, error) {
+// rescueDead rescues, in exec's transaction, up to sweepBatch of the
+// queue's running jobs whose workers are dead, and returns them.
+func (q *Queue[TDriver, TTx]) rescueDead(ctx context.Context, exec riverdriver.ExecutorTx) ([]rescue, error) {
 	job := q.table("river_job")
 	var query string
 	var args []any
@@ -180,47 +216,44 @@ ORDER BY id LIMIT ` + fmt.Sprint(sweepBatch) + ` FOR UPDATE SKIP LOCKED) dead`
 	}
 	var text string
 	if err := exec.QueryRow(ctx, query, args...).Scan(&text); err != nil {
-		return 0, err
+		return nil, err
 	}
 	var ids []int64
 	if err := json.Unmarshal([]byte(text), &ids); err != nil || len(ids) == 0 {
-		return 0, err
+		return nil, err
 	}
 	jobs, err := exec.JobGetByIDMany(ctx, &riverdriver.JobGetByIDManyParams{ID: ids, Schema: q.client.Schema()})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	now := time.Now().UTC()
 	params := &riverdriver.JobRescueManyParams{Schema: q.client.Schema(), StuckHorizon: now.Add(time.Hour)}
+	var rescued []rescue
 	for _, j := range jobs {
 		if j.State != rivertype.JobStateRunning {
 			continue
 		}
 		errorData, err := json.Marshal(rivertype.AttemptError{At: now, Attempt: j.Attempt, Error: "the worker running it died (hookkit's sweep found its job unheld)"})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		state, finalized, outcome := rivertype.JobStateAvailable, (*time.Time)(nil), dispatch.OutcomeFailed
-		if j.Attempt >= j.MaxAttempts {
-			state, finalized, outcome = rivertype.JobStateDiscarded, &now, dispatch.OutcomeDeadLettered
+		r := rescue{job: j, final: j.Attempt >= j.MaxAttempts}
+		state, finalized := rivertype.JobStateAvailable, (*time.Time)(nil)
+		if r.final {
+			state, finalized = rivertype.JobStateDiscarded, &now
 		}
 		params.ID = append(params.ID, j.ID)
 		params.Error = append(params.Error, errorData)
 		params.FinalizedAt = append(params.FinalizedAt, finalized)
 		params.ScheduledAt = append(params.ScheduledAt, now)
 		params.State = append(params.State, string(state))
-		var a jobArgs
-		_ = json.Unmarshal(j.EncodedArgs, &a)
-		lostattempt.Report(q.router, ctx, a.event(), j.Attempt, errWorkerDied, state == rivertype.JobStateDiscarded)
-		q.cfg.Logger.LogAttrs(ctx, slog.LevelWarn, "webhook attempt", slog.String("outcome", outcome.String()),
-			slog.String("source", a.Source), slog.String("type", a.Type), slog.String("id", a.ID), slog.Int("attempt", j.Attempt),
-			slog.Int("max_attempts", j.MaxAttempts), slog.Int64("job", j.ID), slog.String("error", "the worker running it died; rescued"))
+		rescued = append(rescued, r)
 	}
-	if len(params.ID) == 0 {
-		return 0, nil
+	if len(rescued) == 0 {
+		return nil, nil
 	}
 	if _, err := exec.JobRescueMany(ctx, params); err != nil {
-		return 0, err
+		return nil, err
 	}
-	return len(params.ID), nil
+	return rescued, nil
 }
