@@ -96,6 +96,10 @@ func NewStandard(secret string, opts ...Option) (*Standard, error) {
 	return s, nil
 }
 
+// maxPooledMessage is the largest v1a message buffer kept for reuse: a
+// rare large body must not stay in the pool.
+const maxPooledMessage = 64 << 10
+
 // The prefixes of the Standard Webhooks specification's ed25519 keys.
 const (
 	standardPublicPrefix  = "whpk_"
@@ -264,16 +268,22 @@ func standardMatches(header string, mac []byte) (matched, sawV1 bool) {
 // signature of "<id>.<timestamp>.<body>" by one of the configured public
 // keys, and whether there was any v1a entry at all. An entry that is not
 // the canonical base64 of 64 bytes matches nothing. The message is built
-// once, in a pooled buffer; each entry costs at most one verification per
+// once, only when there is a v1a entry, in a pooled buffer (kept for reuse
+// up to maxPooledMessage); each entry costs at most one verification per
 // key, and the header bounds (64 entries) bound the work. A public-key
 // signature hides nothing, so the loop may stop at the first match.
 func (s *Standard) asymmetricMatches(header, id string, ts int64, body []byte) (matched, sawV1a bool) {
+	if !strings.Contains(header, "v1a,") {
+		return false, false
+	}
 	buf := s.messages.Get().(*[]byte)
-	defer s.messages.Put(buf)
 	msg := append(append((*buf)[:0], id...), '.')
 	msg = append(strconv.AppendInt(msg, ts, 10), '.')
 	msg = append(msg, body...)
-	*buf = msg[:0]
+	if cap(msg) <= maxPooledMessage {
+		*buf = msg[:0]
+	}
+	defer s.messages.Put(buf)
 	var sig [ed25519.SignatureSize]byte
 	for rest, more := header, true; more; {
 		var entry string
