@@ -89,6 +89,10 @@ type DeadLetterPage struct {
 	Next string
 }
 
+// errNoEvent is what a dead-letter sink answers a letter without its
+// event: there is nothing to keep or re-run.
+var errNoEvent = fmt.Errorf("dispatch: a dead letter without its event: %w", events.ErrMalformedEvent)
+
 // ErrRerunFailed means a dead letter's handler failed again when re-run:
 // the letter stays, with the new error.
 var ErrRerunFailed = errors.New("dispatch: the re-run handler failed again")
@@ -141,6 +145,9 @@ func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
 	}
 	if len(m.letters)+len(m.rerunning) >= limit {
 		return fmt.Errorf("%d letters: %w", len(m.letters)+len(m.rerunning), ErrDeadLettersFull)
+	}
+	if dl.Event == nil {
+		return errNoEvent
 	}
 	e := *dl.Event
 	e.Header = headers.Kept(e.Header)

@@ -126,3 +126,22 @@ func TestTransactorsOnNilDatabasesFail(t *testing.T) {
 		assert.Contains(t, err.Error(), "nil database", name)
 	}
 }
+
+// A dead letter without its event is refused by every sink with an error,
+// never a nil dereference.
+func TestDeadLetterSinksRefuseALetterWithoutItsEvent(t *testing.T) {
+	db, err := sql.Open("sqlite", t.TempDir()+"/dl.db?_txlock=immediate&_pragma=busy_timeout(10000)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	tables, err := sqltx.NewSQLite(db, sqltx.Config{})
+	require.NoError(t, err)
+	require.NoError(t, tables.Migrate(context.Background()))
+	for name, sink := range map[string]dispatch.DeadLetterSink{
+		"memory": &dispatch.MemoryDeadLetters{},
+		"sqltx":  tables.DeadLetterSink(),
+	} {
+		var err error
+		require.NotPanics(t, func() { err = sink.DeadLetter(context.Background(), dispatch.DeadLetter{Err: errors.New("x")}) }, name)
+		assert.ErrorIs(t, err, events.ErrMalformedEvent, name)
+	}
+}

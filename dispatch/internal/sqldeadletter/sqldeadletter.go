@@ -251,6 +251,9 @@ const maxError = 2000
 // PutTx stores dl in tx (a letter of the same key is replaced, and open).
 func (s *Store[Tx]) PutTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error {
 	e := dl.Event
+	if e == nil {
+		return fmt.Errorf("dead letter without its event: %w", events.ErrMalformedEvent)
+	}
 	header, err := json.Marshal(headers.Kept(e.Header))
 	if err != nil {
 		return err
