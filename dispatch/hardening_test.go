@@ -211,7 +211,7 @@ func TestLogsAreBoundedAndCarryNoBodyText(t *testing.T) {
 			logs.Reset()
 			r := dispatch.NewRouter()
 			dispatch.On(r, stripeevent.PaymentIntentSucceeded, func(context.Context, *events.Event, *stripe.PaymentIntent) error { return nil })
-			dispatch.On(r, events.NewKind[*struct{ When time.Time }]("booking.created"),
+			dispatch.On(r, events.NewType[*struct{ When time.Time }]("booking.created"),
 				func(context.Context, *events.Event, *struct{ When time.Time }) error { return nil })
 			dls := &dispatch.MemoryDeadLetters{}
 			ep := newStripeEndpoint(t, r, dispatch.WithLogger(logger), dispatch.WithDeadLetters(dls))

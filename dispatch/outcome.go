@@ -25,7 +25,7 @@ const (
 	// (AcknowledgeUnknown) and logged. 200.
 	OutcomeUnknownType
 	// OutcomeDeadLettered: the handler failed permanently, the payload does
-	// not decode into its kind, or the type has no handler under
+	// not decode into its Type, or the type has no handler under
 	// DeadLetterUnknown; the event is stored as a dead letter. 200.
 	OutcomeDeadLettered
 	// OutcomeBusy: another delivery of the event is being processed. 409.

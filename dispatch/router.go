@@ -47,15 +47,15 @@ func NewRouter() *Router {
 	return &Router{exact: map[string]Handler{}}
 }
 
-// On registers h for the events of kind; h receives the payload decoded
+// On registers h for the events of type t; h receives the payload decoded
 // into T. A payload that does not decode into T is dead-lettered (it is
 // permanent: retrying cannot change the bytes).
 //
 //	dispatch.On(r, stripeevent.PaymentIntentSucceeded,
 //		func(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error { ... })
-func On[T any](r *Router, kind events.Kind[T], h func(ctx context.Context, e *events.Event, v T) error) {
-	r.Handle(kind.Name(), HandlerFunc(func(ctx context.Context, e *events.Event) error {
-		v, err := kind.Decode(e)
+func On[T any](r *Router, t events.Type[T], h func(ctx context.Context, e *events.Event, v T) error) {
+	r.Handle(t.Name(), HandlerFunc(func(ctx context.Context, e *events.Event) error {
+		v, err := t.Decode(e)
 		if err != nil {
 			return Permanent(err)
 		}

@@ -24,7 +24,7 @@ import (
 // deliveries of many kinds.
 type decoders map[string]func(*events.Event) (any, error)
 
-func add[T any](d decoders, k events.Kind[T]) decoders {
+func add[T any](d decoders, k events.Type[T]) decoders {
 	d[k.Name()] = func(e *events.Event) (any, error) { return k.Decode(e) }
 	return d
 }
@@ -44,11 +44,11 @@ func stripeKinds() decoders {
 
 func twilioKinds() decoders {
 	d := decoders{}
-	for _, k := range []events.Kind[*twilioevent.MessageStatus]{twilioevent.MessageQueued, twilioevent.MessageSent,
+	for _, k := range []events.Type[*twilioevent.MessageStatus]{twilioevent.MessageQueued, twilioevent.MessageSent,
 		twilioevent.MessageDelivered, twilioevent.MessageUndelivered, twilioevent.MessageFailed} {
 		add(d, k)
 	}
-	for _, k := range []events.Kind[*twilioevent.CallStatus]{twilioevent.CallCompleted, twilioevent.CallBusy,
+	for _, k := range []events.Type[*twilioevent.CallStatus]{twilioevent.CallCompleted, twilioevent.CallBusy,
 		twilioevent.CallNoAnswer, twilioevent.CallFailed, twilioevent.CallCanceled} {
 		add(d, k)
 	}
@@ -57,7 +57,7 @@ func twilioKinds() decoders {
 
 func bookingKinds() decoders {
 	d := decoders{}
-	for _, k := range []events.Kind[*conversoevent.Booking]{conversoevent.BookingCreated, conversoevent.BookingConfirmed,
+	for _, k := range []events.Type[*conversoevent.Booking]{conversoevent.BookingCreated, conversoevent.BookingConfirmed,
 		conversoevent.BookingCancelled, conversoevent.BookingRescheduled, conversoevent.BookingReminder} {
 		add(d, k)
 	}

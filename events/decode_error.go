@@ -11,7 +11,7 @@ import (
 	"github.com/hookkit/hookkit/internal/logtext"
 )
 
-// DecodeError is a payload that does not decode into its kind's Go type.
+// DecodeError is a payload that does not decode into its Type's Go type.
 // Its message names the event, the Go type, the field and the problem, and
 // never a value from the payload: the message reaches logs and dead
 // letters, and payload values (amounts, phone numbers, names) must not. The
@@ -76,7 +76,7 @@ func newDecodeError(e *Event, goType string, err error) *DecodeError {
 	case errors.As(err, &fromJSON):
 		d.Problem = fmt.Sprintf("the payload does not fit the type (%T)", innermost(err))
 	default:
-		// A NewKindFunc decoder's own words, documented as quoting no value.
+		// A NewTypeFunc decoder's own words, documented as quoting no value.
 		d.Problem = logtext.Clip(err.Error(), maxProblem)
 	}
 	return d

@@ -26,23 +26,21 @@
 // and one string for ID and type together. Every parser bounds the ID and
 // type it returns ([MaxIDBytes], [MaxTypeBytes]; see [Event.Validate]).
 //
-// # Kinds: event types with their Go type
+// # Types: event types with their Go type
 //
-// Kind[T] names an event type and says how its payload decodes:
+// Type[T] names an event type and says how its payload decodes:
 //
-//	var DepositPaid = events.NewKind[*stripe.PaymentIntent]("payment_intent.succeeded")
+//	var DepositPaid = events.NewType[*stripe.PaymentIntent]("payment_intent.succeeded")
 //
 //	pi, err := DepositPaid.Decode(e) // a *stripe.PaymentIntent; no any, no cast
 //
-// The payload is decoded once per event and kind, when first asked for; a
+// The payload is decoded once per event and Type, when first asked for; a
 // payload that does not decode into T is a *DecodeError wrapping
 // [ErrUndecodable] (retrying cannot fix it, so a dispatcher dead-letters it),
 // whose message names the field and the problem but never a payload value.
-// Package dispatch registers handlers by [Kind], so a handler receives T
-// directly. Each provider package declares the kinds its senders send and
+// Package dispatch registers handlers by [Type], so a handler receives T
+// directly. Each provider package declares the Types its senders send and
 // lists their names in its Catalog function.
-//
-// ([Kind] was called [Type]; [Type] and [NewType] remain as deprecated aliases.)
 //
 // # Fixtures
 //

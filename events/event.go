@@ -23,7 +23,7 @@ const (
 
 // Event is one webhook delivery, parsed: what it is (ID, Type, Source,
 // Time) and its bytes (Data, Body, Header), with the payload left raw until
-// a handler asks for it as a typed value (see Kind).
+// a handler asks for it as a typed value (see Type).
 type Event struct {
 	// ID identifies the event at its source, stable across the sender's
 	// retries; with Source it is the deduplication key.
@@ -44,7 +44,7 @@ type Event struct {
 	// Header is the delivery's request header (shared, not copied).
 	Header http.Header
 
-	// The payload decoded by the last Kind.Decode, so that it is decoded
+	// The payload decoded by the last Type.Decode, so that it is decoded
 	// once however many handlers ask for it.
 	memoKey any
 	memo    any
@@ -123,8 +123,8 @@ var (
 	// not JSON (or not a form), or without an ID or type. The sender
 	// should not retry it; it is answered 400.
 	ErrMalformedEvent = errors.New("events: malformed event")
-	// ErrUndecodable means an event's payload does not decode into the Go
-	// type of its Kind. Retrying cannot fix it; the dispatcher
+	// ErrUndecodable means an event's payload does not decode into the
+	// Go type of its Type. Retrying cannot fix it; the dispatcher
 	// dead-letters the event and answers 200.
 	ErrUndecodable = errors.New("events: payload does not decode")
 	// ErrInvalidConfig is wrapped by the error of a parser configuration

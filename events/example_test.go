@@ -13,8 +13,8 @@ type Refund struct {
 	Amount int64  `json:"amount"`
 }
 
-func ExampleNewKind() {
-	refundCreated := events.NewKind[*Refund]("refund.created")
+func ExampleNewType() {
+	refundCreated := events.NewType[*Refund]("refund.created")
 
 	e := &events.Event{ID: "evt_1", Type: "refund.created", Source: "shop", Data: []byte(`{"id":"re_1","amount":2500}`)}
 	refund, err := refundCreated.Decode(e) // a *Refund, decoded on demand
@@ -53,7 +53,7 @@ func ExampleNewJSONParser() {
 
 func ExampleNames() {
 	// What a provider package's Catalog function returns.
-	fmt.Println(events.Names(events.NewKind[*Refund]("refund.failed"), events.NewKind[*Refund]("refund.created")))
+	fmt.Println(events.Names(events.NewType[*Refund]("refund.failed"), events.NewType[*Refund]("refund.created")))
 	// Output: [refund.created refund.failed]
 }
 
@@ -69,9 +69,9 @@ func ExampleMustJSONParser() {
 	// Output: shop:ev_1 order.paid {"total":4200}
 }
 
-// NewKindFunc decodes a payload that is not JSON: here a form's fields.
-func ExampleNewKindFunc() {
-	smsStatus := events.NewKindFunc("sms.status", func(data []byte) (url.Values, error) {
+// NewTypeFunc decodes a payload that is not JSON: here a form's fields.
+func ExampleNewTypeFunc() {
+	smsStatus := events.NewTypeFunc("sms.status", func(data []byte) (url.Values, error) {
 		v, err := url.ParseQuery(string(data))
 		if err != nil {
 			return nil, fmt.Errorf("sms status: not a form: %w", err)

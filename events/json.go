@@ -42,7 +42,7 @@ type JSONConfig struct {
 
 // JSONParser parses JSON event bodies as a JSONConfig describes. It finds
 // the envelope in one validating pass over the body, without decoding the
-// payload: a Kind decodes that, once, when a handler asks for it. A
+// payload: a Type decodes that, once, when a handler asks for it. A
 // JSONParser is safe for concurrent use.
 type JSONParser struct {
 	cfg       JSONConfig

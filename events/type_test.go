@@ -19,7 +19,7 @@ type deposit struct {
 
 func TestTypeDecodesOnce(t *testing.T) {
 	calls := 0
-	depositPaid := events.NewKindFunc("deposit.paid", func(data []byte) (*deposit, error) {
+	depositPaid := events.NewTypeFunc("deposit.paid", func(data []byte) (*deposit, error) {
 		calls++
 		var d deposit
 		return &d, json.Unmarshal(data, &d)
@@ -34,7 +34,7 @@ func TestTypeDecodesOnce(t *testing.T) {
 	assert.Equal(t, 1, calls)
 
 	// Another key of the same name is another decoder.
-	other := events.NewKind[*deposit]("deposit.paid")
+	other := events.NewType[*deposit]("deposit.paid")
 	third, err := other.Decode(e)
 	require.NoError(t, err)
 	assert.Equal(t, first, third)
@@ -53,28 +53,21 @@ func TestTypeDecodeErrors(t *testing.T) {
 	_, err = depositPaid.Decode(&events.Event{ID: "evt_2", Type: "deposit.refunded", Data: []byte(`{}`)})
 	require.ErrorIs(t, err, events.ErrUndecodable, "a key decodes only its own type")
 
-	var zero events.Kind[*deposit]
+	var zero events.Type[*deposit]
 	_, err = zero.Decode(e)
 	require.ErrorIs(t, err, events.ErrUndecodable)
 	assert.Equal(t, "", zero.Name())
 
-	noDecoder := events.NewKindFunc[*deposit]("deposit.paid", nil)
+	noDecoder := events.NewTypeFunc[*deposit]("deposit.paid", nil)
 	require.NotPanics(t, func() { _, err = noDecoder.Decode(e) })
-	require.ErrorIs(t, err, events.ErrUndecodable, "a kind without a decoder")
+	require.ErrorIs(t, err, events.ErrUndecodable, "a Type without a decoder")
 	assert.Contains(t, err.Error(), `"deposit.paid" has no decoder`)
 }
 
 func TestNames(t *testing.T) {
 	assert.Equal(t, []string{"deposit.held", "deposit.paid", "deposit.refunded"},
-		events.Names(events.NewKind[*deposit]("deposit.refunded"), events.NewKind[int]("deposit.paid"), events.NewKind[string]("deposit.held")))
+		events.Names(events.NewType[*deposit]("deposit.refunded"), events.NewType[int]("deposit.paid"), events.NewType[string]("deposit.held")))
 	assert.Empty(t, events.Names())
-}
-
-// The deprecated names are the same type and the same function.
-func TestTypeIsKind(t *testing.T) {
-	var k events.Kind[*deposit] = events.NewType[*deposit]("deposit.paid")
-	var typ events.Type[*deposit] = events.NewKind[*deposit]("deposit.paid")
-	assert.Equal(t, k.Name(), typ.Name())
 }
 
 // A payload that does not decode names the field and the problem, never a
@@ -85,7 +78,7 @@ func TestDecodeErrorQuotesNoValue(t *testing.T) {
 		When   time.Time `json:"when"`
 		Paid   bool      `json:"paid"`
 	}
-	kind := events.NewKind[*booking]("booking.paid")
+	kind := events.NewType[*booking]("booking.paid")
 	tests := []struct {
 		name, data, secret, field, problem string
 	}{

@@ -44,18 +44,18 @@ type Booking struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// The kinds of GoConverso's booking events. The same kinds decode
+// The Types of GoConverso's booking events. The same kinds decode
 // these events when they arrive as Standard Webhooks (whose "data" has the
 // same shape).
 var (
-	BookingCreated     = events.NewKind[*Booking]("booking.created")
-	BookingConfirmed   = events.NewKind[*Booking]("booking.confirmed")
-	BookingCancelled   = events.NewKind[*Booking]("booking.cancelled")
-	BookingRescheduled = events.NewKind[*Booking]("booking.rescheduled")
-	BookingReminder    = events.NewKind[*Booking]("booking.reminder")
+	BookingCreated     = events.NewType[*Booking]("booking.created")
+	BookingConfirmed   = events.NewType[*Booking]("booking.confirmed")
+	BookingCancelled   = events.NewType[*Booking]("booking.cancelled")
+	BookingRescheduled = events.NewType[*Booking]("booking.rescheduled")
+	BookingReminder    = events.NewType[*Booking]("booking.reminder")
 )
 
-// Catalog returns the names of the kinds above, sorted.
+// Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
 	return events.Names(BookingCreated, BookingConfirmed, BookingCancelled, BookingRescheduled, BookingReminder)
 }

@@ -90,20 +90,20 @@ type Transaction struct {
 	Created     int64  `json:"created"`
 }
 
-// The kinds of Etail Depot's events.
+// The Types of Etail Depot's events.
 var (
-	PaymentSucceeded   = events.NewKind[*Payment]("payment.succeeded")
-	PaymentFailed      = events.NewKind[*Payment]("payment.failed")
-	PaymentRefunded    = events.NewKind[*Payment]("payment.refunded")
-	OrderCreated       = events.NewKind[*Order]("order.created")
-	OrderPaid          = events.NewKind[*Order]("order.paid")
-	OrderCancelled     = events.NewKind[*Order]("order.cancelled")
-	AccountUpdated     = events.NewKind[*Account]("account.updated")
-	CardIssued         = events.NewKind[*Card]("card.issued")
-	TransactionCreated = events.NewKind[*Transaction]("transaction.created")
+	PaymentSucceeded   = events.NewType[*Payment]("payment.succeeded")
+	PaymentFailed      = events.NewType[*Payment]("payment.failed")
+	PaymentRefunded    = events.NewType[*Payment]("payment.refunded")
+	OrderCreated       = events.NewType[*Order]("order.created")
+	OrderPaid          = events.NewType[*Order]("order.paid")
+	OrderCancelled     = events.NewType[*Order]("order.cancelled")
+	AccountUpdated     = events.NewType[*Account]("account.updated")
+	CardIssued         = events.NewType[*Card]("card.issued")
+	TransactionCreated = events.NewType[*Transaction]("transaction.created")
 )
 
-// Catalog returns the names of the kinds above, sorted.
+// Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
 	return events.Names(PaymentSucceeded, PaymentFailed, PaymentRefunded, OrderCreated, OrderPaid,
 		OrderCancelled, AccountUpdated, CardIssued, TransactionCreated)

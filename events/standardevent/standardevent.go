@@ -3,7 +3,7 @@ package standardevent
 import "github.com/hookkit/hookkit/events"
 
 // Standard Webhooks is a protocol, not a sender: this package has no catalog
-// of kinds of its own. A sender's kinds live in the sender's package
+// of Types of its own. A sender's Types live in the sender's package
 // (conversoevent for GoConverso, whose booking events arrive either way).
 
 // Source is the default Source of Standard Webhooks events.

@@ -1,9 +1,9 @@
 // Package stripeevent parses Stripe webhook events and names the ones a
-// payments backend handles as kinds decoding into stripe-go v76 types.
+// payments backend handles as Types decoding into stripe-go v76 types.
 //
 // Verification (package verify) and decoding are separate: the parser reads
 // the envelope (id, type, created, the span of data.object) whatever the
-// event's api_version, and a handler's kind decodes data.object into,
+// event's api_version, and a handler's Type decodes data.object into,
 // say, a *stripe.PaymentIntent only when the handler runs. An api_version
 // newer or older than stripe-go's therefore never blocks a delivery, as it
 // does with webhook.ConstructEvent; fields stripe-go does not know are

@@ -33,7 +33,7 @@ func Example() {
 
 // Any Stripe event type is one line away.
 func ExampleCatalog() {
-	disputeCreated := events.NewKind[*stripe.Dispute]("charge.dispute.created")
-	fmt.Println(len(stripeevent.Catalog()), "kinds in the catalog; one more:", disputeCreated.Name())
-	// Output: 9 kinds in the catalog; one more: charge.dispute.created
+	disputeCreated := events.NewType[*stripe.Dispute]("charge.dispute.created")
+	fmt.Println(len(stripeevent.Catalog()), "types in the catalog; one more:", disputeCreated.Name())
+	// Output: 9 types in the catalog; one more: charge.dispute.created
 }

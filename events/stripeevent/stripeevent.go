@@ -26,23 +26,23 @@ func NewParser() *events.JSONParser {
 	})
 }
 
-// The kinds of the Stripe events a booking or payments backend handles,
+// The Types of the Stripe events a booking or payments backend handles,
 // decoding into stripe-go v76's types. Add any other event in one line:
 //
-//	var DisputeCreated = events.NewKind[*stripe.Dispute]("charge.dispute.created")
+//	var DisputeCreated = events.NewType[*stripe.Dispute]("charge.dispute.created")
 var (
-	PaymentIntentSucceeded      = events.NewKind[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentSucceeded))
-	PaymentIntentPaymentFailed  = events.NewKind[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentPaymentFailed))
-	ChargeRefunded              = events.NewKind[*stripe.Charge](string(stripe.EventTypeChargeRefunded))
-	CheckoutSessionCompleted    = events.NewKind[*stripe.CheckoutSession](string(stripe.EventTypeCheckoutSessionCompleted))
-	CustomerSubscriptionCreated = events.NewKind[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionCreated))
-	CustomerSubscriptionUpdated = events.NewKind[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionUpdated))
-	CustomerSubscriptionDeleted = events.NewKind[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionDeleted))
-	InvoicePaymentSucceeded     = events.NewKind[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentSucceeded))
-	InvoicePaymentFailed        = events.NewKind[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentFailed))
+	PaymentIntentSucceeded      = events.NewType[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentSucceeded))
+	PaymentIntentPaymentFailed  = events.NewType[*stripe.PaymentIntent](string(stripe.EventTypePaymentIntentPaymentFailed))
+	ChargeRefunded              = events.NewType[*stripe.Charge](string(stripe.EventTypeChargeRefunded))
+	CheckoutSessionCompleted    = events.NewType[*stripe.CheckoutSession](string(stripe.EventTypeCheckoutSessionCompleted))
+	CustomerSubscriptionCreated = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionCreated))
+	CustomerSubscriptionUpdated = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionUpdated))
+	CustomerSubscriptionDeleted = events.NewType[*stripe.Subscription](string(stripe.EventTypeCustomerSubscriptionDeleted))
+	InvoicePaymentSucceeded     = events.NewType[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentSucceeded))
+	InvoicePaymentFailed        = events.NewType[*stripe.Invoice](string(stripe.EventTypeInvoicePaymentFailed))
 )
 
-// Catalog returns the names of the kinds above, sorted: the Stripe events
+// Catalog returns the names of the Types above, sorted: the Stripe events
 // this package types. A host can compare it with what its router handles
 // (the bookings example logs the difference at startup), and a test can
 // check that each has a recorded delivery.

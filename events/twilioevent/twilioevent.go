@@ -32,7 +32,7 @@ const Source = "twilio"
 //     new key and run its handler again.
 //   - Time is the callback's Timestamp parameter when it has one (voice),
 //     otherwise zero.
-//   - Data is the form body itself; the kinds decode it.
+//   - Data is the form body itself; its Types decode it.
 //
 // A Parser is safe for concurrent use.
 type Parser struct{}
@@ -195,33 +195,33 @@ func DecodeCallStatus(data []byte) (*CallStatus, error) {
 	return c, nil
 }
 
-// MessageKind returns the kind of message status callbacks with status.
-func MessageKind(status string) events.Kind[*MessageStatus] {
-	return events.NewKindFunc("message."+status, DecodeMessageStatus)
+// MessageType returns the Type of message status callbacks with status.
+func MessageType(status string) events.Type[*MessageStatus] {
+	return events.NewTypeFunc("message."+status, DecodeMessageStatus)
 }
 
-// CallKind returns the kind of call status callbacks with status.
-func CallKind(status string) events.Kind[*CallStatus] {
-	return events.NewKindFunc("call."+status, DecodeCallStatus)
+// CallType returns the Type of call status callbacks with status.
+func CallType(status string) events.Type[*CallStatus] {
+	return events.NewTypeFunc("call."+status, DecodeCallStatus)
 }
 
-// The kinds of the status callbacks a booking backend acts on. Add any
-// other status in one line: twilioevent.MessageKind("read").
+// The Types of the status callbacks a booking backend acts on. Add any
+// other status in one line: twilioevent.MessageType("read").
 var (
-	MessageQueued      = MessageKind("queued")
-	MessageSent        = MessageKind("sent")
-	MessageDelivered   = MessageKind("delivered")
-	MessageUndelivered = MessageKind("undelivered")
-	MessageFailed      = MessageKind("failed")
+	MessageQueued      = MessageType("queued")
+	MessageSent        = MessageType("sent")
+	MessageDelivered   = MessageType("delivered")
+	MessageUndelivered = MessageType("undelivered")
+	MessageFailed      = MessageType("failed")
 
-	CallCompleted = CallKind("completed")
-	CallBusy      = CallKind("busy")
-	CallNoAnswer  = CallKind("no-answer")
-	CallFailed    = CallKind("failed")
-	CallCanceled  = CallKind("canceled")
+	CallCompleted = CallType("completed")
+	CallBusy      = CallType("busy")
+	CallNoAnswer  = CallType("no-answer")
+	CallFailed    = CallType("failed")
+	CallCanceled  = CallType("canceled")
 )
 
-// Catalog returns the names of the kinds above, sorted.
+// Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
 	return events.Names(
 		MessageQueued, MessageSent, MessageDelivered, MessageUndelivered, MessageFailed,

@@ -248,7 +248,7 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 func (h *handlers) bookingRoutes() *dispatch.Router {
 	r := dispatch.NewRouter()
 	dispatch.On(r, conversoevent.BookingCreated, h.bookingCreated)
-	for typ, status := range map[events.Kind[*conversoevent.Booking]]string{
+	for typ, status := range map[events.Type[*conversoevent.Booking]]string{
 		conversoevent.BookingConfirmed:   "confirmed",
 		conversoevent.BookingCancelled:   "cancelled",
 		conversoevent.BookingRescheduled: "rescheduled",

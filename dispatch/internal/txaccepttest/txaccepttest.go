@@ -210,7 +210,7 @@ func undecodable(t *testing.T, m Binding) {
 	v, err := verify.NewStripe(secret)
 	require.NoError(t, err)
 	r := dispatch.NewRouter()
-	dispatch.On(r, events.NewKind[*struct{ Amount int64 }]("payment_intent.succeeded"),
+	dispatch.On(r, events.NewType[*struct{ Amount int64 }]("payment_intent.succeeded"),
 		func(context.Context, *events.Event, *struct{ Amount int64 }) error { return nil })
 	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(m.Acceptor), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 	require.Equal(t, 200, deliver(ep, body("evt_undecodable", true)))
