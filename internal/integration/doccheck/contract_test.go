@@ -33,9 +33,9 @@ var (
 	_ func([]byte, string, ...verify.Option) (*verify.HMAC, error)                      = verify.NewHMAC
 	_ func(verify.Verifier, ...verify.MiddlewareOption) func(http.Handler) http.Handler = verify.Middleware
 
-	_ events.Parser = events.ParserFunc(func(*http.Request, []byte) (*events.Event, error) { return nil, nil })
-	_ error         = events.ErrMalformedEvent
-	_               = events.Event{ID: "", Type: "", Source: "", Time: time.Time{}, Data: nil, Body: nil, Header: nil}
+	_ events.Parser                 = events.ParserFunc(func(*http.Request, []byte) (*events.Event, error) { return nil, nil })
+	_ error                         = events.ErrMalformedEvent
+	_                               = events.Event{ID: "", Type: "", Source: "", Time: time.Time{}, Data: nil, Body: nil, Header: nil}
 	_ func(string) events.Type[int] = events.NewType[int]
 
 	_ error = idempotency.ErrLeaseLost
