@@ -94,8 +94,10 @@ func (p *Parser) Parse(r *http.Request, body []byte) (*events.Event, error) {
 
 // MessageStatus is a message status callback.
 type MessageStatus struct {
-	MessageSid          string
-	MessageStatus       string // queued, sent, delivered, undelivered, failed, ...
+	MessageSid    string
+	MessageStatus string // queued, sent, delivered, undelivered, failed, ...
+	// SmsSid is the same SID under its older name, which Twilio still sends.
+	SmsSid              string
 	AccountSid          string
 	MessagingServiceSid string
 	From, To            string
@@ -135,6 +137,7 @@ func DecodeMessageStatus(data []byte) (*MessageStatus, error) {
 	m := &MessageStatus{
 		MessageSid:          form.Get("MessageSid"),
 		MessageStatus:       form.Get("MessageStatus"),
+		SmsSid:              form.Get("SmsSid"),
 		AccountSid:          form.Get("AccountSid"),
 		MessagingServiceSid: form.Get("MessagingServiceSid"),
 		From:                form.Get("From"),
