@@ -19,8 +19,13 @@ import (
 type JSONConfig struct {
 	// Source names the sender in every Event ("stripe", "etail", ...).
 	Source string
-	// IDHeaders are headers that carry the event ID (the first non-empty
-	// one wins), read before the ID path: Standard Webhooks' webhook-id.
+	// IDHeaders are headers that carry the event ID, read before the ID
+	// path: Standard Webhooks' webhook-id. The first of them present in
+	// the request decides, even when it is empty (the event then has no ID
+	// from a header); of a repeated header, the first value. List only
+	// headers the verifier signs, in the order it reads them, so that the
+	// ID is the value that was signed: a later header, present but
+	// unsigned, must never be able to stand in for an earlier one.
 	IDHeaders []string
 	// ID is the path of the event ID (a string or a number).
 	ID string
@@ -114,8 +119,8 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 	if r != nil {
 		e.Header = r.Header
 		for _, h := range p.idHeaders {
-			if v := r.Header.Get(h); v != "" {
-				e.ID = v
+			if v := r.Header[h]; len(v) > 0 {
+				e.ID = v[0]
 				break
 			}
 		}

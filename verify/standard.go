@@ -146,41 +146,41 @@ func DecodeStandardSecret(secret string) ([]byte, error) {
 }
 
 // Verify checks r's Standard Webhooks headers over body, the raw bytes as
-// received. Each of the three is read from its svix- header first and
-// then from its webhook- header, as Svix's own libraries read them: a
-// delivery Svix's SDK accepts is accepted here (every value read is under
-// the signature, so the order cannot let a forgery through). It returns
-// nil or an *Error wrapping one of the sentinels.
+// received. It returns nil or an *Error wrapping one of the sentinels.
+//
+// Svix sends the same three headers with a svix- prefix, and a delivery may
+// carry both families. Each of id, timestamp and signature is read on its
+// own: from its svix- header when that header is present (even empty),
+// otherwise from its webhook- header; of a repeated header, the first
+// value. This is svix-js's rule (it reads svix-id ?? webhook-id, and so on,
+// before Standard Webhooks' own check that all three are non-empty), so the
+// two accept the same deliveries and sign-check the same values. svix-go
+// differs only on a delivery whose svix- family is incomplete (one of the
+// three absent or empty): it then reads all three from the webhook-
+// family. Every value read is under the signature, so the rule cannot let
+// a forgery through; what it decides is which ID was signed, and
+// standardevent's parser takes the event ID by the same rule (its
+// JSONConfig.IDHeaders lists svix-id first, and the first header present
+// wins), so an unsigned header added beside the signed one never becomes
+// the event's key.
 func (s *Standard) Verify(r *http.Request, body []byte) error {
 	h := r.Header
-	id, ts, sig := first(h[SvixIDHeader], h[StandardIDHeader]), first(h[SvixTimestampHeader], h[StandardTimestampHeader]),
-		first(h[SvixSignatureHeader], h[StandardSignatureHeader])
-	if id == "" && ts == "" && sig == "" {
-		// Not one canonical name: a header map built by hand, whose names
-		// Get canonicalises (net/http's server always canonicalises).
-		id = svixFirst(h, SvixIDHeader, StandardIDHeader)
-		ts = svixFirst(h, SvixTimestampHeader, StandardTimestampHeader)
-		sig = svixFirst(h, SvixSignatureHeader, StandardSignatureHeader)
-	}
-	return s.VerifyHeaders(id, ts, sig, body)
+	return s.VerifyHeaders(standardHeader(h, SvixIDHeader, StandardIDHeader),
+		standardHeader(h, SvixTimestampHeader, StandardTimestampHeader),
+		standardHeader(h, SvixSignatureHeader, StandardSignatureHeader), body)
 }
 
-// first returns the first value of svix, or else of standard.
-func first(svix, standard []string) string {
-	if len(svix) > 0 && svix[0] != "" {
-		return svix[0]
+// standardHeader returns the first value of the svix- header when it is
+// present, and otherwise of the webhook- one (both names canonical, as
+// net/http's server stores them).
+func standardHeader(h http.Header, svix, standard string) string {
+	if v := h[svix]; len(v) > 0 {
+		return v[0]
 	}
-	if len(standard) > 0 {
-		return standard[0]
+	if v := h[standard]; len(v) > 0 {
+		return v[0]
 	}
 	return ""
-}
-
-func svixFirst(h http.Header, svix, standard string) string {
-	if v := h.Get(svix); v != "" {
-		return v
-	}
-	return h.Get(standard)
 }
 
 // VerifyHeaders checks the values of the id, timestamp and signature headers

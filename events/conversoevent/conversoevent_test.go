@@ -3,6 +3,8 @@ package conversoevent_test
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -183,5 +185,64 @@ func TestDecimalJSONRoundTrip(t *testing.T) {
 	}
 	if _, err := json.Marshal(conversoevent.Service{Price: "35,00"}); !errors.Is(err, conversoevent.ErrPrice) {
 		t.Errorf("a Decimal that is not a number marshals: %v", err)
+	}
+}
+
+// With an HMAC of the body nothing in the headers is signed, so the HMAC
+// pairing's parser reads no header: a webhook-id or svix-id added to a
+// captured delivery leaves its derived ID, and so its key, unchanged.
+func TestHMACPairingReadsNoIDHeader(t *testing.T) {
+	plain, err := conversoevent.NewParser().Parse(nil, []byte(documentedCreated))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "/webhooks/goconverso", strings.NewReader(documentedCreated))
+	r.Header.Set("Webhook-Id", "msg_chosen_by_anyone")
+	r.Header.Set("Svix-Id", "msg_chosen_too")
+	e, err := conversoevent.NewParser().Parse(r, []byte(documentedCreated))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.ID != plain.ID || !strings.HasPrefix(e.ID, "sha256:") {
+		t.Errorf("ID %q with unsigned headers, %q without", e.ID, plain.ID)
+	}
+}
+
+// With Standard Webhooks the ID is the signed message ID; without one the
+// delivery is malformed, never given a derived ID.
+func TestStandardPairingTakesTheSignedID(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		headers map[string]string
+		id      string
+	}{
+		{"webhook-id", map[string]string{"Webhook-Id": "msg_std"}, "msg_std"},
+		{"svix-id", map[string]string{"Svix-Id": "msg_svix"}, "msg_svix"},
+		{"both: svix-id, as the verifier reads it", map[string]string{"Svix-Id": "msg_svix", "Webhook-Id": "msg_std"}, "msg_svix"},
+		{"an empty svix-id stands for no ID", map[string]string{"Svix-Id": "", "Webhook-Id": "msg_std"}, ""},
+		{"none", nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/webhooks/bookings", strings.NewReader(documentedCreated))
+			for k, v := range tt.headers {
+				r.Header[k] = []string{v}
+			}
+			e, err := conversoevent.NewStandardParser().Parse(r, []byte(documentedCreated))
+			if tt.id == "" {
+				if !errors.Is(err, events.ErrMalformedEvent) {
+					t.Fatalf("ID %v, err %v; want ErrMalformedEvent", e, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.ID != tt.id || e.Key() != "goconverso:"+tt.id || e.Type != "booking.created" {
+				t.Errorf("ID %q key %q type %q", e.ID, e.Key(), e.Type)
+			}
+			if _, err := conversoevent.BookingCreated.Decode(e); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }

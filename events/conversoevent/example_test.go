@@ -3,6 +3,8 @@ package conversoevent_test
 import (
 	"fmt"
 	"log"
+	"net/http/httptest"
+	"strings"
 
 	"github.com/hookkit/hookkit/events/conversoevent"
 )
@@ -30,4 +32,19 @@ func Example() {
 	// Output:
 	// sha256: 39 12345 cancelled
 	// Deep tissue massage 60 min 9500 USD Nov 26 10:00
+}
+
+// GoConverso's bodies signed with Standard Webhooks (verify.NewStandard):
+// the ID is the signed webhook-id.
+func ExampleNewStandardParser() {
+	body := `{"event":"booking.confirmed","timestamp":"2026-11-23T08:01:00.000Z","data":{"booking_id":"12345","status":"confirmed"}}`
+	r := httptest.NewRequest("POST", "/webhooks/bookings", strings.NewReader(body))
+	r.Header.Set("Webhook-Id", "msg_2pQx7Lk9Vb3Nw1Rt5Yc8Hd1Zf")
+
+	e, err := conversoevent.NewStandardParser().Parse(r, []byte(body))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(e.Key(), e.Type)
+	// Output: goconverso:msg_2pQx7Lk9Vb3Nw1Rt5Yc8Hd1Zf booking.confirmed
 }
