@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hookkit/hookkit/events/internal/eventtime"
 )
 
 // JSONConfig describes where a JSON event body keeps its envelope. Paths
@@ -233,18 +235,17 @@ type errTime string
 func (e errTime) Error() string { return string(e) }
 
 // parseTime reads Unix seconds (an integer or a decimal) or an RFC 3339
-// string. Its errors say what the value is not, never what it is.
+// string, and returns the time in UTC, within the years 1970 to 9999 and,
+// for a string, with an offset within RFC 3339's range: a time every
+// encoder and store accepts (package eventtime says why). Its errors say
+// what the value is not, never what it is.
 func parseTime(raw []byte) (time.Time, error) {
 	if raw[0] == '"' {
 		s, ok := stringValue(raw)
 		if !ok {
 			return time.Time{}, errTime("not a valid string")
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, errTime("a string that is not an RFC 3339 time")
-		}
-		return saneTime(t)
+		return eventtime.ParseRFC3339(s)
 	}
 	if string(raw) == "null" {
 		return time.Time{}, nil
@@ -262,31 +263,19 @@ func parseTime(raw []byte) (time.Time, error) {
 		n = n*10 + int64(c-'0')
 	}
 	if integer {
-		return saneTime(time.Unix(n, 0))
+		return eventtime.Sane(time.Unix(n, 0))
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || f < float64(minEventTime.Unix()) || f >= float64(maxEventTime.Unix()) {
+	if err != nil || f < 0 || f >= float64(maxUnixSeconds) {
 		return time.Time{}, errTime("a number out of range for an event time")
 	}
 	sec := int64(f)
-	return saneTime(time.Unix(sec, int64((f-float64(sec))*1e9)))
+	return eventtime.Sane(time.Unix(sec, int64((f-float64(sec))*1e9)))
 }
 
-// The range of event times a parser accepts: from the Unix epoch to the
-// end of year 9999 (what RFC 3339 can write). Outside it a time is no
-// sender's clock: "created":1e300 would otherwise overflow into 1677, and a
-// store would keep that.
-var (
-	minEventTime = time.Unix(0, 0)
-	maxEventTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-func saneTime(t time.Time) (time.Time, error) {
-	if t.Before(minEventTime) || !t.Before(maxEventTime) {
-		return time.Time{}, errTime("out of range for an event time (1970 to 9999)")
-	}
-	return t, nil
-}
+// maxUnixSeconds is the start of year 10000, past every time eventtime
+// accepts.
+const maxUnixSeconds = 253402300800
 
 // deriveID computes the stable ID documented on JSONConfig.DeriveID.
 func deriveID(typ string, rawTime, data []byte) string {

@@ -1,9 +1,13 @@
 package conversoevent
 
 import (
+	"encoding/json"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/eventtime"
 	"github.com/hookkit/hookkit/events/standardevent"
 )
 
@@ -66,7 +70,10 @@ type Booking struct {
 	// comparing it with a Twilio callback's To.
 	ClientPhone string  `json:"client_phone"`
 	Service     Service `json:"service"`
-	// ScheduledAt is when the appointment starts.
+	// ScheduledAt is when the appointment starts, in UTC. It must be an
+	// RFC 3339 time whose offset is within RFC 3339's range: Go's own
+	// parser takes "+24:00", which no encoder writes back (see
+	// UnmarshalJSON).
 	ScheduledAt time.Time `json:"scheduled_at"`
 	// Status is the booking's status as GoConverso reports it. The
 	// documented example shows "confirmed"; the documentation lists no
@@ -74,6 +81,40 @@ type Booking struct {
 	Status string `json:"status"`
 	// Notes is free text about the booking ("First time client, ...").
 	Notes string `json:"notes"`
+}
+
+// UnmarshalJSON decodes a booking as encoding/json does, except for
+// scheduled_at: an RFC 3339 string whose offset is within -23:59 to
+// +23:59 and whose year is 1970 to 9999, returned in UTC, so that every
+// encoder and store takes the decoded booking. Anything else there is a
+// *events.DecodeError naming the field; a Type's Decode reports it as
+// undecodable.
+func (b *Booking) UnmarshalJSON(data []byte) error {
+	type plain Booking // without this method
+	v := struct {
+		*plain
+		ScheduledAt json.RawMessage `json:"scheduled_at"`
+	}{plain: (*plain)(b)}
+	if err := json.Unmarshal(data, &v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) { // name the field as the body does
+			typeErr.Field = strings.TrimPrefix(typeErr.Field, "plain.")
+		}
+		return err
+	}
+	if len(v.ScheduledAt) == 0 || string(v.ScheduledAt) == "null" {
+		return nil // absent or null: left as it was, as encoding/json does
+	}
+	var s string
+	if err := json.Unmarshal(v.ScheduledAt, &s); err != nil {
+		return &events.DecodeError{Field: "scheduled_at", Problem: "not a JSON string holding an RFC 3339 time", Err: err}
+	}
+	t, err := eventtime.ParseRFC3339(s)
+	if err != nil {
+		return &events.DecodeError{Field: "scheduled_at", Problem: err.Error(), Err: err}
+	}
+	b.ScheduledAt = t
+	return nil
 }
 
 // Service is a booking's service, as GoConverso documents it.

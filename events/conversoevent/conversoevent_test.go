@@ -246,3 +246,62 @@ func TestStandardPairingTakesTheSignedID(t *testing.T) {
 		})
 	}
 }
+
+// H2 (issue 27) in a typed payload: Go's time.Time takes a +24:00 offset
+// that json.Marshal then refuses, so a decoded Booking could not be
+// encoded again (by a queue, a store, a host's own API). scheduled_at with
+// such an offset is undecodable, named, and not quoted; in range, it comes
+// back in UTC. (On the old Booking the attack value decoded.)
+func TestScheduledAtOutsideRFC3339(t *testing.T) {
+	decode := func(at string) (*conversoevent.Booking, error) {
+		body := strings.Replace(documentedCreated, `"2026-02-05T10:00:00.000Z"`, at, 1)
+		e, err := conversoevent.NewParser().Parse(nil, []byte(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return conversoevent.BookingCreated.Decode(e)
+	}
+	for _, at := range []string{`"2026-02-05T10:00:00+24:00"`, `"2026-02-05T10:00:00-24:00"`, `"2026-02-05T10:00:00+00:60"`,
+		`"0001-02-05T10:00:00Z"`, `"tomorrow"`, `1770285600`} {
+		_, err := decode(at)
+		var de *events.DecodeError
+		if !errors.As(err, &de) || !errors.Is(err, events.ErrUndecodable) {
+			t.Errorf("scheduled_at %s: %v, want a DecodeError", at, err)
+			continue
+		}
+		if de.Field != "scheduled_at" || strings.Contains(err.Error(), strings.Trim(at, `"`)) {
+			t.Errorf("scheduled_at %s: field %q, error %q", at, de.Field, err)
+		}
+	}
+	b, err := decode(`"2026-02-05T11:30:00+01:30"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 2, 5, 10, 0, 0, 0, time.UTC); !b.ScheduledAt.Equal(want) || b.ScheduledAt.Location() != time.UTC {
+		t.Errorf("ScheduledAt %v, want %v in UTC", b.ScheduledAt, want)
+	}
+	if b, err = decode(`null`); err != nil || !b.ScheduledAt.IsZero() {
+		t.Errorf("null scheduled_at: %v, %v", b, err)
+	}
+}
+
+// FuzzBookingEncodes: whatever Booking decodes from a payload, json.Marshal
+// encodes again, with ScheduledAt in UTC.
+func FuzzBookingEncodes(f *testing.F) {
+	f.Add([]byte(`{"booking_id":"1","scheduled_at":"2026-02-05T10:00:00+24:00"}`))
+	f.Add([]byte(`{"booking_id":"1","scheduled_at":"2026-02-05T10:00:00.000Z","service":{"price":35.00}}`))
+	f.Add([]byte(`{"scheduled_at":"9999-12-31T23:59:59-23:59","service":{"price":-1e-3}}`))
+	f.Add([]byte(`{"scheduled_at":null,"status":"confirmed"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b conversoevent.Booking
+		if err := json.Unmarshal(data, &b); err != nil {
+			return
+		}
+		if !b.ScheduledAt.IsZero() && b.ScheduledAt.Location() != time.UTC {
+			t.Fatalf("ScheduledAt %v is not in UTC", b.ScheduledAt)
+		}
+		if _, err := json.Marshal(b); err != nil {
+			t.Fatalf("%s decodes into a Booking that does not encode: %v", data, err)
+		}
+	})
+}

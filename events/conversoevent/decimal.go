@@ -41,7 +41,7 @@ func (d Decimal) MarshalJSON() ([]byte, error) {
 	if d == "" {
 		return []byte("null"), nil
 	}
-	if _, _, _, ok := d.parts(); !ok {
+	if c := d[0]; (c != '-' && (c < '0' || c > '9')) || !json.Valid([]byte(d)) {
 		return nil, fmt.Errorf("conversoevent: Decimal is not a JSON number: %w", ErrPrice)
 	}
 	return []byte(d), nil

@@ -1,6 +1,7 @@
 package twilioevent_test
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/twilioevent"
@@ -129,7 +131,9 @@ func FuzzParser(f *testing.F) {
 		f.Add(body)
 	}
 	for _, s := range []string{"MessageSid=SM1&SmsStatus=sent", "CallSid=CA1&CallStatus=a%2Eb", "MessageSid=&CallSid=C&CallStatus=x",
-		"MessageSid=SM1&MessageStatus=sent&Timestamp=Mon%2C+23+Nov+2026+08%3A15%3A00+%2B0000", "a=%zz", ";", ""} {
+		"MessageSid=SM1&MessageStatus=sent&Timestamp=Mon%2C+23+Nov+2026+08%3A15%3A00+%2B0000", "a=%zz", ";", "",
+		"CallSid=CA1&CallStatus=completed&Timestamp=Mon%2C+01+Jan+2024+00%3A00%3A00+%2B2400",
+		"CallSid=CA1&CallStatus=completed&Timestamp=Mon%2C+01+Jan+2024+00%3A00%3A00+-2400"} {
 		f.Add([]byte(s))
 	}
 	p := twilioevent.NewParser()
@@ -164,5 +168,48 @@ func FuzzParser(f *testing.F) {
 		if strings.Contains(status, ".") {
 			t.Fatalf("status %q holds a '.'", status)
 		}
+		if !e.Time.IsZero() && e.Time.Location() != time.UTC {
+			t.Fatalf("Time %v is not in UTC", e.Time)
+		}
+		if _, err := json.Marshal(e.Time); err != nil {
+			t.Fatalf("Time %v does not encode: %v", e.Time, err)
+		}
 	})
+}
+
+// H2 (issue 27): a signed callback whose Timestamp has a +24:00 zone parsed
+// (Go's time.Parse takes it), then json.Marshal of its time failed, and the
+// River batch it joined failed with it, for every innocent delivery in the
+// batch and for itself on every retry. Now it is malformed, and DecodeCall
+// Status refuses it too; a zone in range comes back in UTC. The old parser
+// accepted the attack values.
+func TestTimestampOutsideRFC3339Range(t *testing.T) {
+	for _, ts := range []string{"Mon, 01 Jan 2024 00:00:00 +2400", "Mon, 01 Jan 2024 00:00:00 -2400", "Mon, 01 Jan 2024 00:00:00 +2459"} {
+		form := url.Values{"CallSid": {"CA1"}, "CallStatus": {"completed"}, "Timestamp": {ts}}.Encode()
+		_, err := twilioevent.NewParser().Parse(nil, []byte(form))
+		if !errors.Is(err, events.ErrMalformedEvent) {
+			t.Errorf("Timestamp %q: parsed (err %v), want ErrMalformedEvent", ts, err)
+		} else if !strings.Contains(err.Error(), "Timestamp") || strings.Contains(err.Error(), ts[len(ts)-5:]) {
+			t.Errorf("error %q should name the parameter, not its value", err)
+		}
+		if _, err := twilioevent.DecodeCallStatus([]byte(form)); err == nil {
+			t.Errorf("DecodeCallStatus took Timestamp %q", ts)
+		}
+	}
+	form := url.Values{"CallSid": {"CA1"}, "CallStatus": {"completed"}, "Timestamp": {"Mon, 01 Jan 2024 00:00:00 +2359"}}.Encode()
+	e, err := twilioevent.NewParser().Parse(nil, []byte(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2023, 12, 31, 0, 1, 0, 0, time.UTC)
+	if !e.Time.Equal(want) || e.Time.Location() != time.UTC {
+		t.Errorf("Time %v, want %v in UTC", e.Time, want)
+	}
+	c, err := twilioevent.CallCompleted.Decode(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Timestamp != e.Time {
+		t.Errorf("Timestamp %v, event Time %v", c.Timestamp, e.Time)
+	}
 }
