@@ -200,14 +200,14 @@ func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ span) error {
 		}
 		e.Type = all[len(idRaw):]
 	} else {
-		t, ok := stringValue(body[typ.start:typ.end])
+		t, ok := exactStringValue(body[typ.start:typ.end])
 		if !ok {
-			return p.malformed("event type at %q is not a valid string", p.cfg.Type)
+			return p.malformed("event type at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.Type)
 		}
 		e.Type = t
 		if idQuoted {
-			if e.ID, ok = stringValue(body[id.start:id.end]); !ok {
-				return p.malformed("event ID at %q is not a valid string", p.cfg.ID)
+			if e.ID, ok = exactStringValue(body[id.start:id.end]); !ok {
+				return p.malformed("event ID at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.ID)
 			}
 		} else if id.found() {
 			e.ID = string(idRaw)

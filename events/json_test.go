@@ -117,10 +117,21 @@ func TestJSONParser(t *testing.T) {
 		{name: "C1 control in the id", body: `{"id":"evt\u0085x","type":"t","data":{"object":1}}`, wantErr: true},
 		{name: "escape in the type", body: `{"id":"a","type":"t\u001b[2J","data":{"object":1}}`, wantErr: true},
 		{name: "line separator in the id", body: `{"id":"a\u2028b","type":"t","data":{"object":1}}`, wantErr: true},
-		// As in encoding/json, invalid UTF-8 and a lone surrogate escape
-		// decode to U+FFFD, which any store holds.
-		{name: "invalid UTF-8 in the id", body: "{\"id\":\"a\xffb\",\"type\":\"t\",\"data\":{\"object\":1}}", id: "a\ufffdb", typ: "t", data: "1"},
-		{name: "lone surrogate in the id", body: `{"id":"a\ud800b","type":"t","data":{"object":1}}`, id: "a\ufffdb", typ: "t", data: "1"},
+		// encoding/json decodes invalid UTF-8 and a lone surrogate escape
+		// to U+FFFD, so "evt_\ud800" and "evt_\udc00" would be one key and
+		// the second event a "duplicate" never run (L3, issue 27): in an ID
+		// or a type they are malformed instead. Elsewhere in the body they
+		// are the payload's business.
+		{name: "invalid UTF-8 in the id", body: "{\"id\":\"a\xffb\",\"type\":\"t\",\"data\":{\"object\":1}}", wantErr: true},
+		{name: "lone surrogate in the id", body: `{"id":"a\ud800b","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "lone low surrogate in the id", body: `{"id":"evt_\udc00","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "high surrogate then no low one", body: `{"id":"evt_\ud800\u0041","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "surrogate encoded in UTF-8", body: "{\"id\":\"evt_\xed\xa0\x80\",\"type\":\"t\",\"data\":{\"object\":1}}", wantErr: true},
+		{name: "truncated UTF-8 in the type", body: "{\"id\":\"a\",\"type\":\"t\xc3\",\"data\":{\"object\":1}}", wantErr: true},
+		{name: "lone surrogate in the type", body: `{"id":"a","type":"t\udfff","data":{"object":1}}`, wantErr: true},
+		{name: "surrogate pair in the id", body: `{"id":"evt_\ud83d\ude00","type":"t","data":{"object":1}}`, id: "evt_\U0001F600", typ: "t", data: "1"},
+		{name: "an escaped U+FFFD is a character", body: `{"id":"evt_\ufffd","type":"t","data":{"object":1}}`, id: "evt_\ufffd", typ: "t", data: "1"},
+		{name: "lone surrogate in the payload", body: `{"id":"a","type":"t","data":{"object":"\ud800"}}`, id: "a", typ: "t", data: `"\ud800"`},
 		{name: "non-ASCII id", body: `{"id":"évt_1","type":"t","data":{"object":1}}`, id: "évt_1", typ: "t", data: "1"},
 		{name: "deep nesting", body: `{"id":"a","type":"t","data":{"object":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, wantErr: true},
 	}

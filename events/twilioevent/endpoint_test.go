@@ -77,3 +77,27 @@ func TestEndpointRefusesTimestampOutsideRFC3339(t *testing.T) {
 		t.Errorf("the handler ran %d times, want once (the valid callback only)", n)
 	}
 }
+
+// L3 (issue 27) in a form: a MessageSid or CallSid holding a UTF-16
+// surrogate encoded in UTF-8 (%ED%A0%80) or an invalid byte (%FF) is
+// malformed, 400, and never runs; it is never decoded to U+FFFD, where two
+// such SIDs would share a key. (The old parser already refused these, in
+// Event.Validate; this pins it at the Endpoint.)
+func TestEndpointRefusesInvalidUTF8SIDs(t *testing.T) {
+	ep, runs := twilioEndpoint(t)
+	for _, form := range []string{
+		"MessageSid=SM%ED%A0%80&MessageStatus=delivered",
+		"MessageSid=SM%ED%B0%80&MessageStatus=delivered",
+		"MessageSid=SM%FF&MessageStatus=delivered",
+		"CallSid=CA%ED%A0%80&CallStatus=completed",
+		"CallSid=CA%FF&CallStatus=completed",
+		"MessageSid=SM1&MessageStatus=deliv%FFered",
+	} {
+		if code := deliverSigned(t, ep, form); code != http.StatusBadRequest {
+			t.Errorf("%s: %d, want 400", form, code)
+		}
+	}
+	if n := runs.Load(); n != 0 {
+		t.Errorf("the handler ran %d times for malformed SIDs", n)
+	}
+}
