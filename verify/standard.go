@@ -5,8 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,8 +110,16 @@ const (
 
 // DecodeStandardPublicKey turns a Standard Webhooks public key,
 // "whpk_<base64>" of the 32-byte ed25519 public key, into the key. Any
-// other form is an error wrapping ErrInvalidConfig that says which form
-// was expected.
+// other form is an error wrapping ErrInvalidConfig that says which check
+// failed: the prefix, the base64, the length, a non-canonical encoding
+// (a y-coordinate not below 2^255-19), or a point of small order.
+//
+// Go's crypto/ed25519 (like Node's crypto) verifies with such a key: with
+// the identity point (whpk_AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=)
+// the signature R = identity, S = 0 verifies every message, and with 32
+// zero bytes, a likely placeholder, about one message in four. A key of
+// small order is no sender's key, so it is refused here, as an empty
+// secret is: never a verifier that accepts everything.
 func DecodeStandardPublicKey(key string) (ed25519.PublicKey, error) {
 	b64, ok := strings.CutPrefix(key, standardPublicPrefix)
 	if !ok {
@@ -123,7 +133,58 @@ func DecodeStandardPublicKey(key string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("public key is %d bytes after whpk_, want an ed25519 key of %d: %w",
 			len(raw), ed25519.PublicKeySize, ErrInvalidConfig)
 	}
+	if !canonicalY(raw) {
+		return nil, fmt.Errorf("public key is not a canonical ed25519 encoding (its y-coordinate is not below 2^255-19): %w",
+			ErrInvalidConfig)
+	}
+	if smallOrder(raw) {
+		return nil, fmt.Errorf("public key is an ed25519 point of small order, which verifies forged signatures: %w",
+			ErrInvalidConfig)
+	}
 	return ed25519.PublicKey(raw), nil
+}
+
+// smallOrderY holds the y-coordinates, little-endian in hex, of the eight
+// points of edwards25519 whose order divides 8: y = 0 (the two points of
+// order 4), y = 1 (the identity), y = p-1 (order 2), and the two
+// y-coordinates of the four points of order 8, ±y8 with y8 a root of
+// d·y⁴ + 2·y² - 1 = 0 (the points P with 2P of order 4). With p = 2^255-19
+// and d = -121665/121666, each was computed from the curve equation and
+// checked by multiplying its points by 4 and by 8; the tests derive them
+// again. Each y stands for its points of either sign, so an encoding is
+// refused whatever its sign bit; a non-canonical encoding of them (p or
+// p+1, for y = 0 and y = 1) is refused by canonicalY first.
+var smallOrderY = [...]string{
+	"0000000000000000000000000000000000000000000000000000000000000000", // 0
+	"0100000000000000000000000000000000000000000000000000000000000000", // 1
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p-1
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // y8
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // p-y8
+}
+
+// smallOrder reports whether the 32-byte encoding key is a point of small
+// order: its y-coordinate (the sign bit of x cleared) is in smallOrderY.
+func smallOrder(key []byte) bool {
+	var y [32]byte
+	copy(y[:], key)
+	y[31] &= 0x7f
+	return slices.Contains(smallOrderY[:], hex.EncodeToString(y[:]))
+}
+
+// canonicalY reports whether the 32-byte encoding key has a y-coordinate
+// below p = 2^255-19. Read little-endian with the sign bit cleared, y >= p
+// exactly when bytes 1 to 30 are 0xff, byte 31 is 0x7f and byte 0 is at
+// least 0xed (p's lowest byte).
+func canonicalY(key []byte) bool {
+	if key[31]&0x7f != 0x7f || key[0] < 0xed {
+		return true
+	}
+	for _, b := range key[1:31] {
+		if b != 0xff {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeStandardSecret turns a Standard Webhooks secret ("whsec_<base64>" or
