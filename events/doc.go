@@ -24,7 +24,14 @@
 // and refusing those that encoding/json would read differently (a key that
 // differs from an envelope key only in case). A parse allocates the [Event]
 // and one string for ID and type together. Every parser bounds the ID and
-// type it returns ([MaxIDBytes], [MaxTypeBytes]; see [Event.Validate]).
+// type it returns ([MaxIDBytes], [MaxTypeBytes]; see [Event.Validate]),
+// and takes them exactly as signed: an ID or type holding invalid UTF-8 or
+// a lone surrogate escape is malformed, never decoded with U+FFFD in their
+// place, where two signed IDs would become one key. Every time a parser
+// returns is in UTC, within the years 1970 to 9999 and, when sent as text,
+// with an offset within RFC 3339's range (Go's time.Parse also takes
+// +24:00, which json.Marshal then refuses): a time any encoder and store
+// accepts.
 //
 // # Types: event types with their Go type
 //

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hookkit/hookkit/events/internal/eventtime"
 )
 
 // JSONConfig describes where a JSON event body keeps its envelope. Paths
@@ -19,8 +21,13 @@ import (
 type JSONConfig struct {
 	// Source names the sender in every Event ("stripe", "etail", ...).
 	Source string
-	// IDHeaders are headers that carry the event ID (the first non-empty
-	// one wins), read before the ID path: Standard Webhooks' webhook-id.
+	// IDHeaders are headers that carry the event ID, read before the ID
+	// path: Standard Webhooks' webhook-id. The first of them present in
+	// the request decides, even when it is empty (the event then has no ID
+	// from a header); of a repeated header, the first value. List only
+	// headers the verifier signs, in the order it reads them, so that the
+	// ID is the value that was signed: a later header, present but
+	// unsigned, must never be able to stand in for an earlier one.
 	IDHeaders []string
 	// ID is the path of the event ID (a string or a number).
 	ID string
@@ -114,8 +121,8 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 	if r != nil {
 		e.Header = r.Header
 		for _, h := range p.idHeaders {
-			if v := r.Header.Get(h); v != "" {
-				e.ID = v
+			if v := r.Header[h]; len(v) > 0 {
+				e.ID = v[0]
 				break
 			}
 		}
@@ -193,14 +200,14 @@ func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ span) error {
 		}
 		e.Type = all[len(idRaw):]
 	} else {
-		t, ok := stringValue(body[typ.start:typ.end])
+		t, ok := exactStringValue(body[typ.start:typ.end])
 		if !ok {
-			return p.malformed("event type at %q is not a valid string", p.cfg.Type)
+			return p.malformed("event type at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.Type)
 		}
 		e.Type = t
 		if idQuoted {
-			if e.ID, ok = stringValue(body[id.start:id.end]); !ok {
-				return p.malformed("event ID at %q is not a valid string", p.cfg.ID)
+			if e.ID, ok = exactStringValue(body[id.start:id.end]); !ok {
+				return p.malformed("event ID at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.ID)
 			}
 		} else if id.found() {
 			e.ID = string(idRaw)
@@ -228,18 +235,17 @@ type errTime string
 func (e errTime) Error() string { return string(e) }
 
 // parseTime reads Unix seconds (an integer or a decimal) or an RFC 3339
-// string. Its errors say what the value is not, never what it is.
+// string, and returns the time in UTC, within the years 1970 to 9999 and,
+// for a string, with an offset within RFC 3339's range: a time every
+// encoder and store accepts (package eventtime says why). Its errors say
+// what the value is not, never what it is.
 func parseTime(raw []byte) (time.Time, error) {
 	if raw[0] == '"' {
 		s, ok := stringValue(raw)
 		if !ok {
 			return time.Time{}, errTime("not a valid string")
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, errTime("a string that is not an RFC 3339 time")
-		}
-		return saneTime(t)
+		return eventtime.ParseRFC3339(s)
 	}
 	if string(raw) == "null" {
 		return time.Time{}, nil
@@ -257,31 +263,19 @@ func parseTime(raw []byte) (time.Time, error) {
 		n = n*10 + int64(c-'0')
 	}
 	if integer {
-		return saneTime(time.Unix(n, 0))
+		return eventtime.Sane(time.Unix(n, 0))
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || f < float64(minEventTime.Unix()) || f >= float64(maxEventTime.Unix()) {
+	if err != nil || f < 0 || f >= float64(maxUnixSeconds) {
 		return time.Time{}, errTime("a number out of range for an event time")
 	}
 	sec := int64(f)
-	return saneTime(time.Unix(sec, int64((f-float64(sec))*1e9)))
+	return eventtime.Sane(time.Unix(sec, int64((f-float64(sec))*1e9)))
 }
 
-// The range of event times a parser accepts: from the Unix epoch to the
-// end of year 9999 (what RFC 3339 can write). Outside it a time is no
-// sender's clock: "created":1e300 would otherwise overflow into 1677, and a
-// store would keep that.
-var (
-	minEventTime = time.Unix(0, 0)
-	maxEventTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-func saneTime(t time.Time) (time.Time, error) {
-	if t.Before(minEventTime) || !t.Before(maxEventTime) {
-		return time.Time{}, errTime("out of range for an event time (1970 to 9999)")
-	}
-	return t, nil
-}
+// maxUnixSeconds is the start of year 10000, past every time eventtime
+// accepts.
+const maxUnixSeconds = 253402300800
 
 // deriveID computes the stable ID documented on JSONConfig.DeriveID.
 func deriveID(typ string, rawTime, data []byte) string {

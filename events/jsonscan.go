@@ -175,7 +175,7 @@ func (s *scanner) match(raw []byte, escaped bool, depth int, mask uint32) (hit, 
 	key := raw
 	if escaped {
 		var ok bool
-		if key, ok = unquoteBytes(raw); !ok {
+		if key, ok = unquoteBytes(raw, false); !ok {
 			return 0, 0
 		}
 	}
@@ -402,13 +402,16 @@ func (s *scanner) literal(word string) error {
 
 // unquoteBytes decodes the contents of a JSON string (without its quotes)
 // that holds escapes. Invalid UTF-8 and lone surrogates become U+FFFD, as
-// with encoding/json.
-func unquoteBytes(raw []byte) ([]byte, bool) {
+// with encoding/json, unless strict, when they make the string invalid.
+func unquoteBytes(raw []byte, strict bool) ([]byte, bool) {
 	out := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); {
 		c := raw[i]
 		if c != '\\' {
 			r, size := utf8.DecodeRune(raw[i:])
+			if strict && r == utf8.RuneError && size == 1 {
+				return nil, false
+			}
 			out = utf8.AppendRune(out, r)
 			i += size
 			continue
@@ -444,6 +447,9 @@ func unquoteBytes(raw []byte) ([]byte, bool) {
 				}
 			}
 			if 0xD800 <= r && r < 0xE000 {
+				if strict {
+					return nil, false
+				}
 				r = utf8.RuneError
 			}
 			out = utf8.AppendRune(out, r)
@@ -466,14 +472,23 @@ func hex4(b []byte) (rune, bool) {
 
 // stringValue returns the Go string a raw JSON string value (with quotes)
 // stands for, decoded as encoding/json decodes it.
-func stringValue(raw []byte) (string, bool) {
+func stringValue(raw []byte) (string, bool) { return decodeString(raw, false) }
+
+// exactStringValue is stringValue for a value that becomes a key (an event
+// ID or type): a string holding invalid UTF-8 or a lone surrogate escape is
+// invalid instead of decoded with U+FFFD in their place, where the signed
+// IDs "evt_\ud800" and "evt_\udc00" would become one key and the second
+// event would be taken for a duplicate of the first.
+func exactStringValue(raw []byte) (string, bool) { return decodeString(raw, true) }
+
+func decodeString(raw []byte, strict bool) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
 	inner := raw[1 : len(raw)-1]
 	for _, c := range inner {
 		if c == '\\' || c >= utf8.RuneSelf {
-			b, ok := unquoteBytes(inner)
+			b, ok := unquoteBytes(inner, strict)
 			return string(b), ok
 		}
 	}
