@@ -1,0 +1,11 @@
+module github.com/hookkit/hookkit/cmd/hookkit/clitest
+
+go 1.26.0
+
+require (
+	github.com/hookkit/hookkit v0.1.0
+	github.com/rogpeppe/go-internal v1.16.0
+	github.com/standard-webhooks/standard-webhooks/libraries v0.0.1
+	github.com/stripe/stripe-go/v76 v76.25.0
+	github.com/twilio/twilio-go v1.31.0
+)

@@ -1,0 +1,5 @@
+module github.com/hookkit/hookkit/cmd/hookkit
+
+go 1.26.0
+
+require github.com/hookkit/hookkit v0.1.0
