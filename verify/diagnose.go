@@ -340,7 +340,7 @@ func (d *diagnoser) clock(verr error) *Diagnosis {
 		dg.Offset = offset
 		return dg
 	}
-	dg := d.mismatch(CheckSignature, fmt.Sprintf(" The timestamp is also outside the tolerance: signed %s.", when))
+	dg := d.mismatch(CheckSignature, fmt.Sprintf("; besides, the timestamp is outside the tolerance (%s): signed %s", d.merged.tolerance, when))
 	dg.Offset = offset
 	return dg
 }

@@ -49,7 +49,7 @@ it stays out of shell histories and process lists.`,
 			"hookkit deadletters list --admin $ADMIN",
 			"hookkit deadletters show stripe:evt_1 --admin $ADMIN",
 			"hookkit deadletters rerun stripe:evt_1 --admin $ADMIN --json",
-			"hookkit deadletters discard stripe:evt_1 --admin $ADMIN",
+			"hookkit deadletters discard stripe:evt_2 --admin $ADMIN",
 		},
 		flags: func(fs *flag.FlagSet) any {
 			f := &deadLetterFlags{}
@@ -142,7 +142,14 @@ func runDeadLetters(ctx context.Context, sio *stdio, opts any, args []string) er
 		return usageErr("--admin is required")
 	}
 	c := &adminClient{base: strings.TrimSuffix(f.admin, "/"), token: sio.getenv("HOOKKIT_ADMIN_TOKEN"), http: &http.Client{Timeout: 30 * time.Second}}
-	sub, rest := args[0], args[1:]
+	err := deadLetterCommand(ctx, sio, c, f, args[0], args[1:])
+	if e := (*errAdmin)(nil); errors.As(err, &e) && (e.status == http.StatusUnauthorized || e.status == http.StatusForbidden) {
+		return fmt.Errorf("%w (is HOOKKIT_ADMIN_TOKEN the host's admin token?)", err)
+	}
+	return err
+}
+
+func deadLetterCommand(ctx context.Context, sio *stdio, c *adminClient, f *deadLetterFlags, sub string, rest []string) error {
 	if sub == "list" {
 		if len(rest) != 0 {
 			return usageErr("list takes no argument")
@@ -153,19 +160,13 @@ func runDeadLetters(ctx context.Context, sio *stdio, opts any, args []string) er
 		return usageErr("%s wants one KEY", sub)
 	}
 	key := url.PathEscape(rest[0])
-	var err error
 	switch sub {
 	case "show":
-		err = showDeadLetter(ctx, sio, c, f, key)
+		return showDeadLetter(ctx, sio, c, f, key)
 	case "rerun", "discard":
-		err = actOnDeadLetter(ctx, sio, c, f, sub, key, rest[0])
-	default:
-		return usageErr("unknown subcommand %q: want list, show, rerun or discard", sub)
+		return actOnDeadLetter(ctx, sio, c, f, sub, key, rest[0])
 	}
-	if e := (*errAdmin)(nil); errors.As(err, &e) && e.status == http.StatusUnauthorized || errors.As(err, &e) && e.status == http.StatusForbidden {
-		return fmt.Errorf("%w (is HOOKKIT_ADMIN_TOKEN the host's admin token?)", err)
-	}
-	return err
+	return usageErr("unknown subcommand %q: want list, show, rerun or discard", sub)
 }
 
 func listDeadLetters(ctx context.Context, sio *stdio, c *adminClient, f *deadLetterFlags) error {

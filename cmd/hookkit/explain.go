@@ -41,7 +41,7 @@ exits 0 when the delivery verifies, 1 when it does not.`,
 		examples: []string{
 			"hookkit explain --secret whsec_test delivery.http",
 			"hookkit explain --scheme twilio --secret twilio_token twilio.http",
-			"hookkit explain --secret whsec_test --secret whsec_other --json delivery.http",
+			"hookkit explain --secret whsec_test --secret whsec_other --json other.http",
 		},
 		flags: func(fs *flag.FlagSet) any {
 			f := &explainFlags{}

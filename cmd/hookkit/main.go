@@ -34,6 +34,9 @@ type stdio struct {
 
 var commands []*command
 
+// commandOrder is the order usage lists the commands in.
+var commandOrder = []string{"send", "trigger", "replay", "explain", "listen", "deadletters"}
+
 func register(c *command) { commands = append(commands, c) }
 
 func lookup(name string) *command {
@@ -151,8 +154,10 @@ Usage:
 The commands are:
 
 `)
-	for _, c := range commands {
-		fmt.Fprintf(w, "\t%-12s %s\n", c.name, c.summary)
+	for _, name := range commandOrder {
+		if c := lookup(name); c != nil {
+			fmt.Fprintf(w, "\t%-12s %s\n", c.name, c.summary)
+		}
 	}
 	fmt.Fprint(w, `
 Use "hookkit help <command>" for more information about a command.

@@ -129,10 +129,11 @@ type posted struct {
 	body   []byte
 }
 
-// post NAME URL FILE [sign=stripe] [Header: value]... sends FILE's bytes
-// with exactly these headers (no User-Agent, no Accept-Encoding unless
-// given) and prints the answer's status and body. sign=stripe adds a
-// Stripe-Signature made with the test secret.
+// post NAME URL FILE [sign=stripe[:SIGNED]] [Header: value]... sends
+// FILE's bytes with exactly these headers (no User-Agent, no
+// Accept-Encoding unless given) and prints the answer's status and body.
+// sign=stripe adds a Stripe-Signature made with the test secret, over
+// FILE, or over the file SIGNED (a body that is not the one sent).
 func cmdPost(ts *testscript.TestScript, neg bool, args []string) {
 	if len(args) < 3 {
 		ts.Fatalf("usage: post NAME URL FILE [sign=stripe] [Header: value]...")
@@ -143,8 +144,13 @@ func cmdPost(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	r.Header = http.Header{"User-Agent": {""}}
 	for _, h := range args[3:] {
-		if h == "sign=stripe" {
-			ts.Check(verifytest.Stripe{Secret: stripeSecret}.Sign(r, body))
+		if signed, ok := strings.CutPrefix(h, "sign=stripe"); ok {
+			content := body
+			if file, ok := strings.CutPrefix(signed, ":"); ok {
+				content, err = os.ReadFile(ts.MkAbs(file))
+				ts.Check(err)
+			}
+			ts.Check(verifytest.Stripe{Secret: stripeSecret}.Sign(r, content))
 			continue
 		}
 		k, v, ok := strings.Cut(h, ":")

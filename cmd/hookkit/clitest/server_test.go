@@ -160,7 +160,7 @@ func (s *server) close() { s.srv.Close() }
 // serve records a delivery, checks it with the route's verifier and SDK,
 // and hands it to the route's Endpoint.
 func (s *server) serve(w http.ResponseWriter, r *http.Request) {
-	name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	name := routeOf(r.URL.Path)
 	rt, ok := s.routes[name]
 	if !ok {
 		http.NotFound(w, r)
@@ -190,6 +190,17 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 	rec.n = len(s.log[name]) + 1
 	s.log[name] = append(s.log[name], rec)
 	s.mu.Unlock()
+}
+
+// routeOf names the route of a path: its first segment, or the sender in
+// the paths of the repository's recorded deliveries
+// (/api/v1/webhooks/stripe/payment-events).
+func routeOf(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/api/v1/webhooks/"); ok {
+		path = rest
+	}
+	name, _, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	return name
 }
 
 // handle is every route's handler: it records the type and decodes the
