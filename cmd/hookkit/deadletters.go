@@ -186,21 +186,22 @@ func listDeadLetters(ctx context.Context, sio *stdio, c *adminClient, f *deadLet
 			return err
 		}
 		var page struct {
-			DeadLetters []deadLetter    `json:"dead_letters"`
-			Next        string          `json:"next"`
-			Raw         json.RawMessage `json:"-"`
+			DeadLetters []deadLetter `json:"dead_letters"`
+			Next        string       `json:"next"`
 		}
 		if err := json.Unmarshal(answer, &page); err != nil {
 			return fmt.Errorf("the admin API's answer is not a listing: %w", err)
 		}
-		if f.json && !f.all {
+		if f.json && !f.all && (len(page.DeadLetters) > 0 || page.Next == "") {
 			sio.out.Write(answer)
 			return nil
 		}
 		letters = append(letters, page.DeadLetters...)
-		if page.Next == "" || !f.all {
+		// An empty page with a cursor (a host that lists several stores
+		// one after the other) says nothing: the next one is fetched.
+		if page.Next == "" || (!f.all && len(page.DeadLetters) > 0) {
 			if page.Next != "" && !f.json {
-				defer fmt.Fprintf(sio.err, "more: --all lists every page\n")
+				defer fmt.Fprintf(sio.err, "more may follow: --all lists every page\n")
 			}
 			break
 		}
