@@ -1,13 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -85,29 +85,10 @@ type outgoing struct {
 	name   string // a fixture's name, or ""
 	method string
 	url    string
-	host   string // the Host header, when not the URL's
+	parsed *url.URL // url, parsed, when it has been
+	host   string   // the Host header, when not the URL's
 	header http.Header
 	body   []byte
-}
-
-// request returns o as an http.Request.
-func (o outgoing) request(ctx context.Context) (*http.Request, error) {
-	method := o.method
-	if method == "" {
-		method = http.MethodPost
-	}
-	r, err := http.NewRequestWithContext(ctx, method, o.url, bytes.NewReader(o.body))
-	if err != nil {
-		return nil, err
-	}
-	r.Header = o.header.Clone()
-	if _, ok := r.Header["User-Agent"]; !ok {
-		r.Header.Set("User-Agent", "hookkit/"+version())
-	}
-	if o.host != "" {
-		r.Host = o.host
-	}
-	return r, nil
 }
 
 // answer is the receiver's answer to one delivery.
@@ -125,23 +106,24 @@ type answer struct {
 // and, for more than one, a summary. It returns errFailed when an answer
 // is not the one expected.
 func deliver(ctx context.Context, sio *stdio, f *deliveryFlags, total int, build func(i int) (outgoing, error)) error {
-	client := newHTTPClient(f.concurrency, f.timeout)
 	answers := make(chan answer, 4*f.concurrency)
 	jobs := make(chan int)
 	var workers sync.WaitGroup
 	for range min(f.concurrency, total) {
 		workers.Go(func() {
+			client := newWireClient(f.timeout)
+			defer client.close()
 			for i := range jobs {
 				o, err := build(i)
 				if err != nil {
 					answers <- answer{n: i + 1, err: err}
 					continue
 				}
-				a := post(ctx, client, o)
+				a := client.post(ctx, o)
 				a.n, a.name = i+1, o.name
 				answers <- a
 				if f.duplicate {
-					d := post(ctx, client, o)
+					d := client.post(ctx, o)
 					d.n, d.name, d.duplicate = i+1, o.name, true
 					answers <- d
 				}
@@ -173,7 +155,6 @@ func deliver(ctx context.Context, sio *stdio, f *deliveryFlags, total int, build
 		r.add(a)
 	}
 	r.finish(time.Since(start))
-	client.CloseIdleConnections()
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -183,41 +164,8 @@ func deliver(ctx context.Context, sio *stdio, f *deliveryFlags, total int, build
 	return nil
 }
 
-// newHTTPClient is a client that keeps one connection per concurrent
-// delivery and leaves bodies and headers as they are (no compression).
-func newHTTPClient(concurrency int, timeout time.Duration) *http.Client {
-	return &http.Client{
-		Transport: &http.Transport{
-			MaxIdleConns:        concurrency,
-			MaxIdleConnsPerHost: concurrency,
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true,
-		},
-		Timeout: timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // a sender does not follow redirects
-		},
-	}
-}
-
 // maxShownBody is how much of an answer's body is kept.
 const maxShownBody = 64 << 10
-
-func post(ctx context.Context, client *http.Client, o outgoing) answer {
-	r, err := o.request(ctx)
-	if err != nil {
-		return answer{err: err}
-	}
-	start := time.Now()
-	resp, err := client.Do(r)
-	if err != nil {
-		return answer{latency: time.Since(start), err: err}
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxShownBody))
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return answer{status: resp.StatusCode, latency: time.Since(start), body: body, err: err}
-}
 
 // report prints answers and the summary.
 type report struct {

@@ -144,6 +144,9 @@ func runReplay(ctx context.Context, sio *stdio, opts any, args []string) error {
 	build := func(i int) (outgoing, error) {
 		rec := kept[i]
 		header := rec.f.Header.Clone()
+		for _, h := range signatureHeaders { // the recorded signature goes; a fresh one comes
+			header.Del(h)
+		}
 		for k, v := range extra {
 			header[k] = v
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -77,16 +78,17 @@ func runSend(ctx context.Context, sio *stdio, opts any, args []string) error {
 	if header.Get("Content-Type") == "" {
 		header.Set("Content-Type", contentTypeOf(body))
 	}
+	var u *uniquer
 	if f.unique {
-		if _, _, err := uniqueBody(s, body, 0); err != nil {
+		if u, err = newUniquer(s, body); err != nil {
 			return err
 		}
 	}
 	build := func(i int) (outgoing, error) {
 		b, id := body, ""
-		if f.unique {
+		if u != nil {
 			var err error
-			if b, id, err = uniqueBody(s, body, i); err != nil {
+			if b, id, err = u.delivery(i); err != nil {
 				return outgoing{}, err
 			}
 		}
@@ -129,49 +131,96 @@ func signOutgoing(s scheme, o outgoing, at time.Time, id string) (outgoing, erro
 		return o, usageErr("--url %q: %v", o.url, err)
 	}
 	r.Header = o.header.Clone()
-	for _, h := range signatureHeaders {
-		r.Header.Del(h)
-	}
 	if o.host != "" {
 		r.Host = o.host
 	}
 	if err := s.signer(at, id).Sign(r, o.body); err != nil {
 		return o, err
 	}
-	o.url, o.header = r.URL.String(), r.Header
+	o.url, o.parsed, o.header = r.URL.String(), r.URL, r.Header
 	return o, nil
 }
 
-// uniqueBody gives the i-th delivery of a run its own event ID: the
+// uniquer gives the i-th delivery of a run its own event ID: the
 // Standard Webhooks message ID, the Twilio callback's SID, or the JSON
-// body's top-level id.
-func uniqueBody(s scheme, body []byte, i int) ([]byte, string, error) {
-	suffix := "_" + strconv.Itoa(i+1)
+// body's top-level id, suffixed with "_<i+1>". The body is cut around the
+// ID once, so each delivery costs a copy, not a parse.
+type uniquer struct {
+	s      scheme
+	body   []byte
+	before []byte // the JSON body up to its id's value
+	id     string
+	after  []byte
+	msgID  string // the Standard Webhooks message ID's stem
+}
+
+func newUniquer(s scheme, body []byte) (*uniquer, error) {
+	u := &uniquer{s: s, body: body}
 	switch {
 	case s.name == "standard" || s.name == "svix":
 		sum := sha256.Sum256(body)
-		return body, "msg_" + hex.EncodeToString(sum[:12]) + suffix, nil
+		u.msgID = "msg_" + hex.EncodeToString(sum[:12])
+		return u, nil
 	case s.name == "twilio" && contentTypeOf(body) != "application/json":
+		if formValue(body, "MessageSid") == "" && formValue(body, "CallSid") == "" {
+			return nil, errors.New("--unique: the form has neither MessageSid nor CallSid")
+		}
+		return u, nil
+	}
+	start, end, id, err := topLevelID(body)
+	if err != nil {
+		return nil, err
+	}
+	u.before, u.id, u.after = body[:start], id, body[end:]
+	return u, nil
+}
+
+// delivery returns the i-th body and Standard Webhooks message ID.
+func (u *uniquer) delivery(i int) ([]byte, string, error) {
+	suffix := "_" + strconv.Itoa(i+1)
+	switch {
+	case u.msgID != "":
+		return u.body, u.msgID + suffix, nil
+	case u.before == nil:
 		for _, name := range []string{"MessageSid", "CallSid"} {
-			if sid := formValue(body, name); sid != "" {
+			if sid := formValue(u.body, name); sid != "" {
 				sets := []string{name + "=" + sid + suffix}
-				if name == "MessageSid" && formValue(body, "SmsSid") != "" {
+				if name == "MessageSid" && formValue(u.body, "SmsSid") != "" {
 					sets = append(sets, "SmsSid="+sid+suffix)
 				}
-				b, err := editForm(body, sets)
+				b, err := editForm(u.body, sets)
 				return b, "", err
 			}
 		}
-		return nil, "", errors.New("--unique: the form has neither MessageSid nor CallSid")
 	}
-	root, err := parseOrdered(body)
-	if err != nil {
-		return nil, "", fmt.Errorf("--unique: the body is not JSON: %w", err)
+	id, _ := marshalScalar(u.id + suffix)
+	b := make([]byte, 0, len(u.before)+len(id)+len(u.after))
+	return append(append(append(b, u.before...), id...), u.after...), "", nil
+}
+
+// topLevelID finds the top-level "id" string of a JSON object: the byte
+// span of its literal, and its value.
+func topLevelID(body []byte) (start, end int, id string, err error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return 0, 0, "", errors.New("--unique: the body is not a JSON object")
 	}
-	id := root.get("id")
-	if id == nil || id.kind != 0 || len(id.raw) < 2 || id.raw[0] != '"' {
-		return nil, "", errors.New("--unique: the body has no top-level string \"id\"")
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return 0, 0, "", fmt.Errorf("--unique: the body is not JSON: %w", err)
+		}
+		afterKey := int(dec.InputOffset())
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return 0, 0, "", fmt.Errorf("--unique: the body is not JSON: %w", err)
+		}
+		if key != "id" || len(value) == 0 || value[0] != '"' {
+			continue
+		}
+		end := int(dec.InputOffset())
+		start := afterKey + bytes.IndexByte(body[afterKey:end], '"')
+		return start, end, decodeString(value), nil
 	}
-	b, err := editJSON(body, []string{"id=" + decodeString(id.raw) + suffix})
-	return b, "", err
+	return 0, 0, "", errors.New("--unique: the body has no top-level string \"id\"")
 }

@@ -15,6 +15,9 @@ import (
 var hookkitBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(bareEndpointEnv) != "" {
+		os.Exit(serveBareEndpoint())
+	}
 	dir, err := os.MkdirTemp("", "hookkit-clitest-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
