@@ -36,10 +36,14 @@ func (d *diagnoser) bodyVariants() *Diagnosis {
 			check = CheckBodyHash
 		}
 	}
-	for _, v := range variantsOf(d.body) {
-		if d.verifies(d.r, v.body, d.secrets, nil) {
-			return found(check, v.cause, fmt.Sprintf(
-				"the body verifies after %s: verify the raw bytes as received, before anything parses or rewrites them", v.what))
+	v, err := d.verifier(d.secrets, nil)
+	if err != nil {
+		return nil
+	}
+	for _, variant := range variantsOf(d.body) {
+		if v.Verify(d.r, variant.body) == nil {
+			return found(check, variant.cause, fmt.Sprintf(
+				"the body verifies after %s: verify the raw bytes as received, before anything parses or rewrites them", variant.what))
 		}
 	}
 	return nil
@@ -127,9 +131,18 @@ func jsonVariants(body []byte) []bodyVariant {
 			out = append(out, bodyVariant{cause, what, b})
 		}
 	}
-	// Escapes alone, with the whitespace as it is.
+	// Escapes alone, with the whitespace as it is; only those that change
+	// something are combined with the layouts below.
+	escapes := []jsonEscape{{}}
 	for _, esc := range jsonEscapes {
-		add(CauseEncoding, "changing its string escapes back ("+esc.what+")", rewriteStrings(body, esc.fix))
+		if b := rewriteStrings(body, esc.fix); !bytes.Equal(b, body) {
+			add(CauseEncoding, "changing its string escapes back ("+esc.what+")", b)
+			escapes = append(escapes, esc)
+		}
+	}
+	orders := []bool{false}
+	if root.unsorted() {
+		orders = append(orders, true)
 	}
 	layouts := []struct {
 		what string
@@ -141,26 +154,21 @@ func jsonVariants(body []byte) []bodyVariant {
 		{"writing it compact, without whitespace", jsonLayout{colon: ":", comma: ","}},
 		{"writing it with \", \" and \": \" separators", jsonLayout{colon: ": ", comma: ", "}},
 	}
-	for _, sorted := range []bool{false, true} {
+	for _, sorted := range orders {
 		for _, lay := range layouts {
-			for _, esc := range append([]jsonEscape{{what: "", fix: nil}}, jsonEscapes...) {
-				for _, nl := range []string{"", "\n"} {
-					l := lay.l
-					l.sorted, l.escape = sorted, esc.fix
-					b := l.write(root)
-					what := lay.what
-					if sorted {
-						what += " with its keys sorted"
-					}
-					if esc.fix != nil {
-						what += " and " + esc.what
-					}
-					if nl != "" {
-						b = append(b, nl...)
-						what += " with the trailing newline"
-					}
-					add(CauseReserialized, what+" (it was parsed and re-serialised)", b)
+			for _, esc := range escapes {
+				l := lay.l
+				l.sorted, l.escape = sorted, esc.fix
+				b := l.write(root)
+				what := lay.what
+				if sorted {
+					what += " with its keys sorted"
 				}
+				if esc.fix != nil {
+					what += " and " + esc.what
+				}
+				add(CauseReserialized, what+" (it was parsed and re-serialised)", b)
+				add(CauseReserialized, what+" with the trailing newline (it was parsed and re-serialised)", append(b, '\n'))
 			}
 		}
 	}
@@ -174,10 +182,39 @@ type jsonEscape struct {
 }
 
 var jsonEscapes = []jsonEscape{
-	{"non-ASCII characters as \\u escapes", func(lit []byte) []byte { return encodeJSONString(decodeJSONString(lit), true, false, false) }},
-	{"\\u escapes as the characters they stand for", func(lit []byte) []byte { return encodeJSONString(decodeJSONString(lit), false, false, false) }},
-	{"<, > and & as \\u003c, \\u003e and \\u0026", func(lit []byte) []byte { return encodeJSONString(decodeJSONString(lit), false, true, false) }},
-	{"'/' escaped as \\/", func(lit []byte) []byte { return encodeJSONString(decodeJSONString(lit), false, false, true) }},
+	{"non-ASCII characters as \\u escapes", func(lit []byte) []byte {
+		if !hasByteAbove(lit, 0x7f) {
+			return lit
+		}
+		return encodeJSONString(decodeJSONString(lit), true, false, false)
+	}},
+	{"\\u escapes as the characters they stand for", func(lit []byte) []byte {
+		if !bytes.Contains(lit, []byte(`\u`)) && !bytes.Contains(lit, []byte(`\/`)) {
+			return lit
+		}
+		return encodeJSONString(decodeJSONString(lit), false, false, false)
+	}},
+	{"<, > and & as \\u003c, \\u003e and \\u0026", func(lit []byte) []byte {
+		if !bytes.ContainsAny(lit, "<>&") {
+			return lit
+		}
+		return encodeJSONString(decodeJSONString(lit), false, true, false)
+	}},
+	{"'/' escaped as \\/", func(lit []byte) []byte {
+		if bytes.IndexByte(lit, '/') < 0 {
+			return lit
+		}
+		return encodeJSONString(decodeJSONString(lit), false, false, true)
+	}},
+}
+
+func hasByteAbove(b []byte, max byte) bool {
+	for _, c := range b {
+		if c > max {
+			return true
+		}
+	}
+	return false
 }
 
 func decodeJSONString(lit []byte) string {
@@ -333,6 +370,21 @@ func (p *jsonParser) value() *jsonNode {
 		}
 		return &jsonNode{raw: p.text[start:p.i]}
 	}
+}
+
+// unsorted reports whether an object in n has its keys out of order.
+func (n *jsonNode) unsorted() bool {
+	for i := 1; i < len(n.keys); i++ {
+		if bytes.Compare(n.keys[i-1], n.keys[i]) > 0 {
+			return true
+		}
+	}
+	for _, c := range n.values {
+		if c.unsorted() {
+			return true
+		}
+	}
+	return false
 }
 
 // jsonLayout is a way of writing JSON.

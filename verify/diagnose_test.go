@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -319,5 +320,44 @@ func TestCauseString(t *testing.T) {
 	}
 	if got := verify.Cause(99).String(); got != "Cause(99)" {
 		t.Errorf("Cause(99) = %q", got)
+	}
+}
+
+// BenchmarkDiagnose is the cost of a diagnosis a host might log: a
+// recorded 2 KiB Stripe delivery whose mismatch nothing explains (every
+// variant is tried), and a Twilio callback whose URL a proxy changed.
+func BenchmarkDiagnose(b *testing.B) {
+	body, err := os.ReadFile("../testdata/stripe/payment_intent.succeeded.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	stripe := httptest.NewRequest(http.MethodPost, "https://api.example.com/webhooks/stripe", bytes.NewReader(body))
+	if err := (verifytest.Stripe{Secret: diagOtherStripe}).Sign(stripe, body); err != nil {
+		b.Fatal(err)
+	}
+	form := []byte("MessageSid=SM1&MessageStatus=delivered&To=%2B15551234567&From=%2B15557654321&AccountSid=AC1")
+	twilio := httptest.NewRequest(http.MethodPost, "http://api.example.com/sms", bytes.NewReader(form))
+	twilio.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if err := (verifytest.Twilio{AuthToken: diagTwilioToken, PublicURL: "https://api.example.com"}).Sign(twilio, form); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name  string
+		r     *http.Request
+		body  []byte
+		cfg   verify.DiagnoseConfig
+		cause verify.Cause
+	}{
+		{"stripe-unexplained-2KiB", stripe, body, verify.DiagnoseConfig{Scheme: "stripe", Secret: diagStripeSecret}, verify.CauseUnknown},
+		{"twilio-url", twilio, form, verify.DiagnoseConfig{Scheme: "twilio", Secret: diagTwilioToken}, verify.CauseTwilioURL},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if d := verify.Diagnose(bc.r, bc.body, bc.cfg); d.Cause != bc.cause {
+					b.Fatalf("cause %s", d.Cause)
+				}
+			}
+		})
 	}
 }
