@@ -48,6 +48,7 @@ func (st *scriptState) stop() {
 // scriptCommands are the commands the scripts add to testscript's.
 var scriptCommands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"deliveries":   cmdDeliveries,
+	"header":       cmdHeader,
 	"samebytes":    cmdSameBytes,
 	"post":         cmdPost,
 	"sameasposted": cmdSameAsPosted,
@@ -63,6 +64,27 @@ func cmdDeliveries(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	for _, rec := range state(ts).server.deliveries(args[0]) {
 		fmt.Fprintln(ts.Stdout(), rec.describe())
+	}
+}
+
+// header ROUTE N NAME prints the values of header NAME (Host: the Host
+// header) of ROUTE's N-th delivery, one "NAME: value" line each.
+func cmdHeader(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: header ROUTE N NAME")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	got := state(ts).server.deliveries(args[0])
+	if n < 1 || n > len(got) {
+		ts.Fatalf("%s received %d deliveries", args[0], len(got))
+	}
+	values := got[n-1].header.Values(args[2])
+	if strings.EqualFold(args[2], "Host") {
+		values = []string{got[n-1].host}
+	}
+	for _, v := range values {
+		fmt.Fprintf(ts.Stdout(), "%s: %s\n", args[2], v)
 	}
 }
 
