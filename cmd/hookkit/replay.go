@@ -93,31 +93,9 @@ func runReplay(ctx context.Context, sio *stdio, opts any, args []string) error {
 	if err := f.deliveryFlags.check(!f.dryRun); err != nil {
 		return err
 	}
-	since, until, err := timeRange(f.since, f.until)
+	kept, err := selectRecorded(sio, f, args)
 	if err != nil {
 		return err
-	}
-	all, err := loadRecorded(args)
-	if err != nil {
-		return err
-	}
-	var kept []recorded
-	for _, rec := range all {
-		if f.scheme != "" {
-			rec.scheme = f.scheme
-		}
-		if keep(rec, f.types, since, until) {
-			kept = append(kept, rec)
-		}
-	}
-	if f.shuffle {
-		seed := f.seed
-		if seed == 0 {
-			seed = rand.Uint64()%1_000_000 + 1
-			fmt.Fprintf(sio.err, "hookkit replay: --seed %d\n", seed)
-		}
-		rnd := rand.New(rand.NewPCG(seed, seed))
-		rnd.Shuffle(len(kept), func(i, j int) { kept[i], kept[j] = kept[j], kept[i] })
 	}
 	if f.dryRun {
 		for i, rec := range kept {
@@ -160,6 +138,38 @@ func runReplay(ctx context.Context, sio *stdio, opts any, args []string) error {
 		return signOutgoing(signers[rec.scheme], o, time.Now().Add(f.offset), "")
 	}
 	return deliver(ctx, sio, &f.deliveryFlags, len(kept), build)
+}
+
+// selectRecorded loads the recorded deliveries, keeps those the filters
+// select, in the recorded order or shuffled.
+func selectRecorded(sio *stdio, f *replayFlags, args []string) ([]recorded, error) {
+	since, until, err := timeRange(f.since, f.until)
+	if err != nil {
+		return nil, err
+	}
+	all, err := loadRecorded(args)
+	if err != nil {
+		return nil, err
+	}
+	var kept []recorded
+	for _, rec := range all {
+		if f.scheme != "" {
+			rec.scheme = f.scheme
+		}
+		if keep(rec, f.types, since, until) {
+			kept = append(kept, rec)
+		}
+	}
+	if f.shuffle {
+		seed := f.seed
+		if seed == 0 {
+			seed = rand.Uint64()%1_000_000 + 1
+			fmt.Fprintf(sio.err, "hookkit replay: --seed %d\n", seed)
+		}
+		rnd := rand.New(rand.NewPCG(seed, seed))
+		rnd.Shuffle(len(kept), func(i, j int) { kept[i], kept[j] = kept[j], kept[i] })
+	}
+	return kept, nil
 }
 
 // replayScheme is the scheme to sign one recorded scheme's deliveries

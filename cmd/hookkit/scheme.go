@@ -86,6 +86,12 @@ func (f *schemeFlags) resolve(sio *stdio, name string, needSecret bool) (scheme,
 		}
 		return s, nil
 	}
+	return f.resolveHMAC(s)
+}
+
+// resolveHMAC describes an HMAC scheme's header: its preset's, changed by
+// the --hmac-* flags.
+func (f *schemeFlags) resolveHMAC(s scheme) (scheme, error) {
 	if s.preset != "" {
 		p, ok := verifytest.HMACPreset(s.preset, nil)
 		if !ok {
