@@ -250,7 +250,7 @@ func (d *diagnoser) signedTimestamp() (int64, bool) {
 			text = h.Get(d.merged.timestampHeader)
 		}
 	default:
-		text = svixFirst(h, SvixTimestampHeader, StandardTimestampHeader)
+		text = standardHeader(h, SvixTimestampHeader, StandardTimestampHeader)
 	}
 	return parseUnix(text)
 }

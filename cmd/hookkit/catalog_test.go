@@ -88,6 +88,10 @@ func TestCatalogTemplates(t *testing.T) {
 				}
 			case "goconverso":
 				checkKeys(t, body, documentedBooking)
+				b, err := events.NewType[*conversoevent.Booking](typ.name).Decode(e)
+				if err != nil || b.BookingID == "" || b.Service.Name == "" || b.ScheduledAt.IsZero() {
+					t.Errorf("decoded %+v, %v", b, err)
+				}
 			case "etail":
 				if typ.name == "payment.succeeded" {
 					checkKeys(t, body, documentedPayment)

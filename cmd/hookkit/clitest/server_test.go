@@ -101,8 +101,7 @@ func newServer() (*server, error) {
 		p, _ := verifytest.HMACPreset(preset, nil)
 		return must(verify.NewHMAC([]byte(secret), p.Header, p.Options()...))
 	}
-	goconverso := events.MustJSONParser(events.JSONConfig{Source: conversoevent.Source, IDHeaders: []string{"Webhook-Id", "Svix-Id"},
-		Type: "event", Time: "timestamp", Data: "data"})
+	goconverso := conversoevent.NewStandardParser()
 	generic := events.MustJSONParser(events.JSONConfig{Source: "json", ID: "id", Type: "type"})
 	twilioForm := func(origin string) func(r *http.Request, body []byte) error {
 		return func(r *http.Request, body []byte) error { return twilioOracle(origin, r, body) }
