@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os/exec"
@@ -149,6 +150,16 @@ func (r Result) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "crashtest: seed %d: %d kills, %d sent, %d acknowledged in %d attempts, %d effects: %d lost, %d doubled (%v)",
 		r.Seed, r.Kills, r.Sent, r.Acknowledged, r.Attempts, r.Effects, r.Lost, r.Doubled, r.Duration.Round(100*time.Millisecond))
+	if len(r.Statuses) > 0 {
+		b.WriteString("; answers")
+		for _, status := range slices.Sorted(maps.Keys(r.Statuses)) {
+			if status == 0 {
+				fmt.Fprintf(&b, " none×%d", r.Statuses[status])
+			} else {
+				fmt.Fprintf(&b, " %d×%d", status, r.Statuses[status])
+			}
+		}
+	}
 	if r.Lost > 0 {
 		fmt.Fprintf(&b, "; lost %s", someIDs(r.LostIDs))
 	}
