@@ -35,14 +35,14 @@ func deliveries(n int, secret string) []crashtest.Delivery {
 	return out
 }
 
-// storm is a configuration that crashes the test host of mode three times
-// while 600 events arrive.
+// storm is a configuration that crashes the test host of mode (at least
+// three times) while 300 events arrive.
 func storm(t *testing.T, mode string, env ...string) crashtest.Config {
 	effects := filepath.Join(t.TempDir(), "effects")
 	return crashtest.Config{
 		Command:    hostCommand(mode, effects, env...),
 		Effects:    fileEffects(effects),
-		Deliveries: deliveries(600, hostSecret),
+		Deliveries: deliveries(300, hostSecret),
 		Kills:      3,
 		KillAfter:  [2]time.Duration{50 * time.Millisecond, 150 * time.Millisecond},
 		Settle:     2 * time.Second,
@@ -69,11 +69,11 @@ func TestRunGoodHost(t *testing.T) {
 		return resp.Body.Close()
 	}
 	res := crashtest.Run(t, cfg)
-	if res.Lost != 0 || res.Doubled != 0 || res.Acknowledged != 600 || res.Effects != 600 || res.Sent != 600 {
-		t.Errorf("a good host: %v, want 600 sent, acknowledged and effects, 0 lost, 0 doubled", res)
+	if res.Lost != 0 || res.Doubled != 0 || res.Acknowledged != 300 || res.Effects != 300 || res.Sent != 300 {
+		t.Errorf("a good host: %v, want 300 sent, acknowledged and effects, 0 lost, 0 doubled", res)
 	}
-	if res.Kills != 3 || res.Seed != 42 {
-		t.Errorf("kills %d, seed %d; want 3 and 42", res.Kills, res.Seed)
+	if res.Kills < 3 || res.Seed != 42 {
+		t.Errorf("kills %d, seed %d; want at least 3, and 42", res.Kills, res.Seed)
 	}
 	if res.Statuses[0] == 0 || res.Attempts <= res.Sent {
 		t.Errorf("answers %v in %d attempts: the kills cut no request, and no delivery was retried", res.Statuses, res.Attempts)
@@ -81,7 +81,7 @@ func TestRunGoodHost(t *testing.T) {
 	if n := readyChecks.Load(); n < 4 {
 		t.Errorf("Ready was asked %d times; want at least once per start (4)", n)
 	}
-	if !strings.Contains(res.String(), "seed 42: 3 kills, 600 sent, 600 acknowledged") {
+	if !strings.Contains(res.String(), fmt.Sprintf("seed 42: %d kills, 300 sent, 300 acknowledged", res.Kills)) {
 		t.Errorf("summary %q", res.String())
 	}
 }
@@ -119,16 +119,16 @@ func TestRunKillsTheCommandsChildrenToo(t *testing.T) {
 	cfg := storm(t, "wrapper", "CRASHTEST_PIDS="+pids)
 	cfg.Kills = 2
 	res := crashtest.Run(t, cfg)
-	if res.Lost != 0 || res.Doubled != 0 || res.Kills != 2 {
-		t.Errorf("%v; want 2 kills, 0 lost, 0 doubled", res)
+	if res.Lost != 0 || res.Doubled != 0 || res.Kills < 2 {
+		t.Errorf("%v; want at least 2 kills, 0 lost, 0 doubled", res)
 	}
 	text, err := os.ReadFile(pids)
 	if err != nil {
 		t.Fatal(err)
 	}
 	children := strings.Fields(string(text))
-	if len(children) != 3 {
-		t.Fatalf("children %v; want one per start (3)", children)
+	if len(children) != res.Kills+1 {
+		t.Fatalf("children %v; want one per start (%d)", children, res.Kills+1)
 	}
 	for _, p := range children {
 		pid, err := strconv.Atoi(p)
@@ -267,7 +267,7 @@ func TestRunReportsAServerThatCannotStart(t *testing.T) {
 }
 
 // A storm that cannot end (the server answers 503 to everything) stops at
-// its timeout, having made its kills, and fails the run.
+// its timeout, killing the server until then, and fails the run.
 func TestRunStopsAtItsTimeout(t *testing.T) {
 	cfg := storm(t, "busy")
 	cfg.Deliveries = deliveries(5, hostSecret)
@@ -277,7 +277,7 @@ func TestRunStopsAtItsTimeout(t *testing.T) {
 	if !rec.failed("did not end within 2s: 0 of 5 events acknowledged") {
 		t.Errorf("failures %q; want the timeout reported", rec.errors)
 	}
-	if res.Kills != 1 || res.Statuses[http.StatusServiceUnavailable] == 0 || res.Lost != 0 {
+	if res.Kills < 2 || res.Statuses[http.StatusServiceUnavailable] == 0 || res.Lost != 0 {
 		t.Errorf("%v", res)
 	}
 }
@@ -288,7 +288,7 @@ func TestRunFailsAStormShorterThanItsKills(t *testing.T) {
 	cfg.Deliveries = deliveries(1, hostSecret)
 	cfg.KillAfter = [2]time.Duration{time.Minute, time.Minute}
 	res, rec := runRecorded(t, cfg)
-	if !rec.failed("acknowledged after 0 kills, before the 3 asked") {
+	if !rec.failed("over after 0 kills, before the 3 asked") {
 		t.Errorf("failures %q; want the short storm reported", rec.errors)
 	}
 	if res.Kills != 0 || res.Lost != 0 || res.Effects != 1 {

@@ -35,9 +35,10 @@
 //
 // [Run] starts the server, sends every delivery (Senders at a time, each
 // retried after a jittered doubling backoff, as senders do, on no answer,
-// a 5xx, 408, 409, 425 or 429), and meanwhile kills the server Kills times
-// at moments drawn from Seed, starting it again after each kill and
-// waiting until it is ready. Once every delivery is acknowledged it waits
+// a 5xx, 408, 409, 425 or 429), and meanwhile kills the server at moments
+// drawn from Seed, starting it again after each kill and waiting until it
+// is ready, for as long as deliveries remain unacknowledged (at least
+// Kills times). Once every delivery is acknowledged it waits
 // (up to Settle) for every acknowledged event's effect, for hosts whose
 // workers finish after the answer, stops the server for good, and counts.
 //
@@ -67,7 +68,7 @@
 // is SIGKILL to that group, which reaches the children the command
 // started ("go run" builds the server and starts it as its child);
 // elsewhere only the command's own process is killed. It stops by itself:
-// after Kills kills the storm runs until every delivery is acknowledged or
+// the storm ends when every delivery is acknowledged or refused, or when
 // Timeout passes, and the server is killed when Run returns or the test
 // ends. It never sleeps to prove that something did not happen: it polls
 // Ready for a start, and Effects for up to Settle; the only waits are
@@ -75,7 +76,6 @@
 //
 // A run fails the test when the configuration is refused, the server
 // cannot be started, a delivery is answered a status no sender retries (a
-// wrong secret, a wrong route), the storm outlasts Timeout, or every
-// delivery was acknowledged before the last kill (a storm too short to
-// prove anything).
+// wrong secret, a wrong route), the storm outlasts Timeout, or it was
+// over before Kills kills (a storm too short to prove anything).
 package crashtest
