@@ -38,9 +38,9 @@
 // a 5xx, 408, 409, 425 or 429), and meanwhile kills the server at moments
 // drawn from Seed, starting it again after each kill and waiting until it
 // is ready, for as long as deliveries remain unacknowledged (at least
-// Kills times). Once every delivery is acknowledged it waits
-// (up to Settle) for every acknowledged event's effect, for hosts whose
-// workers finish after the answer, stops the server for good, and counts.
+// Kills times). Once every delivery is acknowledged it waits (up to
+// Settle) for every acknowledged event's effect, for hosts whose workers
+// finish after the answer, stops the server for good, and counts.
 //
 // The [Result] says what happened: sent, acknowledged, effects, and the
 // verdict, Lost (acknowledged, no effect) and Doubled (more than one
@@ -56,9 +56,9 @@
 //	}
 //
 // Count an effect a second run would add to. When the host's effect rows
-// have a unique key, a second run fails on it instead (500, retried
-// forever): the kit then reports the delivery never acknowledged, which
-// fails the test too.
+// have a unique key, a second run fails on it instead, the host answers
+// an error and the sender retries until Timeout: the kit then reports the
+// delivery never acknowledged, which fails the test too.
 //
 // # What the kit never does
 //
@@ -71,8 +71,10 @@
 // the storm ends when every delivery is acknowledged or refused, or when
 // Timeout passes, and the server is killed when Run returns or the test
 // ends. It never sleeps to prove that something did not happen: it polls
-// Ready for a start, and Effects for up to Settle; the only waits are
-// the senders' backoff and the kill schedule.
+// Ready for a start, and Effects for up to Settle; the only other waits
+// are the senders' backoff, the kill schedule, and a short pause before
+// starting again a server that exited at once (a killed process may hold
+// its port for a moment).
 //
 // A run fails the test when the configuration is refused, the server
 // cannot be started, a delivery is answered a status no sender retries (a
