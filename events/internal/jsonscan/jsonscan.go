@@ -195,7 +195,7 @@ func (s *scanner) match(raw []byte, escaped bool, depth int, mask uint32) (hit, 
 		}
 		if p[depth] != string(key) {
 			if foldEqual(p[depth], key) {
-				s.fail("a key differs from an envelope key only in case, which encoding/json would read as that key")
+				s.fail("a key differs from a key looked for only in case, which encoding/json would read as that key")
 				return 0, 0
 			}
 			continue
