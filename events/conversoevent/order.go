@@ -16,16 +16,17 @@ import (
 // it.
 //
 // The object is the booking_id of the event's data. The position's At is
-// the event's timestamp in milliseconds (Event.Time): GoConverso stamps
-// each event when it happens, to the millisecond, so the timestamp is the
-// order of a booking's changes. Rank orders two events of one booking in
+// the event's timestamp in milliseconds (Event.Time): every GoConverso
+// event carries the time it happened, to the millisecond
+// ("2026-02-01T14:30:00.000Z" in its documented example), so the
+// timestamp is the order of a booking's changes. Rank orders two events of one booking in
 // the same millisecond, by the booking's life as GoConverso names it:
 //
 //	booking.created < booking.confirmed < booking.rescheduled < booking.cancelled
 //
 // Every other event is about an existing booking, so created comes first;
-// a booking is confirmed before its time is changed; nothing GoConverso
-// sends follows a cancellation, so cancelled comes last. Another booking.*
+// a booking is confirmed before its time is changed; no event GoConverso
+// names changes a cancelled booking, so cancelled comes last. Another booking.*
 // event ranks 0 at its timestamp.
 //
 // booking.reminder is not ordered (its object is empty): a reminder does

@@ -9,9 +9,10 @@ import (
 )
 
 // Ordering is the default ordering of Etail Depot events (see events.Order),
-// the same shape as Stripe's: the object is data.object.id (an event whose
-// object has no id is not guarded), and the position's At is the event's
-// created, in seconds.
+// the same shape as Stripe's: the object is data.object.id (Etail Depot's
+// ids carry their kind, as pay_ and cust_ in its documented example; an
+// event whose object has no id is not guarded), and the position's At is
+// the event's created, in seconds.
 //
 // Rank orders two events of one object in the same second by the
 // object's status (data.object.status), for the two kinds of object whose

@@ -42,13 +42,15 @@ import (
 // requires_payment_method when an attempt fails (payment_intent.created
 // and payment_intent.payment_failed of one declined confirmation can share
 // a second), and a subscription moves from active to past_due and back, to
-// unpaid and back, to paused and back. Only what Stripe documents as
-// final, or as never returning, is ranked apart: a succeeded or canceled
-// payment intent, a charge's outcome (and a full refund after it), a
-// canceled subscription (Stripe never reactivates one) or an
-// incomplete_expired one (terminal, stripe-go's documentation says), an
-// incomplete subscription (it only ever leaves that status), an invoice
-// past draft, past open, and a paid or void invoice. The order between two final
+// unpaid and back, to paused and back. Only statuses an object never
+// returns to are ranked apart: a payment intent's requires_capture (it
+// leaves only for succeeded or canceled), succeeded and canceled; a
+// charge's outcome, and a full refund after it; a subscription's
+// incomplete (it only ever leaves that status), incomplete_expired
+// (terminal, stripe-go's documentation says) and canceled (Stripe never
+// reactivates a canceled subscription); an invoice's, which only move
+// forward (an uncollectible invoice can still be paid or voided); a
+// checkout session's. The order between two final
 // statuses that exclude each other (succeeded and canceled, paid and void)
 // is fixed only so that the result never depends on arrival: no object
 // reaches both. Any other object type, and a status stripe-go v76 does not

@@ -19,7 +19,7 @@ func BenchmarkOrdering(b *testing.B) {
 		name, file string
 		typed      func() any
 	}{
-		{"subscription-4KiB", "customer.subscription.updated", func() any { return new(stripe.Subscription) }},
+		{"subscription-2.6KiB", "customer.subscription.updated", func() any { return new(stripe.Subscription) }},
 		{"invoice-16KiB", "invoice.payment_succeeded", func() any { return new(stripe.Invoice) }},
 	} {
 		e, err := stripeevent.NewParser().Parse(nil, compacted(b, c.file))

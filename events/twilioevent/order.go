@@ -17,7 +17,7 @@ import (
 //
 // Messages: the object is "message:" + MessageSid. Message callbacks carry
 // no time, so the position is the status's rank alone (At is 0), in the
-// order Twilio's documentation lists a message's life:
+// order a message moves through the statuses Twilio documents:
 //
 //	accepted < scheduled < queued < sending < sent < delivered < read
 //	                                        < canceled < failed < undelivered
@@ -35,10 +35,11 @@ import (
 // SequenceNumber, which Twilio documents as the order in which the events
 // fired, starting from 0 (their Timestamp has whole seconds, and several
 // callbacks of one call often share a second): At is SequenceNumber. The
-// status's rank orders two callbacks with the same SequenceNumber, or a
-// callback without one (At 0, which places it before every numbered
-// callback of its call: Twilio numbers every call progress callback, so
-// only a hand-made one lacks it):
+// status's rank orders two callbacks with the same SequenceNumber, or
+// callbacks without one (At 0, before every numbered callback of their
+// call: Twilio numbers the progress callbacks a host subscribes to, and
+// without a subscription sends only the final one, so the callbacks of
+// one call are either all numbered or alone):
 //
 //	queued < initiated < ringing < in-progress
 //	       < canceled < no-answer < busy < failed < completed
