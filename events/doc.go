@@ -49,6 +49,28 @@
 // directly. Each provider package declares the Types its senders send and
 // lists their names in its Catalog function.
 //
+// # Ordering
+//
+// Senders do not keep order, and retry on their own schedules: a Stripe
+// subscription's deletion can arrive before the update that preceded it, a
+// Twilio "sent" after "delivered". An [Order] says which object an event
+// is about and the event's [Position] for that object, a time or version
+// (At) and a rank in the object's status lattice (Rank) for events whose
+// At is equal or absent. An ordering guard runs an event unless its
+// position is strictly older than the last one applied for its object
+// ([Position.Compare] < 0), records the new position with the handler's
+// writes, and answers an older event as stale without running it. Equal
+// positions both run: a tie never drops an event that may be the newer
+// one.
+//
+// Each provider package holds its sender's Order, with the reasons for
+// its choices: stripeevent.Ordering, twilioevent.Ordering,
+// conversoevent.Ordering and etailevent.Ordering. A host writes its own
+// for any other sender; [Order.Of] checks what any Order returns (an
+// object a store can keep as a key; an error wrapping [ErrUndecodable]).
+// The JSON ones read the object's id and status in one pass of the same
+// scanner the parser uses, without decoding the payload.
+//
 // # Fixtures
 //
 // Package events/fixture reads and writes recorded deliveries (raw body plus

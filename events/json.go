@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hookkit/hookkit/events/internal/eventtime"
+	"github.com/hookkit/hookkit/events/internal/jsonscan"
 )
 
 // JSONConfig describes where a JSON event body keeps its envelope. Paths
@@ -54,7 +54,7 @@ type JSONConfig struct {
 type JSONParser struct {
 	cfg       JSONConfig
 	idHeaders []string
-	paths     []jsonPath
+	paths     []jsonscan.Path
 	// Indexes into paths; -1 when not configured.
 	id, typ, tm, data int
 }
@@ -83,7 +83,7 @@ func NewJSONParser(cfg JSONConfig) (*JSONParser, error) {
 		if f.path == "" {
 			continue
 		}
-		path, err := parsePath(f.path)
+		path, err := jsonscan.ParsePath(f.path)
 		if err != nil {
 			return nil, fmt.Errorf("events: %s: %w", cfg.Source, err)
 		}
@@ -113,7 +113,7 @@ func (p *JSONParser) malformed(format string, args ...any) error {
 
 // Parse implements Parser. r may be nil (no headers).
 func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
-	spans, err := scanDocument(body, p.paths)
+	spans, err := jsonscan.Scan(body, p.paths)
 	if err != nil {
 		return nil, p.malformed("body is not an event object: %v", err)
 	}
@@ -129,13 +129,13 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 	}
 
 	typ := spans[p.typ]
-	if !typ.found() || body[typ.start] != '"' || typ.end-typ.start < 3 {
+	if !typ.Found() || body[typ.Start] != '"' || typ.End-typ.Start < 3 {
 		return nil, p.malformed("no event type (a non-empty string) at %q", p.cfg.Type)
 	}
-	var idSpan span
+	var idSpan jsonscan.Span
 	if e.ID == "" && p.id >= 0 {
 		idSpan = spans[p.id]
-		if idSpan.found() && body[idSpan.start] != '"' && !isNumber(body[idSpan.start]) {
+		if idSpan.Found() && body[idSpan.Start] != '"' && !isNumber(body[idSpan.Start]) {
 			return nil, p.malformed("event ID at %q is neither a string nor a number", p.cfg.ID)
 		}
 	}
@@ -145,17 +145,17 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 
 	if p.data >= 0 {
 		d := spans[p.data]
-		if !d.found() {
+		if !d.Found() {
 			return nil, p.malformed("no payload at %q", p.cfg.Data)
 		}
-		e.Data = body[d.start:d.end]
+		e.Data = body[d.Start:d.End]
 	} else {
 		e.Data = body
 	}
 
 	var rawTime []byte
-	if p.tm >= 0 && spans[p.tm].found() {
-		rawTime = body[spans[p.tm].start:spans[p.tm].end]
+	if p.tm >= 0 && spans[p.tm].Found() {
+		rawTime = body[spans[p.tm].Start:spans[p.tm].End]
 		t, err := parseTime(rawTime)
 		if err != nil {
 			return nil, p.malformed("event time at %q is %s", p.cfg.Time, err.Error())
@@ -179,37 +179,37 @@ func isNumber(c byte) bool { return c == '-' || ('0' <= c && c <= '9') }
 
 // setIDAndType decodes the type, and the ID when it comes from the body,
 // into strings that share one allocation in the common case (plain ASCII).
-func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ span) error {
-	typRaw := body[typ.start+1 : typ.end-1]
+func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ jsonscan.Span) error {
+	typRaw := body[typ.Start+1 : typ.End-1]
 	var idRaw []byte
-	idQuoted := id.found() && body[id.start] == '"'
+	idQuoted := id.Found() && body[id.Start] == '"'
 	switch {
 	case idQuoted:
-		idRaw = body[id.start+1 : id.end-1]
-	case id.found():
-		idRaw = body[id.start:id.end] // a number, as written
+		idRaw = body[id.Start+1 : id.End-1]
+	case id.Found():
+		idRaw = body[id.Start:id.End] // a number, as written
 	}
-	if plainASCII(typRaw) && plainASCII(idRaw) {
+	if jsonscan.PlainASCII(typRaw) && jsonscan.PlainASCII(idRaw) {
 		var b strings.Builder
 		b.Grow(len(idRaw) + len(typRaw))
 		b.Write(idRaw)
 		b.Write(typRaw)
 		all := b.String()
-		if id.found() {
+		if id.Found() {
 			e.ID = all[:len(idRaw)]
 		}
 		e.Type = all[len(idRaw):]
 	} else {
-		t, ok := exactStringValue(body[typ.start:typ.end])
+		t, ok := jsonscan.ExactStringValue(body[typ.Start:typ.End])
 		if !ok {
 			return p.malformed("event type at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.Type)
 		}
 		e.Type = t
 		if idQuoted {
-			if e.ID, ok = exactStringValue(body[id.start:id.end]); !ok {
+			if e.ID, ok = jsonscan.ExactStringValue(body[id.Start:id.End]); !ok {
 				return p.malformed("event ID at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.ID)
 			}
-		} else if id.found() {
+		} else if id.Found() {
 			e.ID = string(idRaw)
 		}
 	}
@@ -217,16 +217,6 @@ func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ span) error {
 		return p.malformed("empty event type at %q", p.cfg.Type)
 	}
 	return nil
-}
-
-// plainASCII reports whether a string's raw bytes need no decoding.
-func plainASCII(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
 
 // errTime is why a time does not parse; its text quotes no value.
@@ -241,7 +231,7 @@ func (e errTime) Error() string { return string(e) }
 // what the value is not, never what it is.
 func parseTime(raw []byte) (time.Time, error) {
 	if raw[0] == '"' {
-		s, ok := stringValue(raw)
+		s, ok := jsonscan.StringValue(raw)
 		if !ok {
 			return time.Time{}, errTime("not a valid string")
 		}

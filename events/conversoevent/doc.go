@@ -12,4 +12,9 @@
 //     header;
 //   - with Standard Webhooks (verify.NewStandard), NewStandardParser takes
 //     the signed message ID from the webhook-id (or svix-id) header.
+//
+// Ordering positions a booking event for an ordering guard: its
+// booking_id, its timestamp in milliseconds, and for one millisecond the
+// booking's life (created, confirmed, rescheduled, cancelled). Reminders
+// change no booking and are not ordered.
 package conversoevent

@@ -9,4 +9,8 @@
 // in the Etail-Signature header:
 //
 //	v, _ := verify.NewHMAC(secret, "Etail-Signature")
+//
+// Ordering positions an event for an ordering guard: its object
+// (data.object.id), its created second, and for one second its payment's
+// or order's status.
 package etailevent
