@@ -34,7 +34,19 @@
 // Acknowledgements that arrive while one is being written share the next
 // transaction: one multi-row insert, one commit, and each delivery of the
 // batch is answered after it (200 queued, 200 duplicate, or 503 for all of
-// them if the transaction fails). A lone delivery is written at once; under
+// them if the database could not answer). One delivery never fails
+// another: each job's arguments are encoded and checked before it joins a
+// batch (a time JSON cannot hold, a NUL PostgreSQL cannot store: 400 at
+// once, and logged), and a batch the database still refuses for a row's
+// data (PostgreSQL's data exceptions, SQLite's constraint and type errors,
+// told by their codes) is split until that row is alone, answered 400,
+// and every other delivery answered for itself. A delivery whose deadline
+// (dispatch.WithTimeout) passes while it waits for a batch is withdrawn
+// and answered 503, having done nothing; one whose batch is being written
+// is answered with what it did. A duplicate of an event whose job is
+// running never waits for that job's handler: the attempt holds its job's
+// row with the weakest lock that keeps the sweep off it (see Shutdown and
+// crashes), which River's unique insert does not wait for. A lone delivery is written at once; under
 // load batches grow by themselves ([Config.BatchSize], BatchWait,
 // BatchFlushers). Measured here with 16 senders over loopback HTTP on two
 // cores (BenchmarkGroupCommit): on SQLite 3,581 acknowledgements per
