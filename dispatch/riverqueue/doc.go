@@ -87,6 +87,27 @@
 // Keep handlers on SQLite short; put slow ones on PostgreSQL, whose row
 // locks let acknowledgements and other handlers go on.
 //
+// # Connections
+//
+// A process that runs the queue's workers holds, at once: one connection
+// per worker (an attempt's transaction lasts as long as its handler), one
+// per batch of acknowledgements being written ([Config.BatchFlushers]: 2
+// on PostgreSQL, 1 on SQLite), one for River's notifier on PostgreSQL
+// (LISTEN holds it), and one for what takes a connection briefly (River's
+// fetches, completer, leader election and maintenance, hookkit's sweep).
+// Its pool needs MaxWorkers + BatchFlushers + 2 connections on PostgreSQL,
+// + 1 on SQLite: 14 and 12 with the defaults. A smaller pool makes
+// acknowledgements wait for handlers to end (with 3 s handlers on pgxpool's
+// default of 4 connections on 2 cores, the median acknowledgement took
+// 5.8 s), and the Endpoint's deadline then answers them 503. Start
+// learns the pool's size from the Transactor (sqltx.Transactor and
+// pgxtx.Transactor report database/sql's SetMaxOpenConns and pgxpool's
+// MaxConns) and logs a warning when it is smaller, or refuses to start
+// with [Config.RefuseSmallPool]. Size pgxpool with pool_max_conns in its
+// URL, or pgxpool.Config.MaxConns. A process that only acknowledges
+// (no Start) needs BatchFlushers + 1. The host's own queries on the same
+// pool come on top.
+//
 // # Shutdown and crashes
 //
 // Stop lets running handlers finish within its context's deadline; what is
@@ -136,6 +157,9 @@
 //
 // On SQLite, acknowledgements stall (then 503) while a handler runs: see
 // Workers above; keep handlers on SQLite short, or use PostgreSQL.
+//
+// Acknowledgements are slow or answered 503 under load while handlers run:
+// the pool is smaller than Connections above says; Start logged a warning.
 //
 // A job comes back after its process died: that is River's rescuer, which
 // retries a job left running by a dead process after [Config.RescueAfter]

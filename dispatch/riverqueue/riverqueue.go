@@ -145,6 +145,11 @@ type Config struct {
 	// DefaultBatchFlushers on PostgreSQL, 1 on SQLite, whose one writer
 	// would only queue them).
 	BatchFlushers int
+	// RefuseSmallPool makes Start refuse to start (an error wrapping
+	// dispatch.ErrInvalidConfig) when the Transactor's pool has fewer
+	// connections than the queue needs (see "Connections" in the package
+	// doc), instead of logging a warning and starting.
+	RefuseSmallPool bool
 	// River is the host's own River configuration (its workers, queues,
 	// logger...), if the host runs its own jobs on the same client. It is
 	// copied, and its settings stay the host's: hookkit adds its worker
@@ -463,6 +468,9 @@ func migrationLockKey(schema string) int64 {
 // running handlers finish, rather than have River cancel them the moment the
 // signal arrives.
 func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
+	if err := q.checkPool(ctx); err != nil {
+		return err
+	}
 	q.batch.mu.Lock()
 	q.batch.closed = false // a queue stopped and started again acknowledges again
 	q.batch.mu.Unlock()
@@ -470,6 +478,43 @@ func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
 		return err
 	}
 	q.startSweeping(context.WithoutCancel(ctx))
+	return nil
+}
+
+// poolNeeded is how many connections a process that runs the queue's
+// workers needs so that no acknowledgement waits for a handler to end (see
+// "Connections" in the package doc): one per worker (an attempt holds its
+// transaction for the handler's whole run), one per batch written at once,
+// one for what holds no connection for long (River's fetches, completer,
+// leader election and maintenance, the sweep, SQLite's notification
+// polling) and, on PostgreSQL, the connection River's notifier holds for
+// LISTEN.
+func (q *Queue[TDriver, TTx]) poolNeeded() int {
+	n := q.cfg.MaxWorkers + q.batch.flushers + 1
+	if !q.sqlite() {
+		n++
+	}
+	return n
+}
+
+// checkPool warns, or refuses with Config.RefuseSmallPool, when the
+// Transactor says its pool is smaller than poolNeeded.
+func (q *Queue[TDriver, TTx]) checkPool(ctx context.Context) error {
+	sized, ok := any(q.txs).(interface{ MaxConns() int })
+	if !ok {
+		return nil
+	}
+	have, need := sized.MaxConns(), q.poolNeeded()
+	if have <= 0 || have >= need {
+		return nil // no limit, or enough
+	}
+	if q.cfg.RefuseSmallPool {
+		return fmt.Errorf("riverqueue: the pool has %d connections, the queue needs %d (%d workers, %d batch flushers, River's own): "+
+			"raise the pool's size or lower Config.MaxWorkers: %w", have, need, q.cfg.MaxWorkers, q.batch.flushers, dispatch.ErrInvalidConfig)
+	}
+	q.cfg.Logger.LogAttrs(ctx, slog.LevelWarn,
+		"riverqueue: the pool has fewer connections than the queue needs: acknowledgements will wait for handlers to end; raise the pool's size or lower Config.MaxWorkers",
+		slog.Int("pool", have), slog.Int("needed", need), slog.Int("workers", q.cfg.MaxWorkers), slog.Int("batch_flushers", q.batch.flushers))
 	return nil
 }
 
