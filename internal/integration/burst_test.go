@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -113,6 +114,61 @@ func TestDeadlineBoundsTheWaitForAConnection(t *testing.T) {
 			ep.ServeHTTP(rec, relRequest(body))
 			if rec.Code != http.StatusOK || relCount(t, db, "evt_no_connection") != 1 {
 				t.Errorf("the retry: %d, %d effects; want 200, one", rec.Code, relCount(t, db, "evt_no_connection"))
+			}
+		})
+	}
+}
+
+// A handler that returns after the delivery's deadline (here, when its
+// context ends) starts no commit: its writes roll back, and the delivery
+// is answered 503 with Retry-After — whether it succeeded or failed
+// permanently (no dead letter is begun past the deadline either). The
+// sender's retry, in time, is processed once. Before, a handler's timeout
+// was its own and the commit followed whenever it returned: 200, for an
+// answer that came as late as the handler did.
+func TestNoCommitStartsPastTheDeadline(t *testing.T) {
+	for _, name := range []string{"sqlite", "postgres"} {
+		t.Run(name, func(t *testing.T) {
+			tables, db := relTables(t, name, 4)
+			var slow atomic.Bool
+			slow.Store(true)
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
+				tx, _ := sqltx.Tx(ctx)
+				if _, err := tx.ExecContext(ctx, `INSERT INTO effects (event_id) VALUES ($1)`, e.ID); err != nil {
+					return err
+				}
+				if slow.Load() {
+					<-ctx.Done() // still working when the deadline passes
+				}
+				if e.ID == "evt_late_permanent" {
+					return dispatch.Permanent(errors.New("booking 12345 not found"))
+				}
+				return nil
+			})
+			ep := relEndpoint(t, nil, r, dispatch.WithAcceptor(tables.Acceptor()), dispatch.WithTimeout(300*time.Millisecond))
+			for _, id := range []string{"evt_late", "evt_late_permanent"} {
+				slow.Store(true)
+				rec := httptest.NewRecorder()
+				ep.ServeHTTP(rec, relRequest(relBody(id, 0)))
+				if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" || relCount(t, db, id) != 0 {
+					t.Errorf("%s, returned past the deadline: %d, %d effects; want 503 with Retry-After, none", id, rec.Code, relCount(t, db, id))
+				}
+				if _, err := tables.DeadLetters().Get(relCtx, "stripe:"+id); !errors.Is(err, dispatch.ErrNotDeadLettered) {
+					t.Errorf("%s: dead letter %v; want none begun past the deadline", id, err)
+				}
+				slow.Store(false)
+				rec = httptest.NewRecorder()
+				ep.ServeHTTP(rec, relRequest(relBody(id, 0)))
+				if rec.Code != http.StatusOK {
+					t.Errorf("%s, the retry in time: %d", id, rec.Code)
+				}
+			}
+			if n := relCount(t, db, "evt_late"); n != 1 {
+				t.Errorf("evt_late: %d effects after its retry, want 1", n)
+			}
+			if _, err := tables.DeadLetters().Get(relCtx, "stripe:evt_late_permanent"); err != nil {
+				t.Errorf("the permanent failure, retried in time, is a dead letter: %v", err)
 			}
 		})
 	}
