@@ -310,10 +310,10 @@ func (s *Store[Tx]) timeArg(t time.Time) any {
 // as NUL, which PostgreSQL refuses) is an error wrapping
 // dispatch.ErrInvalidConfig.
 func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
-	if err := FilterText("source", f.Source); err != nil {
+	if err := filterText("source", f.Source); err != nil {
 		return dispatch.DeadLetterPage{}, err
 	}
-	if err := FilterText("type", f.Type); err != nil {
+	if err := filterText("type", f.Type); err != nil {
 		return dispatch.DeadLetterPage{}, err
 	}
 	until := f.Until
@@ -332,7 +332,7 @@ func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (disp
 		if !ok || err != nil {
 			return dispatch.DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidConfig)
 		}
-		if err := FilterText("cursor", key); err != nil {
+		if err := filterText("cursor", key); err != nil {
 			return dispatch.DeadLetterPage{}, err
 		}
 		afterAt, afterKey = time.UnixMicro(n), key
@@ -385,7 +385,7 @@ func (s *Store[Tx]) Get(ctx context.Context, key string) (dispatch.DeadLetter, e
 }
 
 func (s *Store[Tx]) one(ctx context.Context, tx Tx, query, key string) (dispatch.DeadLetter, error) {
-	if FilterText("key", key) != nil {
+	if filterText("key", key) != nil {
 		// No event with such a key is ever stored (events.Event.Validate),
 		// and PostgreSQL would refuse to compare it.
 		return dispatch.DeadLetter{}, fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
@@ -439,7 +439,7 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 
 // Discard closes the open dead letter of key without running it.
 func (s *Store[Tx]) Discard(ctx context.Context, key string) error {
-	if FilterText("key", key) != nil {
+	if filterText("key", key) != nil {
 		return fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
 	}
 	return s.inTx(ctx, "discard", func(tx Tx) error {
@@ -465,12 +465,12 @@ func (s *Store[Tx]) prune(ctx context.Context, tx Tx) error {
 // is at most a few hundred bytes.
 const maxFilterText = 1024
 
-// FilterText checks a listing's filter text as events.Event.Validate checks
+// filterText checks a listing's filter text as events.Event.Validate checks
 // IDs: valid UTF-8 without control characters, within maxFilterText. Text
 // that fails could match no letter, and PostgreSQL refuses a NUL outright;
 // the error wraps dispatch.ErrInvalidConfig (a bad request, not a store
 // that could not answer).
-func FilterText(name, text string) error {
+func filterText(name, text string) error {
 	switch {
 	case len(text) > maxFilterText:
 		return fmt.Errorf("dead letters: %s filter is %d bytes, limit %d: %w", name, len(text), maxFilterText, dispatch.ErrInvalidConfig)
