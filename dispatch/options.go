@@ -141,7 +141,8 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithLease sets how long the default accept step's claim holds an event
 // before another delivery may take it over (default
-// idempotency.DefaultLease, 2 minutes). It must exceed the handler timeout.
+// idempotency.DefaultLease, 2 minutes). It must exceed the delivery's
+// deadline (WithTimeout), which bounds the handler.
 func WithLease(d time.Duration) Option {
 	return func(c *settings) error {
 		c.lease = d

@@ -96,10 +96,9 @@
 // (LISTEN holds it), and one for what takes a connection briefly (River's
 // fetches, completer, leader election and maintenance, hookkit's sweep).
 // Its pool needs MaxWorkers + BatchFlushers + 2 connections on PostgreSQL,
-// + 1 on SQLite: 14 and 12 with the defaults. A smaller pool makes
-// acknowledgements wait for handlers to end (with 3 s handlers on pgxpool's
-// default of 4 connections on 2 cores, the median acknowledgement took
-// 5.8 s), and the Endpoint's deadline then answers them 503. Start
+// + 1 on SQLite: 14 and 12 with the defaults (pgxpool's own default is 4
+// connections on 2 cores). A smaller pool makes acknowledgements wait for
+// handlers to end, and the Endpoint's deadline then answers them 503. Start
 // learns the pool's size from the Transactor (sqltx.Transactor and
 // pgxtx.Transactor report database/sql's SetMaxOpenConns and pgxpool's
 // MaxConns) and logs a warning when it is smaller, or refuses to start
