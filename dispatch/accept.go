@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -33,18 +32,26 @@ type Acceptor interface {
 // Acceptance is what an Endpoint hands its Acceptor: the event, and how to
 // run its handler once. The context Accept receives carries the request's
 // values but is not canceled when the sender hangs up (half-done work is
-// worse than a duplicate answered 200); it is canceled when Shutdown's
-// deadline passes.
+// worse than a duplicate answered 200); it ends at the delivery's deadline
+// (WithTimeout), and when Shutdown's deadline passes.
+//
+// The deadline bounds every wait of the accept step: for a pool
+// connection, a row lock, a batch, the handler. An Acceptor that could not
+// start its commit by then undoes what it began and answers
+// OutcomeUnavailable (503, with Retry-After: the sender retries an event
+// of which nothing was kept); one whose commit has started lets it finish,
+// on a context of its own, and answers with what the commit did.
 type Acceptance struct {
 	// Event is the delivery, verified and parsed.
 	Event *events.Event
 
-	handler Handler // nil when the type has no handler (DeadLetterUnknown)
-	route   string  // the handler's pattern
-	routes  *routes
-	ep      *Endpoint
-	d       *Delivery // the delivery being accepted
-	timed   bool      // the handler's time is added to d.Timings.Handler
+	handler  Handler // nil when the type has no handler (DeadLetterUnknown)
+	route    string  // the handler's pattern
+	routes   *routes
+	ep       *Endpoint
+	d        *Delivery // the delivery being accepted
+	timed    bool      // the handler's time is added to d.Timings.Handler
+	deadline time.Time // the delivery's
 }
 
 // ErrAcceptanceClosed means an Acceptor called Acceptance.Run after its
@@ -55,22 +62,27 @@ type Acceptance struct {
 var ErrAcceptanceClosed = errors.New("dispatch: Acceptance.Run called after Accept returned")
 
 // Run runs the event's handler once, as its first attempt, in ctx (an
-// Acceptor that holds a transaction passes it in ctx): bounded by the
-// Endpoint's handler timeout, with a panic recovered into a *PanicError.
-// An event whose type has no handler fails permanently, wrapping
-// ErrNoHandler.
+// Acceptor that holds a transaction passes it in ctx), with a panic
+// recovered into a *PanicError. The handler has what remains of the
+// delivery's deadline (WithTimeout), even if ctx has none. An event whose
+// type has no handler fails permanently, wrapping ErrNoHandler.
 func (a Acceptance) Run(ctx context.Context) error {
 	if a.d != nil {
 		if !atomic.CompareAndSwapInt32(&a.d.run, runIdle, runBusy) {
 			return ErrAcceptanceClosed
 		}
-		defer atomic.StoreInt32(&a.d.run, runIdle)
+		defer a.ep.endRun(a.d)
 	}
 	if a.handler == nil {
 		return Permanent(noHandler(a.Event))
 	}
-	ctx, cancel := context.WithTimeout(ctx, a.ep.timeout)
-	defer cancel()
+	if end, ok := ctx.Deadline(); !a.deadline.IsZero() && (!ok || end.After(a.deadline)) {
+		// Not the Endpoint's context (an Acceptor's own): the deadline
+		// still holds.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, a.deadline)
+		defer cancel()
+	}
 	if !a.timed { // no observer
 		return a.routes.run(ctx, a.handler, a.route, a.Event, AttemptSync)
 	}
@@ -80,15 +92,31 @@ func (a Acceptance) Run(ctx context.Context) error {
 	return err
 }
 
+// endRun ends a run of d's handler, and wakes closeAcceptance if it waits
+// for it.
+func (e *Endpoint) endRun(d *Delivery) {
+	if atomic.SwapInt32(&d.run, runIdle) == runWaited {
+		e.runMu.Lock()
+		e.runDone.Broadcast()
+		e.runMu.Unlock()
+	}
+}
+
 // closeAcceptance forbids further runs of d's handler, waiting for a run
 // that an Acceptor left behind (a bug in it) to end first, so that nothing
-// writes d while the Endpoint reads it.
-func closeAcceptance(d *Delivery) {
-	for spins := 0; !atomic.CompareAndSwapInt32(&d.run, runIdle, runClosed); spins++ {
-		if spins < 100 {
-			runtime.Gosched()
-		} else {
-			time.Sleep(time.Millisecond)
+// writes d while the Endpoint reads it. Without such a run, it takes no
+// lock.
+func (e *Endpoint) closeAcceptance(d *Delivery) {
+	if atomic.CompareAndSwapInt32(&d.run, runIdle, runClosed) {
+		return
+	}
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	for !atomic.CompareAndSwapInt32(&d.run, runIdle, runClosed) && atomic.LoadInt32(&d.run) != runClosed {
+		// Mark the run waited for, under runMu: endRun then takes runMu to
+		// signal, which it cannot do before Wait has released it.
+		if atomic.CompareAndSwapInt32(&d.run, runBusy, runWaited) || atomic.LoadInt32(&d.run) == runWaited {
+			e.runDone.Wait()
 		}
 	}
 }

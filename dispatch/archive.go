@@ -36,20 +36,26 @@ type Delivery struct {
 	Outcome Outcome
 	// Err is the error behind a non-2xx status or a dead letter.
 	Err error
+	// SenderGone reports that the sender had hung up (the request's
+	// context had ended) before it was answered: Status is what it would
+	// have been told, and never received. Its retry, if it sends one,
+	// finds what this delivery did (a processed event is a duplicate).
+	SenderGone bool
 	// Timings break Duration down by step; they are measured only when
 	// observers are installed (Router.Observe).
 	Timings Timings
 
-	// run guards Acceptance.Run (runIdle, runBusy, runClosed), with
-	// sync/atomic: an Acceptor may not run the handler once Accept has
+	// run guards Acceptance.Run (runIdle, runBusy, runWaited, runClosed),
+	// with sync/atomic: an Acceptor may not run the handler once Accept has
 	// returned, when observers and archives read the delivery.
 	run int32
 }
 
 const (
-	runIdle int32 = iota
-	runBusy
-	runClosed
+	runIdle   int32 = iota
+	runBusy         // a run is under way
+	runWaited       // a run is under way, and closeAcceptance waits for it
+	runClosed       // Accept has returned: no more runs
 )
 
 // Archive is told of every delivery whose signature verified (and, with

@@ -66,6 +66,11 @@ func (dl DeadLetter) MarshalJSON() ([]byte, error) {
 // dispatch/riverqueue's implement it, and package dispatch/deadlettertest
 // checks an implementation; package dispatch/admin serves one over HTTP.
 //
+// List's letters may come without their body, payload and headers (the
+// database stores read none of them: a body may be a megabyte, and a
+// listing shows none); Get returns a letter whole. A filter a store cannot
+// compare (a NUL, invalid UTF-8) is an error wrapping ErrInvalidConfig.
+//
 // Rerun means one thing everywhere: run the event's handler again, through
 // r (the router of the Endpoint the letter came from). The transactional
 // stores run it once, now, and resolve the letter only if it succeeds; a

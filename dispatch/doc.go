@@ -44,10 +44,48 @@
 // somewhere that survives the process. [Endpoint.Shutdown] stops accepting
 // deliveries and waits for those in flight.
 //
+// # Every answer in time
+//
+// Each delivery has one deadline, counted from its arrival ([WithTimeout],
+// default 10 s, under the shortest sender's timeout: Twilio's 15 s). It
+// bounds everything the accept step waits for — a pool connection, a row
+// lock, a batch of acknowledgements — and the handler, which has what
+// remains of it. A delivery that could not start its commit by then has
+// done nothing and is answered 503 with Retry-After; the sender retries it
+// later. One whose commit has started is answered with what the commit
+// did. [WithMaxInFlight] turns away, at once, deliveries beyond a number
+// in flight. A sender that hung up before its answer is recorded as such
+// ([Delivery].SenderGone, in the log line and for observers), so that a
+// 200 no one received is not counted as one that was; its retry finds the
+// event processed, a duplicate. A queue's worker (dispatch/riverqueue)
+// bounds its attempts with a timeout of its own: those run after the 200,
+// when no sender waits.
+//
+// # Replays
+//
+// A delivery's key is kept for the accept step's keep window (96 hours by
+// default, longer than any sender retries): a replay within it is a
+// duplicate, answered 200 and not run. Past it, what refuses a replay is
+// the sender's signature. Stripe and Standard Webhooks (GoConverso) sign a
+// time with the body, and their verifiers refuse it once five minutes old.
+// Etail Depot signs its body alone, with the event's "created" time inside:
+// give its Endpoint [WithMaxAge] (84 hours: longer than senders retry,
+// shorter than the keep window), and an event older than that is refused,
+// 400, whatever its signature. Twilio signs no time at all: a captured
+// status callback verifies forever, and replayed after the keep window it
+// runs again. What protects a host from that is how it applies statuses:
+// a status callback must only move a message or a call forward (from
+// "sent" to "delivered", never back), so that an old status replayed late
+// finds a later one applied and changes nothing (examples/bookings' SMS
+// status handler orders a message's statuses so). The age
+// check is the Endpoint's, for deliveries over HTTP: events fetched later
+// from a sender's API (Stripe's List Events, a month on) are not refused
+// for their age.
+//
 // # Around the handlers
 //
-// [Middleware] wraps handlers, such as [Timeout]; the [Router] itself turns
-// a handler's panic into a retryable [*PanicError] on every path. The
+// [Middleware] wraps handlers; the [Router] itself turns a handler's panic
+// into a retryable [*PanicError] on every path. The
 // [Endpoint] logs one line per delivery with log/slog ([WithLogger]), never
 // the body; a queue's workers log each failed attempt. Archives
 // ([WithArchive], any number) are told of every verified delivery; a
@@ -71,8 +109,15 @@
 // A handler runs twice: with the default accept step, its lease ([WithLease],
 // default 2 minutes) ran out while it was still working, and a retry took
 // the event over; or the process died between the handler's own commit and
-// the key's completion. Keep handlers under the timeout ([WithTimeout],
+// the key's completion. Keep handlers under the deadline ([WithTimeout],
 // default 10 s) and the lease above it, or write through the transaction
 // (dispatch/sqltx, dispatch/pgxtx, dispatch/riverqueue), where no lease can
 // run out.
+//
+// Deliveries are answered 503 under load, with nothing in the logs but
+// "deadline exceeded": they waited for a pool connection, a lock or a
+// batch longer than [WithTimeout] allows. The database's pool is smaller
+// than the deliveries in flight need (dispatch/riverqueue's doc says how
+// large its pool must be); raise it, or bound the deliveries in flight
+// ([WithMaxInFlight]). The senders retry them.
 package dispatch

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookkit/hookkit/events"
@@ -29,14 +30,16 @@ import (
 //	200  processed, queued, a duplicate, an unknown type (AcknowledgeUnknown,
 //	     logged), or dead-lettered (Permanent, or a payload that does not
 //	     decode)
-//	400  signature missing, wrong or stale (403 for Twilio); malformed body
+//	400  signature missing, wrong or stale (403 for Twilio), or an event
+//	     older than WithMaxAge; malformed body
 //	405  not a POST
 //	408  the body did not arrive within the read timeout
 //	409  the same event is being processed by another delivery
 //	413  body over the limit
 //	500  the handler failed or panicked (the event is free for the retry)
-//	503  store, database or queue unavailable, or shutting down (with
-//	     Retry-After)
+//	503  store, database or queue unavailable, the delivery's deadline
+//	     passed before its commit could start (WithTimeout), more deliveries
+//	     in flight than WithMaxInFlight, or shutting down (with Retry-After)
 //
 // Response bodies are small JSON ({"received":true}, or {"error":"..."} with
 // a short reason that reveals no secret, signature or internal error).
@@ -54,6 +57,14 @@ type Endpoint struct {
 	inflight sync.WaitGroup
 	stopCtx  context.Context // canceled when Shutdown's deadline passes
 	stopAll  context.CancelFunc
+
+	// active counts the deliveries being served, for WithMaxInFlight.
+	active atomic.Int64
+
+	// runDone is signalled, under runMu, when a handler run that
+	// closeAcceptance waits for ends (see Acceptance.Run).
+	runMu   sync.Mutex
+	runDone sync.Cond
 }
 
 // New returns an Endpoint that verifies with v, parses with p and routes
@@ -83,6 +94,7 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 		e.source = named.Source()
 	}
 	e.stopCtx, e.stopAll = context.WithCancel(context.Background())
+	e.runDone.L = &e.runMu
 	return e, nil
 }
 
@@ -138,6 +150,15 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	e.inflight.Add(1)
 	e.mu.RUnlock()
 	defer e.inflight.Done()
+	if e.maxInFlight > 0 {
+		// Admission control: past the limit, a delivery is refused before
+		// it holds anything, rather than queue for a pool connection.
+		defer e.active.Add(-1)
+		if e.active.Add(1) > e.maxInFlight {
+			e.answer(w, r, d, OutcomeUnavailable, 0, errOverloaded)
+			return
+		}
+	}
 
 	// Steps are timed for observers only: without one, no clock is read.
 	sw := stopwatch{last: d.Received, on: len(c.observers) > 0}
@@ -172,6 +193,10 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 		return
 	}
 	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
+	if err := e.checkAge(ev, d.Received); err != nil {
+		e.answer(w, r, d, OutcomeRejectedSignature, verify.StatusCode(err), err)
+		return
+	}
 
 	h, route := c.lookup(ev.Type)
 	d.Route = route
@@ -189,13 +214,17 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	}
 
 	// The accept step outlives a sender that hangs up (half-done work would
-	// be worse than a duplicate answered 200), but not Shutdown's deadline.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	// be worse than a duplicate answered 200), but not the delivery's
+	// deadline, which bounds every wait (a pool connection, a row lock, a
+	// batch, the handler) so that the sender is answered before it gives
+	// up, nor Shutdown's deadline.
+	deadline := d.Received.Add(e.timeout)
+	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
 	defer cancel()
 	defer context.AfterFunc(e.stopCtx, cancel)()
-	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d, timed: sw.on}
+	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d, timed: sw.on, deadline: deadline}
 	res := e.acceptor.Accept(ctx, a)
-	closeAcceptance(d)
+	e.closeAcceptance(d)
 	d.Timings.Store = max(0, sw.lap()-d.Timings.Handler)
 	e.answer(w, r, d, res.Outcome, 0, res.Err)
 }
@@ -287,13 +316,35 @@ func (e *Endpoint) logDelivery(ctx context.Context, d *Delivery) {
 	if d.Err != nil {
 		attrs = append(attrs, errAttr(d.Err))
 	}
+	if d.SenderGone {
+		attrs = append(attrs, slog.Bool("sender_gone", true))
+	}
 	if panicked != nil {
 		attrs = append(attrs, slog.String("stack", string(panicked.Stack)))
 	}
 	e.logger.LogAttrs(ctx, level, "webhook delivery", attrs...)
 }
 
-var errShuttingDown = errors.New("dispatch: endpoint shutting down")
+var (
+	errShuttingDown = errors.New("dispatch: endpoint shutting down")
+	errOverloaded   = errors.New("dispatch: more deliveries in flight than WithMaxInFlight allows")
+)
+
+// checkAge refuses an event older than the Endpoint's maximum age
+// (WithMaxAge), by the time its sender wrote in it (signed content, for
+// hookkit's parsers): a delivery captured and replayed once its key has
+// been forgotten would otherwise run again. An event without a time
+// (Twilio's) is not refused.
+func (e *Endpoint) checkAge(ev *events.Event, received time.Time) error {
+	if e.maxAge == 0 || ev.Time.IsZero() {
+		return nil
+	}
+	if age := received.Sub(ev.Time); age > e.maxAge {
+		return fmt.Errorf("%s: event %s is %s old, older than WithMaxAge %s (a replay past the keep window would run again): %w",
+			ev.Source, logtext.Clip(ev.ID, maxLoggedTarget), age.Round(time.Second), e.maxAge, verify.ErrTimestampTooOld)
+	}
+	return nil
+}
 
 // Bounds on request-derived text in logs: a target or an error message can
 // be as long as a hostile request makes it.
@@ -317,6 +368,9 @@ func (e *Endpoint) answer(w http.ResponseWriter, r *http.Request, d *Delivery, o
 		status = outcome.Status()
 	}
 	d.Status, d.Outcome, d.Err = status, outcome, err
+	// net/http cancels the request's context when the client's connection
+	// closes: the answer about to be written reaches no one.
+	d.SenderGone = r.Context().Err() != nil
 	e.logDelivery(r.Context(), d)
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/stripe/stripe-go/v76"
 
@@ -70,7 +69,6 @@ func ExampleRouter_Handle() {
 		fmt.Println("payment intent event:", e.Type)
 		return nil
 	})
-	r.Use(dispatch.Timeout(10 * time.Second))
 	_ = r.Dispatch(context.Background(), &events.Event{Type: "payment_intent.canceled"})
 	// Output: payment intent event: payment_intent.canceled
 }

@@ -23,7 +23,8 @@ type HandlerFunc func(ctx context.Context, e *events.Event) error
 func (f HandlerFunc) Handle(ctx context.Context, e *events.Event) error { return f(ctx, e) }
 
 // Middleware wraps a Handler, as func(http.Handler) http.Handler does for
-// HTTP: Timeout is a ready one.
+// HTTP. A handler's time is bounded by its delivery's deadline
+// (WithTimeout), or by a queue's own attempt timeout, not by a middleware.
 type Middleware func(Handler) Handler
 
 // permanentError marks an error that retrying cannot fix.

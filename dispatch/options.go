@@ -27,7 +27,9 @@ type settings struct {
 	readTimeout time.Duration
 	logger      *slog.Logger
 	lease, keep time.Duration
-	timeout     time.Duration
+	timeout     time.Duration // the delivery's deadline, from its arrival
+	maxAge      time.Duration
+	maxInFlight int64
 	retryAfter  time.Duration
 	deadLetters DeadLetterSink
 	acceptor    Acceptor
@@ -66,9 +68,10 @@ func positive(option string, d time.Duration) error {
 
 // Defaults of an Endpoint.
 const (
-	// DefaultTimeout bounds one handler call. Senders wait about as long
-	// before timing out and retrying (Stripe and Twilio, 10 to 15 s), so a
-	// synchronous handler slower than that is retried while it runs.
+	// DefaultTimeout is each delivery's deadline, from its arrival to its
+	// answer: under the shortest sender's timeout (Twilio waits 15 s,
+	// GoConverso 30 s, Stripe and Etail Depot about as long), so that
+	// every sender reads its answer, even when the database is saturated.
 	DefaultTimeout = 10 * time.Second
 	// DefaultReadTimeout bounds the reading of a body: senders post a few
 	// kilobytes at once, so a body still arriving after this is a client
@@ -138,7 +141,8 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithLease sets how long the default accept step's claim holds an event
 // before another delivery may take it over (default
-// idempotency.DefaultLease, 2 minutes). It must exceed the handler timeout.
+// idempotency.DefaultLease, 2 minutes). It must exceed the delivery's
+// deadline (WithTimeout), which bounds the handler.
 func WithLease(d time.Duration) Option {
 	return func(c *settings) error {
 		c.lease = d
@@ -158,12 +162,68 @@ func WithKeep(d time.Duration) Option {
 	}
 }
 
-// WithTimeout bounds each handler call the Endpoint makes, whatever its
-// accept step (default DefaultTimeout).
+// WithTimeout sets each delivery's deadline, counted from its arrival
+// (default DefaultTimeout), so that the time its body took to arrive
+// counts: one bound on everything the accept step waits for — a pool
+// connection, a row lock, a batch of acknowledgements, the handler, which
+// has what remains of it. A delivery that could not start
+// its commit by then has done nothing and is answered 503 with
+// Retry-After; a handler still running then sees its context end, and its
+// delivery is answered 500. Keep it under the senders' own timeouts
+// (Twilio 15 s), or a sender gives up on answers it would have had.
+//
+// It is the only timeout of a delivery. A queue's workers
+// (dispatch/riverqueue's Config.Timeout) bound their attempts on their own:
+// those run after the 200, when no sender waits.
 func WithTimeout(d time.Duration) Option {
 	return func(c *settings) error {
 		c.timeout = d
 		return positive("WithTimeout", d)
+	}
+}
+
+// WithMaxAge sets the oldest event the Endpoint accepts, by the time its
+// sender put in the signed body (Event.Time: Etail Depot's and Stripe's
+// "created", GoConverso's "timestamp"). An older one is refused, 400
+// (outcome rejected-signature, wrapping verify.ErrTimestampTooOld, as a
+// stale signature is), and logged. Set it for every sender that signs its
+// body and no time (Etail Depot, a generic HMAC without a timestamp
+// header): a captured delivery of theirs verifies forever, and replayed
+// once its key has been forgotten it would run again.
+//
+// The age window must interlock with the key window: longer than any
+// sender retries (Stripe for three days, the Standard Webhooks schedule
+// about 75 hours), shorter than the accept step's keep window (WithKeep
+// here, Config.Keep of dispatch/sqltx, dispatch/pgxtx and
+// dispatch/riverqueue; 96 hours by default, idempotency.DefaultKeep): 84
+// hours leaves 12 hours to spare for clocks. New refuses a WithMaxAge
+// longer than WithKeep. Without it, no age is checked: senders that sign a
+// time with their signature (Stripe, Standard Webhooks) are bounded by the
+// verifier's tolerance already, and tests that replay recorded deliveries
+// (package dispatch/replay) replay old events on purpose. Events without a
+// time, such as Twilio's callbacks, are never checked (see the package
+// doc). The check is the Endpoint's, for HTTP deliveries: events recovered
+// from a sender's API later (a reconciler, Stripe's List Events a month
+// on) do not pass through it.
+func WithMaxAge(d time.Duration) Option {
+	return func(c *settings) error {
+		c.maxAge = d
+		return positive("WithMaxAge", d)
+	}
+}
+
+// WithMaxInFlight bounds how many deliveries the Endpoint serves at once
+// (default: no bound). Past it, a delivery is answered 503 with
+// Retry-After at once, before it reads its body or waits for anything: a
+// burst larger than the database's pool can serve is turned away in
+// microseconds rather than queued until its deadline.
+func WithMaxInFlight(n int) Option {
+	return func(c *settings) error {
+		if n <= 0 {
+			return invalid("WithMaxInFlight", "%d must be positive", n)
+		}
+		c.maxInFlight = int64(n)
+		return nil
 	}
 }
 
@@ -286,6 +346,10 @@ func (c *settings) acceptorOrDefault() (Acceptor, error) {
 	if lease <= c.timeout {
 		return nil, fmt.Errorf("WithLease %s must exceed WithTimeout %s, or a retry runs beside a slow handler: %w",
 			lease, c.timeout, ErrInvalidConfig)
+	}
+	if c.maxAge > 0 && c.maxAge > c.keep {
+		return nil, fmt.Errorf("WithMaxAge %s must not exceed WithKeep %s, or an event replayed after its key is forgotten runs again: %w",
+			c.maxAge, c.keep, ErrInvalidConfig)
 	}
 	return &claimAcceptor{store: store, lease: lease, keep: c.keep, deadLetters: deadLetters, logger: c.logger}, nil
 }

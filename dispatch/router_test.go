@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -91,22 +90,6 @@ func TestDispatchRecoversPanics(t *testing.T) {
 	assert.Equal(t, "nil map", p.Value)
 	assert.Contains(t, string(p.Stack), "router_test.go")
 	assert.False(t, dispatch.IsPermanent(err), "a panic is retried")
-}
-
-func TestTimeoutMiddleware(t *testing.T) {
-	slow := dispatch.HandlerFunc(func(ctx context.Context, _ *events.Event) error {
-		<-ctx.Done()
-		return ctx.Err()
-	})
-	err := dispatch.Timeout(10*time.Millisecond)(slow).Handle(context.Background(), &events.Event{})
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.False(t, dispatch.IsPermanent(err))
-
-	late := dispatch.HandlerFunc(func(ctx context.Context, _ *events.Event) error {
-		<-ctx.Done()
-		return nil // finished anyway
-	})
-	require.NoError(t, dispatch.Timeout(10*time.Millisecond)(late).Handle(context.Background(), &events.Event{}))
 }
 
 func TestPermanent(t *testing.T) {

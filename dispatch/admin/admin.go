@@ -7,7 +7,10 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookkit/hookkit/dispatch"
 )
@@ -90,13 +93,20 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 			err = errors.New("limit must be 1 to 1000")
 		}
 	}
+	for _, p := range []struct{ name, value string }{{"source", f.Source}, {"type", f.Type}, {"after", f.After}} {
+		if err == nil {
+			err = filterText(p.name, p.value)
+		}
+	}
 	if err != nil {
 		answer(w, http.StatusBadRequest, map[string]string{"error": "bad query: " + err.Error()})
 		return
 	}
 	page, err := h.cfg.Store.List(r.Context(), f)
 	if errors.Is(err, dispatch.ErrInvalidConfig) {
-		answer(w, http.StatusBadRequest, map[string]string{"error": "bad cursor"})
+		// What the store could not compare: a cursor not its own, a
+		// filter its database refuses.
+		answer(w, http.StatusBadRequest, map[string]string{"error": "bad cursor or filter"})
 		return
 	}
 	if err != nil {
@@ -108,6 +118,22 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		letters = []dispatch.DeadLetter{}
 	}
 	answer(w, http.StatusOK, map[string]any{"dead_letters": letters, "next": page.Next})
+}
+
+// filterText refuses, as events.Event.Validate refuses in IDs, what no
+// event's source or type holds and a database may refuse to compare (a
+// NUL, which PostgreSQL rejects): invalid UTF-8, control characters, or
+// more than a kilobyte. A bad query is a 400, never a store "unavailable".
+func filterText(name, value string) error {
+	switch {
+	case len(value) > 1024:
+		return fmt.Errorf("%s is %d bytes, limit 1024", name, len(value))
+	case !utf8.ValidString(value):
+		return fmt.Errorf("%s is not valid UTF-8", name)
+	case strings.ContainsFunc(value, unicode.IsControl):
+		return fmt.Errorf("%s holds a control character", name)
+	}
+	return nil
 }
 
 func queryTime(s string) (time.Time, error) {

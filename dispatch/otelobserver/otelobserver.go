@@ -38,6 +38,10 @@ const (
 	AttemptNumberKey = attribute.Key("hookkit.attempt.number") // spans only
 	QueueKey         = attribute.Key("hookkit.queue")
 	QueueStateKey    = attribute.Key("hookkit.queue.state")
+	// SenderGoneKey is true on a delivery whose sender had hung up before
+	// its answer (dispatch.Delivery.SenderGone): a 200 no one received.
+	// Absent otherwise.
+	SenderGoneKey = attribute.Key("hookkit.sender_gone")
 )
 
 // Config configures an Observer. The zero value uses the global providers
@@ -257,7 +261,7 @@ func method(m string) attribute.KeyValue {
 // EndDelivery ends the delivery's span and records its metrics.
 func (o *Observer) EndDelivery(ctx context.Context, d *dispatch.Delivery) {
 	typ := o.eventType(d.EventType, d.Route)
-	attrs := make([]attribute.KeyValue, 0, 4)
+	attrs := make([]attribute.KeyValue, 0, 5)
 	if d.EventSource != "" {
 		attrs = append(attrs, SourceKey.String(d.EventSource))
 	}
@@ -265,6 +269,9 @@ func (o *Observer) EndDelivery(ctx context.Context, d *dispatch.Delivery) {
 		attrs = append(attrs, EventTypeKey.String(typ))
 	}
 	attrs = append(attrs, OutcomeKey.String(d.Outcome.String()))
+	if d.SenderGone {
+		attrs = append(attrs, SenderGoneKey.Bool(true))
+	}
 
 	span := trace.SpanFromContext(ctx)
 	span.SetAttributes(semconv.HTTPResponseStatusCode(d.Status))

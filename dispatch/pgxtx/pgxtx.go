@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
@@ -96,6 +97,23 @@ func (t Transactor) Begin(ctx context.Context) (pgx.Tx, error) {
 		return nil, fmt.Errorf("pgxtx: Transactor on a nil database: %w", dispatch.ErrInvalidConfig)
 	}
 	return t.db.Begin(ctx)
+}
+
+// MaxConns returns how many connections the Transactor's database opens at
+// most: a pgxpool.Pool's MaxConns, 1 for a *pgx.Conn, 0 when it cannot tell.
+// dispatch/riverqueue reads it to check, as its workers start, that the pool
+// can serve them and its acknowledgements at once.
+func (t Transactor) MaxConns() int {
+	switch db := t.db.(type) {
+	case *pgxpool.Pool:
+		if db == nil {
+			return 0
+		}
+		return int(db.Stat().MaxConns())
+	case *pgx.Conn:
+		return 1
+	}
+	return 0
 }
 
 // End commits tx, or rolls it back.

@@ -6,13 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
 )
 
@@ -56,54 +61,141 @@ func (d *deadLetters[TTx]) params(f dispatch.DeadLetterFilter) *river.JobListPar
 	return p
 }
 
+// listed is one dead job as a listing reads it: what its row says of it,
+// not its arguments' body and headers.
+type listed struct {
+	ID        int64   `json:"id"`
+	State     string  `json:"state"`
+	Attempt   int     `json:"attempt"`
+	Finalized int64   `json:"finalized"` // Unix microseconds
+	Key       string  `json:"key"`
+	Source    string  `json:"source"`
+	EventID   string  `json:"event_id"`
+	Type      string  `json:"type"`
+	Time      *string `json:"time"`
+	Error     *string `json:"error"`
+}
+
+// listSQL selects, as one JSON array (River's executor reads one row), a
+// page of the queue's dead jobs without their arguments' body and headers:
+// the fields a listing shows, read from the row in the database. A job is
+// a megabyte when its body is; a listing of a thousand must not be a
+// gigabyte in the host.
+func (d *deadLetters[TTx]) listSQL() string {
+	job := d.table()
+	if d.driver.DatabaseName() == "sqlite" {
+		return `SELECT coalesce(json_group_array(json_object('id', id, 'state', state, 'attempt', attempt,
+	'finalized', CAST(round(unixepoch(finalized_at, 'subsec') * 1000) AS INTEGER) * 1000,
+	'key', args->>'key', 'source', args->>'source', 'event_id', args->>'id', 'type', args->>'type', 'time', args->>'time',
+	'error', json_extract(errors, '$[#-1].error'))), '[]')
+FROM (SELECT * FROM ` + job + ` WHERE kind = $1 AND queue = $2 AND state IN ('discarded', 'cancelled')
+	AND ($3 = '' OR args->>'source' = $3) AND ($4 = '' OR args->>'type' = $4)
+	AND finalized_at >= $5 AND finalized_at < $6 AND (finalized_at > $7 OR (finalized_at = $7 AND id > $8))
+	ORDER BY finalized_at, id LIMIT $9)`
+	}
+	return `SELECT coalesce(json_agg(json_build_object('id', id, 'state', state, 'attempt', attempt,
+	'finalized', (extract(epoch FROM finalized_at) * 1000000)::bigint,
+	'key', args->>'key', 'source', args->>'source', 'event_id', args->>'id', 'type', args->>'type', 'time', args->>'time',
+	'error', errors[array_length(errors, 1)]->>'error') ORDER BY finalized_at, id), '[]')::text
+FROM (SELECT * FROM ` + job + ` WHERE kind = $1 AND queue = $2 AND state IN ('discarded', 'cancelled')
+	AND ($3 = '' OR args->>'source' = $3) AND ($4 = '' OR args->>'type' = $4)
+	AND finalized_at >= $5 AND finalized_at < $6 AND (finalized_at > $7 OR (finalized_at = $7 AND id > $8))
+	ORDER BY finalized_at, id LIMIT $9) page`
+}
+
+// timeArg is t as the database compares finalized_at: River's SQLite text,
+// or a timestamptz.
+func (d *deadLetters[TTx]) timeArg(t time.Time) any {
+	if d.driver.DatabaseName() == "sqlite" {
+		return sqliteTime(t)
+	}
+	return t
+}
+
 // List implements dispatch.DeadLetterStore: a page of the dead letters f
-// selects (by source, type, when they died), oldest first. The cursor is
-// River's own (river.JobListCursor).
+// selects (by source, type, when they died), oldest first, without their
+// bodies, payloads and headers (Get has them). The cursor is the last
+// letter's time, in Unix microseconds, and its job's ID. A filter or
+// cursor the database could not compare (invalid UTF-8, a control
+// character such as NUL) is an error wrapping dispatch.ErrInvalidConfig.
 func (d *deadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
+	for _, text := range []struct{ name, value string }{{"source", f.Source}, {"type", f.Type}} {
+		if err := filterText(text.name, text.value); err != nil {
+			return dispatch.DeadLetterPage{}, err
+		}
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = dispatch.DefaultDeadLetterLimit
 	}
-	params := d.params(f)
+	since, until := f.Since, f.Until
+	if since.IsZero() {
+		since = time.Unix(0, 0)
+	}
+	if until.IsZero() {
+		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	after, afterID := since.Add(-time.Microsecond), int64(0)
 	if f.After != "" {
-		var cursor river.JobListCursor
-		if err := cursor.UnmarshalText([]byte(f.After)); err != nil {
-			return dispatch.DeadLetterPage{}, fmt.Errorf("riverqueue: dead letters cursor: %w: %w", err, dispatch.ErrInvalidConfig)
+		micros, id, ok := strings.Cut(f.After, ":")
+		n, err1 := strconv.ParseInt(micros, 10, 64)
+		m, err2 := strconv.ParseInt(id, 10, 64)
+		if !ok || err1 != nil || err2 != nil {
+			return dispatch.DeadLetterPage{}, fmt.Errorf("riverqueue: dead letters cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidConfig)
 		}
-		params = params.After(&cursor)
+		after, afterID = time.UnixMicro(n), m
 	}
-	// Each batch asks for what the page still lacks, so a full page ends
-	// where a batch does, and River's cursor of that batch continues it.
-	// (A full last page gets a Next whose page is empty.)
+	var text string
+	err := d.driver.GetExecutor().QueryRow(ctx, d.listSQL(), Kind, d.queue, f.Source, f.Type,
+		d.timeArg(since), d.timeArg(until), d.timeArg(after), afterID, limit+1).Scan(&text)
+	if err != nil {
+		return dispatch.DeadLetterPage{}, fmt.Errorf("riverqueue: list dead letters: %w", err)
+	}
+	var rows []listed
+	if err := json.Unmarshal([]byte(text), &rows); err != nil {
+		return dispatch.DeadLetterPage{}, fmt.Errorf("riverqueue: list dead letters: %w", err)
+	}
 	var page dispatch.DeadLetterPage
-	for {
-		res, err := d.client.JobList(ctx, params.First(min(limit-len(page.Letters), 10_000)))
-		if err != nil {
-			return page, fmt.Errorf("riverqueue: list dead letters: %w", err)
+	for i, row := range rows {
+		if i == limit {
+			last := rows[limit-1]
+			page.Next = strconv.FormatInt(last.Finalized, 10) + ":" + strconv.FormatInt(last.ID, 10)
+			break
 		}
-		for _, job := range res.Jobs {
-			dl, tombstone, err := deadLetterOf(job)
-			if err != nil {
-				return page, err
-			}
-			if tombstone || (!f.Since.IsZero() && dl.At.Before(f.Since)) || (!f.Until.IsZero() && !dl.At.Before(f.Until)) {
-				continue
-			}
-			page.Letters = append(page.Letters, dl)
-		}
-		if res.LastCursor == nil || len(res.Jobs) == 0 {
-			return page, nil
-		}
-		if len(page.Letters) == limit {
-			text, err := res.LastCursor.MarshalText()
-			if err != nil {
-				return page, fmt.Errorf("riverqueue: dead letters cursor: %w", err)
-			}
-			page.Next = string(text)
-			return page, nil
-		}
-		params = params.After(res.LastCursor)
+		page.Letters = append(page.Letters, row.deadLetter())
 	}
+	return page, nil
+}
+
+func (l listed) deadLetter() dispatch.DeadLetter {
+	e := &events.Event{Source: l.Source, ID: l.EventID, Type: l.Type}
+	if l.Time != nil {
+		e.Time, _ = time.Parse(time.RFC3339Nano, *l.Time)
+	}
+	dl := dispatch.DeadLetter{Event: e, Attempts: l.Attempt, At: time.UnixMicro(l.Finalized),
+		Ref: fmt.Sprintf("river job %d (%s)", l.ID, l.State), Err: errors.New(l.State)}
+	if l.Error != nil {
+		dl.Err = errors.New(*l.Error)
+	}
+	return dl
+}
+
+// filterText checks a listing's filter text as events.Event.Validate
+// checks IDs: valid UTF-8 without control characters (PostgreSQL refuses a
+// NUL outright), and short, since it is compared with an event's source or
+// type. The error wraps dispatch.ErrInvalidConfig: a bad request, not a
+// store that could not answer.
+func filterText(name, text string) error {
+	const limit = 1024
+	switch {
+	case len(text) > limit:
+		return fmt.Errorf("riverqueue: dead letters %s filter is %d bytes, limit %d: %w", name, len(text), limit, dispatch.ErrInvalidConfig)
+	case !utf8.ValidString(text):
+		return fmt.Errorf("riverqueue: dead letters %s filter is not valid UTF-8: %w", name, dispatch.ErrInvalidConfig)
+	case strings.ContainsFunc(text, unicode.IsControl):
+		return fmt.Errorf("riverqueue: dead letters %s filter holds a control character: %w", name, dispatch.ErrInvalidConfig)
+	}
+	return nil
 }
 
 // Get implements dispatch.DeadLetterStore.
@@ -230,6 +322,11 @@ func (d *deadLetters[TTx]) table() string {
 }
 
 func (d *deadLetters[TTx]) find(ctx context.Context, key string) (*rivertype.JobRow, error) {
+	if filterText("key", key) != nil {
+		// No event with such a key is ever queued (events.Event.Validate),
+		// and PostgreSQL would refuse to compare it.
+		return nil, fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+	}
 	res, err := d.client.JobList(ctx, d.params(dispatch.DeadLetterFilter{}).
 		Where("args->>'key' = @key", river.NamedArgs{"key": key}).First(1))
 	if err != nil {

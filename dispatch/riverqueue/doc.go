@@ -34,7 +34,19 @@
 // Acknowledgements that arrive while one is being written share the next
 // transaction: one multi-row insert, one commit, and each delivery of the
 // batch is answered after it (200 queued, 200 duplicate, or 503 for all of
-// them if the transaction fails). A lone delivery is written at once; under
+// them if the database could not answer). One delivery never fails
+// another: each job's arguments are encoded and checked before it joins a
+// batch (a time JSON cannot hold, a NUL PostgreSQL cannot store: 400 at
+// once, and logged), and a batch the database still refuses for a row's
+// data (PostgreSQL's data exceptions, SQLite's constraint and type errors,
+// told by their codes) is split until that row is alone, answered 400,
+// and every other delivery answered for itself. A delivery whose deadline
+// (dispatch.WithTimeout) passes while it waits for a batch is withdrawn
+// and answered 503, having done nothing; one whose batch is being written
+// is answered with what it did. A duplicate of an event whose job is
+// running never waits for that job's handler: the attempt holds its job's
+// row with the weakest lock that keeps the sweep off it (see Shutdown and
+// crashes), which River's unique insert does not wait for. A lone delivery is written at once; under
 // load batches grow by themselves ([Config.BatchSize], BatchWait,
 // BatchFlushers). Measured here with 16 senders over loopback HTTP on two
 // cores (BenchmarkGroupCommit): on SQLite 3,581 acknowledgements per
@@ -74,6 +86,26 @@
 // included — waits for it (up to the connection's busy timeout, then 503).
 // Keep handlers on SQLite short; put slow ones on PostgreSQL, whose row
 // locks let acknowledgements and other handlers go on.
+//
+// # Connections
+//
+// A process that runs the queue's workers holds, at once: one connection
+// per worker (an attempt's transaction lasts as long as its handler), one
+// per batch of acknowledgements being written ([Config.BatchFlushers]: 2
+// on PostgreSQL, 1 on SQLite), one for River's notifier on PostgreSQL
+// (LISTEN holds it), and one for what takes a connection briefly (River's
+// fetches, completer, leader election and maintenance, hookkit's sweep).
+// Its pool needs MaxWorkers + BatchFlushers + 2 connections on PostgreSQL,
+// + 1 on SQLite: 14 and 12 with the defaults (pgxpool's own default is 4
+// connections on 2 cores). A smaller pool makes acknowledgements wait for
+// handlers to end, and the Endpoint's deadline then answers them 503. Start
+// learns the pool's size from the Transactor (sqltx.Transactor and
+// pgxtx.Transactor report database/sql's SetMaxOpenConns and pgxpool's
+// MaxConns) and logs a warning when it is smaller, or refuses to start
+// with [Config.RefuseSmallPool]. Size pgxpool with pool_max_conns in its
+// URL, or pgxpool.Config.MaxConns. A process that only acknowledges
+// (no Start) needs BatchFlushers + 1. The host's own queries on the same
+// pool come on top.
 //
 // # Shutdown and crashes
 //
@@ -124,6 +156,9 @@
 //
 // On SQLite, acknowledgements stall (then 503) while a handler runs: see
 // Workers above; keep handlers on SQLite short, or use PostgreSQL.
+//
+// Acknowledgements are slow or answered 503 under load while handlers run:
+// the pool is smaller than Connections above says; Start logged a warning.
 //
 // A job comes back after its process died: that is River's rescuer, which
 // retries a job left running by a dead process after [Config.RescueAfter]

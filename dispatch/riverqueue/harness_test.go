@@ -138,9 +138,7 @@ func sqliteBackend(t *testing.T) backend {
 			return n
 		},
 		deadLetters: func(t *testing.T, q queue) []dispatch.DeadLetter {
-			dls, err := q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
-			require.NoError(t, err)
-			return dls.Letters
+			return wholeLetters(t, q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters())
 		},
 		retry: func(t *testing.T, q queue, key string) error {
 			return q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().Rerun(ctx, nil, key)
@@ -235,9 +233,7 @@ func postgresBackend(t *testing.T) backend {
 			return n
 		},
 		deadLetters: func(t *testing.T, q queue) []dispatch.DeadLetter {
-			dls, err := q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
-			require.NoError(t, err)
-			return dls.Letters
+			return wholeLetters(t, q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters())
 		},
 		retry: func(t *testing.T, q queue, key string) error {
 			return q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().Rerun(ctx, nil, key)
@@ -318,6 +314,18 @@ func scanStrings(t *testing.T, next func() bool, scan func(...any) error, closeR
 		out = append(out, s)
 	}
 	return out
+}
+
+// wholeLetters lists the store's dead letters, each whole, as Get returns
+// it (a listing reads no body).
+func wholeLetters(t *testing.T, s dispatch.DeadLetterStore) []dispatch.DeadLetter {
+	page, err := s.List(ctx, dispatch.DeadLetterFilter{})
+	require.NoError(t, err)
+	for i, dl := range page.Letters {
+		page.Letters[i], err = s.Get(ctx, dl.Event.Key())
+		require.NoError(t, err)
+	}
+	return page.Letters
 }
 
 // deliverWith delivers b signed, with extra headers set.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,7 +94,11 @@ type Config struct {
 	// Jitter spreads each delay by up to this fraction either way (default
 	// 0.1; negative for none), so failures do not retry in step.
 	Jitter float64
-	// Timeout bounds one attempt (default DefaultTimeout).
+	// Timeout bounds one attempt of a worker (default DefaultTimeout). It
+	// is not the Endpoint's dispatch.WithTimeout, the deadline of a
+	// delivery, which bounds the wait for its acknowledgement before the
+	// sender is answered: an attempt runs after the 200, when no sender
+	// waits, and may take as long as the handler's work needs.
 	Timeout time.Duration
 	// RescueAfter is how long a job whose process died stays running
 	// before River's rescuer retries it (default Timeout plus a minute; it
@@ -140,6 +145,11 @@ type Config struct {
 	// DefaultBatchFlushers on PostgreSQL, 1 on SQLite, whose one writer
 	// would only queue them).
 	BatchFlushers int
+	// RefuseSmallPool makes Start refuse to start (an error wrapping
+	// dispatch.ErrInvalidConfig) when the Transactor's pool has fewer
+	// connections than the queue needs (see "Connections" in the package
+	// doc), instead of logging a warning and starting.
+	RefuseSmallPool bool
 	// River is the host's own River configuration (its workers, queues,
 	// logger...), if the host runs its own jobs on the same client. It is
 	// copied, and its settings stay the host's: hookkit adds its worker
@@ -293,7 +303,7 @@ func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs Transacto
 		return nil, err
 	}
 	q := &Queue[TDriver, TTx]{driver: driver, txs: txs, router: r, cfg: cfg}
-	q.batch = &batcher{insert: q.insertBatch, size: cfg.BatchSize, wait: cfg.BatchWait, flushers: cfg.BatchFlushers}
+	q.batch = &batcher{insert: q.insertBatch, refused: q.refused, size: cfg.BatchSize, wait: cfg.BatchWait, flushers: cfg.BatchFlushers}
 	if q.batch.flushers == 0 {
 		// SQLite writes one transaction at a time: batches written at
 		// once would only queue for its lock. PostgreSQL commits several
@@ -458,6 +468,9 @@ func migrationLockKey(schema string) int64 {
 // running handlers finish, rather than have River cancel them the moment the
 // signal arrives.
 func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
+	if err := q.checkPool(ctx); err != nil {
+		return err
+	}
 	q.batch.mu.Lock()
 	q.batch.closed = false // a queue stopped and started again acknowledges again
 	q.batch.mu.Unlock()
@@ -465,6 +478,43 @@ func (q *Queue[TDriver, TTx]) Start(ctx context.Context) error {
 		return err
 	}
 	q.startSweeping(context.WithoutCancel(ctx))
+	return nil
+}
+
+// poolNeeded is how many connections a process that runs the queue's
+// workers needs so that no acknowledgement waits for a handler to end (see
+// "Connections" in the package doc): one per worker (an attempt holds its
+// transaction for the handler's whole run), one per batch written at once,
+// one for what holds no connection for long (River's fetches, completer,
+// leader election and maintenance, the sweep, SQLite's notification
+// polling) and, on PostgreSQL, the connection River's notifier holds for
+// LISTEN.
+func (q *Queue[TDriver, TTx]) poolNeeded() int {
+	n := q.cfg.MaxWorkers + q.batch.flushers + 1
+	if !q.sqlite() {
+		n++
+	}
+	return n
+}
+
+// checkPool warns, or refuses with Config.RefuseSmallPool, when the
+// Transactor says its pool is smaller than poolNeeded.
+func (q *Queue[TDriver, TTx]) checkPool(ctx context.Context) error {
+	sized, ok := any(q.txs).(interface{ MaxConns() int })
+	if !ok {
+		return nil
+	}
+	have, need := sized.MaxConns(), q.poolNeeded()
+	if have <= 0 || have >= need {
+		return nil // no limit, or enough
+	}
+	if q.cfg.RefuseSmallPool {
+		return fmt.Errorf("riverqueue: the pool has %d connections, the queue needs %d (%d workers, %d batch flushers, River's own): "+
+			"raise the pool's size or lower Config.MaxWorkers: %w", have, need, q.cfg.MaxWorkers, q.batch.flushers, dispatch.ErrInvalidConfig)
+	}
+	q.cfg.Logger.LogAttrs(ctx, slog.LevelWarn,
+		"riverqueue: the pool has fewer connections than the queue needs: acknowledgements will wait for handlers to end; raise the pool's size or lower Config.MaxWorkers",
+		slog.Int("pool", have), slog.Int("needed", need), slog.Int("workers", q.cfg.MaxWorkers), slog.Int("batch_flushers", q.batch.flushers))
 	return nil
 }
 
@@ -497,30 +547,59 @@ func (q *Queue[TDriver, TTx]) Stop(ctx context.Context) error {
 // Accept implements dispatch.Acceptor: the event's job is inserted, in a
 // batch with the acknowledgements that arrive meanwhile (Config.BatchSize),
 // and committed before it returns. A duplicate of an event whose job River
-// still keeps is OutcomeDuplicate, without a second job; a batch that
-// fails is OutcomeUnavailable (503) for every delivery in it, and so is a
-// delivery whose context ends first (the Endpoint's Shutdown deadline): a
-// job committed meanwhile is a duplicate when the sender retries.
+// still keeps is OutcomeDuplicate, without a second job. An event that
+// cannot be stored (a time JSON cannot hold, a string the database
+// refuses) is OutcomeMalformed (400), alone: it is checked before it joins
+// a batch, and a batch the database still refuses is split until each of
+// its deliveries is answered for itself. A batch that fails for any other
+// reason is OutcomeUnavailable (503) for every delivery in it. A delivery
+// whose context ends (its deadline, the Endpoint's Shutdown) before its
+// batch is written is withdrawn from it and answered OutcomeUnavailable,
+// having done nothing; one whose batch is being written waits for it.
 func (q *Queue[TDriver, TTx]) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
-	r := &ackRequest{key: a.Event.Key(), params: river.InsertManyParams{Args: argsOf(a.Event), InsertOpts: q.insertOpts(ctx)},
-		done: make(chan dispatch.Result, 1)}
+	params, err := q.insertParams(ctx, a.Event)
+	if err != nil {
+		return dispatch.Result{Outcome: dispatch.OutcomeMalformed, Err: err}
+	}
+	r := &ackRequest{key: a.Event.Key(), params: params, done: make(chan dispatch.Result, 1)}
+	if deadline, ok := ctx.Deadline(); ok {
+		r.deadline = deadline
+	}
 	q.batch.submit(r)
 	select {
 	case res := <-r.done:
 		return res
 	case <-ctx.Done():
-		return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("riverqueue: not committed before shutdown: %w", ctx.Err())}
+		if q.batch.withdraw(r) {
+			return dispatch.Result{Outcome: dispatch.OutcomeUnavailable,
+				Err: fmt.Errorf("riverqueue: no batch could take the event before its deadline: %w", context.Cause(ctx))}
+		}
+		return <-r.done // its batch is being written: what it did is the answer
 	}
+}
+
+// insertParams is e's job as a batch inserts it, encoded and checked.
+func (q *Queue[TDriver, TTx]) insertParams(ctx context.Context, e *events.Event) (river.InsertManyParams, error) {
+	args := argsOf(e)
+	if err := args.storable(); err != nil {
+		return river.InsertManyParams{}, err
+	}
+	return river.InsertManyParams{Args: args, InsertOpts: q.insertOpts(ctx)}, nil
 }
 
 // EnqueueTx inserts e's job in the host's transaction tx: it is queued if
 // and only if tx commits. It reports whether a job was inserted (false for
-// a duplicate of an event River still keeps).
+// a duplicate of an event River still keeps). An event that cannot be
+// stored is an error wrapping events.ErrMalformedEvent, before tx is used.
 func (q *Queue[TDriver, TTx]) EnqueueTx(ctx context.Context, tx TTx, e *events.Event) (bool, error) {
 	if err := e.Validate(); err != nil {
 		return false, err
 	}
-	res, err := q.client.InsertTx(ctx, tx, argsOf(e), q.insertOpts(ctx))
+	params, err := q.insertParams(ctx, e)
+	if err != nil {
+		return false, err
+	}
+	res, err := q.client.InsertTx(ctx, tx, params.Args, params.InsertOpts)
 	if err != nil {
 		return false, fmt.Errorf("riverqueue: enqueue %s: %w", e.Type, err)
 	}
@@ -538,6 +617,14 @@ func (q *Queue[TDriver, TTx]) insertOpts(ctx context.Context) *river.InsertOpts 
 	}
 	carrier := propagation.MapCarrier{}
 	q.cfg.Propagator.Inject(ctx, carrier)
+	for k, v := range carrier {
+		if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
+			// A host's own propagator let a NUL through, which jsonb
+			// refuses: the job goes without the (unsigned) trace context
+			// rather than not at all.
+			return opts
+		}
+	}
 	if len(carrier) > 0 {
 		opts.Metadata, _ = json.Marshal(map[string]propagation.MapCarrier{metadataKey: carrier})
 	}

@@ -22,13 +22,19 @@ import (
 // hookkit's workers tell the database instead:
 //
 //   - On PostgreSQL, each attempt's transaction (the one the handler writes
-//     in and the job completes in) first locks the job's row. A sweeper on
-//     every replica that runs workers, every SweepInterval, takes the row
-//     lock of the queue's running jobs it can (FOR UPDATE SKIP LOCKED): a
-//     live worker's lock cannot be taken, however slow its handler, and the
+//     in and the job completes in) first locks the job's row, FOR KEY
+//     SHARE. A sweeper on every replica that runs workers, every
+//     SweepInterval, takes the row lock of the queue's running jobs it can
+//     (FOR UPDATE SKIP LOCKED, which conflicts with every row lock): a live
+//     worker's lock cannot be taken, however slow its handler, and the
 //     database released a dead process's with its connection. What it
 //     takes, older than SweepGrace (the moment between River marking a job
-//     running and its worker locking it), is retried at once.
+//     running and its worker locking it), is retried at once. FOR KEY SHARE
+//     is the weakest lock that does this, and the only one that does not
+//     stop a duplicate delivery's insert: River's unique insert meets the
+//     running job's row with ON CONFLICT DO UPDATE, a no-key update, which
+//     FOR UPDATE would make wait for the whole attempt, holding its batch,
+//     and every acknowledgement behind it, for as long as the handler runs.
 //   - On SQLite, whose one writer makes row locks moot, each process
 //     records that it is alive in a liveness row, every SweepInterval and
 //     at the start of every attempt. A running job is rescued when the
@@ -118,9 +124,9 @@ ON CONFLICT (client_id) DO UPDATE SET seen_at = excluded.seen_at`, q.client.ID()
 }
 
 // holdJob starts an attempt's transaction: it locks the job's row
-// (PostgreSQL) or records this process alive (SQLite), and checks that the
-// job is still this attempt's: running, at this attempt. false means it
-// was rescued meanwhile.
+// (PostgreSQL, FOR KEY SHARE: see the top of this file) or records this
+// process alive (SQLite), and checks that the job is still this attempt's:
+// running, at this attempt. false means it was rescued meanwhile.
 func (q *Queue[TDriver, TTx]) holdJob(ctx context.Context, tx TTx, id int64, attempt int) (bool, error) {
 	exec := q.driver.UnwrapExecutor(tx)
 	var query string
@@ -130,7 +136,7 @@ func (q *Queue[TDriver, TTx]) holdJob(ctx context.Context, tx TTx, id int64, att
 		}
 		query = `SELECT count(*) FROM ` + q.table("river_job") + ` WHERE id = $1 AND attempt = $2 AND state = 'running'`
 	} else {
-		query = `SELECT count(*) FROM (SELECT 1 FROM ` + q.table("river_job") + ` WHERE id = $1 AND attempt = $2 AND state = 'running' FOR UPDATE) held`
+		query = `SELECT count(*) FROM (SELECT 1 FROM ` + q.table("river_job") + ` WHERE id = $1 AND attempt = $2 AND state = 'running' FOR KEY SHARE) held`
 	}
 	var n int
 	if err := exec.QueryRow(ctx, query, id, attempt).Scan(&n); err != nil {

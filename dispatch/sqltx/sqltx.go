@@ -124,6 +124,17 @@ func (t Transactor) Begin(ctx context.Context) (*sql.Tx, error) {
 	return t.db.BeginTx(ctx, nil)
 }
 
+// MaxConns returns how many connections the Transactor's database opens at
+// most (sql.DB.SetMaxOpenConns), 0 when it sets no limit.
+// dispatch/riverqueue reads it to check, as its workers start, that the pool
+// can serve them and its acknowledgements at once.
+func (t Transactor) MaxConns() int {
+	if t.db == nil {
+		return 0
+	}
+	return t.db.Stats().MaxOpenConnections
+}
+
 // End commits tx, or rolls it back.
 func (t Transactor) End(_ context.Context, tx *sql.Tx, commit bool) error {
 	if commit {

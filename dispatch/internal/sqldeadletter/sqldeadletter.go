@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/headers"
@@ -112,6 +114,11 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-
 
 const columns = `key, source, event_id, type, event_time, header, body, data, error, attempts, dead_at`
 
+// listed are the columns a listing reads: not the body, the payload or the
+// headers, which a listing never shows and which may be a megabyte a
+// letter (Get reads them, one letter at a time).
+const listed = `key, source, event_id, type, event_time, error, attempts, dead_at`
+
 // New returns a Store on table (DefaultTable when empty) in dialect.
 func New[Tx any](d Driver[Tx], dialect Dialect, table string) (*Store[Tx], error) {
 	if table == "" {
@@ -149,7 +156,7 @@ func New[Tx any](d Driver[Tx], dialect Dialect, table string) (*Store[Tx], error
 			put: `INSERT INTO ` + t + ` (` + columns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, dead_at = excluded.dead_at,
 	header = excluded.header, body = excluded.body, data = excluded.data, state = 'open', closed_at = NULL`,
-			list: `SELECT ` + columns + ` FROM ` + t + ` WHERE state = 'open' AND ($1 = '' OR source = $1) AND ($2 = '' OR type = $2)
+			list: `SELECT ` + listed + ` FROM ` + t + ` WHERE state = 'open' AND ($1 = '' OR source = $1) AND ($2 = '' OR type = $2)
 	AND (dead_at > $3 OR (dead_at = $3 AND key > $6)) AND dead_at < $4 ORDER BY dead_at, key LIMIT $5`,
 			get:          `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open'`,
 			getForUpdate: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = $1 AND state = 'open' FOR UPDATE`,
@@ -181,7 +188,7 @@ ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.atte
 			put: `INSERT INTO ` + t + ` (` + columns + `) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
 ON CONFLICT (key) DO UPDATE SET error = excluded.error, attempts = excluded.attempts, dead_at = excluded.dead_at,
 	header = excluded.header, body = excluded.body, data = excluded.data, state = 'open', closed_at = NULL`,
-			list: `SELECT ` + columns + ` FROM ` + t + ` WHERE state = 'open' AND (?1 = '' OR source = ?1) AND (?2 = '' OR type = ?2)
+			list: `SELECT ` + listed + ` FROM ` + t + ` WHERE state = 'open' AND (?1 = '' OR source = ?1) AND (?2 = '' OR type = ?2)
 	AND (dead_at > ?3 OR (dead_at = ?3 AND key > ?6)) AND dead_at < ?4 ORDER BY dead_at, key LIMIT ?5`,
 			get: `SELECT ` + columns + ` FROM ` + t + ` WHERE key = ?1 AND state = 'open'`,
 			// SQLite's writer holds the database from BEGIN: no row lock.
@@ -296,9 +303,19 @@ func (s *Store[Tx]) timeArg(t time.Time) any {
 }
 
 // List returns a page of the open dead letters f selects, oldest first
-// (by dead_at, then key: the index on open letters serves it). The cursor
-// is the last letter's time, in microseconds, and key.
+// (by dead_at, then key: the index on open letters serves it), without
+// their bodies, payloads and headers (Get has them). The cursor is the
+// last letter's time, in microseconds, and key. A source, type or cursor
+// the database could not compare (invalid UTF-8, a control character such
+// as NUL, which PostgreSQL refuses) is an error wrapping
+// dispatch.ErrInvalidConfig.
 func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
+	if err := filterText("source", f.Source); err != nil {
+		return dispatch.DeadLetterPage{}, err
+	}
+	if err := filterText("type", f.Type); err != nil {
+		return dispatch.DeadLetterPage{}, err
+	}
 	until := f.Until
 	if until.IsZero() {
 		until = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -315,6 +332,9 @@ func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (disp
 		if !ok || err != nil {
 			return dispatch.DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidConfig)
 		}
+		if err := filterText("cursor", key); err != nil {
+			return dispatch.DeadLetterPage{}, err
+		}
 		afterAt, afterKey = time.UnixMicro(n), key
 	}
 	limit := f.Limit
@@ -329,7 +349,7 @@ func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (disp
 		}
 		defer rows.Close()
 		for rows.Next() {
-			dl, err := s.scan(rows)
+			dl, err := s.scan(rows, false)
 			if err != nil {
 				return err
 			}
@@ -365,7 +385,12 @@ func (s *Store[Tx]) Get(ctx context.Context, key string) (dispatch.DeadLetter, e
 }
 
 func (s *Store[Tx]) one(ctx context.Context, tx Tx, query, key string) (dispatch.DeadLetter, error) {
-	dl, err := s.scan(s.d.QueryRow(ctx, tx, query, key))
+	if filterText("key", key) != nil {
+		// No event with such a key is ever stored (events.Event.Validate),
+		// and PostgreSQL would refuse to compare it.
+		return dispatch.DeadLetter{}, fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+	}
+	dl, err := s.scan(s.d.QueryRow(ctx, tx, query, key), true)
 	if errors.Is(err, ErrNoRows) {
 		return dl, fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
 	}
@@ -414,6 +439,9 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 
 // Discard closes the open dead letter of key without running it.
 func (s *Store[Tx]) Discard(ctx context.Context, key string) error {
+	if filterText("key", key) != nil {
+		return fmt.Errorf("%s: %w", logtext.Clip(key, 200), dispatch.ErrNotDeadLettered)
+	}
 	return s.inTx(ctx, "discard", func(tx Tx) error {
 		n, err := s.d.Exec(ctx, tx, s.sql.discard, key, s.timeArg(s.now()))
 		if err == nil && n == 0 {
@@ -433,8 +461,30 @@ func (s *Store[Tx]) prune(ctx context.Context, tx Tx) error {
 	return err
 }
 
-// scan reads one row of columns.
-func (s *Store[Tx]) scan(row Scanner) (dispatch.DeadLetter, error) {
+// maxFilterText bounds a filter's text: an event's key (source, ":", ID)
+// is at most a few hundred bytes.
+const maxFilterText = 1024
+
+// filterText checks a listing's filter text as events.Event.Validate checks
+// IDs: valid UTF-8 without control characters, within maxFilterText. Text
+// that fails could match no letter, and PostgreSQL refuses a NUL outright;
+// the error wraps dispatch.ErrInvalidConfig (a bad request, not a store
+// that could not answer).
+func filterText(name, text string) error {
+	switch {
+	case len(text) > maxFilterText:
+		return fmt.Errorf("dead letters: %s filter is %d bytes, limit %d: %w", name, len(text), maxFilterText, dispatch.ErrInvalidConfig)
+	case !utf8.ValidString(text):
+		return fmt.Errorf("dead letters: %s filter is not valid UTF-8: %w", name, dispatch.ErrInvalidConfig)
+	case strings.ContainsFunc(text, unicode.IsControl):
+		return fmt.Errorf("dead letters: %s filter holds a control character: %w", name, dispatch.ErrInvalidConfig)
+	}
+	return nil
+}
+
+// scan reads one row of columns, or of listed (whole false): a letter
+// without its body, payload and headers.
+func (s *Store[Tx]) scan(row Scanner, whole bool) (dispatch.DeadLetter, error) {
 	var (
 		key, header, cause string
 		e                  events.Event
@@ -443,25 +493,35 @@ func (s *Store[Tx]) scan(row Scanner) (dispatch.DeadLetter, error) {
 		at                 time.Time
 		eventMicros        sql.NullInt64
 		atMicros           int64
-		err                error
 	)
-	if s.dialect == SQLite {
-		err = row.Scan(&key, &e.Source, &e.ID, &e.Type, &eventMicros, &header, &e.Body, &e.Data, &cause, &attempts, &atMicros)
+	sqlite := s.dialect == SQLite
+	dest := []any{&key, &e.Source, &e.ID, &e.Type, &eventTime}
+	if sqlite {
+		dest[4] = &eventMicros
+	}
+	if whole {
+		dest = append(dest, &header, &e.Body, &e.Data)
+	}
+	dest = append(dest, &cause, &attempts, &at)
+	if sqlite {
+		dest[len(dest)-1] = &atMicros
+	}
+	if err := row.Scan(dest...); err != nil {
+		return dispatch.DeadLetter{}, err
+	}
+	if sqlite {
 		if eventMicros.Valid {
 			eventTime = sql.NullTime{Time: time.UnixMicro(eventMicros.Int64), Valid: true}
 		}
 		at = time.UnixMicro(atMicros)
-	} else {
-		err = row.Scan(&key, &e.Source, &e.ID, &e.Type, &eventTime, &header, &e.Body, &e.Data, &cause, &attempts, &at)
-	}
-	if err != nil {
-		return dispatch.DeadLetter{}, err
 	}
 	if eventTime.Valid {
 		e.Time = eventTime.Time
 	}
-	if err := json.Unmarshal([]byte(header), &e.Header); err != nil {
-		return dispatch.DeadLetter{}, fmt.Errorf("dead letter %s: header: %w", logtext.Clip(key, 200), err)
+	if whole {
+		if err := json.Unmarshal([]byte(header), &e.Header); err != nil {
+			return dispatch.DeadLetter{}, fmt.Errorf("dead letter %s: header: %w", logtext.Clip(key, 200), err)
+		}
 	}
 	return dispatch.DeadLetter{Event: &e, Err: errors.New(cause), Attempts: attempts, At: at}, nil
 }

@@ -44,6 +44,11 @@ type Database[Tx any] interface {
 //   - A crash at any point: the database aborts the unfinished transaction,
 //     so either nothing or everything is committed. There is no lease to
 //     wait out, and no window in which the handler could run twice.
+//   - The delivery's deadline (dispatch.WithTimeout) bounds the wait for a
+//     pool connection, the claim's row lock and the handler: a delivery
+//     that could not start its commit by then rolls back and is answered
+//     503, having done nothing. A commit that has started is not
+//     interrupted.
 //
 // The handler reaches the transaction through its context
 // (sqltx.Tx(ctx), pgxtx.Tx(ctx)); a handler that does not use it still
@@ -65,7 +70,18 @@ func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) disp
 	err = acc.Run(txctx.With(ctx, tx))
 	switch {
 	case err == nil:
-		if err := a.db.End(ctx, tx, true); err != nil {
+		if late := ctx.Err(); late != nil {
+			// The delivery's deadline (or Shutdown's) passed while the
+			// handler ran: its commit cannot start, nothing is kept, and
+			// the sender retries.
+			a.rollback(tx)
+			return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("not committed: the handler returned after the delivery's deadline: %w", late)}
+		}
+		// A commit that has started is seen through, past the deadline:
+		// the sender is answered with what it did.
+		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		defer cancel()
+		if err := a.db.End(commitCtx, tx, true); err != nil {
 			// Committed or not, the sender's retry finds out: a duplicate
 			// if it was, a first run if it was not.
 			return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("commit: %w", err)}
@@ -78,6 +94,10 @@ func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) disp
 	a.rollback(tx)
 	return dispatch.Result{Outcome: dispatch.OutcomeFailed, Err: err}
 }
+
+// commitTimeout bounds a commit, which the delivery's deadline does not
+// interrupt, and the dead letter's transaction.
+const commitTimeout = 5 * time.Second
 
 // begin opens a transaction and claims key in it; unless the claim is
 // Acquired, the transaction is already rolled back.
@@ -109,7 +129,15 @@ func claimed(state idempotency.State, err error) dispatch.Result {
 // commit together. If the key was taken meanwhile, its holder decides: a
 // duplicate delivery may have found the cause fixed and processed it.
 func (a *acceptor[Tx]) deadLetter(ctx context.Context, acc dispatch.Acceptance, cause error) dispatch.Result {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second) // even past Shutdown's deadline
+	if late := ctx.Err(); late != nil {
+		// Past the deadline, no commit starts: the sender retries, and the
+		// handler's permanent failure is dead-lettered then.
+		return dispatch.Result{Outcome: dispatch.OutcomeUnavailable,
+			Err: fmt.Errorf("dead letter not stored: the handler returned after the delivery's deadline: %w: %w", late, cause)}
+	}
+	// Begun within the deadline, the dead letter's transaction is seen
+	// through, even past it, or past Shutdown's.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	tx, state, err := a.begin(ctx, acc.Event.Key())
 	if err != nil || state != idempotency.Acquired {
