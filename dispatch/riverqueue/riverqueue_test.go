@@ -594,13 +594,14 @@ func TestDeadLettersConformance(t *testing.T) {
 				q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{5 * time.Millisecond}})
 				start(t, q)
 				var store dispatch.DeadLetterStore
+				var stats func(context.Context) (dispatch.QueueStats, error)
 				switch q := q.(type) {
 				case *riverqueue.Queue[*riversqlite.Driver, *sql.Tx]:
-					store = q.DeadLetters()
+					store, stats = q.DeadLetters(), q.Stats
 				case *riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]:
-					store = q.DeadLetters()
+					store, stats = q.DeadLetters(), q.Stats
 				}
-				return deadlettertest.Harness{Store: store, Options: []dispatch.Option{dispatch.WithAcceptor(q)}, Async: true}
+				return deadlettertest.Harness{Store: store, Options: []dispatch.Option{dispatch.WithAcceptor(q)}, Async: true, Stats: stats}
 			})
 		})
 	}
