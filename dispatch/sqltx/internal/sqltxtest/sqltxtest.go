@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
@@ -46,8 +44,12 @@ func Binding(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *te
 		newDB = sqltx.NewPostgres
 	}
 	hk, err := newDB(db, cfg)
-	require.NoError(t, err)
-	require.NoError(t, hk.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hk.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	on := txaccepttest.SQL{
 		Exec: func(ctx context.Context, query string, args ...any) error {
 			_, err := db.ExecContext(ctx, query, args...)
