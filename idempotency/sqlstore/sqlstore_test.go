@@ -3,12 +3,12 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/idempotency"
@@ -27,7 +27,9 @@ var ctx = context.Background()
 func openSQLite(t testing.TB, path string) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
 	return db
 }
@@ -35,8 +37,12 @@ func openSQLite(t testing.TB, path string) *sql.DB {
 func sqliteStore(t testing.TB, db *sql.DB, now func() time.Time) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.NewSQLite(db, sqlstore.Config{Clock: now})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -63,15 +69,21 @@ func TestSQLiteOneStatement(t *testing.T) {
 	sqliteStore(t, db, nil) // migrated
 	counting := &sqltabletest.CountingDB{DB: db}
 	s, err := sqlstore.NewSQLite(counting, sqlstore.Config{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ops := map[string]func() error{}
 	var c idempotency.Claim
 	ops["claim"] = func() (err error) { c, err = s.Claim(ctx, "k", time.Minute); return }
 	ops["complete"] = func() error { return s.Complete(ctx, "k", c.Token, time.Hour) }
 	for _, name := range []string{"claim", "complete"} {
 		before := counting.Statements.Load()
-		require.NoError(t, ops[name]())
-		assert.EqualValues(t, 1, counting.Statements.Load()-before, name)
+		if err := ops[name](); err != nil {
+			t.Fatal(err)
+		}
+		if got := counting.Statements.Load() - before; got != 1 {
+			t.Errorf("%v: got %d, want 1", name, got)
+		}
 	}
 }
 
@@ -80,35 +92,55 @@ func TestSQLitePrune(t *testing.T) {
 	s := sqliteStore(t, openSQLite(t, filepath.Join(t.TempDir(), "idem.db")), clock.Now)
 	for _, k := range []string{"a", "b"} {
 		_, err := s.Claim(ctx, k, time.Minute)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := s.Claim(ctx, "kept", time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, s.Complete(ctx, "kept", c.Token, 72*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "kept", c.Token, 72*time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	clock.Advance(time.Hour)
 	n, err := s.Prune(ctx)
-	require.NoError(t, err)
-	assert.EqualValues(t, 2, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("n: got %d, want 2", n)
+	}
 }
 
 func TestTableNames(t *testing.T) {
 	db := &sql.DB{}
 	for _, bad := range []string{"x; DROP TABLE y", `a"b`, "1abc", "a.b.c", "a-b", "a b"} {
 		_, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: bad})
-		require.ErrorIs(t, err, idempotency.ErrInvalidConfig, bad)
+		if !errors.Is(err, idempotency.ErrInvalidConfig) {
+			t.Fatalf("%v: got %v, want %v", bad, err, idempotency.ErrInvalidConfig)
+		}
 		_, err = sqlstore.NewSQLite(db, sqlstore.Config{Table: bad})
-		require.ErrorIs(t, err, idempotency.ErrInvalidConfig, bad)
+		if !errors.Is(err, idempotency.ErrInvalidConfig) {
+			t.Fatalf("%v: got %v, want %v", bad, err, idempotency.ErrInvalidConfig)
+		}
 	}
 	_, err := sqlstore.NewSQLite(db, sqlstore.Config{Table: "main.t"})
-	require.ErrorIs(t, err, idempotency.ErrInvalidConfig)
+	if !errors.Is(err, idempotency.ErrInvalidConfig) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrInvalidConfig)
+	}
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: "webhooks.idem_keys"})
-	require.NoError(t, err)
-	assert.Contains(t, s.Schema(), `CREATE TABLE IF NOT EXISTS "webhooks"."idem_keys"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Schema(); !strings.Contains(got, `CREATE TABLE IF NOT EXISTS "webhooks"."idem_keys"`) {
+		t.Errorf("s.Schema(): got %q, want it to contain %q", got, `CREATE TABLE IF NOT EXISTS "webhooks"."idem_keys"`)
+	}
 }
 
 func TestSQLiteClaimTx(t *testing.T) {
 	db := openSQLite(t, filepath.Join(t.TempDir(), "idem.db"))
-	claimtxtest.Run(t, sqltabletest.SQLHarness(sqliteStore(t, db, nil), db, false))
+	claimtxtest.Run(t, sqltabletest.SQLHarness(sqliteStore(t, db, nil), db, nil))
 }
 
 // Nobody has to call Prune: claiming prunes expired rows as it goes. 300

@@ -4,6 +4,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,8 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
@@ -27,7 +26,9 @@ var ctx = context.Background()
 func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(servicetest.ServiceURL(t, servicetest.PostgresURLEnv))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if writes != nil {
 		cfg.DialFunc = servicetest.CountingDial(writes)
 	}
@@ -42,8 +43,12 @@ func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 func postgresStore(t testing.TB, db *sql.DB, table string) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: table})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.ExecContext(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
 	return s
 }
@@ -70,25 +75,41 @@ func TestPostgresOneStatementOneRoundTrip(t *testing.T) {
 	postgresStore(t, db, table)
 	counting := &sqltabletest.CountingDB{DB: db}
 	s, err := sqlstore.NewPostgres(counting, sqlstore.Config{Table: table})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	for i := 0; i < 2; i++ { // warm up: pgx prepares each statement on first use
 		c, err := s.Claim(ctx, "warm", time.Minute)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if c.State == idempotency.Acquired {
-			require.NoError(t, s.Complete(ctx, "warm", c.Token, time.Hour))
+			if err := s.Complete(ctx, "warm", c.Token, time.Hour); err != nil {
+				t.Fatal(err)
+			}
 		}
 		c, err = s.Claim(ctx, "warm-release", time.Minute)
-		require.NoError(t, err)
-		require.NoError(t, s.Release(ctx, "warm-release", c.Token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, "warm-release", c.Token); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	check := func(name string, op func() error) {
 		t.Helper()
 		w, st := writes.Load(), counting.Statements.Load()
-		require.NoError(t, op(), name)
-		assert.EqualValues(t, 1, counting.Statements.Load()-st, "%s: statements", name)
-		assert.EqualValues(t, 1, writes.Load()-w, "%s: round trips", name)
+		if err := op(); err != nil {
+			t.Fatalf("%v: %v", name, err)
+		}
+		if got := counting.Statements.Load() - st; got != 1 {
+			t.Errorf("%s: statements: got %d, want 1", name, got)
+		}
+		if got := writes.Load() - w; got != 1 {
+			t.Errorf("%s: round trips: got %d, want 1", name, got)
+		}
 	}
 	var c idempotency.Claim
 	check("Claim (acquired)", func() (err error) { c, err = s.Claim(ctx, "k", time.Minute); return })
@@ -103,28 +124,48 @@ func TestPostgresUsesServerClock(t *testing.T) {
 	db := openPostgres(t, nil)
 	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	var serverNow time.Time
-	require.NoError(t, db.QueryRowContext(ctx, "SELECT now()").Scan(&serverNow))
+	if err := db.QueryRowContext(ctx, "SELECT now()").Scan(&serverNow); err != nil {
+		t.Fatal(err)
+	}
 	c, err := s.Claim(ctx, "k", 90*time.Second)
-	require.NoError(t, err)
-	assert.WithinDuration(t, serverNow.Add(90*time.Second), c.Expires, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.Expires.Sub(serverNow.Add(90 * time.Second)); d < -2*time.Second || d > 2*time.Second {
+		t.Errorf("c.Expires: got %v, want within %v of %v", c.Expires, 2*time.Second, serverNow.Add(90*time.Second))
+	}
 
 	_, err = sqlstore.NewPostgres(db, sqlstore.Config{Clock: time.Now})
-	require.ErrorIs(t, err, idempotency.ErrInvalidConfig, "a client clock would let skewed replicas disagree")
+	if !errors.Is(err, idempotency.ErrInvalidConfig) {
+		t.Fatalf("a client clock would let skewed replicas disagree: got %v, want %v", err, idempotency.ErrInvalidConfig)
+	}
 }
 
 func TestPostgresSchemaQualifiedTable(t *testing.T) {
 	db := openPostgres(t, nil)
 	schema := servicetest.RandomName("hookkit_schema_")
 	_, err := db.ExecContext(ctx, `CREATE SCHEMA "`+schema+`"`)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.ExecContext(ctx, `DROP SCHEMA "`+schema+`" CASCADE`) })
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: schema + ".idempotency"})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(ctx))
-	require.NoError(t, s.Migrate(ctx), "Migrate is idempotent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate is idempotent: %v", err)
+	}
 	c, err := s.Claim(ctx, "k", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Acquired, c.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Acquired {
+		t.Errorf("c.State: got %v, want %v", c.State, idempotency.Acquired)
+	}
 }
 
 func TestPostgresPrune(t *testing.T) {
@@ -132,36 +173,64 @@ func TestPostgresPrune(t *testing.T) {
 	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	for _, k := range []string{"a", "b", "c"} {
 		_, err := s.Claim(ctx, k, 100*time.Millisecond)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := s.Claim(ctx, "kept", time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, s.Complete(ctx, "kept", c.Token, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "kept", c.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(300 * time.Millisecond)
 	n, err := s.Prune(ctx)
-	require.NoError(t, err)
-	assert.EqualValues(t, 3, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3 {
+		t.Errorf("n: got %d, want 3", n)
+	}
 	again, err := s.Claim(ctx, "kept", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Completed, again.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State != idempotency.Completed {
+		t.Errorf("again.State: got %v, want %v", again.State, idempotency.Completed)
+	}
 }
 
 func TestPostgresUnavailable(t *testing.T) {
 	db := stdlib.OpenDB(mustPgConfig(t, "postgres://nobody@127.0.0.1:1/none?connect_timeout=1"))
 	defer db.Close()
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := s.Claim(ctx, "k", time.Minute)
-	require.ErrorIs(t, err, idempotency.ErrUnavailable)
-	assert.NotEqual(t, idempotency.Acquired, c.State)
-	require.ErrorIs(t, s.Complete(ctx, "k", "t", time.Hour), idempotency.ErrUnavailable)
-	require.ErrorIs(t, s.Release(ctx, "k", "t"), idempotency.ErrUnavailable)
-	require.ErrorIs(t, s.Migrate(ctx), idempotency.ErrUnavailable)
+	if !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
+	if c.State == idempotency.Acquired {
+		t.Errorf("c.State: got %v, want anything else", c.State)
+	}
+	if err := s.Complete(ctx, "k", "t", time.Hour); !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("s.Complete(ctx, \"k\", \"t\", time.Hour): got %v, want %v", err, idempotency.ErrUnavailable)
+	}
+	if err := s.Release(ctx, "k", "t"); !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("s.Release(ctx, \"k\", \"t\"): got %v, want %v", err, idempotency.ErrUnavailable)
+	}
+	if err := s.Migrate(ctx); !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("s.Migrate(ctx): got %v, want %v", err, idempotency.ErrUnavailable)
+	}
 }
 
 func mustPgConfig(t *testing.T, url string) pgx.ConnConfig {
 	cfg, err := pgx.ParseConfig(url)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return *cfg
 }
 
@@ -180,34 +249,55 @@ func TestPostgresMigrateConcurrently(t *testing.T) {
 func TestPostgresErrorsKeepTheDriverError(t *testing.T) {
 	db := openPostgres(t, nil)
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: servicetest.RandomName("hookkit_never_created_")})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = s.Claim(ctx, "k", time.Minute)
-	require.ErrorIs(t, err, idempotency.ErrUnavailable)
+	if !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
 	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, "42P01", pgErr.Code, "undefined_table")
+	if !errors.As(err, &pgErr) {
+		t.Fatalf("err: got %v, want a %T", err, pgErr)
+	}
+	if pgErr.Code != "42P01" {
+		t.Errorf("undefined_table: got %q, want %q", pgErr.Code, "42P01")
+	}
 }
 
 func TestPostgresClaimTx(t *testing.T) {
 	db := openPostgres(t, nil)
-	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
-	claimtxtest.Run(t, sqltabletest.SQLHarness(s, db, true))
+	table := servicetest.RandomName("hookkit_test_")
+	s := postgresStore(t, db, table)
+	claimtxtest.Run(t, sqltabletest.SQLHarness(s, db, sqltabletest.SQLWaiting(db, table)))
 }
 
 func TestPostgresClaimTxRestoresLockTimeout(t *testing.T) {
 	db := openPostgres(t, nil)
 	s := postgresStore(t, db, servicetest.RandomName("hookkit_test_"))
 	tx, err := db.BeginTx(ctx, nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer tx.Rollback()
 	_, err = tx.ExecContext(ctx, `SET LOCAL lock_timeout = '7s'`)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	state, err := s.ClaimTx(ctx, tx, "k", time.Hour, 250*time.Millisecond)
-	require.NoError(t, err)
-	require.Equal(t, idempotency.Acquired, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if state != idempotency.Acquired {
+		t.Fatalf("state: got %v, want %v", state, idempotency.Acquired)
+	}
 	var after string
-	require.NoError(t, tx.QueryRowContext(ctx, `SHOW lock_timeout`).Scan(&after))
-	assert.Equal(t, "7s", after)
+	if err := tx.QueryRowContext(ctx, `SHOW lock_timeout`).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after != "7s" {
+		t.Errorf("after: got %q, want %q", after, "7s")
+	}
 }
 
 // Nobody has to call Prune: claiming prunes expired rows as it goes.
