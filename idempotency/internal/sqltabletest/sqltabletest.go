@@ -1,6 +1,6 @@
 // Package sqltabletest is what the SQL idempotency stores' tests share,
-// across the modules they live in: sqlstore on SQLite (core module),
-// sqlstore on PostgreSQL (idempotency/sqlstore/postgres) and pgxstore. It
+// across the modules they live in: sqlstore on SQLite and PostgreSQL
+// (idempotency/sqlstore/drivertest) and pgxstore. It
 // holds the checks of a keys table that do not depend on the driver, and
 // the ClaimTx harness of a database/sql store.
 package sqltabletest

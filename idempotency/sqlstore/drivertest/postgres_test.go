@@ -1,5 +1,5 @@
 // sqlstore's tests on PostgreSQL, through pgx's database/sql driver.
-package postgres_test
+package drivertest_test
 
 import (
 	"context"
@@ -23,6 +23,8 @@ import (
 
 var ctx = context.Background()
 
+// openPostgres opens the test database, counting writes into writes when
+// it is not nil; skipped (failed in CI) when PostgreSQL is absent.
 func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(servicetest.ServiceURL(t, servicetest.PostgresURLEnv))
@@ -40,6 +42,8 @@ func openPostgres(t testing.TB, writes *atomic.Int64) *sql.DB {
 	return db
 }
 
+// postgresStore returns a migrated store on a table of its own, dropped
+// when the test ends.
 func postgresStore(t testing.TB, db *sql.DB, table string) *sqlstore.Store {
 	t.Helper()
 	s, err := sqlstore.NewPostgres(db, sqlstore.Config{Table: table})

@@ -1,4 +1,4 @@
-package postgres_test
+package drivertest_test
 
 import (
 	"testing"
