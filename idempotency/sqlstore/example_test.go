@@ -45,8 +45,9 @@ func ExampleNewSQLite() {
 	if err := store.Complete(ctx, "stripe:evt_1", c.Token, idempotency.DefaultKeep); err != nil {
 		log.Fatal(err)
 	}
-	again, _ := store.Claim(ctx, "stripe:evt_1", time.Minute) // the sender's retry
-	fmt.Println(again.State)                                  // completed
+	// The sender's retry:
+	again, _ := store.Claim(ctx, "stripe:evt_1", time.Minute)
+	fmt.Println(again.State) // completed
 }
 
 // On PostgreSQL, with the host's database/sql driver registered (pgx's
