@@ -1,7 +1,6 @@
-// Package sqltxtest is what dispatch/sqltx's tests share between the core
-// module (SQLite) and dispatch/sqltx/postgres (PostgreSQL, through pgx):
-// the accept-step suite's Binding on a database, and the accept steps'
-// benchmark.
+// Package sqltxtest is what dispatch/sqltx's tests on SQLite and on
+// PostgreSQL (dispatch/sqltx/drivertest) share: the accept-step suite's
+// Binding on a database, and the accept steps' benchmark.
 package sqltxtest
 
 import (

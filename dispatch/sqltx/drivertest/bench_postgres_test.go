@@ -1,4 +1,4 @@
-package postgres_test
+package drivertest_test
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
-// BenchmarkAcceptSteps compares the default and the transactional accept step on
+// BenchmarkPostgresAcceptSteps compares the default and the transactional accept step on
 // PostgreSQL: events per second and commits per event.
-func BenchmarkAcceptSteps(b *testing.B) {
+func BenchmarkPostgresAcceptSteps(b *testing.B) {
 	sqltxtest.BenchmarkAcceptSteps(b, sqltxtest.Database{Name: "postgres", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
 		db, err := sql.Open("pgx", servicetest.ServiceURL(b, servicetest.PostgresURLEnv))
 		if err != nil {
@@ -33,9 +33,9 @@ func BenchmarkAcceptSteps(b *testing.B) {
 	}})
 }
 
-// BenchmarkListDeadLetters: a page of 100 of 10,000 dead letters on
+// BenchmarkPostgresListDeadLetters: a page of 100 of 10,000 dead letters on
 // PostgreSQL.
-func BenchmarkListDeadLetters(b *testing.B) {
+func BenchmarkPostgresListDeadLetters(b *testing.B) {
 	db, err := sql.Open("pgx", servicetest.ServiceURL(b, servicetest.PostgresURLEnv))
 	if err != nil {
 		b.Fatal(err)

@@ -1,7 +1,7 @@
 // sqltx's transactional accept step on PostgreSQL, through pgx's database/sql
 // driver: the same suite as on SQLite (dispatch/internal/txaccepttest), in a
 // module of its own so that the core's go.mod never names pgx.
-package postgres_test
+package drivertest_test
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
@@ -25,7 +24,9 @@ func TestPostgres(t *testing.T) {
 	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	open := func(t *testing.T) *sql.DB {
 		db, err := sql.Open("pgx", url)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { db.Close() })
 		// A bounded pool, as a host has: past it, a delivery waits for a
 		// connection instead of failing on PostgreSQL's max_connections.
@@ -47,11 +48,13 @@ func TestPostgres(t *testing.T) {
 	})
 }
 
-func TestDeadLettersConformance(t *testing.T) {
+func TestPostgresDeadLettersConformance(t *testing.T) {
 	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	deadlettertest.Run(t, func(t *testing.T, _ *dispatch.Router) deadlettertest.Harness {
 		db, err := sql.Open("pgx", url)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { db.Close() })
 		tb := sqltxtest.NewTables()
 		t.Cleanup(func() {
@@ -60,8 +63,12 @@ func TestDeadLettersConformance(t *testing.T) {
 			}
 		})
 		hk, err := sqltx.NewPostgres(db, sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
-		require.NoError(t, err)
-		require.NoError(t, hk.Migrate(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hk.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
 		return deadlettertest.Harness{Store: hk.DeadLetters(), Options: []dispatch.Option{dispatch.WithAcceptor(hk.Acceptor())}}
 	})
 }

@@ -1,4 +1,4 @@
-package sqltx_test
+package drivertest_test
 
 import (
 	"context"
@@ -46,17 +46,17 @@ func openCountingSQLite(b *testing.B, path string) *sql.DB {
 
 var _ driver.Driver = countingDriver
 
-// BenchmarkAcceptSteps compares the default and the transactional accept step on SQLite
-// (dispatch/sqltx/postgres runs it on PostgreSQL): events per second and
+// BenchmarkSQLiteAcceptSteps compares the default and the transactional accept step on SQLite
+// (BenchmarkPostgresAcceptSteps on PostgreSQL): events per second and
 // commits per event.
-func BenchmarkAcceptSteps(b *testing.B) {
+func BenchmarkSQLiteAcceptSteps(b *testing.B) {
 	sqltxtest.BenchmarkAcceptSteps(b, sqltxtest.Database{Name: "sqlite", Open: func(b *testing.B) (*sql.DB, bool, func() int64) {
 		return openCountingSQLite(b, filepath.Join(b.TempDir(), "bench.db")), false, sqliteCommits.Load
 	}})
 }
 
-// BenchmarkListDeadLetters: a page of 100 of 10,000 dead letters on SQLite.
-func BenchmarkListDeadLetters(b *testing.B) {
+// BenchmarkSQLiteListDeadLetters: a page of 100 of 10,000 dead letters on SQLite.
+func BenchmarkSQLiteListDeadLetters(b *testing.B) {
 	db, err := sql.Open("sqlite", filepath.Join(b.TempDir(), "dl.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
 	if err != nil {
 		b.Fatal(err)
