@@ -1,4 +1,4 @@
-package otelobserver_test
+package sdktest_test
 
 import (
 	"context"
@@ -7,12 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -46,7 +45,9 @@ func newTelemetry(t *testing.T, cfg otelobserver.Config) *telemetry {
 	cfg.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tm.spans))
 	cfg.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(tm.reader))
 	obs, err := otelobserver.New(cfg)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { obs.Close() })
 	tm.obs = obs
 	return tm
@@ -56,7 +57,9 @@ func newTelemetry(t *testing.T, cfg otelobserver.Config) *telemetry {
 func (tm *telemetry) metrics(t *testing.T) map[string]metricdata.Metrics {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
-	require.NoError(t, tm.reader.Collect(context.Background(), &rm))
+	if err := tm.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]metricdata.Metrics{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
@@ -79,7 +82,9 @@ func attrs(s attribute.Set) string {
 func counts(t *testing.T, m metricdata.Metrics) map[string]int64 {
 	t.Helper()
 	sum, ok := m.Data.(metricdata.Sum[int64])
-	require.True(t, ok, "%s is a counter", m.Name)
+	if !ok {
+		t.Fatalf("%s is a counter", m.Name)
+	}
 	out := map[string]int64{}
 	for _, p := range sum.DataPoints {
 		out[attrs(p.Attributes)] = p.Value
@@ -91,7 +96,9 @@ func counts(t *testing.T, m metricdata.Metrics) map[string]int64 {
 func histogramCounts(t *testing.T, m metricdata.Metrics) map[string]uint64 {
 	t.Helper()
 	h, ok := m.Data.(metricdata.Histogram[float64])
-	require.True(t, ok, "%s is a float histogram", m.Name)
+	if !ok {
+		t.Fatalf("%s is a float histogram", m.Name)
+	}
 	out := map[string]uint64{}
 	for _, p := range h.DataPoints {
 		out[attrs(p.Attributes)] = p.Count
@@ -102,7 +109,9 @@ func histogramCounts(t *testing.T, m metricdata.Metrics) map[string]uint64 {
 func gauges(t *testing.T, m metricdata.Metrics) map[string]int64 {
 	t.Helper()
 	g, ok := m.Data.(metricdata.Gauge[int64])
-	require.True(t, ok, "%s is a gauge", m.Name)
+	if !ok {
+		t.Fatalf("%s is a gauge", m.Name)
+	}
 	out := map[string]int64{}
 	for _, p := range g.DataPoints {
 		out[attrs(p.Attributes)] = p.Value
@@ -127,9 +136,13 @@ func body(id, typ string) []byte {
 func mux(t *testing.T, r *dispatch.Router, opts ...dispatch.Option) *http.ServeMux {
 	t.Helper()
 	v, err := verify.NewStripe(secret)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	store, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(opts) == 0 {
 		opts = []dispatch.Option{dispatch.WithStore(store), dispatch.WithDeadLetters(&dispatch.MemoryDeadLetters{})}
 	}
@@ -155,40 +168,78 @@ func TestDeliveryAndAttempt(t *testing.T) {
 	tm := newTelemetry(t, otelobserver.Config{})
 	r := dispatch.NewRouter()
 	r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
-		assert.True(t, trace.SpanContextFromContext(ctx).IsValid(), "the handler runs in the attempt's span")
+		if !trace.SpanContextFromContext(ctx).IsValid() {
+			t.Errorf("the handler runs in the attempt's span")
+		}
 		return nil
 	})
 	r.Observe(tm.obs)
-	require.Equal(t, 200, send(mux(t, r), body("evt_otel_1", "payment_intent.succeeded"), stripeSigner))
+	if got := send(mux(t, r), body("evt_otel_1", "payment_intent.succeeded"), stripeSigner); got != 200 {
+		t.Fatalf("status: got %d, want 200", got)
+	}
 
 	spans := tm.spans.Ended()
-	require.Len(t, spans, 2)
+	if len(spans) != 2 {
+		t.Fatalf("spans: got %d items, want %d: %v", len(spans), 2, spans)
+	}
 	attempt, delivery := spans[0], spans[1]
-	assert.Equal(t, "POST /webhooks/stripe", delivery.Name())
-	assert.Equal(t, trace.SpanKindServer, delivery.SpanKind())
-	assert.Equal(t, "POST", spanAttr(delivery, "http.request.method"))
-	assert.Equal(t, "/webhooks/stripe", spanAttr(delivery, "http.route"))
-	assert.Equal(t, "/webhooks/stripe", spanAttr(delivery, "url.path"))
-	assert.Equal(t, "200", spanAttr(delivery, "http.response.status_code"))
-	assert.Equal(t, "processed", spanAttr(delivery, "hookkit.outcome"))
-	assert.Equal(t, "evt_otel_1", spanAttr(delivery, "hookkit.event.id"))
-	assert.Equal(t, "handle payment_intent.succeeded", attempt.Name())
-	assert.Equal(t, delivery.SpanContext().SpanID(), attempt.Parent().SpanID(), "the attempt is the delivery's child")
-	assert.Equal(t, "sync", spanAttr(attempt, "hookkit.attempt.kind"))
-	assert.Equal(t, "1", spanAttr(attempt, "hookkit.attempt.number"))
+	if got := delivery.Name(); got != "POST /webhooks/stripe" {
+		t.Errorf("delivery.Name(): got %q, want %q", got, "POST /webhooks/stripe")
+	}
+	if got := delivery.SpanKind(); got != trace.SpanKindServer {
+		t.Errorf("delivery.SpanKind(): got %v, want %v", got, trace.SpanKindServer)
+	}
+	if got := spanAttr(delivery, "http.request.method"); got != "POST" {
+		t.Errorf("delivery span http.request.method: got %q, want %q", got, "POST")
+	}
+	if got := spanAttr(delivery, "http.route"); got != "/webhooks/stripe" {
+		t.Errorf("delivery span http.route: got %q, want %q", got, "/webhooks/stripe")
+	}
+	if got := spanAttr(delivery, "url.path"); got != "/webhooks/stripe" {
+		t.Errorf("delivery span url.path: got %q, want %q", got, "/webhooks/stripe")
+	}
+	if got := spanAttr(delivery, "http.response.status_code"); got != "200" {
+		t.Errorf("delivery span http.response.status_code: got %q, want %q", got, "200")
+	}
+	if got := spanAttr(delivery, "hookkit.outcome"); got != "processed" {
+		t.Errorf("delivery span hookkit.outcome: got %q, want %q", got, "processed")
+	}
+	if got := spanAttr(delivery, "hookkit.event.id"); got != "evt_otel_1" {
+		t.Errorf("delivery span hookkit.event.id: got %q, want %q", got, "evt_otel_1")
+	}
+	if got := attempt.Name(); got != "handle payment_intent.succeeded" {
+		t.Errorf("attempt.Name(): got %q, want %q", got, "handle payment_intent.succeeded")
+	}
+	if got, want := attempt.Parent().SpanID(), delivery.SpanContext().SpanID(); got != want {
+		t.Errorf("the attempt is the delivery's child: got %v, want %v", got, want)
+	}
+	if got := spanAttr(attempt, "hookkit.attempt.kind"); got != "sync" {
+		t.Errorf("attempt span hookkit.attempt.kind: got %q, want %q", got, "sync")
+	}
+	if got := spanAttr(attempt, "hookkit.attempt.number"); got != "1" {
+		t.Errorf("attempt span hookkit.attempt.number: got %q, want %q", got, "1")
+	}
 
 	m := tm.metrics(t)
-	assert.Equal(t, map[string]int64{
+	if got, want := counts(t, m["hookkit.deliveries"]), (map[string]int64{
 		"hookkit.event.type=payment_intent.succeeded,hookkit.outcome=processed,hookkit.source=stripe,http.response.status_code=200": 1,
-	}, counts(t, m["hookkit.deliveries"]))
-	assert.Equal(t, map[string]int64{
+	}); !reflect.DeepEqual(got, want) {
+		t.Errorf("hookkit.deliveries: got %v, want %v", got, want)
+	}
+	if got, want := counts(t, m["hookkit.attempts"]), (map[string]int64{
 		"hookkit.attempt.kind=sync,hookkit.event.type=payment_intent.succeeded,hookkit.outcome=processed,hookkit.source=stripe": 1,
-	}, counts(t, m["hookkit.attempts"]))
+	}); !reflect.DeepEqual(got, want) {
+		t.Errorf("hookkit.attempts: got %v, want %v", got, want)
+	}
 	steps := histogramCounts(t, m["hookkit.delivery.step.duration"])
 	for _, step := range []string{"read", "verify", "parse", "store", "handler"} {
-		assert.Equal(t, uint64(1), steps["hookkit.source=stripe,hookkit.step="+step], step)
+		if steps["hookkit.source=stripe,hookkit.step="+step] != uint64(1) {
+			t.Errorf("hookkit.delivery.step.duration of %s: got %d, want 1", step, steps["hookkit.source=stripe,hookkit.step="+step])
+		}
 	}
-	assert.Equal(t, uint64(1), histogramCounts(t, m["hookkit.delivery.duration"])["hookkit.event.type=payment_intent.succeeded,hookkit.outcome=processed,hookkit.source=stripe"])
+	if got := histogramCounts(t, m["hookkit.delivery.duration"])["hookkit.event.type=payment_intent.succeeded,hookkit.outcome=processed,hookkit.source=stripe"]; got != uint64(1) {
+		t.Errorf("hookkit.delivery.duration: got %d, want 1", got)
+	}
 }
 
 // Failures and rejections are counted under their outcome; a 5xx marks the
@@ -201,26 +252,44 @@ func TestOutcomesAndErrors(t *testing.T) {
 	})
 	r.Observe(tm.obs)
 	h := mux(t, r)
-	require.Equal(t, 500, send(h, body("evt_fails", "payment_intent.succeeded"), stripeSigner))
-	require.Equal(t, 400, send(h, body("evt_forged", "payment_intent.succeeded"), verifytest.Stripe{Secret: "whsec_guess"}))
-	require.Equal(t, 200, send(h, body("evt_unknown", "invoice.paid"), stripeSigner))
+	if got := send(h, body("evt_fails", "payment_intent.succeeded"), stripeSigner); got != 500 {
+		t.Fatalf("status: got %d, want 500", got)
+	}
+	if got := send(h, body("evt_forged", "payment_intent.succeeded"), verifytest.Stripe{Secret: "whsec_guess"}); got != 400 {
+		t.Fatalf("status: got %d, want 400", got)
+	}
+	if got := send(h, body("evt_unknown", "invoice.paid"), stripeSigner); got != 200 {
+		t.Fatalf("status: got %d, want 200", got)
+	}
 
-	assert.Equal(t, map[string]int64{
+	if got, want := counts(t, tm.metrics(t)["hookkit.deliveries"]), (map[string]int64{
 		"hookkit.event.type=payment_intent.succeeded,hookkit.outcome=failed,hookkit.source=stripe,http.response.status_code=500": 1,
 		"hookkit.outcome=rejected-signature,hookkit.source=stripe,http.response.status_code=400":                                 1,
 		"hookkit.event.type=other,hookkit.outcome=unknown-type,hookkit.source=stripe,http.response.status_code=200":              1,
-	}, counts(t, tm.metrics(t)["hookkit.deliveries"]))
+	}); !reflect.DeepEqual(got, want) {
+		t.Errorf("hookkit.deliveries: got %v, want %v", got, want)
+	}
 	for _, s := range tm.spans.Ended() {
 		for _, kv := range s.Attributes() {
-			assert.NotContains(t, kv.Value.String(), "hunter2", "no error text in spans")
+			if got := kv.Value.String(); strings.Contains(got, "hunter2") {
+				t.Errorf("no error text in spans: got %q, want it not to contain %q", got, "hunter2")
+			}
 		}
 		if s.Name() == "POST /webhooks/stripe" && spanAttr(s, "http.response.status_code") == "500" {
-			assert.Equal(t, codes.Error, s.Status().Code)
-			assert.Equal(t, "500", spanAttr(s, "error.type"))
+			if got := s.Status().Code; got != codes.Error {
+				t.Errorf("s.Status().Code: got %v, want %v", got, codes.Error)
+			}
+			if got := spanAttr(s, "error.type"); got != "500" {
+				t.Errorf("span error.type: got %q, want %q", got, "500")
+			}
 		}
 		if strings.HasPrefix(s.Name(), "handle ") {
-			assert.Equal(t, "*errors.errorString", spanAttr(s, "error.type"))
-			assert.Equal(t, "failed", spanAttr(s, "hookkit.outcome"))
+			if got := spanAttr(s, "error.type"); got != "*errors.errorString" {
+				t.Errorf("span error.type: got %q, want %q", got, "*errors.errorString")
+			}
+			if got := spanAttr(s, "hookkit.outcome"); got != "failed" {
+				t.Errorf("span hookkit.outcome: got %q, want %q", got, "failed")
+			}
 		}
 	}
 }
@@ -238,9 +307,13 @@ func TestCardinalityIsBounded(t *testing.T) {
 		if i%2 == 0 {
 			typ = fmt.Sprintf("payment_intent.made_up_%05d", i)
 		}
-		require.Equal(t, 200, send(h, body(fmt.Sprintf("evt_card_%05d", i), typ), stripeSigner))
+		if got := send(h, body(fmt.Sprintf("evt_card_%05d", i), typ), stripeSigner); got != 200 {
+			t.Fatalf("status: got %d, want 200", got)
+		}
 	}
-	require.Equal(t, 200, send(h, body("evt_listed", "charge.refunded"), stripeSigner))
+	if got := send(h, body("evt_listed", "charge.refunded"), stripeSigner); got != 200 {
+		t.Fatalf("status: got %d, want 200", got)
+	}
 
 	m := tm.metrics(t)
 	types := map[string]bool{}
@@ -253,9 +326,15 @@ func TestCardinalityIsBounded(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, map[string]bool{"payment_intent.*": true, "other": true, "charge.refunded": true}, types)
-	assert.Equal(t, 3, len(counts(t, m["hookkit.deliveries"])), "series of hookkit.deliveries")
-	assert.Equal(t, 3, len(histogramCounts(t, m["hookkit.delivery.duration"])), "series of hookkit.delivery.duration")
+	if want := (map[string]bool{"payment_intent.*": true, "other": true, "charge.refunded": true}); !reflect.DeepEqual(types, want) {
+		t.Errorf("types: got %v, want %v", types, want)
+	}
+	if got := len(counts(t, m["hookkit.deliveries"])); got != 3 {
+		t.Errorf("series of hookkit.deliveries: got %d, want 3", got)
+	}
+	if got := len(histogramCounts(t, m["hookkit.delivery.duration"])); got != 3 {
+		t.Errorf("series of hookkit.delivery.duration: got %d, want 3", got)
+	}
 }
 
 // Watched queues and dead-letter stores are gauges; a source that cannot
@@ -264,14 +343,20 @@ func TestGauges(t *testing.T) {
 	tm := newTelemetry(t, otelobserver.Config{})
 	dls := &dispatch.MemoryDeadLetters{}
 	for i := range 2 {
-		require.NoError(t, dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: &events.Event{Source: "x", ID: fmt.Sprint(i), Type: "t"}}))
+		if err := dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: &events.Event{Source: "x", ID: fmt.Sprint(i), Type: "t"}}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tm.obs.Watch("memory", dls)
 	tm.obs.Watch("down", downSource{})
 	m := tm.metrics(t)
-	assert.Equal(t, map[string]int64{"hookkit.queue=memory": 2}, gauges(t, m["hookkit.dead_letters"]))
+	if got, want := gauges(t, m["hookkit.dead_letters"]), (map[string]int64{"hookkit.queue=memory": 2}); !reflect.DeepEqual(got, want) {
+		t.Errorf("hookkit.dead_letters: got %v, want %v", got, want)
+	}
 	_, ok := m["hookkit.queue.events"]
-	assert.False(t, ok, "a dead-letter store is not a queue")
+	if ok {
+		t.Errorf("a dead-letter store is not a queue")
+	}
 }
 
 type downSource struct{}
@@ -288,14 +373,28 @@ func TestRerunAttempt(t *testing.T) {
 	r.Observe(tm.obs)
 	dls := &dispatch.MemoryDeadLetters{}
 	e := &events.Event{Source: "goconverso", ID: "msg_1", Type: "booking.reminder"}
-	require.NoError(t, dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no template"), Attempts: 1}))
-	require.NoError(t, dls.Rerun(context.Background(), r, e.Key()))
+	if err := dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no template"), Attempts: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dls.Rerun(context.Background(), r, e.Key()); err != nil {
+		t.Fatal(err)
+	}
 	spans := tm.spans.Ended()
-	require.Len(t, spans, 1)
-	assert.Equal(t, "handle booking.reminder", spans[0].Name())
-	assert.Equal(t, "rerun", spanAttr(spans[0], "hookkit.attempt.kind"))
-	assert.Equal(t, "2", spanAttr(spans[0], "hookkit.attempt.number"))
-	assert.Equal(t, map[string]int64{
+	if len(spans) != 1 {
+		t.Fatalf("spans: got %d items, want %d: %v", len(spans), 1, spans)
+	}
+	if got := spans[0].Name(); got != "handle booking.reminder" {
+		t.Errorf("spans[0].Name(): got %q, want %q", got, "handle booking.reminder")
+	}
+	if got := spanAttr(spans[0], "hookkit.attempt.kind"); got != "rerun" {
+		t.Errorf("span hookkit.attempt.kind: got %q, want %q", got, "rerun")
+	}
+	if got := spanAttr(spans[0], "hookkit.attempt.number"); got != "2" {
+		t.Errorf("span hookkit.attempt.number: got %q, want %q", got, "2")
+	}
+	if got, want := counts(t, tm.metrics(t)["hookkit.attempts"]), (map[string]int64{
 		"hookkit.attempt.kind=rerun,hookkit.event.type=booking.reminder,hookkit.outcome=processed,hookkit.source=goconverso": 1,
-	}, counts(t, tm.metrics(t)["hookkit.attempts"]))
+	}); !reflect.DeepEqual(got, want) {
+		t.Errorf("hookkit.attempts: got %v, want %v", got, want)
+	}
 }
