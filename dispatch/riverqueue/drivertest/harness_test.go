@@ -1,8 +1,9 @@
-package riverqueue_test
+package drivertest_test
 
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"reflect"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +22,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/stretchr/testify/require"
 	_ "modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/dispatch"
@@ -43,6 +45,7 @@ type queue interface {
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	Migrate(ctx context.Context) error
+	Stats(ctx context.Context) (dispatch.QueueStats, error)
 }
 
 // backend is one database with River's tables, and an effects table with
@@ -54,6 +57,10 @@ type backend struct {
 	// newQueue builds a Queue on a connection pool of its own (a replica),
 	// with River's tables migrated; newQueueUnmigrated does not migrate.
 	newQueue, newQueueUnmigrated func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue
+	// newObservedQueue is newQueue with a Transactor that counts the
+	// transactions it begins and ends: with no delivery under way and no
+	// job to run, those are the sweeps.
+	newObservedQueue func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config, txs *txCounts) queue
 	// effect records id's effect in the transaction ctx carries.
 	effect func(ctx context.Context, id string) error
 	// effects counts id's committed effects.
@@ -91,7 +98,9 @@ func backends(t *testing.T) []backend {
 // a bounded pool.
 func openSQLite(t testing.TB, path string) *sql.DB {
 	db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	db.SetMaxOpenConns(4)
 	t.Cleanup(func() { db.Close() })
 	return db
@@ -102,21 +111,41 @@ func sqliteBackend(t *testing.T) backend {
 	open := func(t *testing.T) *sql.DB { return openSQLite(t, path) }
 	db := open(t)
 	_, err := db.Exec(`CREATE TABLE effects (event_id TEXT NOT NULL)`)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return backend{
 		name: "sqlite",
 		db:   db,
 		newQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
 			db := open(t)
 			q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(cfg))
-			require.NoError(t, err)
-			require.NoError(t, q.Migrate(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return q
+		},
+		newObservedQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config, counts *txCounts) queue {
+			db := open(t)
+			txs := observedTxs[*sql.Tx]{Transactor: sqltx.NewTransactor(db), begins: &counts.begins, ends: &counts.ends}
+			q, err := riverqueue.New(riversqlite.New(db), txs, r, fast(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
 			return q
 		},
 		newQueueUnmigrated: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
 			db := open(t)
 			q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(cfg))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return q
 		},
 		effect: func(ctx context.Context, id string) error {
@@ -129,17 +158,23 @@ func sqliteBackend(t *testing.T) backend {
 		},
 		effects: func(t *testing.T, id string) int {
 			var n int
-			require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM effects WHERE event_id = $1`, id).Scan(&n))
+			if err := db.QueryRow(`SELECT COUNT(*) FROM effects WHERE event_id = $1`, id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 			return n
 		},
 		jobs: func(t *testing.T) int {
 			var n int
-			require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = ?`, riverqueue.Kind).Scan(&n))
+			if err := db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE kind = ?`, riverqueue.Kind).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 			return n
 		},
 		deadLetters: func(t *testing.T, q queue) []dispatch.DeadLetter {
 			dls, err := q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return dls.Letters
 		},
 		retry: func(t *testing.T, q queue, key string) error {
@@ -150,18 +185,28 @@ func sqliteBackend(t *testing.T) backend {
 		},
 		args: func(t *testing.T) []string {
 			rows, err := db.Query(`SELECT json(args) FROM river_job WHERE kind = ?`, riverqueue.Kind)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return scanStrings(t, rows.Next, rows.Scan, rows.Close)
 		},
 		insertInTx: func(t *testing.T, q queue, e *events.Event, commit bool) bool {
 			tx, err := db.BeginTx(ctx, nil)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			inserted, err := q.(*riverqueue.Queue[*riversqlite.Driver, *sql.Tx]).EnqueueTx(ctx, tx, e)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if commit {
-				require.NoError(t, tx.Commit())
+				if err := tx.Commit(); err != nil {
+					t.Fatal(err)
+				}
 			} else {
-				require.NoError(t, tx.Rollback())
+				if err := tx.Rollback(); err != nil {
+					t.Fatal(err)
+				}
 			}
 			return inserted
 		},
@@ -174,16 +219,22 @@ func postgresSchemaURL(t testing.TB) string {
 	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	schema := servicetest.RandomName("hookkit_river_")
 	admin, err := pgxpool.New(ctx, base)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(admin.Close)
 	if err := admin.Ping(ctx); err != nil {
 		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
 	}
 	_, err = admin.Exec(ctx, `CREATE SCHEMA `+schema)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { admin.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`) })
 	u, err := url.Parse(base)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	query := u.Query()
 	query.Set("search_path", schema)
 	u.RawQuery = query.Encode()
@@ -194,26 +245,48 @@ func postgresBackend(t *testing.T) backend {
 	dsn := postgresSchemaURL(t)
 	open := func(t *testing.T) *pgxpool.Pool {
 		pool, err := pgxpool.New(ctx, dsn)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(pool.Close)
 		return pool
 	}
 	pool := open(t)
 	_, err := pool.Exec(ctx, `CREATE TABLE effects (event_id text NOT NULL)`)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return backend{
 		name: "postgres",
 		newQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
 			pool := open(t)
 			q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), r, fast(cfg))
-			require.NoError(t, err)
-			require.NoError(t, q.Migrate(ctx))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			return q
+		},
+		newObservedQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config, counts *txCounts) queue {
+			pool := open(t)
+			txs := observedTxs[pgx.Tx]{Transactor: pgxtx.NewTransactor(pool), begins: &counts.begins, ends: &counts.ends}
+			q, err := riverqueue.New(riverpgxv5.New(pool), txs, r, fast(cfg))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
 			return q
 		},
 		newQueueUnmigrated: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config) queue {
 			pool := open(t)
 			q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), r, fast(cfg))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return q
 		},
 		effect: func(ctx context.Context, id string) error {
@@ -226,17 +299,23 @@ func postgresBackend(t *testing.T) backend {
 		},
 		effects: func(t *testing.T, id string) int {
 			var n int
-			require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM effects WHERE event_id = $1`, id).Scan(&n))
+			if err := pool.QueryRow(ctx, `SELECT COUNT(*) FROM effects WHERE event_id = $1`, id).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 			return n
 		},
 		jobs: func(t *testing.T) int {
 			var n int
-			require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`, riverqueue.Kind).Scan(&n))
+			if err := pool.QueryRow(ctx, `SELECT COUNT(*) FROM river_job WHERE kind = $1`, riverqueue.Kind).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
 			return n
 		},
 		deadLetters: func(t *testing.T, q queue) []dispatch.DeadLetter {
 			dls, err := q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).DeadLetters().List(ctx, dispatch.DeadLetterFilter{})
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return dls.Letters
 		},
 		retry: func(t *testing.T, q queue, key string) error {
@@ -247,18 +326,28 @@ func postgresBackend(t *testing.T) backend {
 		},
 		args: func(t *testing.T) []string {
 			rows, err := pool.Query(ctx, `SELECT args::text FROM river_job WHERE kind = $1`, riverqueue.Kind)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return scanStrings(t, rows.Next, rows.Scan, func() error { rows.Close(); return nil })
 		},
 		insertInTx: func(t *testing.T, q queue, e *events.Event, commit bool) bool {
 			tx, err := pool.Begin(ctx)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			inserted, err := q.(*riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]).EnqueueTx(ctx, tx, e)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if commit {
-				require.NoError(t, tx.Commit(ctx))
+				if err := tx.Commit(ctx); err != nil {
+					t.Fatal(err)
+				}
 			} else {
-				require.NoError(t, tx.Rollback(ctx))
+				if err := tx.Rollback(ctx); err != nil {
+					t.Fatal(err)
+				}
 			}
 			return inserted
 		},
@@ -269,7 +358,9 @@ func postgresBackend(t *testing.T) backend {
 func endpoint(t *testing.T, q queue, r *dispatch.Router) *dispatch.Endpoint {
 	t.Helper()
 	v, err := verify.NewStripe(secret)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(q), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 	t.Cleanup(func() { ep.Shutdown(context.Background()) })
 	return ep
@@ -278,7 +369,9 @@ func endpoint(t *testing.T, q queue, r *dispatch.Router) *dispatch.Endpoint {
 // start starts q's workers until the test ends.
 func start(t *testing.T, q queue) {
 	t.Helper()
-	require.NoError(t, q.Start(ctx))
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -305,7 +398,55 @@ func deliver(h http.Handler, b []byte) int {
 // and scheduler run on intervals of seconds.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	require.Eventually(t, cond, 20*time.Second, 20*time.Millisecond, what)
+	const wait = 20 * time.Second
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("%s: not within %v", what, wait)
+		case <-tick.C:
+		}
+	}
+}
+
+// settle waits until q holds no job that can still run (none queued,
+// scheduled, retrying or running: Queue.Stats), the bound after which a
+// job that should not exist, or a run that should not happen, would have
+// shown.
+func settle(t *testing.T, q queue) {
+	t.Helper()
+	var last dispatch.QueueStats
+	eventually(t, "the queue idle", func() bool {
+		var err error
+		last, err = q.Stats(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return last.Queued+last.Retrying+last.Running == 0
+	})
+}
+
+// txCounts counts the transactions a queue's Transactor began and ended.
+type txCounts struct{ begins, ends atomic.Int64 }
+
+// observedTxs is a Transactor that counts the transactions it begins and
+// ends (a sweep is one, an attempt another).
+type observedTxs[TTx any] struct {
+	riverqueue.Transactor[TTx]
+	begins, ends *atomic.Int64
+}
+
+func (o observedTxs[TTx]) Begin(ctx context.Context) (TTx, error) {
+	o.begins.Add(1)
+	return o.Transactor.Begin(ctx)
+}
+
+func (o observedTxs[TTx]) End(ctx context.Context, tx TTx, commit bool) error {
+	defer o.ends.Add(1)
+	return o.Transactor.End(ctx, tx, commit)
 }
 
 func scanStrings(t *testing.T, next func() bool, scan func(...any) error, closeRows func() error) []string {
@@ -314,7 +455,9 @@ func scanStrings(t *testing.T, next func() bool, scan func(...any) error, closeR
 	var out []string
 	for next() {
 		var s string
-		require.NoError(t, scan(&s))
+		if err := scan(&s); err != nil {
+			t.Fatal(err)
+		}
 		out = append(out, s)
 	}
 	return out
@@ -329,4 +472,16 @@ func deliverWith(h http.Handler, b []byte, header http.Header) int {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	return rec.Code
+}
+
+// jsonEqual fails t unless got and want hold the same JSON value.
+func jsonEqual(t *testing.T, what, got, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("%s: the wanted %s: %v", what, want, err)
+	}
+	if err := json.Unmarshal([]byte(got), &g); err != nil || !reflect.DeepEqual(g, w) {
+		t.Errorf("%s: got %s, want %s", what, got, want)
+	}
 }

@@ -1,4 +1,4 @@
-package riverqueue_test
+package drivertest_test
 
 import (
 	"context"
@@ -24,9 +24,11 @@ import (
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
-// Twilio's status callback is answered 200 once its job is committed in
-// SQLite; River's worker then runs the handler, in the job's transaction.
-func ExampleNew() {
+// riverqueue.New on SQLite (riverqueue's package doc shows the same on
+// PostgreSQL): Twilio's status callback is answered 200 once its job is
+// committed; River's worker then runs the handler, in the job's
+// transaction.
+func Example_sqlite() {
 	dir, err := os.MkdirTemp("", "riverqueue-")
 	if err != nil {
 		log.Fatal(err)

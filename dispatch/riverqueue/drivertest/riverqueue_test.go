@@ -1,4 +1,4 @@
-package riverqueue_test
+package drivertest_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -21,12 +22,11 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
+	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
@@ -45,17 +45,31 @@ func TestAcknowledgeThenProcess(t *testing.T) {
 			q := b.newQueue(t, r, riverqueue.Config{})
 			ep := endpoint(t, q, r)
 
-			require.Equal(t, 200, deliver(ep, body("evt_queued")), "acknowledged before any worker runs")
-			require.Equal(t, 200, deliver(ep, body("evt_queued")), "a duplicate of a queued event")
-			assert.Equal(t, 1, b.jobs(t), "one job")
-			assert.Zero(t, b.effects(t, "evt_queued"), "no worker yet")
+			if got := deliver(ep, body("evt_queued")); got != 200 {
+				t.Fatalf("acknowledged before any worker runs: got %d, want 200", got)
+			}
+			if got := deliver(ep, body("evt_queued")); got != 200 {
+				t.Fatalf("a duplicate of a queued event: got %d, want 200", got)
+			}
+			if got := b.jobs(t); got != 1 {
+				t.Errorf("one job: got %d, want 1", got)
+			}
+			if got := b.effects(t, "evt_queued"); got != 0 {
+				t.Errorf("no worker yet: got %d, want 0", got)
+			}
 
 			start(t, q)
 			eventually(t, "the worker ran it", func() bool { return b.effects(t, "evt_queued") == 1 })
-			require.Equal(t, 200, deliver(ep, body("evt_queued")), "a duplicate of a completed event")
-			assert.Equal(t, 1, b.jobs(t))
-			time.Sleep(200 * time.Millisecond)
-			assert.Equal(t, 1, b.effects(t, "evt_queued"))
+			if got := deliver(ep, body("evt_queued")); got != 200 {
+				t.Fatalf("a duplicate of a completed event: got %d, want 200", got)
+			}
+			if got := b.jobs(t); got != 1 {
+				t.Errorf("jobs: got %d, want 1", got)
+			}
+			settle(t, q) // a second run of the completed job would have shown
+			if got := b.effects(t, "evt_queued"); got != 1 {
+				t.Errorf("effects of evt_queued: got %d, want 1", got)
+			}
 		})
 	}
 }
@@ -84,13 +98,19 @@ func TestFailTwiceThenSucceed(t *testing.T) {
 			q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond, 50 * time.Millisecond}})
 			ep := endpoint(t, q, r)
 			start(t, q)
-			require.Equal(t, 200, deliver(ep, body("evt_flaky")))
+			if got := deliver(ep, body("evt_flaky")); got != 200 {
+				t.Fatalf("delivering evt_flaky: got %d, want 200", got)
+			}
 			eventually(t, "the third attempt", func() bool { return b.effects(t, "evt_flaky") == 1 })
-			time.Sleep(200 * time.Millisecond)
+			settle(t, q) // a fourth attempt would have shown
 			mu.Lock()
 			defer mu.Unlock()
-			assert.Equal(t, []int{1, 2, 3}, attempts)
-			assert.Equal(t, 1, b.effects(t, "evt_flaky"), "one effect: the failed attempts' writes were rolled back")
+			if want := []int{1, 2, 3}; !slices.Equal(attempts, want) {
+				t.Errorf("attempts: got %v, want %v", attempts, want)
+			}
+			if got := b.effects(t, "evt_flaky"); got != 1 {
+				t.Errorf("one effect: the failed attempts' writes were rolled back: got %d, want 1", got)
+			}
 		})
 	}
 }
@@ -117,29 +137,53 @@ func TestDeadLettersAndRetry(t *testing.T) {
 			q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{20 * time.Millisecond, 20 * time.Millisecond}})
 			ep := endpoint(t, q, r)
 			start(t, q)
-			require.Equal(t, 200, deliver(ep, body("evt_broken")))
-			require.Equal(t, 200, deliver(ep, body("evt_permanent")))
+			if got := deliver(ep, body("evt_broken")); got != 200 {
+				t.Fatalf("delivering evt_broken: got %d, want 200", got)
+			}
+			if got := deliver(ep, body("evt_permanent")); got != 200 {
+				t.Fatalf("delivering evt_permanent: got %d, want 200", got)
+			}
 			eventually(t, "both dead-lettered", func() bool { return len(b.deadLetters(t, q)) == 2 })
 
 			letters := map[string]dispatch.DeadLetter{}
 			for _, dl := range b.deadLetters(t, q) {
 				letters[dl.Event.ID] = dl
 			}
-			assert.Contains(t, letters["evt_broken"].Ref, "(discarded)")
-			assert.Equal(t, 3, letters["evt_broken"].Attempts, "every attempt of the schedule")
-			assert.Contains(t, letters["evt_broken"].Err.Error(), "no reminder template")
-			assert.Contains(t, letters["evt_permanent"].Ref, "(cancelled)")
-			assert.Equal(t, 1, letters["evt_permanent"].Attempts, "a permanent failure is not retried")
-			assert.Equal(t, "payment_intent.succeeded", letters["evt_broken"].Event.Type)
-			assert.JSONEq(t, `{"id":"pi_1","amount":5000}`, string(letters["evt_broken"].Event.Data), "the payload a retry decodes")
-			require.Equal(t, 200, deliver(ep, body("evt_broken")), "a duplicate of a dead letter")
-			assert.Equal(t, 2, b.jobs(t), "no second job")
+			if !strings.Contains(letters["evt_broken"].Ref, "(discarded)") {
+				t.Errorf("evt_broken's letter Ref: got %q, want it to contain %q", letters["evt_broken"].Ref, "(discarded)")
+			}
+			if letters["evt_broken"].Attempts != 3 {
+				t.Errorf("every attempt of the schedule: got %d, want 3", letters["evt_broken"].Attempts)
+			}
+			if got := letters["evt_broken"].Err.Error(); !strings.Contains(got, "no reminder template") {
+				t.Errorf("evt_broken's letter error: got %q, want it to contain %q", got, "no reminder template")
+			}
+			if !strings.Contains(letters["evt_permanent"].Ref, "(cancelled)") {
+				t.Errorf("evt_permanent's letter Ref: got %q, want it to contain %q", letters["evt_permanent"].Ref, "(cancelled)")
+			}
+			if letters["evt_permanent"].Attempts != 1 {
+				t.Errorf("a permanent failure is not retried: got %d, want 1", letters["evt_permanent"].Attempts)
+			}
+			if letters["evt_broken"].Event.Type != "payment_intent.succeeded" {
+				t.Errorf("evt_broken's letter type: got %q, want %q", letters["evt_broken"].Event.Type, "payment_intent.succeeded")
+			}
+			jsonEqual(t, "the payload a retry decodes", string(letters["evt_broken"].Event.Data), `{"id":"pi_1","amount":5000}`)
+			if got := deliver(ep, body("evt_broken")); got != 200 {
+				t.Fatalf("a duplicate of a dead letter: got %d, want 200", got)
+			}
+			if got := b.jobs(t); got != 2 {
+				t.Errorf("no second job: got %d, want 2", got)
+			}
 
 			fixed.Store(true)
-			require.NoError(t, b.retry(t, q, "stripe:evt_broken"))
+			if err := b.retry(t, q, "stripe:evt_broken"); err != nil {
+				t.Fatal(err)
+			}
 			eventually(t, "the retried dead letter ran", func() bool { return b.effects(t, "evt_broken") == 1 })
 			eventually(t, "it is no longer a dead letter", func() bool { return len(b.deadLetters(t, q)) == 1 })
-			require.ErrorIs(t, b.retry(t, q, "stripe:evt_unknown"), dispatch.ErrNotDeadLettered)
+			if err := b.retry(t, q, "stripe:evt_unknown"); !errors.Is(err, dispatch.ErrNotDeadLettered) {
+				t.Fatalf("retrying an unknown key: got %v, want %v", err, dispatch.ErrNotDeadLettered)
+			}
 		})
 	}
 }
@@ -183,8 +227,12 @@ func TestTwoReplicasOnePostgres(t *testing.T) {
 	}
 	close(gate)
 	wg.Wait()
-	assert.Equal(t, map[int]int{200: 3200}, counts)
-	assert.Equal(t, 200, b.jobs(t), "one job per event")
+	if want := (map[int]int{200: 3200}); !reflect.DeepEqual(counts, want) {
+		t.Errorf("counts: got %v, want %v", counts, want)
+	}
+	if got := b.jobs(t); got != 200 {
+		t.Errorf("one job per event: got %d, want 200", got)
+	}
 	eventually(t, "every event processed", func() bool {
 		for i := range 200 {
 			if b.effects(t, fmt.Sprintf("evt_replica_%03d", i)) != 1 {
@@ -216,34 +264,44 @@ func TestShutdown(t *testing.T) {
 			q := b.newQueue(t, r, riverqueue.Config{MaxWorkers: 1})
 			ep := endpoint(t, q, r)
 			for i := range 3 {
-				require.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_shutdown_%d", i))))
+				if got := deliver(ep, body(fmt.Sprintf("evt_shutdown_%d", i))); got != 200 {
+					t.Fatalf("delivering evt_shutdown_%d: got %d, want 200", i, got)
+				}
 			}
 			// The host starts the workers with its signal context, and the
 			// signal cancels it before Stop: that alone cancels no handler.
 			signalCtx, signal := context.WithCancel(ctx)
-			require.NoError(t, q.Start(signalCtx))
+			if err := q.Start(signalCtx); err != nil {
+				t.Fatal(err)
+			}
 			<-started // one running, two queued
 			signal()
 			stopped := make(chan error, 1)
-			go func() {
-				stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				stopped <- q.Stop(stopCtx)
-			}()
-			time.Sleep(100 * time.Millisecond)
+			stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			waiting := &doneWatch{Context: stopCtx, asked: make(chan struct{})}
+			go func() { stopped <- q.Stop(waiting) }()
+			select {
+			case <-waiting.asked:
+			case err := <-stopped:
+				t.Fatalf("Stop returned (%v) while a handler ran", err)
+			}
 			close(release) // the running handler finishes within Stop's deadline
-			require.NoError(t, <-stopped)
+			if err := <-stopped; err != nil {
+				t.Fatal(err)
+			}
 			done := 0
 			for i := range 3 {
 				done += b.effects(t, fmt.Sprintf("evt_shutdown_%d", i))
 			}
-			assert.Equal(t, 1, done, "the running one finished; the queued ones wait in the database")
-			assert.Equal(t, 3, b.jobs(t))
-
-			// Not require.Eventually: it counts its own goroutine.
-			for deadline := time.Now().Add(10 * time.Second); runtime.NumGoroutine() > before+2; time.Sleep(20 * time.Millisecond) {
-				require.True(t, time.Now().Before(deadline), "goroutines left behind: %d, before %d", runtime.NumGoroutine(), before)
+			if done != 1 {
+				t.Errorf("the running one finished; the queued ones wait in the database: got %d, want 1", done)
 			}
+			if got := b.jobs(t); got != 3 {
+				t.Errorf("jobs: got %d, want 3", got)
+			}
+
+			eventually(t, "no goroutine left behind", func() bool { return runtime.NumGoroutine() <= before+2 })
 
 			next := b.newQueue(t, r, riverqueue.Config{}) // the next start
 			start(t, next)
@@ -256,6 +314,22 @@ func TestShutdown(t *testing.T) {
 			})
 		})
 	}
+}
+
+// doneWatch is a context that closes asked when its Done is first called:
+// River's Client.Stop calls it once it has told its producers to stop
+// fetching, as it starts waiting for the jobs running (riverqueue's Stop
+// hands it the context after refusing acknowledgements and ending the
+// sweep, which use none).
+type doneWatch struct {
+	context.Context
+	once  sync.Once
+	asked chan struct{}
+}
+
+func (c *doneWatch) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.asked) })
+	return c.Context.Done()
 }
 
 // The request's trace context travels in the job's metadata and is the
@@ -282,12 +356,20 @@ func TestTraceContextCrossesTheQueue(t *testing.T) {
 			req = req.WithContext(trace.ContextWithSpanContext(req.Context(), delivery))
 			rec := httptest.NewRecorder()
 			ep.ServeHTTP(rec, req)
-			require.Equal(t, 200, rec.Code)
+			if rec.Code != 200 {
+				t.Fatalf("rec.Code: got %d, want 200", rec.Code)
+			}
 			select {
 			case got := <-seen:
-				assert.True(t, got.IsRemote(), "the worker's parent is the delivery's span, across the queue")
-				assert.Equal(t, delivery.TraceID(), got.TraceID())
-				assert.Equal(t, delivery.SpanID(), got.SpanID())
+				if !got.IsRemote() {
+					t.Errorf("the worker's parent is the delivery's span, across the queue")
+				}
+				if got, want := got.TraceID(), delivery.TraceID(); got != want {
+					t.Errorf("the worker's trace ID: got %v, want %v", got, want)
+				}
+				if got, want := got.SpanID(), delivery.SpanID(); got != want {
+					t.Errorf("the worker's parent span ID: got %v, want %v", got, want)
+				}
 			case <-time.After(20 * time.Second):
 				t.Fatal("the worker never ran")
 			}
@@ -302,22 +384,38 @@ func TestEnqueueInTheHostsTransaction(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			q := b.newQueue(t, dispatch.NewRouter(), riverqueue.Config{})
 			e := &events.Event{Source: "stripe", ID: "evt_host", Type: "payment_intent.succeeded", Body: []byte(`{}`)}
-			assert.True(t, b.insertInTx(t, q, e, false), "inserted, then rolled back")
-			assert.Zero(t, b.jobs(t))
-			assert.True(t, b.insertInTx(t, q, e, true))
-			assert.Equal(t, 1, b.jobs(t))
-			assert.False(t, b.insertInTx(t, q, e, true), "a duplicate")
-			assert.Equal(t, 1, b.jobs(t))
+			if !b.insertInTx(t, q, e, false) {
+				t.Errorf("inserted, then rolled back")
+			}
+			if got := b.jobs(t); got != 0 {
+				t.Errorf("jobs: got %d, want 0", got)
+			}
+			if !b.insertInTx(t, q, e, true) {
+				t.Errorf("inserted in a committed transaction: got false, want true")
+			}
+			if got := b.jobs(t); got != 1 {
+				t.Errorf("jobs: got %d, want 1", got)
+			}
+			if b.insertInTx(t, q, e, true) {
+				t.Errorf("a duplicate")
+			}
+			if got := b.jobs(t); got != 1 {
+				t.Errorf("jobs: got %d, want 1", got)
+			}
 		})
 	}
 }
 
 func TestConfigIsValidated(t *testing.T) {
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "x.db"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer db.Close()
 	_, err = riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), dispatch.NewRouter(), riverqueue.Config{})
-	require.NoError(t, err, "the zero Config is valid")
+	if err != nil {
+		t.Fatalf("the zero Config is valid: %v", err)
+	}
 	for name, cfg := range map[string]riverqueue.Config{
 		"bad queue name":          {Queue: "Has Spaces"},
 		"negative workers":        {MaxWorkers: -1},
@@ -327,10 +425,14 @@ func TestConfigIsValidated(t *testing.T) {
 		"cooldown under 1ms":      {FetchCooldown: time.Microsecond},
 	} {
 		_, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), dispatch.NewRouter(), cfg)
-		require.ErrorIs(t, err, dispatch.ErrInvalidConfig, name)
+		if !errors.Is(err, dispatch.ErrInvalidConfig) {
+			t.Fatalf("%v: got %v, want %v", name, err, dispatch.ErrInvalidConfig)
+		}
 	}
 	_, err = riverqueue.New(riversqlite.New(db), nil, dispatch.NewRouter(), riverqueue.Config{})
-	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no transactor")
+	if !errors.Is(err, dispatch.ErrInvalidConfig) {
+		t.Fatalf("no transactor: got %v, want %v", err, dispatch.ErrInvalidConfig)
+	}
 }
 
 // An insert that fails is answered 503 with Retry-After: the sender keeps
@@ -341,24 +443,42 @@ func TestInsertFailureIsUnavailable(t *testing.T) {
 	r := dispatch.NewRouter()
 	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return nil })
 	q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(riverqueue.Config{}))
-	require.NoError(t, err)
-	require.NoError(t, q.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	ep := endpoint(t, q, r)
 
 	_, err = db.Exec(`ALTER TABLE river_job RENAME TO river_job_away`) // the job table is unreachable
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	ep.ServeHTTP(rec, request(body("evt_insert_fails")))
-	assert.Equal(t, 503, rec.Code)
-	assert.NotEmpty(t, rec.Header().Get("Retry-After"))
-	assert.JSONEq(t, `{"error":"temporarily unavailable"}`, rec.Body.String(), "no internal error reaches the sender")
+	if rec.Code != 503 {
+		t.Errorf("rec.Code: got %d, want 503", rec.Code)
+	}
+	if got := rec.Header().Get("Retry-After"); got == "" {
+		t.Errorf("a 503 without Retry-After")
+	}
+	jsonEqual(t, "no internal error reaches the sender", rec.Body.String(), `{"error":"temporarily unavailable"}`)
 
 	_, err = db.Exec(`ALTER TABLE river_job_away RENAME TO river_job`)
-	require.NoError(t, err)
-	require.Equal(t, 200, deliver(ep, body("evt_insert_fails")), "the sender's retry is queued")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := deliver(ep, body("evt_insert_fails")); got != 200 {
+		t.Fatalf("the sender's retry is queued: got %d, want 200", got)
+	}
 	var n int
-	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n))
-	assert.Equal(t, 1, n)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("n: got %d, want 1", n)
+	}
 }
 
 // Stats counts the queue's jobs by what they wait for, and its dead
@@ -379,18 +499,26 @@ func TestStats(t *testing.T) {
 			})
 			ep := endpoint(t, q, r)
 			for _, id := range []string{"evt_stats_1", "evt_stats_2", "evt_stats_bad"} {
-				require.Equal(t, 200, deliver(ep, body(id)))
+				if got := deliver(ep, body(id)); got != 200 {
+					t.Fatalf("delivering %s: got %d, want 200", id, got)
+				}
 			}
 			s, err := stats.Stats(ctx)
-			require.NoError(t, err)
-			assert.Equal(t, dispatch.QueueStats{Queue: true, Queued: 3}, s, "no worker yet")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := (dispatch.QueueStats{Queue: true, Queued: 3}); s != want {
+				t.Errorf("no worker yet: got %v, want %v", s, want)
+			}
 
 			start(t, q)
 			eventually(t, "all ran", func() bool {
 				s, err = stats.Stats(ctx)
 				return err == nil && s.Queued == 0 && s.Running == 0
 			})
-			assert.Equal(t, dispatch.QueueStats{Queue: true, DeadLetters: 1}, s, "the completed two are not counted; the cancelled one is a dead letter")
+			if want := (dispatch.QueueStats{Queue: true, DeadLetters: 1}); s != want {
+				t.Errorf("the completed two are not counted; the cancelled one is a dead letter: got %v, want %v", s, want)
+			}
 		})
 	}
 }
@@ -415,15 +543,25 @@ func TestJobArgsKeepNoSignatureHeaders(t *testing.T) {
 			for i := range 100 {
 				header[fmt.Sprintf("X-Flood-%d", i)] = []string{strings.Repeat("f", 500)}
 			}
-			require.Equal(t, 200, deliverWith(ep, body("evt_headers"), header))
+			if got := deliverWith(ep, body("evt_headers"), header); got != 200 {
+				t.Fatalf("delivering evt_headers: got %d, want 200", got)
+			}
 			args := b.args(t)
-			require.Len(t, args, 1)
+			if len(args) != 1 {
+				t.Fatalf("args: got %d items, want %d: %v", len(args), 1, args)
+			}
 			for _, secret := range []string{"c2lnbmF0dXJl", "ab12", "secret-token", "CERTIFICATE", "Stripe-Signature", "X-Flood"} {
-				assert.NotContains(t, args[0], secret)
+				if strings.Contains(args[0], secret) {
+					t.Errorf("args[0]: got %q, want it not to contain %q", args[0], secret)
+				}
 			}
 			var stored struct{ Header http.Header }
-			require.NoError(t, json.Unmarshal([]byte(args[0]), &stored))
-			assert.Equal(t, http.Header{"Content-Type": {"application/json"}}, stored.Header)
+			if err := json.Unmarshal([]byte(args[0]), &stored); err != nil {
+				t.Fatal(err)
+			}
+			if want := (http.Header{"Content-Type": {"application/json"}}); !reflect.DeepEqual(stored.Header, want) {
+				t.Errorf("stored.Header: got %v, want %v", stored.Header, want)
+			}
 		})
 	}
 }
@@ -444,28 +582,54 @@ func TestDiscardedEventIsStillADuplicate(t *testing.T) {
 			q := b.newQueue(t, r, riverqueue.Config{})
 			ep := endpoint(t, q, r)
 			start(t, q)
-			require.Equal(t, 200, deliver(ep, body("evt_discarded")))
+			if got := deliver(ep, body("evt_discarded")); got != 200 {
+				t.Fatalf("delivering evt_discarded: got %d, want 200", got)
+			}
 			eventually(t, "dead-lettered", func() bool { return len(b.deadLetters(t, q)) == 1 })
-			require.NoError(t, b.discard(t, q, "stripe:evt_discarded"))
-			assert.Empty(t, b.deadLetters(t, q), "no longer listed")
-			require.ErrorIs(t, b.discard(t, q, "stripe:evt_discarded"), dispatch.ErrNotDeadLettered)
-			require.ErrorIs(t, b.retry(t, q, "stripe:evt_discarded"), dispatch.ErrNotDeadLettered, "a tombstone is not retried")
+			if err := b.discard(t, q, "stripe:evt_discarded"); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.deadLetters(t, q); len(got) != 0 {
+				t.Errorf("no longer listed: got %v, want empty", got)
+			}
+			if err := b.discard(t, q, "stripe:evt_discarded"); !errors.Is(err, dispatch.ErrNotDeadLettered) {
+				t.Fatalf("discarding it again: got %v, want %v", err, dispatch.ErrNotDeadLettered)
+			}
+			if err := b.retry(t, q, "stripe:evt_discarded"); !errors.Is(err, dispatch.ErrNotDeadLettered) {
+				t.Fatalf("a tombstone is not retried: got %v, want %v", err, dispatch.ErrNotDeadLettered)
+			}
 
-			require.Equal(t, 200, deliver(ep, body("evt_discarded")), "delivered again")
-			assert.Equal(t, 1, b.jobs(t), "a duplicate: no second job")
+			if got := deliver(ep, body("evt_discarded")); got != 200 {
+				t.Fatalf("delivered again: got %d, want 200", got)
+			}
+			if got := b.jobs(t); got != 1 {
+				t.Errorf("a duplicate: no second job: got %d, want 1", got)
+			}
 			args := b.args(t)
-			require.Len(t, args, 1)
+			if len(args) != 1 {
+				t.Fatalf("args: got %d items, want %d: %v", len(args), 1, args)
+			}
 			var stored struct {
 				Key    string
 				Body   []byte
 				Header http.Header
 			}
-			require.NoError(t, json.Unmarshal([]byte(args[0]), &stored))
-			assert.Equal(t, "stripe:evt_discarded", stored.Key)
-			assert.Empty(t, stored.Body, "the tombstone keeps no body")
-			assert.Empty(t, stored.Header)
-			time.Sleep(100 * time.Millisecond) // a job queued by mistake would run by now
-			assert.EqualValues(t, 1, runs.Load())
+			if err := json.Unmarshal([]byte(args[0]), &stored); err != nil {
+				t.Fatal(err)
+			}
+			if stored.Key != "stripe:evt_discarded" {
+				t.Errorf("stored.Key: got %q, want %q", stored.Key, "stripe:evt_discarded")
+			}
+			if len(stored.Body) != 0 {
+				t.Errorf("the tombstone keeps no body: got %q, want empty", stored.Body)
+			}
+			if len(stored.Header) != 0 {
+				t.Errorf("stored.Header: got %v, want empty", stored.Header)
+			}
+			settle(t, q) // a job queued by mistake has run by now
+			if got := runs.Load(); got != 1 {
+				t.Errorf("handler runs: got %d, want 1", got)
+			}
 		})
 	}
 }
@@ -489,7 +653,9 @@ func TestRetryRacingDiscard(t *testing.T) {
 			ep := endpoint(t, q, r)
 			start(t, q)
 			for i := range letters {
-				require.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_race_%02d", i))))
+				if got := deliver(ep, body(fmt.Sprintf("evt_race_%02d", i))); got != 200 {
+					t.Fatalf("delivering evt_race_%02d: got %d, want 200", i, got)
+				}
 			}
 			eventually(t, "all dead-lettered", func() bool { return len(b.deadLetters(t, q)) == letters })
 			fixed.Store(true)
@@ -517,16 +683,20 @@ func TestRetryRacingDiscard(t *testing.T) {
 					eventually(t, id+" ran after its retry", func() bool { return b.effects(t, id) == 1 })
 				}
 			}
-			time.Sleep(100 * time.Millisecond)
+			settle(t, q) // a discarded letter queued by mistake has run by now
 			for i := range letters {
 				id := fmt.Sprintf("evt_race_%02d", i)
 				want := 0
 				if retried[id] {
 					want = 1
 				}
-				assert.Equal(t, want, b.effects(t, id), id)
+				if got := b.effects(t, id); got != want {
+					t.Errorf("%v: got %d, want %d", id, got, want)
+				}
 			}
-			assert.Empty(t, b.deadLetters(t, q))
+			if got := b.deadLetters(t, q); len(got) != 0 {
+				t.Errorf("dead letters: got %v, want none", got)
+			}
 		})
 	}
 }
@@ -540,14 +710,18 @@ func TestEmptyRetryScheduleAndEarlierJobs(t *testing.T) {
 	r := dispatch.NewRouter()
 	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return errors.New("SMS gateway down") })
 	before := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{time.Hour, time.Hour}}) // three attempts
-	require.Equal(t, 200, deliver(endpoint(t, before, r), body("evt_earlier")))
+	if got := deliver(endpoint(t, before, r), body("evt_earlier")); got != 200 {
+		t.Fatalf("delivering evt_earlier: got %d, want 200", got)
+	}
 
 	now := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{}})
 	start(t, now)
 	eventually(t, "the failed attempt is scheduled for another", func() bool {
 		var state string
 		var attempt int
-		require.NoError(t, b.db.QueryRow(`SELECT state, attempt FROM river_job WHERE kind = ?`, riverqueue.Kind).Scan(&state, &attempt))
+		if err := b.db.QueryRow(`SELECT state, attempt FROM river_job WHERE kind = ?`, riverqueue.Kind).Scan(&state, &attempt); err != nil {
+			t.Fatal(err)
+		}
 		// retryable until its time comes, then available again: either
 		// way NextRetry answered (before, the worker panicked).
 		return attempt >= 1 && (state == "retryable" || state == "available" || state == "scheduled")
@@ -576,9 +750,13 @@ func TestConcurrentMigrations(t *testing.T) {
 			}
 			close(startLine)
 			for range replicas {
-				assert.NoError(t, <-errs)
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
 			}
-			require.NoError(t, queues[0].Migrate(ctx), "and again, with nothing left to do")
+			if err := queues[0].Migrate(ctx); err != nil {
+				t.Fatalf("and again, with nothing left to do: %v", err)
+			}
 		})
 	}
 }
@@ -630,7 +808,9 @@ func TestGroupCommitDuplicates(t *testing.T) {
 			q := b.newQueue(t, r, riverqueue.Config{BatchWait: 20 * time.Millisecond})
 			arch := &recordingArchive{outcomes: map[string][]dispatch.Outcome{}}
 			v, err := verify.NewStripe(secret)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(q), dispatch.WithArchive(arch),
 				dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 			t.Cleanup(func() { ep.Shutdown(context.Background()) })
@@ -652,17 +832,27 @@ func TestGroupCommitDuplicates(t *testing.T) {
 				wg.Wait()
 				return codes
 			}
-			assert.Equal(t, map[int]int{200: 40}, round())
-			assert.Equal(t, 5, b.jobs(t), "one job per event")
+			if got, want := round(), (map[int]int{200: 40}); !reflect.DeepEqual(got, want) {
+				t.Errorf("answers of the second round: got %v, want %v", got, want)
+			}
+			if got := b.jobs(t); got != 5 {
+				t.Errorf("one job per event: got %d, want 5", got)
+			}
 			for i := range 5 {
 				counts := map[dispatch.Outcome]int{}
 				for _, o := range arch.outcomes[fmt.Sprintf("evt_group_%d", i)] {
 					counts[o]++
 				}
-				assert.Equal(t, map[dispatch.Outcome]int{dispatch.OutcomeQueued: 1, dispatch.OutcomeDuplicate: 7}, counts)
+				if want := (map[dispatch.Outcome]int{dispatch.OutcomeQueued: 1, dispatch.OutcomeDuplicate: 7}); !reflect.DeepEqual(counts, want) {
+					t.Errorf("counts: got %v, want %v", counts, want)
+				}
 			}
-			assert.Equal(t, map[int]int{200: 40}, round(), "again, in other batches")
-			assert.Equal(t, 5, b.jobs(t))
+			if got, want := round(), (map[int]int{200: 40}); !reflect.DeepEqual(got, want) {
+				t.Errorf("again, in other batches: got %v, want %v", got, want)
+			}
+			if got := b.jobs(t); got != 5 {
+				t.Errorf("jobs: got %d, want 5", got)
+			}
 		})
 	}
 }
@@ -673,65 +863,134 @@ func TestGroupCommitFailure(t *testing.T) {
 	db := openSQLite(t, filepath.Join(t.TempDir(), "river.db"))
 	r := benchRouter(nil)
 	q, err := riverqueue.New(riversqlite.New(db), sqltx.NewTransactor(db), r, fast(riverqueue.Config{BatchWait: 20 * time.Millisecond}))
-	require.NoError(t, err)
-	require.NoError(t, q.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	ep := endpoint(t, q, r)
 	_, err = db.Exec(`ALTER TABLE river_job RENAME TO river_job_away`)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var codes sync.Map
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Go(func() { codes.Store(i, deliver(ep, body(fmt.Sprintf("evt_fail_%d", i)))) })
 	}
 	wg.Wait()
-	codes.Range(func(_, code any) bool { assert.Equal(t, 503, code); return true })
+	codes.Range(func(_, code any) bool {
+		if code != 503 {
+			t.Errorf("code: got %v, want %v", code, 503)
+		}
+		return true
+	})
 	_, err = db.Exec(`ALTER TABLE river_job_away RENAME TO river_job`)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for i := range 10 {
-		assert.Equal(t, 200, deliver(ep, body(fmt.Sprintf("evt_fail_%d", i))), "the retry")
+		if got := deliver(ep, body(fmt.Sprintf("evt_fail_%d", i))); got != 200 {
+			t.Errorf("the retry: got %d, want 200", got)
+		}
 	}
 	var n int
-	require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n))
-	assert.Equal(t, 10, n)
+	if err := db.QueryRow(`SELECT COUNT(*) FROM river_job`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 10 {
+		t.Errorf("n: got %d, want 10", n)
+	}
 }
 
-// A handler far slower than the sweep (3 s, against a 50 ms sweep, a 200 ms
-// grace and a 300 ms liveness timeout) on a live worker, with another
-// replica sweeping the same database, is never taken from it: one effect,
-// one attempt, no error recorded.
+// A handler far slower than the sweep on a live worker, with another
+// replica sweeping the same database (every 50 ms, a 200 ms grace, a 300 ms
+// liveness timeout), is never taken from it: one effect, one attempt, no
+// error recorded. On PostgreSQL the handler holds its job through ten
+// sweeps of each replica, counted through their Transactors; on SQLite,
+// whose one writer the handler's transaction is, the sweeps wait for it:
+// the handler holds past the grace and the liveness timeout, and the
+// sweeps that follow find the job done.
 func TestSlowHandlerIsNeverRescued(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			var runs atomic.Int32
+			held := make(chan struct{}, 1)
+			release := make(chan struct{})
 			r := dispatch.NewRouter()
 			r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
 				runs.Add(1)
 				if err := b.effect(ctx, e.ID); err != nil {
 					return err
 				}
-				time.Sleep(3 * time.Second)
-				return nil
+				select {
+				case held <- struct{}{}:
+				default:
+				}
+				select {
+				case <-release:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
 			})
 			cfg := riverqueue.Config{SweepInterval: 50 * time.Millisecond, SweepGrace: 200 * time.Millisecond, LivenessTimeout: 300 * time.Millisecond}
-			q, other := b.newQueue(t, r, cfg), b.newQueue(t, r, cfg)
-			require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_slow")))
+			var qTxs, otherTxs txCounts
+			q, other := b.newObservedQueue(t, r, cfg, &qTxs), b.newObservedQueue(t, r, cfg, &otherTxs)
 			start(t, q)
-			eventually(t, "the handler started", func() bool { return runs.Load() == 1 })
-			start(t, other) // a second replica, sweeping too
+			start(t, other) // a second replica, sweeping too (on SQLite, started before the handler holds the one writer)
+			if got := deliver(endpoint(t, q, r), body("evt_slow")); got != 200 {
+				t.Fatalf("delivering evt_slow: got %d, want 200", got)
+			}
+			select {
+			case <-held:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the handler never started")
+			}
+			heldAt, qFrom, otherFrom := time.Now(), qTxs.ends.Load(), otherTxs.ends.Load()
+			if b.db == nil {
+				// The transaction of the attempt that holds the job ends
+				// only once released: every end counted meanwhile is a
+				// sweep's.
+				eventually(t, "ten sweeps of each replica while the handler holds its job", func() bool {
+					return qTxs.ends.Load()-qFrom >= 10 && otherTxs.ends.Load()-otherFrom >= 10
+				})
+			} else {
+				// The sweeps wait for the handler's transaction (before
+				// their own begins): the handler is slow for longer than
+				// any bound a sweep applies.
+				eventually(t, "the handler held past the grace and the liveness timeout", func() bool {
+					return time.Since(heldAt) > cfg.SweepGrace+cfg.LivenessTimeout+2*cfg.SweepInterval
+				})
+			}
+			close(release)
 			eventually(t, "the effect", func() bool { return b.effects(t, "evt_slow") == 1 })
-			time.Sleep(500 * time.Millisecond) // ten more sweeps
-			assert.EqualValues(t, 1, runs.Load(), "one attempt")
-			assert.Equal(t, 1, b.effects(t, "evt_slow"))
-			assert.Empty(t, b.deadLetters(t, q))
+			qDone, otherDone := qTxs.ends.Load(), otherTxs.ends.Load()
+			eventually(t, "two more sweeps of each replica", func() bool {
+				return qTxs.ends.Load()-qDone >= 2 && otherTxs.ends.Load()-otherDone >= 2
+			})
+			settle(t, q) // a job taken from its worker would have run again by now
+			if got := runs.Load(); got != 1 {
+				t.Errorf("attempts: got %d, want 1", got)
+			}
+			if got := b.effects(t, "evt_slow"); got != 1 {
+				t.Errorf("effects: got %d, want 1", got)
+			}
+			if got := b.deadLetters(t, q); len(got) != 0 {
+				t.Errorf("dead letters: got %v, want none", got)
+			}
 		})
 	}
 }
 
 // A sweep's cost: one query per interval per process. On 100,000
-// completed jobs (and none running), one sweep of an idle queue.
+// completed jobs (and none running), one sweep of an idle queue: ns/op is
+// a sweep's transaction, begun to ended, timed through the queue's
+// Transactor while its sweeper runs every 10 ms.
 func BenchmarkSweepOnACompletedTable(b *testing.B) {
 	pool, _ := benchPostgres(b)
-	q := postgresQueue(b, pool, riverqueue.Config{})
+	postgresQueue(b, pool, riverqueue.Config{}) // River's tables
 	if _, err := pool.Exec(ctx, `INSERT INTO river_job (args, kind, max_attempts, queue, state, attempt, attempted_at, finalized_at, unique_key)
 SELECT jsonb_build_object('key', 'stripe:evt_' || i), 'hookkit.webhook', 8, 'hookkit_webhooks', 'completed', 1, now(), now(), decode(md5(i::text), 'hex')
 FROM generate_series(1, 100000) i`); err != nil {
@@ -740,12 +999,46 @@ FROM generate_series(1, 100000) i`); err != nil {
 	if _, err := pool.Exec(ctx, `ANALYZE river_job`); err != nil {
 		b.Fatal(err)
 	}
+	timed := &timedSweeps{Transactor: pgxtx.NewTransactor(pool), b: b, done: make(chan struct{}, 1)}
+	timed.left.Store(int64(b.N))
+	q := benchQueue(b, riverpgxv5.New(pool), riverqueue.Transactor[pgx.Tx](timed), benchRouter(nil), riverqueue.Config{SweepInterval: 10 * time.Millisecond})
+	b.StopTimer()
 	b.ResetTimer()
-	for b.Loop() {
-		if _, err := riverqueue.SweepOnce(ctx, q); err != nil {
-			b.Fatal(err)
-		}
+	if err := q.Start(ctx); err != nil {
+		b.Fatal(err)
 	}
+	b.Cleanup(func() { q.Stop(context.Background()) })
+	for range b.N {
+		<-timed.done
+	}
+}
+
+// timedSweeps is a Transactor whose transactions, the next left of them,
+// are timed: the benchmark's timer runs from Begin to End. With no
+// delivery and no job to run, a queue's transactions are its sweeps, one
+// after another on one goroutine.
+type timedSweeps struct {
+	riverqueue.Transactor[pgx.Tx]
+	b    *testing.B
+	left atomic.Int64
+	done chan struct{} // told of each timed transaction's end
+}
+
+func (s *timedSweeps) Begin(ctx context.Context) (pgx.Tx, error) {
+	if s.left.Load() > 0 {
+		s.b.StartTimer()
+	}
+	return s.Transactor.Begin(ctx)
+}
+
+func (s *timedSweeps) End(ctx context.Context, tx pgx.Tx, commit bool) error {
+	err := s.Transactor.End(ctx, tx, commit)
+	if s.left.Load() > 0 {
+		s.b.StopTimer()
+		s.left.Add(-1)
+		s.done <- struct{}{}
+	}
+	return err
 }
 
 // attemptLog records the attempts an Observer is told of.
@@ -776,41 +1069,38 @@ func (l *attemptLog) records() []dispatch.AttemptRecord {
 
 // A job left running by a dead process (no lock on PostgreSQL, no live
 // process on SQLite) is rescued by a sweep: retried at once, its failed
-// attempt in River's errors and told to the router's observers.
+// attempt told to the router's observers (and in River's errors), once.
 func TestSweepRescuesAnOrphanedJob(t *testing.T) {
 	for _, b := range backends(t) {
 		t.Run(b.name, func(t *testing.T) {
 			r := benchRouter(nil)
 			log := &attemptLog{}
 			r.Observe(log)
-			q := b.newQueue(t, r, riverqueue.Config{SweepGrace: 100 * time.Millisecond})
-			require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_orphan")))
+			q := b.newQueue(t, r, riverqueue.Config{SweepGrace: 100 * time.Millisecond, SweepInterval: 50 * time.Millisecond})
+			if got := deliver(endpoint(t, q, r), body("evt_orphan")); got != 200 {
+				t.Fatalf("delivering evt_orphan: got %d, want 200", got)
+			}
 			orphan := `UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1, attempted_by = $2 WHERE kind = 'hookkit.webhook'`
-			var n int
 			switch q := q.(type) {
 			case *riverqueue.Queue[*riversqlite.Driver, *sql.Tx]:
-				_, err := b.db.Exec(orphan, time.Now().UTC().Add(-time.Minute).Format("2006-01-02 15:04:05.000"), `["a-dead-process"]`)
-				require.NoError(t, err)
-				n, err = riverqueue.SweepOnce(ctx, q)
-				require.NoError(t, err)
+				if _, err := b.db.Exec(orphan, time.Now().UTC().Add(-time.Minute).Format("2006-01-02 15:04:05.000"), `["a-dead-process"]`); err != nil {
+					t.Fatal(err)
+				}
 			case *riverqueue.Queue[*riverpgxv5.Driver, pgx.Tx]:
-				err := q.Client().Driver().GetExecutor().Exec(ctx, strings.ReplaceAll(orphan, "$2", "ARRAY['a-dead-process']"), time.Now().Add(-time.Minute))
-				require.NoError(t, err)
-				n, err = riverqueue.SweepOnce(ctx, q)
-				require.NoError(t, err)
+				if err := q.Client().Driver().GetExecutor().Exec(ctx, strings.ReplaceAll(orphan, "$2", "ARRAY['a-dead-process']"), time.Now().Add(-time.Minute)); err != nil {
+					t.Fatal(err)
+				}
 			}
-			assert.Equal(t, 1, n, "one job rescued")
-			require.Len(t, log.attempts, 1, "the observers are told of the lost attempt")
-			assert.Equal(t, dispatch.OutcomeFailed, log.attempts[0].Outcome)
-			assert.Equal(t, dispatch.AttemptAsync, log.attempts[0].Kind)
-			assert.Equal(t, 1, log.attempts[0].Number)
-			args := b.args(t)
-			require.Len(t, args, 1)
-			start(t, q)
+			if args := b.args(t); len(args) != 1 {
+				t.Fatalf("jobs' args: got %d, want 1", len(args))
+			}
+			start(t, q) // its sweep rescues the orphan; its worker runs the job again
 			eventually(t, "retried and done", func() bool {
 				var state string
 				if b.db != nil {
-					require.NoError(t, b.db.QueryRow(`SELECT state FROM river_job`).Scan(&state))
+					if err := b.db.QueryRow(`SELECT state FROM river_job`).Scan(&state); err != nil {
+						t.Fatal(err)
+					}
 				} else {
 					state = "completed"
 					if len(b.deadLetters(t, q)) != 0 {
@@ -819,8 +1109,32 @@ func TestSweepRescuesAnOrphanedJob(t *testing.T) {
 				}
 				return state == "completed"
 			})
+			settle(t, q)
+			records := log.records()
+			rescues := lostAttempts(records)
+			if len(rescues) != 1 {
+				t.Fatalf("the observers are told of the lost attempt once: got %d reports, want 1 (attempts %+v)", len(rescues), records)
+			}
+			if rescues[0].Kind != dispatch.AttemptAsync {
+				t.Errorf("the lost attempt's kind: got %v, want %v", rescues[0].Kind, dispatch.AttemptAsync)
+			}
+			if len(records) != 2 || records[0].Number+records[1].Number != 3 {
+				t.Errorf("attempts: got %+v, want the lost first and the retried second", records)
+			}
 		})
 	}
+}
+
+// lostAttempts returns the attempts of records that a sweep reported: the
+// first attempt, failed (its worker died).
+func lostAttempts(records []dispatch.AttemptRecord) []dispatch.AttemptRecord {
+	var lost []dispatch.AttemptRecord
+	for _, a := range records {
+		if a.Number == 1 && a.Outcome == dispatch.OutcomeFailed {
+			lost = append(lost, a)
+		}
+	}
+	return lost
 }
 
 // Re-running a dead letter gives it a full set of attempts on the retry
@@ -836,31 +1150,40 @@ func TestRerunGivesAFullSchedule(t *testing.T) {
 				return errors.New("SMS gateway down")
 			})
 			q := b.newQueue(t, r, riverqueue.Config{Retry: []time.Duration{5 * time.Millisecond}})
-			require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_schedule")))
+			if got := deliver(endpoint(t, q, r), body("evt_schedule")); got != 200 {
+				t.Fatalf("delivering evt_schedule: got %d, want 200", got)
+			}
 			start(t, q)
 			eventually(t, "dead after two attempts", func() bool {
 				dls := b.deadLetters(t, q)
 				return len(dls) == 1 && dls[0].Attempts == 2
 			})
-			require.NoError(t, b.retry(t, q, "stripe:evt_schedule"))
+			if err := b.retry(t, q, "stripe:evt_schedule"); err != nil {
+				t.Fatal(err)
+			}
 			eventually(t, "dead again after two more", func() bool {
 				dls := b.deadLetters(t, q)
 				return len(dls) == 1 && dls[0].Attempts == 4
 			})
-			assert.EqualValues(t, 4, runs.Load())
+			if got := runs.Load(); got != 4 {
+				t.Errorf("handler runs: got %d, want 4", got)
+			}
 		})
 	}
 }
 
-// failingCommits is a Transactor whose commits fail while fail is set.
+// failingCommits is a Transactor whose commits fail while fail is set,
+// counting them.
 type failingCommits struct {
 	sqltx.Transactor
-	fail *atomic.Bool
+	fail   *atomic.Bool
+	failed *atomic.Int64
 }
 
 func (f failingCommits) End(ctx context.Context, tx *sql.Tx, commit bool) error {
 	if commit && f.fail.Load() {
 		f.Transactor.End(ctx, tx, false)
+		f.failed.Add(1)
 		return errors.New("the commit failed")
 	}
 	return f.Transactor.End(ctx, tx, commit)
@@ -873,28 +1196,52 @@ func (f failingCommits) End(ctx context.Context, tx *sql.Tx, commit bool) error 
 func TestSweepReportsOnlyCommittedRescues(t *testing.T) {
 	db := openSQLite(t, filepath.Join(t.TempDir(), "river.db"))
 	var fail atomic.Bool
+	var failed atomic.Int64
 	r := benchRouter(nil)
 	log := &attemptLog{}
 	r.Observe(log)
-	q, err := riverqueue.New(riversqlite.New(db), failingCommits{sqltx.NewTransactor(db), &fail}, r, fast(riverqueue.Config{SweepGrace: 100 * time.Millisecond}))
-	require.NoError(t, err)
-	require.NoError(t, q.Migrate(ctx))
-	require.Equal(t, 200, deliver(endpoint(t, q, r), body("evt_orphan")))
+	q, err := riverqueue.New(riversqlite.New(db), failingCommits{sqltx.NewTransactor(db), &fail, &failed}, r,
+		fast(riverqueue.Config{SweepGrace: 100 * time.Millisecond, SweepInterval: 20 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := deliver(endpoint(t, q, r), body("evt_orphan")); got != 200 {
+		t.Fatalf("delivering evt_orphan: got %d, want 200", got)
+	}
 	_, err = db.Exec(`UPDATE river_job SET state = 'running', attempt = 1, attempted_at = $1, attempted_by = '["a-dead-process"]'`,
 		time.Now().UTC().Add(-time.Minute).Format("2006-01-02 15:04:05.000"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	fail.Store(true)
-	_, err = riverqueue.SweepOnce(ctx, q)
-	require.Error(t, err)
-	assert.Empty(t, log.records(), "nothing reported for a rescue that did not commit")
+	start(t, q)
+	// The running orphan is no worker's: every commit now is a sweep's,
+	// and when the second fails the first has ended, reports and all.
+	eventually(t, "two sweeps whose commits failed", func() bool { return failed.Load() >= 2 })
+	if got := log.records(); len(got) != 0 {
+		t.Errorf("nothing reported for a rescue that did not commit: got %+v", got)
+	}
 	var state string
-	require.NoError(t, db.QueryRow(`SELECT state FROM river_job`).Scan(&state))
-	assert.Equal(t, "running", state)
+	if err := db.QueryRow(`SELECT state FROM river_job`).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "running" {
+		t.Errorf("the job after the failed sweeps: got %q, want %q", state, "running")
+	}
 
 	fail.Store(false)
-	n, err := riverqueue.SweepOnce(ctx, q)
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
-	assert.Len(t, log.records(), 1, "one report, from the sweep that committed")
+	eventually(t, "rescued, retried and done", func() bool {
+		if err := db.QueryRow(`SELECT state FROM river_job`).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		return state == "completed"
+	})
+	settle(t, q)
+	if got := lostAttempts(log.records()); len(got) != 1 {
+		t.Errorf("one report, from the sweep that committed: got %+v", got)
+	}
 }
