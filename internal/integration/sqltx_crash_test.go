@@ -4,10 +4,8 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"reflect"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/internal/integration/crashtest"
 	"github.com/hookkit/hookkit/verify/verifytest"
@@ -32,7 +30,9 @@ func effectsPerEvent(t *testing.T, db *sql.DB, table string, n int) map[int]int 
 	perCount := map[int]int{} // effects -> how many events had that many
 	for i := range n {
 		var c int
-		require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM `+table+` WHERE event_id = $1`, fmt.Sprintf("evt_crash_%04d", i)).Scan(&c))
+		if err := db.QueryRow(`SELECT COUNT(*) FROM `+table+` WHERE event_id = $1`, fmt.Sprintf("evt_crash_%04d", i)).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
 		perCount[c]++
 	}
 	return perCount
@@ -67,11 +67,17 @@ func TestSQLTxCrash(t *testing.T) {
 				counts := effectsPerEvent(t, db, table, n)
 				t.Logf("%d kills; answers %v; events by number of effects %v", res.Kills, res.Answers, counts)
 				if mode == "tx" {
-					assert.Equal(t, map[int]int{1: n}, counts, "every acknowledged event's effect exactly once")
+					if want := (map[int]int{1: n}); !reflect.DeepEqual(counts, want) {
+						t.Errorf("every acknowledged event's effect exactly once: got %v, want %v", counts, want)
+					}
 					return
 				}
-				assert.Zero(t, counts[0], "the lease step loses nothing either")
-				assert.Less(t, counts[1], n, "the lease step ran some handler twice: the storm catches what the transactional accept step prevents")
+				if counts[0] != 0 {
+					t.Errorf("the lease step loses nothing either: got %d, want 0", counts[0])
+				}
+				if counts[1] >= n {
+					t.Errorf("the lease step ran some handler twice: the storm catches what the transactional accept step prevents: got %d, want < %d", counts[1], n)
+				}
 			})
 		}
 	}
