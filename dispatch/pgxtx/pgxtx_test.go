@@ -11,7 +11,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
 	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
-	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/servicetest"
 )
 
 var ctx = context.Background()

@@ -26,7 +26,7 @@ import (
 	"github.com/hookkit/hookkit/events/fixture"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
-	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/examples/internal/servicetest"
 )
 
 var testdata = os.DirFS("../../testdata")

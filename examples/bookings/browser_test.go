@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/examples/internal/servicetest"
 )
 
 // browser is a headless Chromium driven over the DevTools protocol on a

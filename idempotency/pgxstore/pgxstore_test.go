@@ -15,8 +15,8 @@ import (
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
+	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/servicetest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()

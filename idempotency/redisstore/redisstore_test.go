@@ -13,8 +13,8 @@ import (
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/redisstore"
+	"github.com/hookkit/hookkit/idempotency/redisstore/internal/servicetest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()

@@ -11,7 +11,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql's "pgx"
 	_ "modernc.org/sqlite"             // database/sql's "sqlite"
 
-	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/internal/integration/internal/servicetest"
 )
 
 // postgresSchemaURL returns the test database's URL with a schema of the

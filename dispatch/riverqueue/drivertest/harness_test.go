@@ -27,10 +27,10 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
+	"github.com/hookkit/hookkit/dispatch/riverqueue/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
-	"github.com/hookkit/hookkit/internal/servicetest"
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 // BenchmarkPostgresAcceptSteps compares the default and the transactional accept step on

@@ -14,8 +14,8 @@ import (
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
 	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()

@@ -3,8 +3,8 @@ package drivertest_test
 import (
 	"testing"
 
+	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 // BenchmarkPostgresClaimComplete: claim a new key and complete it on the

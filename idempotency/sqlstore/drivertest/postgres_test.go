@@ -17,8 +17,8 @@ import (
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
+	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()
