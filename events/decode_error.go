@@ -58,12 +58,15 @@ func (j jsonError) Unwrap() error { return j.err }
 func newDecodeError(e *Event, goType string, err error) *DecodeError {
 	d := &DecodeError{Source: e.Source, ID: e.ID, Type: e.Type, GoType: goType, Err: err}
 	var (
+		own       *DecodeError
 		typeErr   *json.UnmarshalTypeError
 		syntaxErr *json.SyntaxError
 		timeErr   *time.ParseError
 		fromJSON  jsonError
 	)
 	switch {
+	case errors.As(err, &own):
+		d.Field, d.Problem = own.Field, logtext.Clip(own.Problem, maxProblem)
 	case errors.As(err, &typeErr):
 		// Value is "number 77.77", "string", "bool": keep the kind only.
 		kind, _, _ := strings.Cut(typeErr.Value, " ")

@@ -33,8 +33,8 @@ type Event struct {
 	Type string
 	// Source names the sender ("stripe", "twilio", ...).
 	Source string
-	// Time is when the source says the event happened (zero when it does
-	// not say, as in Twilio's SMS status callbacks).
+	// Time is when the source says the event happened, in UTC (zero when
+	// it does not say, as in Twilio's SMS status callbacks).
 	Time time.Time
 	// Data is the raw event object (Stripe's data.object, a form body for
 	// Twilio), a slice of Body.

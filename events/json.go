@@ -11,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/hookkit/hookkit/events/internal/eventtime"
+	"github.com/hookkit/hookkit/events/internal/jsonscan"
 )
 
 // JSONConfig describes where a JSON event body keeps its envelope. Paths
@@ -19,8 +21,13 @@ import (
 type JSONConfig struct {
 	// Source names the sender in every Event ("stripe", "etail", ...).
 	Source string
-	// IDHeaders are headers that carry the event ID (the first non-empty
-	// one wins), read before the ID path: Standard Webhooks' webhook-id.
+	// IDHeaders are headers that carry the event ID, read before the ID
+	// path: Standard Webhooks' webhook-id. The first of them present in
+	// the request decides, even when it is empty (the event then has no ID
+	// from a header); of a repeated header, the first value. List only
+	// headers the verifier signs, in the order it reads them, so that the
+	// ID is the value that was signed: a later header, present but
+	// unsigned, must never be able to stand in for an earlier one.
 	IDHeaders []string
 	// ID is the path of the event ID (a string or a number).
 	ID string
@@ -47,7 +54,7 @@ type JSONConfig struct {
 type JSONParser struct {
 	cfg       JSONConfig
 	idHeaders []string
-	paths     []jsonPath
+	paths     []jsonscan.Path
 	// Indexes into paths; -1 when not configured.
 	id, typ, tm, data int
 }
@@ -76,7 +83,7 @@ func NewJSONParser(cfg JSONConfig) (*JSONParser, error) {
 		if f.path == "" {
 			continue
 		}
-		path, err := parsePath(f.path)
+		path, err := jsonscan.ParsePath(f.path)
 		if err != nil {
 			return nil, fmt.Errorf("events: %s: %w", cfg.Source, err)
 		}
@@ -106,7 +113,7 @@ func (p *JSONParser) malformed(format string, args ...any) error {
 
 // Parse implements Parser. r may be nil (no headers).
 func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
-	spans, err := scanDocument(body, p.paths)
+	spans, err := jsonscan.Scan(body, p.paths)
 	if err != nil {
 		return nil, p.malformed("body is not an event object: %v", err)
 	}
@@ -114,21 +121,21 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 	if r != nil {
 		e.Header = r.Header
 		for _, h := range p.idHeaders {
-			if v := r.Header.Get(h); v != "" {
-				e.ID = v
+			if v := r.Header[h]; len(v) > 0 {
+				e.ID = v[0]
 				break
 			}
 		}
 	}
 
 	typ := spans[p.typ]
-	if !typ.found() || body[typ.start] != '"' || typ.end-typ.start < 3 {
+	if !typ.Found() || body[typ.Start] != '"' || typ.End-typ.Start < 3 {
 		return nil, p.malformed("no event type (a non-empty string) at %q", p.cfg.Type)
 	}
-	var idSpan span
+	var idSpan jsonscan.Span
 	if e.ID == "" && p.id >= 0 {
 		idSpan = spans[p.id]
-		if idSpan.found() && body[idSpan.start] != '"' && !isNumber(body[idSpan.start]) {
+		if idSpan.Found() && body[idSpan.Start] != '"' && !isNumber(body[idSpan.Start]) {
 			return nil, p.malformed("event ID at %q is neither a string nor a number", p.cfg.ID)
 		}
 	}
@@ -138,17 +145,17 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 
 	if p.data >= 0 {
 		d := spans[p.data]
-		if !d.found() {
+		if !d.Found() {
 			return nil, p.malformed("no payload at %q", p.cfg.Data)
 		}
-		e.Data = body[d.start:d.end]
+		e.Data = body[d.Start:d.End]
 	} else {
 		e.Data = body
 	}
 
 	var rawTime []byte
-	if p.tm >= 0 && spans[p.tm].found() {
-		rawTime = body[spans[p.tm].start:spans[p.tm].end]
+	if p.tm >= 0 && spans[p.tm].Found() {
+		rawTime = body[spans[p.tm].Start:spans[p.tm].End]
 		t, err := parseTime(rawTime)
 		if err != nil {
 			return nil, p.malformed("event time at %q is %s", p.cfg.Time, err.Error())
@@ -172,37 +179,37 @@ func isNumber(c byte) bool { return c == '-' || ('0' <= c && c <= '9') }
 
 // setIDAndType decodes the type, and the ID when it comes from the body,
 // into strings that share one allocation in the common case (plain ASCII).
-func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ span) error {
-	typRaw := body[typ.start+1 : typ.end-1]
+func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ jsonscan.Span) error {
+	typRaw := body[typ.Start+1 : typ.End-1]
 	var idRaw []byte
-	idQuoted := id.found() && body[id.start] == '"'
+	idQuoted := id.Found() && body[id.Start] == '"'
 	switch {
 	case idQuoted:
-		idRaw = body[id.start+1 : id.end-1]
-	case id.found():
-		idRaw = body[id.start:id.end] // a number, as written
+		idRaw = body[id.Start+1 : id.End-1]
+	case id.Found():
+		idRaw = body[id.Start:id.End] // a number, as written
 	}
-	if plainASCII(typRaw) && plainASCII(idRaw) {
+	if jsonscan.PlainASCII(typRaw) && jsonscan.PlainASCII(idRaw) {
 		var b strings.Builder
 		b.Grow(len(idRaw) + len(typRaw))
 		b.Write(idRaw)
 		b.Write(typRaw)
 		all := b.String()
-		if id.found() {
+		if id.Found() {
 			e.ID = all[:len(idRaw)]
 		}
 		e.Type = all[len(idRaw):]
 	} else {
-		t, ok := stringValue(body[typ.start:typ.end])
+		t, ok := jsonscan.ExactStringValue(body[typ.Start:typ.End])
 		if !ok {
-			return p.malformed("event type at %q is not a valid string", p.cfg.Type)
+			return p.malformed("event type at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.Type)
 		}
 		e.Type = t
 		if idQuoted {
-			if e.ID, ok = stringValue(body[id.start:id.end]); !ok {
-				return p.malformed("event ID at %q is not a valid string", p.cfg.ID)
+			if e.ID, ok = jsonscan.ExactStringValue(body[id.Start:id.End]); !ok {
+				return p.malformed("event ID at %q holds invalid UTF-8 or a lone surrogate escape", p.cfg.ID)
 			}
-		} else if id.found() {
+		} else if id.Found() {
 			e.ID = string(idRaw)
 		}
 	}
@@ -212,34 +219,23 @@ func (p *JSONParser) setIDAndType(e *Event, body []byte, id, typ span) error {
 	return nil
 }
 
-// plainASCII reports whether a string's raw bytes need no decoding.
-func plainASCII(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' || c >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}
-
 // errTime is why a time does not parse; its text quotes no value.
 type errTime string
 
 func (e errTime) Error() string { return string(e) }
 
 // parseTime reads Unix seconds (an integer or a decimal) or an RFC 3339
-// string. Its errors say what the value is not, never what it is.
+// string, and returns the time in UTC, within the years 1970 to 9999 and,
+// for a string, with an offset within RFC 3339's range: a time every
+// encoder and store accepts (package eventtime says why). Its errors say
+// what the value is not, never what it is.
 func parseTime(raw []byte) (time.Time, error) {
 	if raw[0] == '"' {
-		s, ok := stringValue(raw)
+		s, ok := jsonscan.StringValue(raw)
 		if !ok {
 			return time.Time{}, errTime("not a valid string")
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return time.Time{}, errTime("a string that is not an RFC 3339 time")
-		}
-		return saneTime(t)
+		return eventtime.ParseRFC3339(s)
 	}
 	if string(raw) == "null" {
 		return time.Time{}, nil
@@ -257,31 +253,19 @@ func parseTime(raw []byte) (time.Time, error) {
 		n = n*10 + int64(c-'0')
 	}
 	if integer {
-		return saneTime(time.Unix(n, 0))
+		return eventtime.Sane(time.Unix(n, 0))
 	}
 	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || f < float64(minEventTime.Unix()) || f >= float64(maxEventTime.Unix()) {
+	if err != nil || f < 0 || f >= float64(maxUnixSeconds) {
 		return time.Time{}, errTime("a number out of range for an event time")
 	}
 	sec := int64(f)
-	return saneTime(time.Unix(sec, int64((f-float64(sec))*1e9)))
+	return eventtime.Sane(time.Unix(sec, int64((f-float64(sec))*1e9)))
 }
 
-// The range of event times a parser accepts: from the Unix epoch to the
-// end of year 9999 (what RFC 3339 can write). Outside it a time is no
-// sender's clock: "created":1e300 would otherwise overflow into 1677, and a
-// store would keep that.
-var (
-	minEventTime = time.Unix(0, 0)
-	maxEventTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-func saneTime(t time.Time) (time.Time, error) {
-	if t.Before(minEventTime) || !t.Before(maxEventTime) {
-		return time.Time{}, errTime("out of range for an event time (1970 to 9999)")
-	}
-	return t, nil
-}
+// maxUnixSeconds is the start of year 10000, past every time eventtime
+// accepts.
+const maxUnixSeconds = 253402300800
 
 // deriveID computes the stable ID documented on JSONConfig.DeriveID.
 func deriveID(typ string, rawTime, data []byte) string {

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/verify"
@@ -22,8 +20,18 @@ import (
 func stripeLike(t testing.TB) *events.JSONParser {
 	t.Helper()
 	p, err := events.NewJSONParser(events.JSONConfig{Source: "stripe", ID: "id", Type: "type", Time: "created", Data: "data.object"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return p
+}
+
+// mustMalformed fails t unless err wraps ErrMalformedEvent.
+func mustMalformed(t testing.TB, err error, what string) {
+	t.Helper()
+	if !errors.Is(err, events.ErrMalformedEvent) {
+		t.Fatalf("%s: err = %v, want ErrMalformedEvent", what, err)
+	}
 }
 
 // Keys that differ from an envelope key only in case would be read one way
@@ -42,19 +50,22 @@ func TestJSONParserRefusesKeysThatDifferOnlyInCase(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := p.Parse(nil, []byte(body))
-			require.ErrorIs(t, err, events.ErrMalformedEvent)
+			mustMalformed(t, err, name)
 		})
 	}
 	// encoding/json folds as Unicode does: the Kelvin sign is a "k".
 	kinds, err := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "kind"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = kinds.Parse(nil, []byte("{\"id\":\"a\",\"kind\":\"x\",\"\u212aind\":\"y\"}"))
-	require.ErrorIs(t, err, events.ErrMalformedEvent, "Kelvin sign")
+	mustMalformed(t, err, "Kelvin sign")
 
 	// Case differences elsewhere in the body are the payload's business.
 	e, err := p.Parse(nil, []byte(`{"id":"evt_a","type":"x.y","created":1,"data":{"object":{"id":1,"ID":2}},"Livemode":true,"livemode":false}`))
-	require.NoError(t, err)
-	assert.Equal(t, "evt_a", e.ID)
+	if err != nil || e.ID != "evt_a" {
+		t.Fatalf("%v, %v", e, err)
+	}
 }
 
 func TestJSONParser(t *testing.T) {
@@ -106,10 +117,21 @@ func TestJSONParser(t *testing.T) {
 		{name: "C1 control in the id", body: `{"id":"evt\u0085x","type":"t","data":{"object":1}}`, wantErr: true},
 		{name: "escape in the type", body: `{"id":"a","type":"t\u001b[2J","data":{"object":1}}`, wantErr: true},
 		{name: "line separator in the id", body: `{"id":"a\u2028b","type":"t","data":{"object":1}}`, wantErr: true},
-		// As in encoding/json, invalid UTF-8 and a lone surrogate escape
-		// decode to U+FFFD, which any store holds.
-		{name: "invalid UTF-8 in the id", body: "{\"id\":\"a\xffb\",\"type\":\"t\",\"data\":{\"object\":1}}", id: "a\ufffdb", typ: "t", data: "1"},
-		{name: "lone surrogate in the id", body: `{"id":"a\ud800b","type":"t","data":{"object":1}}`, id: "a\ufffdb", typ: "t", data: "1"},
+		// encoding/json decodes invalid UTF-8 and a lone surrogate escape
+		// to U+FFFD, so "evt_\ud800" and "evt_\udc00" would be one key and
+		// the second event a "duplicate" never run (L3, issue 27): in an ID
+		// or a type they are malformed instead. Elsewhere in the body they
+		// are the payload's business.
+		{name: "invalid UTF-8 in the id", body: "{\"id\":\"a\xffb\",\"type\":\"t\",\"data\":{\"object\":1}}", wantErr: true},
+		{name: "lone surrogate in the id", body: `{"id":"a\ud800b","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "lone low surrogate in the id", body: `{"id":"evt_\udc00","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "high surrogate then no low one", body: `{"id":"evt_\ud800\u0041","type":"t","data":{"object":1}}`, wantErr: true},
+		{name: "surrogate encoded in UTF-8", body: "{\"id\":\"evt_\xed\xa0\x80\",\"type\":\"t\",\"data\":{\"object\":1}}", wantErr: true},
+		{name: "truncated UTF-8 in the type", body: "{\"id\":\"a\",\"type\":\"t\xc3\",\"data\":{\"object\":1}}", wantErr: true},
+		{name: "lone surrogate in the type", body: `{"id":"a","type":"t\udfff","data":{"object":1}}`, wantErr: true},
+		{name: "surrogate pair in the id", body: `{"id":"evt_\ud83d\ude00","type":"t","data":{"object":1}}`, id: "evt_\U0001F600", typ: "t", data: "1"},
+		{name: "an escaped U+FFFD is a character", body: `{"id":"evt_\ufffd","type":"t","data":{"object":1}}`, id: "evt_\ufffd", typ: "t", data: "1"},
+		{name: "lone surrogate in the payload", body: `{"id":"a","type":"t","data":{"object":"\ud800"}}`, id: "a", typ: "t", data: `"\ud800"`},
 		{name: "non-ASCII id", body: `{"id":"évt_1","type":"t","data":{"object":1}}`, id: "évt_1", typ: "t", data: "1"},
 		{name: "deep nesting", body: `{"id":"a","type":"t","data":{"object":` + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + `}}`, wantErr: true},
 	}
@@ -118,29 +140,33 @@ func TestJSONParser(t *testing.T) {
 			body := []byte(tt.body)
 			e, err := p.Parse(nil, body)
 			if tt.wantErr {
-				require.ErrorIs(t, err, events.ErrMalformedEvent)
-				assert.True(t, strings.HasPrefix(err.Error(), "stripe: "), err.Error())
+				mustMalformed(t, err, tt.name)
+				if !strings.HasPrefix(err.Error(), "stripe: ") {
+					t.Errorf("error %q does not name the source", err)
+				}
 				return
 			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.id, e.ID)
-			assert.Equal(t, tt.typ, e.Type)
-			assert.Equal(t, "stripe", e.Source)
-			assert.Equal(t, tt.data, string(e.Data))
-			assert.Equal(t, tt.body, string(e.Body))
-			if tt.unixTime != 0 {
-				assert.Equal(t, tt.unixTime, e.Time.Unix())
-			} else {
-				assert.True(t, e.Time.IsZero())
+			if err != nil {
+				t.Fatal(err)
 			}
-			assert.Equal(t, "stripe:"+tt.id, e.Key())
+			if e.ID != tt.id || e.Type != tt.typ || e.Source != "stripe" || e.Key() != "stripe:"+tt.id {
+				t.Errorf("ID %q type %q source %q key %q; want %q %q", e.ID, e.Type, e.Source, e.Key(), tt.id, tt.typ)
+			}
+			if string(e.Data) != tt.data || string(e.Body) != tt.body {
+				t.Errorf("Data %q Body %q", e.Data, e.Body)
+			}
+			if tt.unixTime != 0 && e.Time.Unix() != tt.unixTime || tt.unixTime == 0 && !e.Time.IsZero() {
+				t.Errorf("Time %v, want Unix %d", e.Time, tt.unixTime)
+			}
 		})
 	}
 }
 
 func TestJSONParserTimeFormats(t *testing.T) {
 	p, err := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Time: "at"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for at, want := range map[string]time.Time{
 		`1795420800`:                       time.Unix(1795420800, 0),
 		`1795420800.25`:                    time.Unix(1795420800, 250_000_000),
@@ -150,46 +176,86 @@ func TestJSONParserTimeFormats(t *testing.T) {
 		`"2026-11-23T08:00:00.123456789Z"`: time.Date(2026, 11, 23, 8, 0, 0, 123456789, time.UTC),
 	} {
 		e, err := p.Parse(nil, []byte(`{"id":"1","type":"t","at":`+at+`}`))
-		require.NoError(t, err, at)
-		assert.True(t, want.Equal(e.Time), "%s: got %v want %v", at, e.Time, want)
+		if err != nil {
+			t.Fatalf("%s: %v", at, err)
+		}
+		if !want.Equal(e.Time) {
+			t.Errorf("%s: got %v want %v", at, e.Time, want)
+		}
 	}
 }
 
 func TestJSONParserIDFromHeader(t *testing.T) {
 	p, err := events.NewJSONParser(events.JSONConfig{Source: "std", IDHeaders: []string{"webhook-id", "svix-id"}, Type: "type", Data: "data"})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := []byte(`{"type":"booking.created","data":{"booking_id":"1"}}`)
+	parse := func(h http.Header) (*events.Event, error) {
+		r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+		for k, v := range h {
+			r.Header[k] = v
+		}
+		return p.Parse(r, body)
+	}
+	for _, tt := range []struct {
+		name string
+		h    http.Header
+		id   string // "" means malformed
+	}{
+		{"only the second header", http.Header{"Svix-Id": {"msg_svix"}}, "msg_svix"},
+		{"the first configured header wins", http.Header{"Svix-Id": {"msg_svix"}, "Webhook-Id": {"msg_std"}}, "msg_std"},
+		// The first header present decides: an empty one is no ID, never
+		// a cue to read the next header, which its verifier did not sign.
+		{"present but empty", http.Header{"Webhook-Id": {""}, "Svix-Id": {"msg_svix"}}, ""},
+		{"repeated: the first value", http.Header{"Webhook-Id": {"msg_1", "msg_2"}}, "msg_1"},
+		{"no ID anywhere", http.Header{}, ""},
+	} {
+		e, err := parse(tt.h)
+		if tt.id == "" {
+			mustMalformed(t, err, tt.name)
+			continue
+		}
+		if err != nil || e.ID != tt.id {
+			t.Errorf("%s: %v, %v; want ID %q", tt.name, e, err, tt.id)
+		}
+	}
 	r := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-	r.Header.Set("Svix-Id", "msg_svix")
-	e, err := p.Parse(r, body)
-	require.NoError(t, err)
-	assert.Equal(t, "msg_svix", e.ID)
-	assert.Equal(t, r.Header, e.Header)
-
 	r.Header.Set("Webhook-Id", "msg_std")
-	e, err = p.Parse(r, body)
-	require.NoError(t, err)
-	assert.Equal(t, "msg_std", e.ID, "the first configured header wins")
-
-	_, err = p.Parse(httptest.NewRequest(http.MethodPost, "/", nil), body)
-	require.ErrorIs(t, err, events.ErrMalformedEvent, "no ID anywhere")
+	e, err := p.Parse(r, body)
+	if err != nil || !reflect.DeepEqual(e.Header, r.Header) {
+		t.Errorf("Header %v, %v", e.Header, err)
+	}
 }
 
 func TestJSONParserDerivedID(t *testing.T) {
 	p, err := events.NewJSONParser(events.JSONConfig{Source: "goconverso", Type: "event", Time: "timestamp", Data: "data", DeriveID: true})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	parse := func(body string) string {
 		e, err := p.Parse(nil, []byte(body))
-		require.NoError(t, err)
-		require.True(t, strings.HasPrefix(e.ID, "sha256:") && len(e.ID) == len("sha256:")+32, e.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(e.ID, "sha256:") || len(e.ID) != len("sha256:")+32 {
+			t.Fatalf("ID %q", e.ID)
+		}
 		return e.ID
 	}
 	a := parse(`{"event":"booking.created","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12345","status":"pending"}}`)
-	assert.Equal(t, a, parse("{\n  \"event\": \"booking.created\",\n  \"timestamp\": \"2026-11-23T08:00:00Z\",\n  \"data\": {\"booking_id\": \"12345\", \"status\": \"pending\"}\n}"),
-		"a retry with other whitespace keeps the ID")
-	assert.NotEqual(t, a, parse(`{"event":"booking.confirmed","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12345","status":"pending"}}`))
-	assert.NotEqual(t, a, parse(`{"event":"booking.created","timestamp":"2026-11-23T08:00:01Z","data":{"booking_id":"12345","status":"pending"}}`))
-	assert.NotEqual(t, a, parse(`{"event":"booking.created","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12346","status":"pending"}}`))
+	if b := parse("{\n  \"event\": \"booking.created\",\n  \"timestamp\": \"2026-11-23T08:00:00Z\",\n  \"data\": {\"booking_id\": \"12345\", \"status\": \"pending\"}\n}"); b != a {
+		t.Errorf("a retry with other whitespace derives %q, not %q", b, a)
+	}
+	for _, other := range []string{
+		`{"event":"booking.confirmed","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12345","status":"pending"}}`,
+		`{"event":"booking.created","timestamp":"2026-11-23T08:00:01Z","data":{"booking_id":"12345","status":"pending"}}`,
+		`{"event":"booking.created","timestamp":"2026-11-23T08:00:00Z","data":{"booking_id":"12346","status":"pending"}}`,
+	} {
+		if parse(other) == a {
+			t.Errorf("%s derives the same ID", other)
+		}
+	}
 }
 
 func TestNewJSONParserRefusesBadConfig(t *testing.T) {
@@ -206,10 +272,18 @@ func TestNewJSONParserRefusesBadConfig(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := events.NewJSONParser(tt.cfg)
-			require.ErrorIs(t, err, events.ErrInvalidConfig)
-			assert.ErrorIs(t, err, verify.ErrInvalidConfig, "one sentinel for every constructor")
-			assert.Contains(t, err.Error(), tt.says)
-			assert.PanicsWithError(t, err.Error(), func() { events.MustJSONParser(tt.cfg) })
+			if !errors.Is(err, events.ErrInvalidConfig) || !errors.Is(err, verify.ErrInvalidConfig) {
+				t.Fatalf("err = %v, want ErrInvalidConfig (one sentinel for every constructor)", err)
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+			defer func() {
+				if p, ok := recover().(error); !ok || p.Error() != err.Error() {
+					t.Errorf("MustJSONParser panicked with %v, want %v", p, err)
+				}
+			}()
+			events.MustJSONParser(tt.cfg)
 		})
 	}
 }

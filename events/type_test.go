@@ -2,11 +2,12 @@ package events_test
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/events"
 )
@@ -26,48 +27,74 @@ func TestTypeDecodesOnce(t *testing.T) {
 	})
 	e := &events.Event{ID: "evt_1", Type: "deposit.paid", Source: "test", Data: []byte(`{"id":"dep_1","amount":5000,"metadata":{"booking_id":"12345"}}`)}
 	first, err := depositPaid.Decode(e)
-	require.NoError(t, err)
-	assert.Equal(t, &deposit{ID: "dep_1", Amount: 5000, Meta: map[string]string{"booking_id": "12345"}}, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (&deposit{ID: "dep_1", Amount: 5000, Meta: map[string]string{"booking_id": "12345"}}); !reflect.DeepEqual(first, want) {
+		t.Errorf("decoded %+v, want %+v", first, want)
+	}
 	second, err := depositPaid.Decode(e)
-	require.NoError(t, err)
-	assert.Same(t, first, second, "decoded once, then remembered")
-	assert.Equal(t, 1, calls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second != first || calls != 1 {
+		t.Errorf("decoded %d times (same value: %v); want once, then remembered", calls, second == first)
+	}
 
 	// Another key of the same name is another decoder.
 	other := events.NewType[*deposit]("deposit.paid")
 	third, err := other.Decode(e)
-	require.NoError(t, err)
-	assert.Equal(t, first, third)
-	assert.NotSame(t, first, third)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(first, third) || first == third {
+		t.Errorf("another Type's decode: %+v (same pointer: %v)", third, first == third)
+	}
 }
 
 func TestTypeDecodeErrors(t *testing.T) {
 	depositPaid := events.NewType[*deposit]("deposit.paid")
 	e := &events.Event{ID: "evt_1", Type: "deposit.paid", Source: "test", Data: []byte(`{"amount":"five thousand"}`)}
 	_, err := depositPaid.Decode(e)
-	require.ErrorIs(t, err, events.ErrUndecodable)
-	assert.Contains(t, err.Error(), "evt_1")
-	_, again := depositPaid.Decode(e)
-	assert.Equal(t, err, again, "the failure is remembered too")
+	if !errors.Is(err, events.ErrUndecodable) || !strings.Contains(err.Error(), "evt_1") {
+		t.Fatalf("err = %v, want ErrUndecodable naming evt_1", err)
+	}
+	if _, again := depositPaid.Decode(e); again != err {
+		t.Errorf("the failure is not remembered: %v then %v", err, again)
+	}
 
 	_, err = depositPaid.Decode(&events.Event{ID: "evt_2", Type: "deposit.refunded", Data: []byte(`{}`)})
-	require.ErrorIs(t, err, events.ErrUndecodable, "a key decodes only its own type")
+	if !errors.Is(err, events.ErrUndecodable) {
+		t.Errorf("a key decoded another type: %v", err)
+	}
 
 	var zero events.Type[*deposit]
-	_, err = zero.Decode(e)
-	require.ErrorIs(t, err, events.ErrUndecodable)
-	assert.Equal(t, "", zero.Name())
+	if _, err = zero.Decode(e); !errors.Is(err, events.ErrUndecodable) || zero.Name() != "" {
+		t.Errorf("zero Type: %v, name %q", err, zero.Name())
+	}
 
 	noDecoder := events.NewTypeFunc[*deposit]("deposit.paid", nil)
-	require.NotPanics(t, func() { _, err = noDecoder.Decode(e) })
-	require.ErrorIs(t, err, events.ErrUndecodable, "a Type without a decoder")
-	assert.Contains(t, err.Error(), `"deposit.paid" has no decoder`)
+	func() {
+		defer func() {
+			if p := recover(); p != nil {
+				t.Fatalf("a Type without a decoder panicked: %v", p)
+			}
+		}()
+		_, err = noDecoder.Decode(e)
+	}()
+	if !errors.Is(err, events.ErrUndecodable) || !strings.Contains(err.Error(), `"deposit.paid" has no decoder`) {
+		t.Errorf("a Type without a decoder: %v", err)
+	}
 }
 
 func TestNames(t *testing.T) {
-	assert.Equal(t, []string{"deposit.held", "deposit.paid", "deposit.refunded"},
-		events.Names(events.NewType[*deposit]("deposit.refunded"), events.NewType[int]("deposit.paid"), events.NewType[string]("deposit.held")))
-	assert.Empty(t, events.Names())
+	got := events.Names(events.NewType[*deposit]("deposit.refunded"), events.NewType[int]("deposit.paid"), events.NewType[string]("deposit.held"))
+	if want := []string{"deposit.held", "deposit.paid", "deposit.refunded"}; !slices.Equal(got, want) {
+		t.Errorf("Names = %v, want %v", got, want)
+	}
+	if got := events.Names(); len(got) != 0 {
+		t.Errorf("Names() = %v", got)
+	}
 }
 
 // A payload that does not decode names the field and the problem, never a
@@ -91,17 +118,43 @@ func TestDecodeErrorQuotesNoValue(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := &events.Event{Source: "test", ID: "evt_1", Type: "booking.paid", Data: []byte(tt.data)}
 			_, err := kind.Decode(e)
-			require.ErrorIs(t, err, events.ErrUndecodable)
-			assert.NotContains(t, err.Error(), tt.secret)
-			assert.Contains(t, err.Error(), tt.problem)
+			if !errors.Is(err, events.ErrUndecodable) {
+				t.Fatalf("err = %v, want ErrUndecodable", err)
+			}
+			if strings.Contains(err.Error(), tt.secret) || !strings.Contains(err.Error(), tt.problem) {
+				t.Errorf("error %q: should say %q and not quote %q", err, tt.problem, tt.secret)
+			}
 			var de *events.DecodeError
-			require.ErrorAs(t, err, &de)
-			assert.Equal(t, tt.field, de.Field)
-			assert.Equal(t, "*events_test.booking", de.GoType)
-			assert.Error(t, de.Err, "the decoder's own error is kept")
+			if !errors.As(err, &de) {
+				t.Fatalf("%T is not a *DecodeError", err)
+			}
+			if de.Field != tt.field || de.GoType != "*events_test.booking" || de.Err == nil {
+				t.Errorf("field %q GoType %q Err %v; want field %q and the decoder's own error kept", de.Field, de.GoType, de.Err, tt.field)
+			}
 		})
 	}
 	var typeErr *json.UnmarshalTypeError
-	_, err := kind.Decode(&events.Event{Type: "booking.paid", Data: []byte(`{"amount": "x"}`)})
-	assert.ErrorAs(t, err, &typeErr, "errors.As reaches encoding/json's error")
+	if _, err := kind.Decode(&events.Event{Type: "booking.paid", Data: []byte(`{"amount": "x"}`)}); !errors.As(err, &typeErr) {
+		t.Errorf("errors.As does not reach encoding/json's error: %v", err)
+	}
+}
+
+// A decoder may report its own field and problem as a *DecodeError, words
+// that quote no value; Decode keeps them (conversoevent's scheduled_at
+// does this).
+func TestDecoderOwnDecodeError(t *testing.T) {
+	kind := events.NewTypeFunc("slot.booked", func([]byte) (*deposit, error) {
+		return nil, &events.DecodeError{Field: "slot.start", Problem: "a time outside the opening hours"}
+	})
+	_, err := kind.Decode(&events.Event{Source: "test", ID: "evt_1", Type: "slot.booked", Data: []byte(`{"slot":{"start":"03:00"}}`)})
+	var de *events.DecodeError
+	if !errors.As(err, &de) || !errors.Is(err, events.ErrUndecodable) {
+		t.Fatalf("err = %v", err)
+	}
+	if de.Field != "slot.start" || de.Problem != "a time outside the opening hours" || de.ID != "evt_1" {
+		t.Errorf("field %q problem %q ID %q", de.Field, de.Problem, de.ID)
+	}
+	if want := "test event evt_1 (slot.booked) into *events_test.deposit: field slot.start: a time outside the opening hours: events: payload does not decode"; err.Error() != want {
+		t.Errorf("error %q\nwant %q", err, want)
+	}
 }

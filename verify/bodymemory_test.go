@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,9 +13,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/verify"
 )
@@ -49,7 +47,9 @@ func TestDeclaredLengthIsNotAReservation(t *testing.T) {
 		maxHeapGrowth = 96 << 20
 	)
 	v, err := verify.NewHMAC([]byte("k"), "X-Sig")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	var arrived sync.WaitGroup
 	arrived.Add(conns)
@@ -74,10 +74,13 @@ func TestDeclaredLengthIsNotAReservation(t *testing.T) {
 		srv.Listener.Addr(), declared)
 	for range conns {
 		c, err := net.DialTimeout("tcp", srv.Listener.Addr().String(), 5*time.Second)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		clients = append(clients, c)
-		_, err = io.WriteString(c, head)
-		require.NoError(t, err)
+		if _, err := io.WriteString(c, head); err != nil {
+			t.Fatal(err)
+		}
 	}
 	waitGroupOrFail(t, &arrived, 30*time.Second)
 
@@ -86,7 +89,9 @@ func TestDeclaredLengthIsNotAReservation(t *testing.T) {
 	runtime.ReadMemStats(&during)
 	growth := int64(during.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("heap grew %.1f MiB for %d connections declaring %d bytes", float64(growth)/(1<<20), conns, declared)
-	assert.Less(t, growth, int64(maxHeapGrowth), "the declared lengths were allocated up front")
+	if growth >= maxHeapGrowth {
+		t.Errorf("the declared lengths were allocated up front: the heap grew %d bytes, want under %d", growth, maxHeapGrowth)
+	}
 }
 
 func waitGroupOrFail(t *testing.T, wg *sync.WaitGroup, d time.Duration) {
@@ -113,15 +118,21 @@ func TestReadBodyGrowsAsBytesArrive(t *testing.T) {
 					r.ContentLength = -1
 				}
 				got, err := verify.ReadBody(nil, r, 0)
-				require.NoError(t, err)
-				assert.Equal(t, body, got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Never nil, not even for an empty body.
+				if got == nil || !bytes.Equal(got, body) {
+					t.Errorf("got %d bytes (nil: %v), want the %d sent", len(got), got == nil, len(body))
+				}
 			})
 		}
 	}
 	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(strings.Repeat("x", 20_001)))
 	r.ContentLength = -1
-	_, err := verify.ReadBody(nil, r, 20_000)
-	assert.ErrorIs(t, err, verify.ErrBodyTooLarge)
+	if _, err := verify.ReadBody(nil, r, 20_000); !errors.Is(err, verify.ErrBodyTooLarge) {
+		t.Errorf("one byte past the limit: got %v, want %v", err, verify.ErrBodyTooLarge)
+	}
 }
 
 // A typical event (1.5 KB, its length declared) is read with at most two
@@ -139,5 +150,7 @@ func TestReadBodyAllocations(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	assert.LessOrEqual(t, allocs, 2.0)
+	if allocs > 2 {
+		t.Errorf("got %v allocations per read, want at most 2", allocs)
+	}
 }

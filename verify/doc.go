@@ -61,10 +61,13 @@
 // both kinds (verifytest.StandardKeyPair makes a key pair).
 //
 // Svix sends the same scheme under svix-id, svix-timestamp and
-// svix-signature. Each of the three is read from its svix- header when
-// present, and otherwise from its webhook- header, as Svix's libraries read
-// them; every value read is under the signature, so the order can only
-// decide which of two signed messages is checked.
+// svix-signature. Each of the three is read from its svix- header when that
+// header is present (even empty), and otherwise from its webhook- header,
+// as svix-js reads them (svix-go differs only when the svix- family is
+// incomplete: it then reads all three webhook- headers). Every value read
+// is under the signature, so the rule only decides which ID was signed;
+// events/standardevent takes the event ID by the same rule, so a header
+// added beside the signed one cannot give a replay a new key.
 //
 // # Secret rotation
 //

@@ -1,15 +1,13 @@
 package verify_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
@@ -58,13 +56,19 @@ func TestHMACPublishedVectors(t *testing.T) {
 				opts = append(opts, verify.WithClock(func() time.Time { return tt.now }))
 			}
 			v, err := verify.NewHMAC([]byte(tt.secret), tt.header, opts...)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			r := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(tt.body))
 			for k, val := range tt.headers {
 				r.Header.Set(k, val)
 			}
-			require.NoError(t, v.Verify(r, []byte(tt.body)))
-			require.ErrorIs(t, v.Verify(r, []byte(tt.body+" ")), verify.ErrSignatureMismatch)
+			if err := v.Verify(r, []byte(tt.body)); err != nil {
+				t.Fatalf("the published vector: got %v, want nil", err)
+			}
+			if err := v.Verify(r, []byte(tt.body+" ")); !errors.Is(err, verify.ErrSignatureMismatch) {
+				t.Fatalf("a changed body: got %v, want %v", err, verify.ErrSignatureMismatch)
+			}
 		})
 	}
 }
@@ -90,18 +94,26 @@ func TestHMACPresets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := verify.NewHMAC(secret, tt.signer.Header, tt.verify...)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			signer := tt.signer
 			signer.Secret, signer.Time = secret, fixedNow
 			r := verifytest.NewRequest(signer, "https://example.com/hook", body)
-			require.NoError(t, v.Verify(r, body))
+			if err := v.Verify(r, body); err != nil {
+				t.Fatalf("signed: got %v, want nil", err)
+			}
 
 			tampered := append([]byte(nil), body...)
 			tampered[3] ^= 1
-			require.ErrorIs(t, v.Verify(r, tampered), verify.ErrSignatureMismatch)
+			if err := v.Verify(r, tampered); !errors.Is(err, verify.ErrSignatureMismatch) {
+				t.Fatalf("tampered body: got %v, want %v", err, verify.ErrSignatureMismatch)
+			}
 
 			signer.Secret = []byte("other secret")
-			require.ErrorIs(t, v.Verify(verifytest.NewRequest(signer, "https://example.com/hook", body), body), verify.ErrSignatureMismatch)
+			if err := v.Verify(verifytest.NewRequest(signer, "https://example.com/hook", body), body); !errors.Is(err, verify.ErrSignatureMismatch) {
+				t.Fatalf("another secret: got %v, want %v", err, verify.ErrSignatureMismatch)
+			}
 		})
 	}
 }
@@ -110,7 +122,9 @@ func TestHMACRejections(t *testing.T) {
 	secret := []byte("s3cret")
 	body := []byte(`{"id":"1"}`)
 	v, err := verify.NewHMAC(secret, "X-Sig", verify.WithPrefix("sha256="), verify.WithTimestampHeader("X-Ts"), verify.WithClock(fixedClock))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	signed := func(ts int64) *http.Request {
 		return verifytest.NewRequest(verifytest.HMAC{Secret: secret, Header: "X-Sig", Prefix: "sha256=", TimestampHeader: "X-Ts", Time: time.Unix(ts, 0)},
 			"/hook", body)
@@ -140,10 +154,14 @@ func TestHMACRejections(t *testing.T) {
 			tt.mutate(r)
 			err := v.Verify(r, body)
 			if tt.want == nil {
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
 				return
 			}
-			require.ErrorIs(t, err, tt.want)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
 		})
 	}
 }
@@ -169,8 +187,12 @@ func TestNewHMACRefusesBadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := verify.NewHMAC(tt.secret, tt.header, tt.opts...)
-			require.ErrorIs(t, err, verify.ErrInvalidConfig)
-			assert.Nil(t, v)
+			if !errors.Is(err, verify.ErrInvalidConfig) {
+				t.Fatalf("got %v, want %v", err, verify.ErrInvalidConfig)
+			}
+			if v != nil {
+				t.Error("got a non-nil verifier beside the error, want nil")
+			}
 		})
 	}
 }

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
@@ -41,9 +38,13 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("connectio
 func TestMiddleware(t *testing.T) {
 	const secret = "whsec_mw"
 	stripe, err := verify.NewStripe(secret)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	twilio, err := verify.NewTwilio("tok")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := []byte(`{"id":"evt_mw","type":"charge.refunded"}`)
 	form := []byte(url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"failed"}}.Encode())
 
@@ -102,14 +103,26 @@ func TestMiddleware(t *testing.T) {
 			next := &recordingHandler{}
 			rec := httptest.NewRecorder()
 			verify.Middleware(tt.v, tt.opts...)(next).ServeHTTP(rec, tt.req())
-			assert.Equal(t, tt.status, rec.Code)
-			assert.Equal(t, tt.wantNext, next.called)
+			if rec.Code != tt.status {
+				t.Errorf("status: got %d, want %d", rec.Code, tt.status)
+			}
+			if next.called != tt.wantNext {
+				t.Errorf("next called: got %v, want %v", next.called, tt.wantNext)
+			}
 			if tt.wantNext {
-				assert.Equal(t, tt.wantBody, next.first, "next reads the verified body")
-				assert.Equal(t, tt.wantBody, next.next, "GetBody returns it again")
+				if !bytes.Equal(next.first, tt.wantBody) {
+					t.Errorf("next reads the verified body: got %q, want %q", next.first, tt.wantBody)
+				}
+				if !bytes.Equal(next.next, tt.wantBody) {
+					t.Errorf("GetBody returns it again: got %q, want %q", next.next, tt.wantBody)
+				}
 			} else if rec.Code != http.StatusUnauthorized {
-				assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-				assert.NotContains(t, rec.Body.String(), "whsec")
+				if got := rec.Header().Get("Content-Type"); got != "application/json" {
+					t.Errorf("Content-Type: got %q, want %q", got, "application/json")
+				}
+				if strings.Contains(rec.Body.String(), "whsec") {
+					t.Errorf("the answer quotes the secret: %s", rec.Body)
+				}
 			}
 		})
 	}
@@ -117,30 +130,46 @@ func TestMiddleware(t *testing.T) {
 
 func TestReadBody(t *testing.T) {
 	b, err := verify.ReadBody(nil, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("abc")), 3)
-	require.NoError(t, err)
-	assert.Equal(t, "abc", string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "abc" {
+		t.Errorf("got %q, want %q", b, "abc")
+	}
 
 	_, err = verify.ReadBody(nil, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("abcd")), 3)
-	require.ErrorIs(t, err, verify.ErrBodyTooLarge)
-	assert.Equal(t, http.StatusRequestEntityTooLarge, verify.StatusCode(err))
+	if !errors.Is(err, verify.ErrBodyTooLarge) {
+		t.Fatalf("one byte over the limit: got %v, want %v", err, verify.ErrBodyTooLarge)
+	}
+	if got := verify.StatusCode(err); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("StatusCode: got %d, want %d", got, http.StatusRequestEntityTooLarge)
+	}
 
 	r := httptest.NewRequest(http.MethodPost, "/", nil)
 	b, err = verify.ReadBody(nil, r, 0)
-	require.NoError(t, err)
-	assert.Empty(t, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) != 0 {
+		t.Errorf("no body: got %q, want none", b)
+	}
 
 	big := bytes.Repeat([]byte("x"), verify.DefaultMaxBodyBytes+1)
 	r = httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(big))
 	r.ContentLength = -1
 	_, err = verify.ReadBody(httptest.NewRecorder(), r, 0)
-	require.ErrorIs(t, err, verify.ErrBodyTooLarge, "the default limit is 1 MiB")
+	if !errors.Is(err, verify.ErrBodyTooLarge) {
+		t.Fatalf("the default limit is 1 MiB: got %v, want %v", err, verify.ErrBodyTooLarge)
+	}
 }
 
 // Middleware and the verifiers share one Option type; each refuses the
 // options that are not its own, and invalid values, at construction.
 func TestMiddlewareOptionsAreValidated(t *testing.T) {
 	v, err := verify.NewStripe("whsec_x")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, opt := range map[string]verify.Option{
 		"WithMaxBodyBytes(0)":   verify.WithMaxBodyBytes(0),
 		"WithErrorHandler(nil)": verify.WithErrorHandler(nil),
@@ -153,30 +182,51 @@ func TestMiddlewareOptionsAreValidated(t *testing.T) {
 				defer func() { err, _ = recover().(error) }()
 				verify.Middleware(v, opt)
 			}()
-			require.ErrorIs(t, err, verify.ErrInvalidConfig)
+			if !errors.Is(err, verify.ErrInvalidConfig) {
+				t.Fatalf("Middleware panicked with %v, want %v", err, verify.ErrInvalidConfig)
+			}
 		})
 	}
 	_, err = verify.NewStripe("whsec_x", verify.WithMaxBodyBytes(1<<10))
-	require.ErrorIs(t, err, verify.ErrInvalidConfig, "a Middleware option given to a verifier")
-	assert.ErrorContains(t, err, "WithMaxBodyBytes apply only to Middleware")
+	if !errors.Is(err, verify.ErrInvalidConfig) {
+		t.Fatalf("a Middleware option given to a verifier: got %v, want %v", err, verify.ErrInvalidConfig)
+	}
+	if !strings.Contains(err.Error(), "WithMaxBodyBytes apply only to Middleware") {
+		t.Errorf("the error does not say the option is Middleware's: %v", err)
+	}
 }
 
 // NewMiddleware returns, as an error wrapping ErrInvalidConfig, what
 // Middleware panics with.
 func TestNewMiddlewareReturnsTheError(t *testing.T) {
 	v, err := verify.NewHMAC([]byte("k"), "X-Sig")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, build := range map[string]func() error{
 		"nil verifier":         func() error { _, err := verify.NewMiddleware(nil); return err },
 		"a verifier's option":  func() error { _, err := verify.NewMiddleware(v, verify.WithTolerance(time.Minute)); return err },
 		"a non-positive limit": func() error { _, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(0)); return err },
 	} {
-		assert.ErrorIs(t, build(), verify.ErrInvalidConfig, name)
+		if err := build(); !errors.Is(err, verify.ErrInvalidConfig) {
+			t.Errorf("%s: got %v, want %v", name, err, verify.ErrInvalidConfig)
+		}
 	}
 	mw, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(10))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec := httptest.NewRecorder()
 	mw(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/", strings.NewReader("more than ten bytes")))
-	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code)
-	assert.Panics(t, func() { verify.Middleware(nil) })
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("status: got %d, want %d", rec.Code, http.StatusRequestEntityTooLarge)
+	}
+	panicked := func() (p bool) {
+		defer func() { p = recover() != nil }()
+		verify.Middleware(nil)
+		return false
+	}()
+	if !panicked {
+		t.Error("Middleware(nil) did not panic")
+	}
 }

@@ -5,8 +5,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,8 +110,16 @@ const (
 
 // DecodeStandardPublicKey turns a Standard Webhooks public key,
 // "whpk_<base64>" of the 32-byte ed25519 public key, into the key. Any
-// other form is an error wrapping ErrInvalidConfig that says which form
-// was expected.
+// other form is an error wrapping ErrInvalidConfig that says which check
+// failed: the prefix, the base64, the length, a non-canonical encoding
+// (a y-coordinate not below 2^255-19), or a point of small order.
+//
+// Go's crypto/ed25519 (like Node's crypto) verifies with such a key: with
+// the identity point (whpk_AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=)
+// the signature R = identity, S = 0 verifies every message, and with 32
+// zero bytes, a likely placeholder, about one message in four. A key of
+// small order is no sender's key, so it is refused here, as an empty
+// secret is: never a verifier that accepts everything.
 func DecodeStandardPublicKey(key string) (ed25519.PublicKey, error) {
 	b64, ok := strings.CutPrefix(key, standardPublicPrefix)
 	if !ok {
@@ -123,7 +133,58 @@ func DecodeStandardPublicKey(key string) (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("public key is %d bytes after whpk_, want an ed25519 key of %d: %w",
 			len(raw), ed25519.PublicKeySize, ErrInvalidConfig)
 	}
+	if !canonicalY(raw) {
+		return nil, fmt.Errorf("public key is not a canonical ed25519 encoding (its y-coordinate is not below 2^255-19): %w",
+			ErrInvalidConfig)
+	}
+	if smallOrder(raw) {
+		return nil, fmt.Errorf("public key is an ed25519 point of small order, which verifies forged signatures: %w",
+			ErrInvalidConfig)
+	}
 	return ed25519.PublicKey(raw), nil
+}
+
+// smallOrderY holds the y-coordinates, little-endian in hex, of the eight
+// points of edwards25519 whose order divides 8: y = 0 (the two points of
+// order 4), y = 1 (the identity), y = p-1 (order 2), and the two
+// y-coordinates of the four points of order 8, ±y8 with y8 a root of
+// d·y⁴ + 2·y² - 1 = 0 (the points P with 2P of order 4). With p = 2^255-19
+// and d = -121665/121666, each was computed from the curve equation and
+// checked by multiplying its points by 4 and by 8; the tests derive them
+// again. Each y stands for its points of either sign, so an encoding is
+// refused whatever its sign bit; a non-canonical encoding of them (p or
+// p+1, for y = 0 and y = 1) is refused by canonicalY first.
+var smallOrderY = [...]string{
+	"0000000000000000000000000000000000000000000000000000000000000000", // 0
+	"0100000000000000000000000000000000000000000000000000000000000000", // 1
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f", // p-1
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05", // y8
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a", // p-y8
+}
+
+// smallOrder reports whether the 32-byte encoding key is a point of small
+// order: its y-coordinate (the sign bit of x cleared) is in smallOrderY.
+func smallOrder(key []byte) bool {
+	var y [32]byte
+	copy(y[:], key)
+	y[31] &= 0x7f
+	return slices.Contains(smallOrderY[:], hex.EncodeToString(y[:]))
+}
+
+// canonicalY reports whether the 32-byte encoding key has a y-coordinate
+// below p = 2^255-19. Read little-endian with the sign bit cleared, y >= p
+// exactly when bytes 1 to 30 are 0xff, byte 31 is 0x7f and byte 0 is at
+// least 0xed (p's lowest byte).
+func canonicalY(key []byte) bool {
+	if key[31]&0x7f != 0x7f || key[0] < 0xed {
+		return true
+	}
+	for _, b := range key[1:31] {
+		if b != 0xff {
+			return true
+		}
+	}
+	return false
 }
 
 // DecodeStandardSecret turns a Standard Webhooks secret ("whsec_<base64>" or
@@ -146,41 +207,41 @@ func DecodeStandardSecret(secret string) ([]byte, error) {
 }
 
 // Verify checks r's Standard Webhooks headers over body, the raw bytes as
-// received. Each of the three is read from its svix- header first and
-// then from its webhook- header, as Svix's own libraries read them: a
-// delivery Svix's SDK accepts is accepted here (every value read is under
-// the signature, so the order cannot let a forgery through). It returns
-// nil or an *Error wrapping one of the sentinels.
+// received. It returns nil or an *Error wrapping one of the sentinels.
+//
+// Svix sends the same three headers with a svix- prefix, and a delivery may
+// carry both families. Each of id, timestamp and signature is read on its
+// own: from its svix- header when that header is present (even empty),
+// otherwise from its webhook- header; of a repeated header, the first
+// value. This is svix-js's rule (it reads svix-id ?? webhook-id, and so on,
+// before Standard Webhooks' own check that all three are non-empty), so the
+// two accept the same deliveries and sign-check the same values. svix-go
+// differs only on a delivery whose svix- family is incomplete (one of the
+// three absent or empty): it then reads all three from the webhook-
+// family. Every value read is under the signature, so the rule cannot let
+// a forgery through; what it decides is which ID was signed, and
+// standardevent's parser takes the event ID by the same rule (its
+// JSONConfig.IDHeaders lists svix-id first, and the first header present
+// wins), so an unsigned header added beside the signed one never becomes
+// the event's key.
 func (s *Standard) Verify(r *http.Request, body []byte) error {
 	h := r.Header
-	id, ts, sig := first(h[SvixIDHeader], h[StandardIDHeader]), first(h[SvixTimestampHeader], h[StandardTimestampHeader]),
-		first(h[SvixSignatureHeader], h[StandardSignatureHeader])
-	if id == "" && ts == "" && sig == "" {
-		// Not one canonical name: a header map built by hand, whose names
-		// Get canonicalises (net/http's server always canonicalises).
-		id = svixFirst(h, SvixIDHeader, StandardIDHeader)
-		ts = svixFirst(h, SvixTimestampHeader, StandardTimestampHeader)
-		sig = svixFirst(h, SvixSignatureHeader, StandardSignatureHeader)
-	}
-	return s.VerifyHeaders(id, ts, sig, body)
+	return s.VerifyHeaders(standardHeader(h, SvixIDHeader, StandardIDHeader),
+		standardHeader(h, SvixTimestampHeader, StandardTimestampHeader),
+		standardHeader(h, SvixSignatureHeader, StandardSignatureHeader), body)
 }
 
-// first returns the first value of svix, or else of standard.
-func first(svix, standard []string) string {
-	if len(svix) > 0 && svix[0] != "" {
-		return svix[0]
+// standardHeader returns the first value of the svix- header when it is
+// present, and otherwise of the webhook- one (both names canonical, as
+// net/http's server stores them).
+func standardHeader(h http.Header, svix, standard string) string {
+	if v := h[svix]; len(v) > 0 {
+		return v[0]
 	}
-	if len(standard) > 0 {
-		return standard[0]
+	if v := h[standard]; len(v) > 0 {
+		return v[0]
 	}
 	return ""
-}
-
-func svixFirst(h http.Header, svix, standard string) string {
-	if v := h.Get(svix); v != "" {
-		return v
-	}
-	return h.Get(standard)
 }
 
 // VerifyHeaders checks the values of the id, timestamp and signature headers

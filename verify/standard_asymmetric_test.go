@@ -4,15 +4,13 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
@@ -34,25 +32,40 @@ var katTime = time.Unix(1674087231, 0)
 
 func TestStandardV1aKnownAnswer(t *testing.T) {
 	v, err := verify.NewStandard(katPublicKey, verify.WithClock(func() time.Time { return katTime }))
-	require.NoError(t, err)
-	require.NoError(t, v.VerifyHeaders(katID, katTimestamp, katSignature, []byte(katBody)))
-	assert.ErrorIs(t, v.VerifyHeaders(katID, katTimestamp, katSignature, []byte(katBody+" ")), verify.ErrSignatureMismatch)
-	assert.ErrorIs(t, v.VerifyHeaders("msg_other", katTimestamp, katSignature, []byte(katBody)), verify.ErrSignatureMismatch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.VerifyHeaders(katID, katTimestamp, katSignature, []byte(katBody)); err != nil {
+		t.Fatalf("the known answer: got %v, want nil", err)
+	}
+	if err := v.VerifyHeaders(katID, katTimestamp, katSignature, []byte(katBody+" ")); !errors.Is(err, verify.ErrSignatureMismatch) {
+		t.Errorf("a changed body: got %v, want %v", err, verify.ErrSignatureMismatch)
+	}
+	if err := v.VerifyHeaders("msg_other", katTimestamp, katSignature, []byte(katBody)); !errors.Is(err, verify.ErrSignatureMismatch) {
+		t.Errorf("another id: got %v, want %v", err, verify.ErrSignatureMismatch)
+	}
 
 	// verifytest signs the same bytes the same way (ed25519 is deterministic).
 	h, err := verifytest.Standard{Secret: katSigning, ID: katID, Time: katTime}.Headers([]byte(katBody))
-	require.NoError(t, err)
-	assert.Equal(t, katSignature, h.Get("Webhook-Signature"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Get("Webhook-Signature"); got != katSignature {
+		t.Errorf("verifytest signs: got %s, want %s", got, katSignature)
+	}
 }
 
 // keyPair returns a fresh whsk_/whpk_ pair.
 func keyPair(t testing.TB) (signing, public string) {
 	t.Helper()
 	seed := make([]byte, ed25519.SeedSize)
-	_, err := rand.Read(seed)
-	require.NoError(t, err)
-	signing, public, err = verifytest.StandardKeyPair(seed)
-	require.NoError(t, err)
+	if _, err := rand.Read(seed); err != nil {
+		t.Fatal(err)
+	}
+	signing, public, err := verifytest.StandardKeyPair(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return signing, public
 }
 
@@ -63,7 +76,9 @@ func TestStandardV1a(t *testing.T) {
 	now := time.Now()
 	signed := func(secret string, more ...string) string {
 		h, err := verifytest.Standard{Secret: secret, More: more, ID: "msg_1", Time: now}.Headers(body)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return h.Get("Webhook-Signature")
 	}
 	v1a := signed(signing)
@@ -101,14 +116,22 @@ func TestStandardV1a(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := verify.NewStandard(tt.keys[0], verify.WithSecrets(tt.keys[1:]...))
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			err = v.VerifyHeaders("msg_1", strconv.FormatInt(now.Unix(), 10), tt.header, body)
 			if tt.wantErr == nil {
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
 				return
 			}
-			require.ErrorIs(t, err, tt.wantErr)
-			assert.NotContains(t, err.Error(), sig, "the error never quotes a signature")
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("got %v, want %v", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), sig) {
+				t.Errorf("the error quotes a signature: %v", err)
+			}
 		})
 	}
 }
@@ -116,7 +139,9 @@ func TestStandardV1a(t *testing.T) {
 func mustSeed(t *testing.T, signing string) []byte {
 	t.Helper()
 	seed, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(signing, "whsk_"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return seed
 }
 
@@ -138,14 +163,21 @@ func TestStandardKeyForms(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := verify.NewStandard(tt.key)
-			require.ErrorIs(t, err, verify.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), tt.says)
+			if !errors.Is(err, verify.ErrInvalidConfig) {
+				t.Fatalf("got %v, want %v", err, verify.ErrInvalidConfig)
+			}
+			if !strings.Contains(err.Error(), tt.says) {
+				t.Errorf("the error does not say %q: %v", tt.says, err)
+			}
 			_, err = verify.NewStandard(standardSecret, verify.WithSecrets(tt.key))
-			require.ErrorIs(t, err, verify.ErrInvalidConfig)
+			if !errors.Is(err, verify.ErrInvalidConfig) {
+				t.Fatalf("in WithSecrets: got %v, want %v", err, verify.ErrInvalidConfig)
+			}
 		})
 	}
-	_, err := verify.DecodeStandardPublicKey("whsec_" + raw)
-	assert.ErrorIs(t, err, verify.ErrInvalidConfig)
+	if _, err := verify.DecodeStandardPublicKey("whsec_" + raw); !errors.Is(err, verify.ErrInvalidConfig) {
+		t.Errorf("a public key behind whsec_: got %v, want %v", err, verify.ErrInvalidConfig)
+	}
 }
 
 // The result is crypto/ed25519's own on the same message, for random keys,
@@ -154,7 +186,9 @@ func TestStandardV1aAgreesWithEd25519(t *testing.T) {
 	now := time.Now()
 	for i := range 300 {
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		body := make([]byte, i*7)
 		rand.Read(body)
 		id := "msg_" + strconv.Itoa(i)
@@ -169,7 +203,9 @@ func TestStandardV1aAgreesWithEd25519(t *testing.T) {
 			msg = append([]byte(id+"."+ts+"."), body...)
 		}
 		v, err := verify.NewStandard("whpk_" + base64.StdEncoding.EncodeToString(pub))
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got := v.VerifyHeaders(id, ts, "v1a,"+base64.StdEncoding.EncodeToString(sig), body)
 		if want := ed25519.Verify(pub, msg, sig); want != (got == nil) {
 			t.Fatalf("case %d: crypto/ed25519 says %v, hookkit %v", i, want, got)
@@ -183,9 +219,13 @@ func TestStandardSvixHeaderPrecedence(t *testing.T) {
 	body := []byte(`{"type":"booking.created"}`)
 	now := time.Now()
 	good, err := verifytest.Standard{Secret: standardSecret, ID: "msg_1", Time: now}.Headers(body)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stale, err := verifytest.Standard{Secret: standardSecret, ID: "msg_1", Time: now.Add(-time.Hour)}.Headers(body)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ts, sig := good.Get("Webhook-Timestamp"), good.Get("Webhook-Signature")
 	tests := []struct {
 		name    string
@@ -207,7 +247,9 @@ func TestStandardSvixHeaderPrecedence(t *testing.T) {
 		{"no id in either family", map[string]string{"Svix-Timestamp": ts, "Webhook-Signature": sig}, verify.ErrMissingSignature},
 	}
 	v, err := verify.NewStandard(standardSecret)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", nil)
@@ -215,10 +257,11 @@ func TestStandardSvixHeaderPrecedence(t *testing.T) {
 				r.Header.Set(k, val)
 			}
 			err := v.Verify(r, body)
-			if tt.wantErr == nil {
-				assert.NoError(t, err)
-			} else {
-				assert.ErrorIs(t, err, tt.wantErr)
+			if tt.wantErr == nil && err != nil {
+				t.Errorf("got %v, want nil", err)
+			}
+			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("got %v, want %v", err, tt.wantErr)
 			}
 		})
 	}

@@ -4,14 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/verify"
 )
@@ -72,17 +70,27 @@ func TestStandard(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := verify.NewStandard(standardSecret, append([]verify.Option{verify.WithClock(fixedClock)}, tt.opts...)...)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			r := httptest.NewRequest(http.MethodPost, "/webhooks/bookings", strings.NewReader(tt.body))
 			r.Header = tt.header
 			err = v.Verify(r, []byte(tt.body))
 			if tt.want == nil {
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
 				return
 			}
-			require.ErrorIs(t, err, tt.want)
-			assert.Equal(t, http.StatusBadRequest, verify.StatusCode(err))
-			assert.NotContains(t, err.Error(), good)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if got := verify.StatusCode(err); got != http.StatusBadRequest {
+				t.Errorf("StatusCode: got %d, want %d", got, http.StatusBadRequest)
+			}
+			if strings.Contains(err.Error(), good) {
+				t.Errorf("the error quotes the expected signature: %v", err)
+			}
 		})
 	}
 }
@@ -90,8 +98,9 @@ func TestStandard(t *testing.T) {
 func TestNewStandardSecrets(t *testing.T) {
 	raw := strings.TrimPrefix(standardSecret, "whsec_")
 	for _, s := range []string{standardSecret, raw} {
-		_, err := verify.NewStandard(s)
-		require.NoError(t, err, s)
+		if _, err := verify.NewStandard(s); err != nil {
+			t.Fatalf("NewStandard(%q): %v", s, err)
+		}
 	}
 	bad := []struct {
 		name, secret string
@@ -106,10 +115,16 @@ func TestNewStandardSecrets(t *testing.T) {
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := verify.NewStandard(tt.secret, tt.opts...)
-			require.ErrorIs(t, err, verify.ErrInvalidConfig)
+			if !errors.Is(err, verify.ErrInvalidConfig) {
+				t.Fatalf("got %v, want %v", err, verify.ErrInvalidConfig)
+			}
 		})
 	}
 	_, err := verify.NewStandard("whsec_YWJjZA")
-	require.ErrorIs(t, err, verify.ErrInvalidConfig, "unpadded base64 is not what the specification prints")
-	assert.Contains(t, err.Error(), "unlike Stripe's", "the error hints at the Stripe/Standard mix-up")
+	if !errors.Is(err, verify.ErrInvalidConfig) {
+		t.Fatalf("unpadded base64 is not what the specification prints: got %v, want %v", err, verify.ErrInvalidConfig)
+	}
+	if !strings.Contains(err.Error(), "unlike Stripe's") {
+		t.Errorf("the error does not hint at the Stripe/Standard mix-up: %v", err)
+	}
 }

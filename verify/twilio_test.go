@@ -6,14 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
@@ -147,7 +145,9 @@ func TestTwilio(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := verify.NewTwilio(twilioToken, tt.opts...)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			r := tt.req()
 			if _, ok := r.Header["X-Twilio-Signature"]; !ok && tt.want != verify.ErrMissingSignature {
 				sig := twilioSig
@@ -158,13 +158,19 @@ func TestTwilio(t *testing.T) {
 			}
 			err = v.Verify(r, []byte(tt.body))
 			if tt.want == nil {
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatalf("got %v, want nil", err)
+				}
 				return
 			}
-			require.ErrorIs(t, err, tt.want)
-			assert.Equal(t, http.StatusForbidden, verify.StatusCode(err), "Twilio rejections answer 403")
-			if tt.wantURL != "" {
-				assert.Contains(t, err.Error(), tt.wantURL)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if got := verify.StatusCode(err); got != http.StatusForbidden {
+				t.Errorf("Twilio rejections answer 403: StatusCode got %d, want %d", got, http.StatusForbidden)
+			}
+			if tt.wantURL != "" && !strings.Contains(err.Error(), tt.wantURL) {
+				t.Errorf("the error does not name the URL %s: %v", tt.wantURL, err)
 			}
 		})
 	}
@@ -172,11 +178,15 @@ func TestTwilio(t *testing.T) {
 
 func TestTwilioRejectsMisortedVector(t *testing.T) {
 	v, err := verify.NewTwilio(twilioToken)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := twilioParams.Encode()
 	r := serverRequest("/myapp.php?foo=1&bar=2", "mycompany.com", true, form)
 	r.Header.Set("X-Twilio-Signature", twilioMisortedSig)
-	require.ErrorIs(t, v.Verify(r, []byte(form)), verify.ErrSignatureMismatch)
+	if err := v.Verify(r, []byte(form)); !errors.Is(err, verify.ErrSignatureMismatch) {
+		t.Fatalf("got %v, want %v", err, verify.ErrSignatureMismatch)
+	}
 }
 
 // Repeated names are signed with each distinct value in sorted order, as
@@ -189,30 +199,38 @@ func TestTwilioRepeatedParameters(t *testing.T) {
 	want := base64.StdEncoding.EncodeToString(m.Sum(nil))
 
 	v, err := verify.NewTwilio(twilioToken)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := httptest.NewRequest(http.MethodPost, target, strings.NewReader(body))
 	r.Header.Set("X-Twilio-Signature", want)
-	require.NoError(t, v.Verify(r, []byte(body)))
+	if err := v.Verify(r, []byte(body)); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
 
-	signed := verifytest.Twilio{AuthToken: twilioToken}.Signature(target, mustParseQuery(t, body))
-	assert.Equal(t, want, signed, "verifytest signs repeated names the same way")
-}
-
-func mustParseQuery(t *testing.T, s string) url.Values {
-	t.Helper()
-	v, err := url.ParseQuery(s)
-	require.NoError(t, err)
-	return v
+	form, err := url.ParseQuery(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if signed := (verifytest.Twilio{AuthToken: twilioToken}).Signature(target, form); signed != want {
+		t.Errorf("verifytest signs repeated names differently: got %s, want %s", signed, want)
+	}
 }
 
 func TestTwilioSignerJSON(t *testing.T) {
 	v, err := verify.NewTwilio(twilioToken)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := []byte(`{"MessageSid":"SM1","MessageStatus":"delivered"}`)
 	r := verifytest.NewRequest(verifytest.Twilio{AuthToken: twilioToken}, "https://example.com/sms/status?x=1", body)
 	sum := sha256.Sum256(body)
-	assert.Equal(t, "x=1&bodySHA256="+hex.EncodeToString(sum[:]), r.URL.RawQuery)
-	require.NoError(t, v.Verify(r, body))
+	if want := "x=1&bodySHA256=" + hex.EncodeToString(sum[:]); r.URL.RawQuery != want {
+		t.Errorf("query: got %q, want %q", r.URL.RawQuery, want)
+	}
+	if err := v.Verify(r, body); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
 }
 
 func TestNewTwilioRefusesBadConfig(t *testing.T) {
@@ -233,19 +251,27 @@ func TestNewTwilioRefusesBadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := verify.NewTwilio(tt.token, tt.opts...)
-			require.ErrorIs(t, err, verify.ErrInvalidConfig)
-			assert.Nil(t, v)
+			if !errors.Is(err, verify.ErrInvalidConfig) {
+				t.Fatalf("got %v, want %v", err, verify.ErrInvalidConfig)
+			}
+			if v != nil {
+				t.Error("got a non-nil verifier beside the error, want nil")
+			}
 		})
 	}
 }
 
 func TestTwilioSecondaryToken(t *testing.T) {
 	v, err := verify.NewTwilio("primary", verify.WithSecrets(twilioToken))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := twilioParams.Encode()
 	r := serverRequest("/myapp.php?foo=1&bar=2", "mycompany.com", true, form)
 	r.Header.Set("X-Twilio-Signature", twilioSig)
-	require.NoError(t, v.Verify(r, []byte(form)))
+	if err := v.Verify(r, []byte(form)); err != nil {
+		t.Fatalf("got %v, want nil", err)
+	}
 }
 
 // verifytest signs an outgoing https request for the URL the server will
@@ -253,8 +279,14 @@ func TestTwilioSecondaryToken(t *testing.T) {
 func TestTwilioSignerOnAClientRequest(t *testing.T) {
 	form := twilioParams.Encode()
 	out, err := http.NewRequest(http.MethodPost, twilioURL, strings.NewReader(form))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	require.NoError(t, verifytest.Twilio{AuthToken: twilioToken}.Sign(out, []byte(form)))
-	assert.Equal(t, twilioSig, out.Header.Get("X-Twilio-Signature"))
+	if err := (verifytest.Twilio{AuthToken: twilioToken}).Sign(out, []byte(form)); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.Header.Get("X-Twilio-Signature"); got != twilioSig {
+		t.Errorf("X-Twilio-Signature: got %s, want %s", got, twilioSig)
+	}
 }

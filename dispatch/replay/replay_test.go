@@ -16,7 +16,6 @@ import (
 	"github.com/hookkit/hookkit/events/conversoevent"
 	"github.com/hookkit/hookkit/events/etailevent"
 	"github.com/hookkit/hookkit/events/fixture"
-	"github.com/hookkit/hookkit/events/standardevent"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
 	"github.com/hookkit/hookkit/verify"
@@ -42,7 +41,7 @@ func TestReplayRepositoryFixtures(t *testing.T) {
 	}{
 		{"stripe", must(verify.NewStripe("whsec_replay")), stripeevent.NewParser(), verifytest.Stripe{Secret: "whsec_replay"}},
 		{"twilio", must(verify.NewTwilio("replay_token")), twilioevent.NewParser(), verifytest.Twilio{AuthToken: "replay_token"}},
-		{"standard", must(verify.NewStandard(std)), standardevent.NewParser("goconverso"), verifytest.Standard{Secret: std}},
+		{"standard", must(verify.NewStandard(std)), conversoevent.NewStandardParser(), verifytest.Standard{Secret: std}},
 		{"goconverso", must(verify.NewHMAC([]byte("gc"), "X-Goconverso-Signature")), conversoevent.NewParser(),
 			verifytest.HMAC{Secret: []byte("gc"), Header: "X-Goconverso-Signature"}},
 		{"etail", must(verify.NewHMAC([]byte("et"), "Etail-Signature")), etailevent.NewParser(),

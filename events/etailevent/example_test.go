@@ -9,7 +9,9 @@ import (
 
 func Example() {
 	body := []byte(`{"id":"evt_et_1","type":"payment.succeeded","created":1795420851,
-		"data":{"object":{"id":"pay_1","amount":12900,"currency":"usd","status":"succeeded","metadata":{"booking_id":"12345"}}}}`)
+		"data":{"object":{"id":"pay_1","amount":12900,"currency":"USD","status":"succeeded",
+		"customer":{"id":"cust_1","email":"guest@example.com"}}},
+		"request":{"id":"req_1","idempotency_key":"checkout-12345"}}`)
 	e, err := etailevent.NewParser().Parse(nil, body)
 	if err != nil {
 		log.Fatal(err)
@@ -18,6 +20,14 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(e.Key(), p.Amount, p.Metadata["booking_id"])
-	// Output: etail:evt_et_1 12900 12345
+	// The request lies outside data.object: read it only when needed.
+	env, err := etailevent.EnvelopeOf(e)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(e.Key(), p.Amount, p.Currency, p.Customer.Email)
+	fmt.Println(env.Request.ID, *env.Request.IdempotencyKey)
+	// Output:
+	// etail:evt_et_1 12900 USD guest@example.com
+	// req_1 checkout-12345
 }

@@ -8,4 +8,10 @@
 // newer or older than stripe-go's therefore never blocks a delivery, as it
 // does with webhook.ConstructEvent; fields stripe-go does not know are
 // ignored, as encoding/json ignores them.
+//
+// Ordering positions an event for an ordering guard: its object
+// (data.object.id), its created second, and its status's rank where the
+// object type's statuses have an order that never goes back. It says where
+// two events of one second cannot be ordered from the events alone, and
+// re-fetching the object from Stripe is the only sound answer.
 package stripeevent

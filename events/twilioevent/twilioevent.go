@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/eventtime"
 )
 
 // Source is the Source of every Twilio event.
@@ -31,7 +32,9 @@ const Source = "twilio"
 //     captured callback re-sent with a fresh token would otherwise get a
 //     new key and run its handler again.
 //   - Time is the callback's Timestamp parameter when it has one (voice),
-//     otherwise zero.
+//     in UTC, otherwise zero. A Timestamp whose zone is outside RFC 3339's
+//     range (Go's parser takes "+2400", which no encoder writes back) is
+//     malformed.
 //   - Data is the form body itself; its Types decode it.
 //
 // A Parser is safe for concurrent use.
@@ -80,9 +83,9 @@ func (p *Parser) Parse(r *http.Request, body []byte) (*events.Event, error) {
 	}
 	e.ID = sid + ":" + status
 	if ts := form.Get("Timestamp"); ts != "" {
-		t, err := time.Parse(time.RFC1123Z, ts)
+		t, err := eventtime.ParseRFC1123Z(ts)
 		if err != nil {
-			return nil, malformed("the Timestamp parameter is not an RFC 1123 time with a numeric zone")
+			return nil, malformed("the Timestamp parameter is %v", err)
 		}
 		e.Time = t
 	}
@@ -94,8 +97,10 @@ func (p *Parser) Parse(r *http.Request, body []byte) (*events.Event, error) {
 
 // MessageStatus is a message status callback.
 type MessageStatus struct {
-	MessageSid          string
-	MessageStatus       string // queued, sent, delivered, undelivered, failed, ...
+	MessageSid    string
+	MessageStatus string // queued, sent, delivered, undelivered, failed, ...
+	// SmsSid is the same SID under its older name, which Twilio still sends.
+	SmsSid              string
 	AccountSid          string
 	MessagingServiceSid string
 	From, To            string
@@ -121,7 +126,8 @@ type CallStatus struct {
 	CallDuration int
 	// SequenceNumber orders the callbacks of one call.
 	SequenceNumber int
-	Timestamp      time.Time
+	// Timestamp is the callback's Timestamp parameter, in UTC.
+	Timestamp time.Time
 	// Params holds every parameter as posted, including those above.
 	Params url.Values
 }
@@ -135,6 +141,7 @@ func DecodeMessageStatus(data []byte) (*MessageStatus, error) {
 	m := &MessageStatus{
 		MessageSid:          form.Get("MessageSid"),
 		MessageStatus:       form.Get("MessageStatus"),
+		SmsSid:              form.Get("SmsSid"),
 		AccountSid:          form.Get("AccountSid"),
 		MessagingServiceSid: form.Get("MessagingServiceSid"),
 		From:                form.Get("From"),
@@ -186,9 +193,9 @@ func DecodeCallStatus(data []byte) (*CallStatus, error) {
 		}
 	}
 	if ts := form.Get("Timestamp"); ts != "" {
-		t, err := time.Parse(time.RFC1123Z, ts)
+		t, err := eventtime.ParseRFC1123Z(ts)
 		if err != nil {
-			return nil, errors.New("the Timestamp parameter is not an RFC 1123 time with a numeric zone")
+			return nil, fmt.Errorf("the Timestamp parameter is %v", err)
 		}
 		c.Timestamp = t
 	}

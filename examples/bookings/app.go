@@ -15,7 +15,6 @@ import (
 	hkadmin "github.com/hookkit/hookkit/dispatch/admin"
 	"github.com/hookkit/hookkit/events/conversoevent"
 	"github.com/hookkit/hookkit/events/etailevent"
-	"github.com/hookkit/hookkit/events/standardevent"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
 	"github.com/hookkit/hookkit/verify"
@@ -149,7 +148,7 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	}
 	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), stripeR, inTx...))
 	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR, queued...))
-	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, standardevent.NewParser(conversoevent.Source), bookingR, inTx...))
+	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, conversoevent.NewStandardParser(), bookingR, inTx...))
 	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), etailR, inTx...))
 	for _, c := range []struct {
 		sender  string

@@ -311,7 +311,7 @@ func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conv
 	}
 	return h.onBooking(ctx, e, b.BookingID, func(q querier, phone string) error {
 		return h.store.notify(ctx, q, e.Key()+":sms", b.BookingID, "sms_reminder", "sms", phone,
-			fmt.Sprintf(*template, b.Service, b.StartsAt.Format("Mon 2 Jan 15:04 MST")))
+			fmt.Sprintf(*template, b.Service.Name, b.ScheduledAt.Format("Mon 2 Jan 15:04 MST")))
 	})
 }
 

@@ -25,6 +25,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -135,7 +136,7 @@ func run() error {
 			_, err := db.ExecContext(ctx, `INSERT INTO `+*effects+` (event_id) VALUES ($1)`, e.ID)
 			return err
 		})
-		opts = append(opts, dispatch.WithAcceptor(newMemoryQueue(hk.Store())))
+		opts = append(opts, dispatch.WithAcceptor(newMemoryQueue(hk.Store(), r)))
 	case "lease":
 		r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
 			if _, err := db.ExecContext(ctx, `INSERT INTO `+*effects+` (event_id) VALUES ($1)`, e.ID); err != nil {
@@ -226,20 +227,23 @@ type memoryQueue struct {
 }
 
 type memoryJob struct {
-	a     dispatch.Acceptance
+	event *events.Event
 	token string
 }
 
-func newMemoryQueue(store idempotency.Store) *memoryQueue {
+// newMemoryQueue runs the jobs through r: an Acceptance cannot run once
+// Accept has returned (dispatch.ErrAcceptanceClosed), so the queue keeps
+// a copy of the event, as a queue in memory would.
+func newMemoryQueue(store idempotency.Store, r *dispatch.Router) *memoryQueue {
 	q := &memoryQueue{store: store, jobs: make(chan memoryJob, 1024)}
 	for range 4 {
 		go func() {
 			for j := range q.jobs {
 				ctx := context.Background()
-				if j.a.Run(ctx) == nil {
-					q.store.Complete(ctx, j.a.Event.Key(), j.token, time.Hour)
+				if r.Dispatch(ctx, j.event) == nil {
+					q.store.Complete(ctx, j.event.Key(), j.token, time.Hour)
 				} else {
-					q.store.Release(ctx, j.a.Event.Key(), j.token)
+					q.store.Release(ctx, j.event.Key(), j.token)
 				}
 			}
 		}()
@@ -257,6 +261,8 @@ func (q *memoryQueue) Accept(ctx context.Context, a dispatch.Acceptance) dispatc
 	case c.State == idempotency.Busy:
 		return dispatch.Result{Outcome: dispatch.OutcomeBusy}
 	}
-	q.jobs <- memoryJob{a, c.Token}
+	e := *a.Event
+	e.Body, e.Data, e.Header = bytes.Clone(e.Body), bytes.Clone(e.Data), e.Header.Clone()
+	q.jobs <- memoryJob{&e, c.Token}
 	return dispatch.Result{Outcome: dispatch.OutcomeQueued}
 }

@@ -1,11 +1,11 @@
-// Package crashtest proves durability claims the only way they can be
-// proven: a real host process receives a storm of deliveries from senders
-// that retry each one until it is answered 200, while the test kills the
-// process with SIGKILL at random moments and starts it again. What the
-// host's database holds afterwards is the verdict.
+// Package crashtest runs real host processes for the tests that pause,
+// resume, kill and start them by hand, several on one database (a paused
+// worker, a replica that dies for good). Storms, where senders retry each
+// delivery until it is answered 200 while the host is killed at random
+// moments, go through the public kit, package verify/crashtest.
 //
-// It kills only the processes it started, by pid, talks only to 127.0.0.1,
-// and stops by itself.
+// It kills only the processes it started, by pid, and talks only to
+// 127.0.0.1.
 package crashtest
 
 import (
@@ -13,14 +13,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -45,11 +43,10 @@ type Host struct {
 	// Args are the host's flags; "-addr <addr>" is added.
 	Args []string
 
-	t      *testing.T
-	addr   string
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	stderr *bytes.Buffer
+	t    *testing.T
+	addr string
+	mu   sync.Mutex
+	cmd  *exec.Cmd
 }
 
 // NewHost returns a host on a free loopback port, not yet started.
@@ -121,7 +118,7 @@ func (h *Host) start() error {
 		return fmt.Errorf("not serving after 30s: %s", stderr.String())
 	}
 	h.mu.Lock()
-	h.cmd, h.stderr = cmd, stderr
+	h.cmd = cmd
 	h.mu.Unlock()
 	return nil
 }
@@ -167,125 +164,6 @@ type Delivery struct {
 	Path   string
 	Header http.Header
 	Body   []byte
-}
-
-// Options shape a storm.
-type Options struct {
-	// Senders deliver concurrently (default 16).
-	Senders int
-	// MinKills is how many times the host must be killed during the storm;
-	// a storm that ends sooner fails the test (default 5).
-	MinKills int
-	// KillAfter bounds the random time the host runs between kills
-	// (default 100ms to 400ms).
-	KillAfter [2]time.Duration
-	// Timeout bounds the storm (default 3 minutes).
-	Timeout time.Duration
-}
-
-// Result is what the senders saw.
-type Result struct {
-	// Kills is how many times the host was killed mid-storm.
-	Kills int
-	// Answers counts the statuses the senders got (0 for a connection
-	// that failed: the host was dead).
-	Answers map[int]int
-	// SlowestBusy is the longest any delivery kept being answered 409.
-	SlowestBusy time.Duration
-}
-
-// Storm delivers every delivery to h, each retried until it is answered
-// 200, while killing h with SIGKILL at random moments and starting it
-// again; it returns when every delivery has been answered 200, with h
-// running.
-func Storm(t *testing.T, h *Host, deliveries []Delivery, opt Options) Result {
-	t.Helper()
-	if opt.Senders <= 0 {
-		opt.Senders = 16
-	}
-	if opt.MinKills <= 0 {
-		opt.MinKills = 5
-	}
-	if opt.KillAfter[1] <= 0 {
-		opt.KillAfter = [2]time.Duration{100 * time.Millisecond, 400 * time.Millisecond}
-	}
-	if opt.Timeout <= 0 {
-		opt.Timeout = 3 * time.Minute
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), opt.Timeout)
-	defer cancel()
-
-	var (
-		mu      sync.Mutex
-		answers = map[int]int{}
-		slowest time.Duration
-		done    atomic.Int32
-		queue   = make(chan Delivery, len(deliveries))
-		wg      sync.WaitGroup
-		client  = &http.Client{Timeout: 5 * time.Second}
-	)
-	for _, d := range deliveries {
-		queue <- d
-	}
-	close(queue)
-	for range opt.Senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for d := range queue {
-				var busySince time.Time
-				for ctx.Err() == nil {
-					status := send(ctx, client, h.URL(), d)
-					mu.Lock()
-					answers[status]++
-					switch {
-					case status == http.StatusConflict && busySince.IsZero():
-						busySince = time.Now()
-					case status != http.StatusConflict && !busySince.IsZero():
-						slowest = max(slowest, time.Since(busySince))
-						busySince = time.Time{}
-					}
-					mu.Unlock()
-					if status == http.StatusOK {
-						done.Add(1)
-						break
-					}
-					time.Sleep(time.Duration(20+rand.IntN(30)) * time.Millisecond) // the sender's retry
-				}
-			}
-		}()
-	}
-
-	kills := 0
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	for {
-		wait := opt.KillAfter[0] + rand.N(opt.KillAfter[1]-opt.KillAfter[0]+1)
-		select {
-		case <-finished:
-			if kills < opt.MinKills {
-				t.Fatalf("the storm ended after %d kills; it must last for at least %d (more deliveries, or shorter KillAfter)", kills, opt.MinKills)
-			}
-			return Result{Kills: kills, Answers: answers, SlowestBusy: slowest}
-		case <-ctx.Done():
-			t.Fatalf("the storm did not end within %v: %d of %d delivered; host stderr: %s", opt.Timeout, done.Load(), len(deliveries), h.stderrText())
-		case <-time.After(wait):
-			if int(done.Load()) < len(deliveries) {
-				h.Kill()
-				kills++
-				h.Start()
-			}
-		}
-	}
-}
-
-func (h *Host) stderrText() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.stderr == nil {
-		return ""
-	}
-	return h.stderr.String()
 }
 
 // send delivers d once and returns the status, or 0 when the host did not

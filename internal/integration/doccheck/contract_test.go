@@ -33,10 +33,9 @@ var (
 	_ func([]byte, string, ...verify.Option) (*verify.HMAC, error)                      = verify.NewHMAC
 	_ func(verify.Verifier, ...verify.MiddlewareOption) func(http.Handler) http.Handler = verify.Middleware
 
-	_ events.Parser = events.ParserFunc(func(*http.Request, []byte) (*events.Event, error) { return nil, nil })
-	_ error         = events.ErrMalformedEvent
-	_               = events.Event{ID: "", Type: "", Source: "", Time: time.Time{}, Data: nil, Body: nil, Header: nil}
-	//lint:ignore SA1019 the contract pins the deprecated names; this checks they stay
+	_ events.Parser                 = events.ParserFunc(func(*http.Request, []byte) (*events.Event, error) { return nil, nil })
+	_ error                         = events.ErrMalformedEvent
+	_                               = events.Event{ID: "", Type: "", Source: "", Time: time.Time{}, Data: nil, Body: nil, Header: nil}
 	_ func(string) events.Type[int] = events.NewType[int]
 
 	_ error = idempotency.ErrLeaseLost
@@ -63,9 +62,8 @@ var _ idempotency.Store = store{}
 // On is generic, so it is checked by calling it.
 func TestContractOn(t *testing.T) {
 	r := dispatch.NewRouter()
-	//lint:ignore SA1019 the contract pins the deprecated names; this checks they stay
-	var kind events.Type[*struct{}] = events.NewType[*struct{}]("contract.checked")
-	dispatch.On(r, kind, func(ctx context.Context, e *events.Event, v *struct{}) error { return nil })
+	var typ events.Type[*struct{}] = events.NewType[*struct{}]("contract.checked")
+	dispatch.On(r, typ, func(ctx context.Context, e *events.Event, v *struct{}) error { return nil })
 	if _, ok := r.Lookup("contract.checked"); !ok {
 		t.Fatal("On did not register the handler")
 	}

@@ -1,4 +1,13 @@
-package events
+// Package jsonscan is the events packages' validating JSON scanner: it
+// finds the values at a few dotted paths in one pass, without building
+// maps or decoding anything it does not need. Package events reads a
+// webhook's envelope with it (id, type, time and the span of the payload);
+// the provider packages read an event's object and status with a Lookup.
+// It accepts exactly the documents encoding/json accepts, so a body it
+// passes is a body json.Unmarshal can decode, and it refuses a document
+// whose keys encoding/json would read differently (a key that differs from
+// a looked-up key only in case).
+package jsonscan
 
 import (
 	"errors"
@@ -6,38 +15,37 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-)
 
-// This file is a small validating JSON scanner that finds the values at a
-// few dotted paths in one pass, without building maps or decoding anything
-// it does not need: the envelope of a webhook event (id, type, time) and the
-// span of its payload. It accepts exactly the documents encoding/json
-// accepts, so a body it passes is a body json.Unmarshal can decode.
+	"github.com/hookkit/hookkit/internal/configerr"
+)
 
 // maxDepth bounds nesting, as encoding/json does, so a hostile body cannot
 // exhaust the stack.
 const maxDepth = 10000
 
-// maxPaths is how many paths one scan can look for (a bit mask holds them).
-const maxPaths = 8
+// MaxPaths is how many paths one scan can look for (a bit mask holds them).
+const MaxPaths = 8
 
-// span is the raw bytes of a value found at a path: data[start:end]. A path
-// that was not found has end 0 (no value can end at offset 0).
-type span struct{ start, end int }
+// Span is the raw bytes of a value found at a path: data[Start:End]. A path
+// that was not found has End 0 (no value can end at offset 0).
+type Span struct{ Start, End int }
 
-func (s span) found() bool { return s.end > 0 }
+// Found reports whether the path was found.
+func (s Span) Found() bool { return s.End > 0 }
 
-// jsonPath is a dotted path split into its keys.
-type jsonPath []string
+// Path is a dotted path split into its keys.
+type Path []string
 
-func parsePath(p string) (jsonPath, error) {
+// ParsePath splits a dotted path ("data.object") into its keys; an empty
+// path is nil, and an empty key is an error wrapping ErrInvalidConfig.
+func ParsePath(p string) (Path, error) {
 	if p == "" {
 		return nil, nil
 	}
 	parts := strings.Split(p, ".")
 	for _, k := range parts {
 		if k == "" {
-			return nil, fmt.Errorf("path %q has an empty key: %w", p, ErrInvalidConfig)
+			return nil, fmt.Errorf("path %q has an empty key: %w", p, configerr.ErrInvalidConfig)
 		}
 	}
 	return parts, nil
@@ -66,8 +74,8 @@ func init() {
 type scanner struct {
 	data  []byte
 	pos   int
-	paths []jsonPath
-	spans [maxPaths]span // inline, so a scan allocates nothing
+	paths []Path
+	spans [MaxPaths]Span // inline, so a scan allocates nothing
 	err   error
 }
 
@@ -84,9 +92,11 @@ func (s *scanner) skipSpace() {
 	}
 }
 
-// scanDocument finds paths (at most maxPaths) in data and returns the span
-// of each, in order.
-func scanDocument(data []byte, paths []jsonPath) ([maxPaths]span, error) {
+// Scan finds paths (at most MaxPaths) in data, which must be a JSON
+// object, and returns the span of each, in order. Of a repeated key, the
+// last value counts, as with encoding/json. Its errors say what is wrong
+// and where, never quoting the document.
+func Scan(data []byte, paths []Path) ([MaxPaths]Span, error) {
 	s := scanner{data: data, paths: paths}
 	s.skipSpace()
 	if s.pos >= len(data) || data[s.pos] != '{' {
@@ -139,7 +149,7 @@ func (s *scanner) object(depth int, mask uint32) error {
 		}
 		for i := range s.paths {
 			if deeper&(1<<i) != 0 {
-				s.spans[i] = span{} // a repeated key: its last value counts
+				s.spans[i] = Span{} // a repeated key: its last value counts
 			}
 		}
 		start := s.pos
@@ -153,7 +163,7 @@ func (s *scanner) object(depth int, mask uint32) error {
 		}
 		for i := range s.paths {
 			if hit&(1<<i) != 0 {
-				s.spans[i] = span{start, s.pos}
+				s.spans[i] = Span{start, s.pos}
 			}
 		}
 		if done, err := s.separator('}'); done || err != nil {
@@ -175,7 +185,7 @@ func (s *scanner) match(raw []byte, escaped bool, depth int, mask uint32) (hit, 
 	key := raw
 	if escaped {
 		var ok bool
-		if key, ok = unquoteBytes(raw); !ok {
+		if key, ok = unquoteBytes(raw, false); !ok {
 			return 0, 0
 		}
 	}
@@ -185,7 +195,7 @@ func (s *scanner) match(raw []byte, escaped bool, depth int, mask uint32) (hit, 
 		}
 		if p[depth] != string(key) {
 			if foldEqual(p[depth], key) {
-				s.fail("a key differs from an envelope key only in case, which encoding/json would read as that key")
+				s.fail("a key differs from a key looked for only in case, which encoding/json would read as that key")
 				return 0, 0
 			}
 			continue
@@ -221,7 +231,7 @@ func foldEqual(a string, b []byte) bool {
 		if i == len(b) {
 			return true
 		}
-	} else if plainASCII([]byte(a)) && plainASCII(b) {
+	} else if PlainASCII([]byte(a)) && PlainASCII(b) {
 		return false // ASCII folds byte for byte, so the lengths would be equal
 	}
 	return strings.EqualFold(a, string(b)) // multi-byte runes: rare
@@ -402,13 +412,16 @@ func (s *scanner) literal(word string) error {
 
 // unquoteBytes decodes the contents of a JSON string (without its quotes)
 // that holds escapes. Invalid UTF-8 and lone surrogates become U+FFFD, as
-// with encoding/json.
-func unquoteBytes(raw []byte) ([]byte, bool) {
+// with encoding/json, unless strict, when they make the string invalid.
+func unquoteBytes(raw []byte, strict bool) ([]byte, bool) {
 	out := make([]byte, 0, len(raw))
 	for i := 0; i < len(raw); {
 		c := raw[i]
 		if c != '\\' {
 			r, size := utf8.DecodeRune(raw[i:])
+			if strict && r == utf8.RuneError && size == 1 {
+				return nil, false
+			}
 			out = utf8.AppendRune(out, r)
 			i += size
 			continue
@@ -444,6 +457,9 @@ func unquoteBytes(raw []byte) ([]byte, bool) {
 				}
 			}
 			if 0xD800 <= r && r < 0xE000 {
+				if strict {
+					return nil, false
+				}
 				r = utf8.RuneError
 			}
 			out = utf8.AppendRune(out, r)
@@ -456,6 +472,16 @@ func unquoteBytes(raw []byte) ([]byte, bool) {
 	return out, true
 }
 
+// PlainASCII reports whether a string's raw bytes need no decoding.
+func PlainASCII(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 func hex4(b []byte) (rune, bool) {
 	if len(b) < 4 || !isHex4(b[:4]) {
 		return 0, false
@@ -464,16 +490,25 @@ func hex4(b []byte) (rune, bool) {
 	return rune(n), err == nil
 }
 
-// stringValue returns the Go string a raw JSON string value (with quotes)
+// StringValue returns the Go string a raw JSON string value (with quotes)
 // stands for, decoded as encoding/json decodes it.
-func stringValue(raw []byte) (string, bool) {
+func StringValue(raw []byte) (string, bool) { return decodeString(raw, false) }
+
+// ExactStringValue is StringValue for a value that becomes a key (an event
+// ID or type): a string holding invalid UTF-8 or a lone surrogate escape is
+// invalid instead of decoded with U+FFFD in their place, where the signed
+// IDs "evt_\ud800" and "evt_\udc00" would become one key and the second
+// event would be taken for a duplicate of the first.
+func ExactStringValue(raw []byte) (string, bool) { return decodeString(raw, true) }
+
+func decodeString(raw []byte, strict bool) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
 	inner := raw[1 : len(raw)-1]
 	for _, c := range inner {
 		if c == '\\' || c >= utf8.RuneSelf {
-			b, ok := unquoteBytes(inner)
+			b, ok := unquoteBytes(inner, strict)
 			return string(b), ok
 		}
 	}

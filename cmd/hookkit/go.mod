@@ -1,0 +1,7 @@
+module github.com/hookkit/hookkit/cmd/hookkit
+
+go 1.26.0
+
+require github.com/hookkit/hookkit v0.1.0
+
+require github.com/stripe/stripe-go/v76 v76.25.0 // indirect
