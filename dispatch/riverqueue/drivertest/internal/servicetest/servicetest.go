@@ -305,10 +305,10 @@ func summary(dir string) string {
 		}
 		why = append(why, w)
 	}
-	noun := "tests were"
+	noun := "tests"
 	if len(tests) == 1 {
-		noun = "test was"
+		noun = "test"
 	}
-	return fmt.Sprintf("hookkit: %d %s skipped, a service they need not answering — %s — start it, or set %s and %s (%s=1 fails instead)",
+	return fmt.Sprintf("hookkit: %d %s skipped — %s — set %s and %s to services that answer; %s=1 fails instead of skipping",
 		len(tests), noun, strings.Join(why, "; "), PostgresURLEnv, RedisURLEnv, RequireServicesEnv)
 }
