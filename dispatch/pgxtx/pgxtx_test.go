@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookkit/hookkit/dispatch"
@@ -85,6 +86,11 @@ func TestConfigIsValidated(t *testing.T) {
 
 func TestDeadLettersConformance(t *testing.T) {
 	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	if conn, err := pgx.Connect(ctx, url); err != nil {
+		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+	} else {
+		conn.Close(ctx)
+	}
 	deadlettertest.Run(t, func(t *testing.T, _ *dispatch.Router) deadlettertest.Harness {
 		pool, err := pgxpool.New(ctx, url)
 		if err != nil {

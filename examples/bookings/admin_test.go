@@ -105,9 +105,9 @@ func adminCall(t *testing.T, a *app, method, target string, v any) int {
 // retried, discarded by River, listed with the other dead letters, and
 // re-run to its effect once the cause is fixed.
 func TestSMSJobDeadLetter(t *testing.T) {
-	for name, dsn := range databases(t) {
+	for name, open := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			a := newTestApp(t, dsn, config{smsRetry: quickRetries})
+			a := newTestApp(t, open(t), config{smsRetry: quickRetries})
 			dl, restore := discardSMSJob(t, a)
 			if dl.Type != "message.undelivered" {
 				t.Errorf("dl.Type: got %q, want %q", dl.Type, "message.undelivered")

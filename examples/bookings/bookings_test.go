@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -31,25 +29,31 @@ import (
 
 var testdata = os.DirFS("../../testdata")
 
-// databases returns the DSNs to run against: a SQLite file always, and a
-// schema of its own in the test PostgreSQL when one is configured.
-func databases(t *testing.T) map[string]string {
-	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "bookings.db")}
-	if os.Getenv(servicetest.PostgresURLEnv) == "" && os.Getenv(servicetest.RequireServicesEnv) != "1" {
-		t.Logf("PostgreSQL skipped: %s is not set", servicetest.PostgresURLEnv)
-		return dbs
+// databases returns how to open each database to run against, in the
+// test that runs on it: a SQLite file, and a schema of its own in the test
+// PostgreSQL (the test skips, counted, when PostgreSQL does not answer).
+func databases(*testing.T) map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "bookings.db") },
+		"postgres": postgresSchema,
 	}
+}
+
+// postgresSchema returns the DSN of a schema of t's own in the test
+// PostgreSQL, dropped when t ends.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
 	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	admin, err := sql.Open("pgx", base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Close() })
-	var raw [6]byte
-	rand.Read(raw[:])
-	schema := "hookkit_bookings_" + hex.EncodeToString(raw[:])
-	_, err = admin.Exec(`CREATE SCHEMA ` + schema)
-	if err != nil {
+	if err := admin.Ping(); err != nil {
+		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+	}
+	schema := servicetest.RandomName("hookkit_bookings_")
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
@@ -60,8 +64,7 @@ func databases(t *testing.T) map[string]string {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	dbs["postgres"] = u.String()
-	return dbs
+	return u.String()
 }
 
 // newTestApp starts the backend on dsn with cfg, the demo's secrets and no
@@ -134,9 +137,9 @@ func bookingNow(t *testing.T, a *app) *bookingView {
 // them, change the database as the backend promises — and replayed again,
 // all of them are duplicates that change nothing.
 func TestReplayChangesTheDatabase(t *testing.T) {
-	for name, dsn := range databases(t) {
+	for name, open := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			a := newTestApp(t, dsn, config{})
+			a := newTestApp(t, open(t), config{})
 			life := []string{
 				"standard/booking.created", "standard/booking.confirmed",
 				"stripe/payment_intent.payment_failed", "stripe/payment_intent.succeeded",

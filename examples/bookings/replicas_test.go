@@ -29,8 +29,9 @@ func TestReplicasStartTogether(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%s: %v", out, err)
 	}
-	for name, dsn := range databases(t) {
+	for name, open := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			dsn := open(t)
 			const replicas = 3
 			type replica struct {
 				addr   string

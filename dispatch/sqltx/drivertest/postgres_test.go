@@ -50,6 +50,14 @@ func TestPostgres(t *testing.T) {
 
 func TestPostgresDeadLettersConformance(t *testing.T) {
 	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	if db, err := sql.Open("pgx", url); err != nil {
+		t.Fatal(err)
+	} else if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+	} else {
+		db.Close()
+	}
 	deadlettertest.Run(t, func(t *testing.T, _ *dispatch.Router) deadlettertest.Harness {
 		db, err := sql.Open("pgx", url)
 		if err != nil {
