@@ -50,9 +50,10 @@ func bookingsStorm(n int) []crashtest.Delivery {
 			ID:     created,
 			Path:   "/webhooks/bookings",
 			Header: json,
-			Body: fmt.Appendf(nil, `{"type":"booking.created","timestamp":%q,"data":{"booking_id":%q,"status":"pending",`+
-				`"client_name":"Crash Test","client_phone":"+1555%07d","service":"Haircut",`+
-				`"starts_at":"2026-12-24T10:00:00Z","ends_at":"2026-12-24T10:30:00Z"}}`, now.Format(time.RFC3339), booking, i),
+			Body: fmt.Appendf(nil, `{"event":"booking.created","timestamp":%q,"data":{"booking_id":%q,"status":"pending",`+
+				`"client_name":"Crash Test","client_phone":"+1555%07d",`+
+				`"service":{"id":"svc_cut30","name":"Haircut","price":35.00,"duration":30,"currency":"USD"},`+
+				`"scheduled_at":"2026-12-24T10:00:00.000Z"}}`, now.Format("2006-01-02T15:04:05.000Z"), booking, i),
 			Signer: verifytest.Standard{Secret: kitBookingsSecret, ID: created},
 		})
 		paid := "evt_" + booking
