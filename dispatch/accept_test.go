@@ -5,9 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
 )
@@ -58,16 +55,26 @@ func TestAcceptanceRunAfterAccept(t *testing.T) {
 			r.Observe(nopObserver{})
 			ep := newStripeEndpoint(t, r, dispatch.WithAcceptor(l))
 			code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_late")))
-			assert.Equal(t, 200, code)
+			if code != 200 {
+				t.Errorf("code: got %d, want 200", code)
+			}
 			close(l.served)
 			err := <-l.err
 			if before {
-				require.NoError(t, err, "a run under way when Accept returned is waited for, not refused")
-				assert.Equal(t, 1, runs)
+				if err != nil {
+					t.Fatalf("a run under way when Accept returned is waited for, not refused: %v", err)
+				}
+				if runs != 1 {
+					t.Errorf("runs: got %d, want 1", runs)
+				}
 				return
 			}
-			assert.True(t, errors.Is(err, dispatch.ErrAcceptanceClosed), "got %v", err)
-			assert.Zero(t, runs, "the handler did not run")
+			if !errors.Is(err, dispatch.ErrAcceptanceClosed) {
+				t.Errorf("a late Run: got %v, want %v", err, dispatch.ErrAcceptanceClosed)
+			}
+			if runs != 0 {
+				t.Errorf("handler runs: got %d, want 0", runs)
+			}
 		})
 	}
 }

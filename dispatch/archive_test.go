@@ -7,11 +7,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"sync/atomic"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
@@ -39,22 +38,41 @@ func TestArchivesSeeVerifiedDeliveries(t *testing.T) {
 	deliver(ep, httptest.NewRequest(http.MethodPost, "/webhooks/stripe", bytes.NewReader(body)))
 	deliver(ep, signed([]byte("verified, but not an event")))
 	for _, arch := range []*recordingArchive{first, second} {
-		require.Len(t, arch.got, 3, "both archives, verified deliveries only")
-		assert.Equal(t, []dispatch.Outcome{dispatch.OutcomeProcessed, dispatch.OutcomeDuplicate, dispatch.OutcomeMalformed},
-			[]dispatch.Outcome{arch.got[0].Outcome, arch.got[1].Outcome, arch.got[2].Outcome})
-		assert.Equal(t, []int{200, 200, 400}, []int{arch.got[0].Status, arch.got[1].Status, arch.got[2].Status})
-		assert.Equal(t, "evt_archived", arch.got[0].EventID)
-		assert.Equal(t, "payment_intent.succeeded", arch.got[0].EventType)
-		assert.Equal(t, "/webhooks/stripe", arch.got[0].Target)
+		if len(arch.got) != 3 {
+			t.Fatalf("both archives, verified deliveries only: got %d items, want %d: %v", len(arch.got), 3, arch.got)
+		}
+		if want := []dispatch.Outcome{dispatch.OutcomeProcessed, dispatch.OutcomeDuplicate, dispatch.OutcomeMalformed}; !slices.Equal([]dispatch.Outcome{arch.got[0].Outcome, arch.got[1].Outcome, arch.got[2].Outcome}, want) {
+			t.Errorf("[]dispatch.Outcome{arch.got[0].Outcome, arch.got[1].Outcome, arch.got[2].Outcome}: got %q, want %q", []dispatch.Outcome{arch.got[0].Outcome, arch.got[1].Outcome, arch.got[2].Outcome}, want)
+		}
+		if want := []int{200, 200, 400}; !slices.Equal([]int{arch.got[0].Status, arch.got[1].Status, arch.got[2].Status}, want) {
+			t.Errorf("[]int{arch.got[0].Status, arch.got[1].Status, arch.got[2].Status}: got %v, want %v", []int{arch.got[0].Status, arch.got[1].Status, arch.got[2].Status}, want)
+		}
+		if arch.got[0].EventID != "evt_archived" {
+			t.Errorf("arch.got[0].EventID: got %q, want %q", arch.got[0].EventID, "evt_archived")
+		}
+		if arch.got[0].EventType != "payment_intent.succeeded" {
+			t.Errorf("arch.got[0].EventType: got %q, want %q", arch.got[0].EventType, "payment_intent.succeeded")
+		}
+		if arch.got[0].Target != "/webhooks/stripe" {
+			t.Errorf("arch.got[0].Target: got %q, want %q", arch.got[0].Target, "/webhooks/stripe")
+		}
 	}
 
 	all := &recordingArchive{}
 	ep = newStripeEndpoint(t, r, dispatch.WithArchive(all), dispatch.WithArchiveRejected())
 	deliver(ep, httptest.NewRequest(http.MethodPost, "/webhooks/stripe", bytes.NewReader(body)))
-	require.Len(t, all.got, 1)
-	assert.Equal(t, dispatch.OutcomeRejectedSignature, all.got[0].Outcome)
-	assert.Equal(t, body, all.got[0].Body, "rejected deliveries keep their body")
-	assert.ErrorIs(t, all.got[0].Err, verify.ErrMissingSignature)
+	if len(all.got) != 1 {
+		t.Fatalf("all.got: got %d items, want %d: %v", len(all.got), 1, all.got)
+	}
+	if all.got[0].Outcome != dispatch.OutcomeRejectedSignature {
+		t.Errorf("all.got[0].Outcome: got %v, want %v", all.got[0].Outcome, dispatch.OutcomeRejectedSignature)
+	}
+	if !reflect.DeepEqual(all.got[0].Body, body) {
+		t.Errorf("rejected deliveries keep their body: got %q, want %q", all.got[0].Body, body)
+	}
+	if !errors.Is(all.got[0].Err, verify.ErrMissingSignature) {
+		t.Errorf("all.got[0].Err: got %v, want %v", all.got[0].Err, verify.ErrMissingSignature)
+	}
 }
 
 func TestDeadLetterRerun(t *testing.T) {
@@ -64,22 +82,40 @@ func TestDeadLetterRerun(t *testing.T) {
 		if !fixed {
 			return dispatch.Permanent(errors.New("booking not found"))
 		}
-		assert.Equal(t, 3, dispatch.Attempt(ctx), "a re-run is the next attempt, after the failed one")
+		if got := dispatch.Attempt(ctx); got != 3 {
+			t.Errorf("a re-run is the next attempt, after the failed one: got %d, want 3", got)
+		}
 		return nil
 	})
 	dls := &dispatch.MemoryDeadLetters{}
 	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_rerun")))
-	require.Equal(t, 200, code)
-	require.Len(t, dls.All(), 1)
+	if code != 200 {
+		t.Fatalf("code: got %d, want 200", code)
+	}
+	if got := dls.All(); len(got) != 1 {
+		t.Fatalf("dls.All(): got %d items, want %d: %v", len(got), 1, got)
+	}
 
-	require.Error(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"), "still failing: kept")
-	require.Len(t, dls.All(), 1)
-	assert.Equal(t, 2, dls.All()[0].Attempts, "the failed re-run is counted")
+	if err := dls.Rerun(context.Background(), r, "stripe:evt_rerun"); err == nil {
+		t.Fatalf("still failing: kept: got nil error, want one")
+	}
+	if got := dls.All(); len(got) != 1 {
+		t.Fatalf("dls.All(): got %d items, want %d: %v", len(got), 1, got)
+	}
+	if got := dls.All()[0].Attempts; got != 2 {
+		t.Errorf("the failed re-run is counted: got %d, want 2", got)
+	}
 	fixed = true
-	require.NoError(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"))
-	assert.Empty(t, dls.All(), "a successful re-run forgets the letter")
-	require.ErrorIs(t, dls.Rerun(context.Background(), r, "stripe:evt_rerun"), dispatch.ErrNotDeadLettered)
+	if err := dls.Rerun(context.Background(), r, "stripe:evt_rerun"); err != nil {
+		t.Fatal(err)
+	}
+	if got := dls.All(); len(got) != 0 {
+		t.Errorf("a successful re-run forgets the letter: got %v, want empty", got)
+	}
+	if err := dls.Rerun(context.Background(), r, "stripe:evt_rerun"); !errors.Is(err, dispatch.ErrNotDeadLettered) {
+		t.Fatalf("dls.Rerun(context.Background(), r, \"stripe:evt_rerun\"): got %v, want %v", err, dispatch.ErrNotDeadLettered)
+	}
 }
 
 // A dead letter that cannot be stored is not acknowledged: the sender is
@@ -92,9 +128,13 @@ func TestDeadLetterStoreFull(t *testing.T) {
 	dls := dispatch.NewMemoryDeadLetters(1)
 	ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_dl_1")))
-	assert.Equal(t, 200, code)
+	if code != 200 {
+		t.Errorf("code: got %d, want 200", code)
+	}
 	code, _ = deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_dl_2")))
-	assert.Equal(t, 500, code)
+	if code != 500 {
+		t.Errorf("code: got %d, want 500", code)
+	}
 }
 
 // A double click on "re-run" applies the effect once: concurrent re-runs of
@@ -122,7 +162,9 @@ func TestDeadLetterConcurrentRerunsRunOnce(t *testing.T) {
 			dls := &dispatch.MemoryDeadLetters{}
 			ep := newStripeEndpoint(t, r, dispatch.WithDeadLetters(dls))
 			code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_double_click")))
-			require.Equal(t, 200, code)
+			if code != 200 {
+				t.Fatalf("code: got %d, want 200", code)
+			}
 			fixed.Store(true)
 
 			errs := make(chan error, n)
@@ -142,10 +184,18 @@ func TestDeadLetterConcurrentRerunsRunOnce(t *testing.T) {
 					t.Errorf("re-run: %v", err)
 				}
 			}
-			assert.Equal(t, 1, ok, "one re-run ran it")
-			assert.Equal(t, n-1, gone, "the others found it resolved")
-			assert.EqualValues(t, 1, effects.Load(), "one effect")
-			assert.Empty(t, dls.All())
+			if ok != 1 {
+				t.Errorf("one re-run ran it: got %d, want 1", ok)
+			}
+			if gone != n-1 {
+				t.Errorf("the others found it resolved: got %d, want %d", gone, n-1)
+			}
+			if got := effects.Load(); got != 1 {
+				t.Errorf("one effect: got %d, want 1", got)
+			}
+			if got := dls.All(); len(got) != 0 {
+				t.Errorf("dls.All(): got %v, want empty", got)
+			}
 		})
 	}
 }
@@ -162,7 +212,13 @@ func TestMemoryDeadLetterKeepsNoSignature(t *testing.T) {
 	req.Header.Set("X-Shopify-Hmac-Sha256", "c2ln")
 	req.Header.Set("Authorization", "Bearer host-credential")
 	code, _ := deliver(ep, req)
-	require.Equal(t, 200, code)
-	require.Len(t, dls.All(), 1)
-	assert.Equal(t, http.Header{"Content-Type": {"application/json"}}, dls.All()[0].Event.Header)
+	if code != 200 {
+		t.Fatalf("code: got %d, want 200", code)
+	}
+	if got := dls.All(); len(got) != 1 {
+		t.Fatalf("dls.All(): got %d items, want %d: %v", len(got), 1, got)
+	}
+	if got, want := dls.All()[0].Event.Header, (http.Header{"Content-Type": {"application/json"}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("dls.All()[0].Event.Header: got %v, want %v", got, want)
+	}
 }

@@ -10,14 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/hookkit/hookkit/dispatch"
@@ -60,13 +60,19 @@ func TestStatusTable(t *testing.T) {
 		{name: "duplicate of a completed event", want: outcome{outcome: dispatch.OutcomeDuplicate, status: 200, body: `{"received":true}`},
 			before: func(t *testing.T, s idempotency.Store, key string) {
 				c, err := s.Claim(context.Background(), key, time.Minute)
-				require.NoError(t, err)
-				require.NoError(t, s.Complete(context.Background(), key, c.Token, time.Hour))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Complete(context.Background(), key, c.Token, time.Hour); err != nil {
+					t.Fatal(err)
+				}
 			}},
 		{name: "same event still being processed", want: outcome{outcome: dispatch.OutcomeBusy, status: 409, body: `{"error":"event in progress"}`, retryAfter: true},
 			before: func(t *testing.T, s idempotency.Store, key string) {
 				_, err := s.Claim(context.Background(), key, time.Minute)
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatal(err)
+				}
 			}},
 		{name: "unknown event type", want: outcome{outcome: dispatch.OutcomeUnknownType, status: 200, body: `{"received":true}`},
 			request: func(t *testing.T, _ []byte) *http.Request {
@@ -177,27 +183,57 @@ func TestStatusTable(t *testing.T) {
 			}
 
 			deliveries, _ := obs.records()
-			require.Len(t, deliveries, 1, "one delivery record")
-			assert.Equal(t, tt.want.outcome, deliveries[0].Outcome, "%s", deliveries[0].Outcome)
-			assert.Equal(t, rec.Code, deliveries[0].Status)
-			assert.Equal(t, "stripe", deliveries[0].EventSource, "named by the parser from the start")
-			assert.Equal(t, []bool{true}, obs.inDelivery, "EndDelivery gets StartDelivery's context")
+			if len(deliveries) != 1 {
+				t.Fatalf("one delivery record: got %d items, want %d: %v", len(deliveries), 1, deliveries)
+			}
+			if deliveries[0].Outcome != tt.want.outcome {
+				t.Errorf("outcome: got %v, want %v", deliveries[0].Outcome, tt.want.outcome)
+			}
+			if deliveries[0].Status != rec.Code {
+				t.Errorf("deliveries[0].Status: got %d, want %d", deliveries[0].Status, rec.Code)
+			}
+			if deliveries[0].EventSource != "stripe" {
+				t.Errorf("named by the parser from the start: got %q, want %q", deliveries[0].EventSource, "stripe")
+			}
+			if want := []bool{true}; !slices.Equal(obs.inDelivery, want) {
+				t.Errorf("EndDelivery gets StartDelivery's context: got %v, want %v", obs.inDelivery, want)
+			}
 			seen[deliveries[0].Outcome] = true
 
-			assert.Equal(t, tt.want.status, rec.Code)
-			assert.Equal(t, tt.want.body, strings.TrimSpace(rec.Body.String()))
-			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
-			assert.Equal(t, tt.want.retryAfter, rec.Header().Get("Retry-After") != "", "Retry-After")
-			assert.Equal(t, tt.want.handled, handled.Load(), "handler runs")
-			assert.Equal(t, tt.want.deadLetter, len(dls.All()) == 1, "dead-lettered")
-			assert.NotContains(t, rec.Body.String(), "hunter2", "internal error text never reaches the sender")
-			assert.NotContains(t, rec.Body.String(), "whsec_")
+			if rec.Code != tt.want.status {
+				t.Errorf("rec.Code: got %d, want %d", rec.Code, tt.want.status)
+			}
+			if got := strings.TrimSpace(rec.Body.String()); got != tt.want.body {
+				t.Errorf("body: got %q, want %q", got, tt.want.body)
+			}
+			if got := rec.Header().Get("Content-Type"); got != "application/json" {
+				t.Errorf("rec.Header().Get(\"Content-Type\"): got %q, want %q", got, "application/json")
+			}
+			if got := rec.Header().Get("Retry-After") != ""; got != tt.want.retryAfter {
+				t.Errorf("Retry-After: got %t, want %t", got, tt.want.retryAfter)
+			}
+			if got := handled.Load(); got != tt.want.handled {
+				t.Errorf("handler runs: got %d, want %d", got, tt.want.handled)
+			}
+			if got := len(dls.All()) == 1; got != tt.want.deadLetter {
+				t.Errorf("dead-lettered: got %t, want %t", got, tt.want.deadLetter)
+			}
+			if got := rec.Body.String(); strings.Contains(got, "hunter2") {
+				t.Errorf("internal error text never reaches the sender: got %q, want it not to contain %q", got, "hunter2")
+			}
+			if got := rec.Body.String(); strings.Contains(got, "whsec_") {
+				t.Errorf("the secret never reaches the sender: got %q, want it not to contain %q", got, "whsec_")
+			}
 			if rec.Code == http.StatusMethodNotAllowed {
-				assert.Equal(t, "POST", rec.Header().Get("Allow"))
+				if got := rec.Header().Get("Allow"); got != "POST" {
+					t.Errorf("rec.Header().Get(\"Allow\"): got %q, want %q", got, "POST")
+				}
 			}
 		})
 	}
-	assert.Len(t, seen, len(dispatch.Outcomes()), "every Outcome is some row's: %v", seen)
+	if len(seen) != len(dispatch.Outcomes()) {
+		t.Errorf("every Outcome is some row's: got %d outcomes (%v), want %d", len(seen), seen, len(dispatch.Outcomes()))
+	}
 }
 
 // listQueue is an accept step that queues events in a slice, as a durable
@@ -226,10 +262,14 @@ func trickled(t *testing.T, ep *dispatch.Endpoint) *httptest.ResponseRecorder {
 	}))
 	t.Cleanup(srv.Close)
 	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer conn.Close()
 	_, err = io.WriteString(conn, "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	answered := make(chan *http.Response, 1)
 	go func() {
 		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -242,7 +282,9 @@ func trickled(t *testing.T, ep *dispatch.Endpoint) *httptest.ResponseRecorder {
 	for tick := time.NewTicker(50 * time.Millisecond); res == nil; {
 		select {
 		case res = <-answered:
-			require.NotNil(t, res, "an HTTP answer")
+			if res == nil {
+				t.Fatalf("an HTTP answer: got nil, want non-nil")
+			}
 		case <-tick.C:
 			conn.Write([]byte(" "))
 		case <-time.After(5 * time.Second):
@@ -285,20 +327,28 @@ func TestClaimAfterOutcome(t *testing.T) {
 			ep := newStripeEndpoint(t, r, dispatch.WithStore(store))
 			deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_claim")))
 			c, err := store.Claim(context.Background(), "stripe:evt_claim", time.Minute)
-			require.NoError(t, err)
-			assert.Equal(t, tc.retryState, c.State)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.State != tc.retryState {
+				t.Errorf("c.State: got %v, want %v", c.State, tc.retryState)
+			}
 		})
 	}
 }
 
 func TestTwilioRejectionsAre403(t *testing.T) {
 	v, err := verify.NewTwilio("twilio_token")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := dispatch.NewRouter()
 	var delivered atomic.Int32
 	dispatch.On(r, twilioevent.MessageDelivered, func(_ context.Context, _ *events.Event, m *twilioevent.MessageStatus) error {
 		delivered.Add(1)
-		assert.Equal(t, "+15551234567", m.To)
+		if m.To != "+15551234567" {
+			t.Errorf("m.To: got %q, want %q", m.To, "+15551234567")
+		}
 		return nil
 	})
 	ep := dispatch.NewEndpoint(v, twilioevent.NewParser(), r, dispatch.WithLogger(quiet))
@@ -306,10 +356,16 @@ func TestTwilioRejectionsAre403(t *testing.T) {
 	form := []byte(url.Values{"MessageSid": {"SM1"}, "MessageStatus": {"delivered"}, "To": {"+15551234567"}}.Encode())
 
 	status, _ := deliver(ep, verifytest.NewRequest(verifytest.Twilio{AuthToken: "twilio_token"}, "https://api.example.com/twilio", form))
-	assert.Equal(t, 200, status)
+	if status != 200 {
+		t.Errorf("status: got %d, want 200", status)
+	}
 	status, _ = deliver(ep, verifytest.NewRequest(verifytest.Twilio{AuthToken: "wrong"}, "https://api.example.com/twilio", form))
-	assert.Equal(t, 403, status)
-	assert.EqualValues(t, 1, delivered.Load())
+	if status != 403 {
+		t.Errorf("status: got %d, want 403", status)
+	}
+	if got := delivered.Load(); got != 1 {
+		t.Errorf("delivered.Load(): got %d, want 1", got)
+	}
 }
 
 // 64 identical deliveries at once: the handler runs once; while it runs,
@@ -345,10 +401,16 @@ func TestConcurrentDuplicates(t *testing.T) {
 	for range len(reqs) - 1 {
 		counts[<-codes]++
 	}
-	assert.Equal(t, map[int]int{409: len(reqs) - 1}, counts, "the others, while the first runs")
+	if want := (map[int]int{409: len(reqs) - 1}); !reflect.DeepEqual(counts, want) {
+		t.Errorf("the others, while the first runs: got %v, want %v", counts, want)
+	}
 	close(release)
-	assert.Equal(t, 200, <-codes, "the first, once its handler returns")
-	assert.EqualValues(t, 1, runs.Load(), "the handler ran once")
+	if got := <-codes; got != 200 {
+		t.Errorf("the first, once its handler returns: got %d, want 200", got)
+	}
+	if got := runs.Load(); got != 1 {
+		t.Errorf("the handler ran once: got %d, want 1", got)
+	}
 }
 
 // Sync mode: a handler that fails twice then succeeds; the sender sees
@@ -369,11 +431,19 @@ func TestSyncFailTwiceThenSucceed(t *testing.T) {
 		code, _ := deliver(ep, signed(body))
 		got = append(got, code)
 	}
-	assert.Equal(t, []int{500, 500, 200}, got)
-	assert.EqualValues(t, 3, runs.Load())
+	if want := []int{500, 500, 200}; !slices.Equal(got, want) {
+		t.Errorf("answers: got %v, want %v", got, want)
+	}
+	if got := runs.Load(); got != 3 {
+		t.Errorf("runs.Load(): got %d, want 3", got)
+	}
 	code, _ := deliver(ep, signed(body))
-	assert.Equal(t, 200, code, "a fourth delivery is a duplicate")
-	assert.EqualValues(t, 3, runs.Load())
+	if code != 200 {
+		t.Errorf("a fourth delivery is a duplicate: got %d, want 200", code)
+	}
+	if got := runs.Load(); got != 3 {
+		t.Errorf("runs.Load(): got %d, want 3", got)
+	}
 }
 
 func TestHandlerTimeout(t *testing.T) {
@@ -386,21 +456,44 @@ func TestHandlerTimeout(t *testing.T) {
 	ep := newStripeEndpoint(t, r, dispatch.WithTimeout(50*time.Millisecond), dispatch.WithStore(store))
 	start := time.Now()
 	code, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_slow")))
-	assert.Equal(t, 500, code)
-	assert.Less(t, time.Since(start), 2*time.Second)
+	if code != 500 {
+		t.Errorf("code: got %d, want 500", code)
+	}
+	if got := time.Since(start); got >= 2*time.Second {
+		t.Errorf("time.Since(start): got %v, want < %v", got, 2*time.Second)
+	}
 	c, err := store.Claim(context.Background(), "stripe:evt_slow", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Acquired, c.State, "a timed-out event is released for the retry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Acquired {
+		t.Errorf("a timed-out event is released for the retry: got %v, want %v", c.State, idempotency.Acquired)
+	}
 }
 
 func TestNewEndpointRefusesUnsafeSetups(t *testing.T) {
 	v, err := verify.NewStripe(stripeSecret)
-	require.NoError(t, err)
-	assert.Panics(t, func() { dispatch.NewEndpoint(nil, stripeevent.NewParser(), dispatch.NewRouter()) })
-	assert.Panics(t, func() { dispatch.NewEndpoint(v, nil, dispatch.NewRouter()) })
-	assert.Panics(t, func() { dispatch.NewEndpoint(v, stripeevent.NewParser(), nil) })
-	assert.Panics(t, func() {
-		dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(),
-			dispatch.WithTimeout(time.Minute), dispatch.WithLease(30*time.Second))
-	}, "a lease shorter than the handler timeout would let a retry run beside a slow handler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, setup := range map[string]func(){
+		"nil verifier": func() { dispatch.NewEndpoint(nil, stripeevent.NewParser(), dispatch.NewRouter()) },
+		"nil parser":   func() { dispatch.NewEndpoint(v, nil, dispatch.NewRouter()) },
+		"nil router":   func() { dispatch.NewEndpoint(v, stripeevent.NewParser(), nil) },
+		// A lease shorter than the handler timeout would let a retry run
+		// beside a slow handler.
+		"lease shorter than the timeout": func() {
+			dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(),
+				dispatch.WithTimeout(time.Minute), dispatch.WithLease(30*time.Second))
+		},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewEndpoint with a %s did not panic", name)
+				}
+			}()
+			setup()
+		}()
+	}
 }

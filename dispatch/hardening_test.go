@@ -12,14 +12,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/hookkit/hookkit/dispatch"
@@ -36,7 +35,9 @@ import (
 // a duplicate of the first delivery.
 func TestTwilioReplayWithFreshTokensIsADuplicate(t *testing.T) {
 	v, err := verify.NewTwilio("twilio_token")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var runs atomic.Int32
 	r := dispatch.NewRouter()
 	dispatch.On(r, twilioevent.MessageUndelivered, func(context.Context, *events.Event, *twilioevent.MessageStatus) error {
@@ -53,9 +54,13 @@ func TestTwilioReplayWithFreshTokensIsADuplicate(t *testing.T) {
 			req.Header.Set("I-Twilio-Idempotency-Token", token)
 		}
 		status, body := deliver(ep, req)
-		assert.Equal(t, 200, status, "token %q: %s", token, body)
+		if status != 200 {
+			t.Errorf("token %q: %s: got %d, want 200", token, body, status)
+		}
 	}
-	assert.EqualValues(t, 1, runs.Load(), "the handler ran once for one signed callback")
+	if got := runs.Load(); got != 1 {
+		t.Errorf("the handler ran once for one signed callback: got %d, want 1", got)
+	}
 }
 
 // An event ID is a key kept for days: a parser must not turn a huge header
@@ -67,14 +72,20 @@ func TestHugeEventIDIsRefused(t *testing.T) {
 	ep := newStripeEndpoint(t, r)
 	body := stripeBody(t, "payment_intent.succeeded", "evt_"+strings.Repeat("x", 512<<10))
 	status, _ := deliver(ep, signed(body))
-	assert.Equal(t, 400, status)
-	assert.Zero(t, runs.Load())
+	if status != 400 {
+		t.Errorf("status: got %d, want 400", status)
+	}
+	if got := runs.Load(); got != 0 {
+		t.Errorf("runs.Load(): got %d, want 0", got)
+	}
 }
 
 // A host's own parser is held to the same bounds.
 func TestCustomParserIDsAreBounded(t *testing.T) {
 	v, err := verify.NewHMAC([]byte("secret"), "X-Signature")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, id := range map[string]string{"empty": "", "huge": strings.Repeat("k", events.MaxIDBytes+1)} {
 		t.Run(name, func(t *testing.T) {
 			var runs atomic.Int32
@@ -87,8 +98,12 @@ func TestCustomParserIDsAreBounded(t *testing.T) {
 			defer ep.Shutdown(context.Background())
 			req := verifytest.NewRequest(verifytest.HMAC{Secret: []byte("secret"), Header: "X-Signature"}, "/hook", []byte(`{}`))
 			status, _ := deliver(ep, req)
-			assert.Equal(t, 400, status)
-			assert.Zero(t, runs.Load())
+			if status != 400 {
+				t.Errorf("status: got %d, want 400", status)
+			}
+			if got := runs.Load(); got != 0 {
+				t.Errorf("runs.Load(): got %d, want 0", got)
+			}
 		})
 	}
 }
@@ -99,10 +114,14 @@ func TestCustomParserIDsAreBounded(t *testing.T) {
 func trickle(t *testing.T, addr string) <-chan string {
 	t.Helper()
 	conn, err := net.Dial("tcp", addr)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { conn.Close() })
 	_, err = io.WriteString(conn, "POST /webhooks/stripe HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	t.Cleanup(func() { close(done) })
 	go func() {
@@ -160,8 +179,12 @@ func TestShutdownHonoursItsDeadlineAgainstATricklingClient(t *testing.T) {
 	go func() { returned <- ep.Shutdown(ctx) }()
 	select {
 	case err := <-returned:
-		assert.ErrorIs(t, err, context.DeadlineExceeded)
-		assert.Less(t, time.Since(start), 1500*time.Millisecond)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("err: got %v, want %v", err, context.DeadlineExceeded)
+		}
+		if got := time.Since(start); got >= 1500*time.Millisecond {
+			t.Errorf("time.Since(start): got %v, want < %v", got, 1500*time.Millisecond)
+		}
 	case <-time.After(4 * time.Second):
 		t.Fatal("Shutdown with a 500ms deadline was still blocked after 4s")
 	}
@@ -175,7 +198,9 @@ func TestBodyReadIsBoundedInTime(t *testing.T) {
 	status := trickle(t, srv.Listener.Addr().String())
 	select {
 	case line := <-status:
-		assert.Contains(t, line, "408", "a body that does not arrive in time")
+		if !strings.Contains(line, "408") {
+			t.Errorf("a body that does not arrive in time: got %q, want it to contain %q", line, "408")
+		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("a trickling body held the request for 3s despite a 300ms read timeout")
 	}
@@ -190,15 +215,21 @@ func TestLogsAreBoundedAndCarryNoBodyText(t *testing.T) {
 	t.Run("huge query, bad signature", func(t *testing.T) {
 		logs.Reset()
 		v, err := verify.NewTwilio("twilio_token")
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		ep := dispatch.NewEndpoint(v, twilioevent.NewParser(), dispatch.NewRouter(), dispatch.WithLogger(logger))
 		defer ep.Shutdown(context.Background())
 		form := []byte("MessageSid=SM1&MessageStatus=sent")
 		target := "https://api.example.com/twilio?pad=" + strings.Repeat("x", 900<<10)
 		req := verifytest.NewRequest(verifytest.Twilio{AuthToken: "wrong"}, target, form)
 		status, _ := deliver(ep, req)
-		require.Equal(t, 403, status)
-		assert.Less(t, logs.Len(), 4<<10, "a 900 KiB target made %d bytes of log", logs.Len())
+		if status != 403 {
+			t.Fatalf("status: got %d, want 403", status)
+		}
+		if got := logs.Len(); got >= 4<<10 {
+			t.Errorf("a 900 KiB target made %d bytes of log: got %d, want < %d", logs.Len(), got, 4<<10)
+		}
 	})
 
 	bodies := map[string]string{
@@ -216,13 +247,25 @@ func TestLogsAreBoundedAndCarryNoBodyText(t *testing.T) {
 			dls := &dispatch.MemoryDeadLetters{}
 			ep := newStripeEndpoint(t, r, dispatch.WithLogger(logger), dispatch.WithDeadLetters(dls))
 			status, _ := deliver(ep, signed([]byte(body)))
-			assert.Contains(t, []int{200, 400}, status)
-			assert.NotContains(t, logs.String(), leak)
-			assert.NotContains(t, logs.String(), "77.7777")
-			assert.NotEmpty(t, logs.String(), "the rejection or dead letter is logged")
+			if !slices.Contains([]int{200, 400}, status) {
+				t.Errorf("status: got %d, want 200 or 400", status)
+			}
+			if got := logs.String(); strings.Contains(got, leak) {
+				t.Errorf("logs.String(): got %q, want it not to contain %q", got, leak)
+			}
+			if got := logs.String(); strings.Contains(got, "77.7777") {
+				t.Errorf("logs.String(): got %q, want it not to contain %q", got, "77.7777")
+			}
+			if got := logs.String(); got == "" {
+				t.Errorf("the rejection or dead letter is logged: got empty, want a value")
+			}
 			for _, dl := range dls.All() {
-				assert.NotContains(t, dl.Err.Error(), leak)
-				assert.NotContains(t, dl.Err.Error(), "77.7777")
+				if got := dl.Err.Error(); strings.Contains(got, leak) {
+					t.Errorf("dl.Err.Error(): got %q, want it not to contain %q", got, leak)
+				}
+				if got := dl.Err.Error(); strings.Contains(got, "77.7777") {
+					t.Errorf("dl.Err.Error(): got %q, want it not to contain %q", got, "77.7777")
+				}
 			}
 		})
 	}
@@ -242,25 +285,42 @@ func TestHandlerFailuresAreLoggedOnce(t *testing.T) {
 			r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { return h() })
 			ep := newStripeEndpoint(t, r, dispatch.WithLogger(logger))
 			status, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_logged_"+name)))
-			require.Equal(t, 500, status)
+			if status != 500 {
+				t.Fatalf("status: got %d, want 500", status)
+			}
 
 			var failures []map[string]any
 			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 				var rec map[string]any
-				require.NoError(t, json.Unmarshal([]byte(line), &rec))
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatal(err)
+				}
 				if rec["id"] == "evt_logged_"+name {
 					failures = append(failures, rec)
 				}
 			}
-			require.Len(t, failures, 1, "one line for the failed delivery:\n%s", logs.String())
+			if len(failures) != 1 {
+				t.Fatalf("one line for the failed delivery:\n%s: got %d items, want %d: %v", logs.String(), len(failures), 1, failures)
+			}
 			rec := failures[0]
-			assert.Equal(t, "failed", rec["outcome"])
-			assert.Contains(t, rec["error"], map[string]string{"error": "booking database unavailable", "panic": "nil booking"}[name])
+			if rec["outcome"] != "failed" {
+				t.Errorf("rec[\"outcome\"]: got %v, want %v", rec["outcome"], "failed")
+			}
+			want := map[string]string{"error": "booking database unavailable", "panic": "nil booking"}[name]
+			if got, _ := rec["error"].(string); !strings.Contains(got, want) {
+				t.Errorf("the line's error: got %q, want it to contain %q", got, want)
+			}
 			if name == "panic" {
-				assert.Equal(t, "ERROR", rec["level"])
-				assert.Contains(t, rec["stack"], "runtime/debug.Stack")
+				if rec["level"] != "ERROR" {
+					t.Errorf("rec[\"level\"]: got %v, want %v", rec["level"], "ERROR")
+				}
+				if got, _ := rec["stack"].(string); !strings.Contains(got, "runtime/debug.Stack") {
+					t.Errorf("the line's stack: got %q, want it to contain %q", got, "runtime/debug.Stack")
+				}
 			} else {
-				assert.Equal(t, "WARN", rec["level"])
+				if rec["level"] != "WARN" {
+					t.Errorf("rec[\"level\"]: got %v, want %v", rec["level"], "WARN")
+				}
 			}
 		})
 	}
@@ -271,7 +331,9 @@ func TestHandlerFailuresAreLoggedOnce(t *testing.T) {
 // 409 forever (WithKeep(0)).
 func TestOptionsAreValidated(t *testing.T) {
 	v, err := verify.NewStripe(stripeSecret)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		option string
 		opt    dispatch.Option
@@ -293,17 +355,30 @@ func TestOptionsAreValidated(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.option, func(t *testing.T) {
 			_, err := dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), tt.opt)
-			require.ErrorIs(t, err, dispatch.ErrInvalidConfig)
-			assert.Contains(t, err.Error(), tt.option)
-			assert.PanicsWithError(t, err.Error(), func() {
+			if !errors.Is(err, dispatch.ErrInvalidConfig) {
+				t.Fatalf("err: got %v, want %v", err, dispatch.ErrInvalidConfig)
+			}
+			if got := err.Error(); !strings.Contains(got, tt.option) {
+				t.Errorf("err.Error(): got %q, want it to contain %q", got, tt.option)
+			}
+			func() {
+				defer func() {
+					if p, _ := recover().(error); p == nil || p.Error() != err.Error() {
+						t.Errorf("NewEndpoint panicked with %v, want New's error %q", p, err)
+					}
+				}()
 				dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(), tt.opt)
-			})
+			}()
 		})
 	}
 	_, err = dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(time.Minute), dispatch.WithLease(30*time.Second))
-	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "a lease shorter than the handler timeout")
+	if !errors.Is(err, dispatch.ErrInvalidConfig) {
+		t.Fatalf("a lease shorter than the handler timeout: got %v, want %v", err, dispatch.ErrInvalidConfig)
+	}
 	_, err = dispatch.New(nil, stripeevent.NewParser(), dispatch.NewRouter())
-	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no verifier")
+	if !errors.Is(err, dispatch.ErrInvalidConfig) {
+		t.Fatalf("no verifier: got %v, want %v", err, dispatch.ErrInvalidConfig)
+	}
 }
 
 // A log line never carries a raw control character from a request: not
@@ -320,13 +395,19 @@ func TestLogsCarryNoRawControlCharacters(t *testing.T) {
 		`{"id":"evt_nel\u2028","type":"x","data":{"object":{}}}`,
 	} {
 		status, _ := deliver(ep, signed([]byte(body)))
-		assert.Equal(t, 400, status, body)
+		if status != 400 {
+			t.Errorf("status for %s: got %d, want 400", body, status)
+		}
 	}
 	req := signed([]byte(`{"id":"evt_ok","type":"unknown.type","data":{"object":{}}}`))
 	req.URL.Path += "\u0085\u009b"
 	deliver(ep, req)
-	require.NotEmpty(t, logs.String())
+	if got := logs.String(); got == "" {
+		t.Fatalf("logs.String(): got empty, want a value")
+	}
 	for _, raw := range []string{"\u0085", "\u009b", "\u2028"} {
-		assert.NotContains(t, logs.String(), raw)
+		if got := logs.String(); strings.Contains(got, raw) {
+			t.Errorf("logs.String(): got %q, want it not to contain %q", got, raw)
+		}
 	}
 }

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/idempotency"
@@ -32,11 +30,15 @@ var quiet = slog.New(slog.DiscardHandler)
 func stripeBody(t testing.TB, fixture, id string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile("../testdata/stripe/" + fixture + ".json")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var env struct {
 		ID string `json:"id"`
 	}
-	require.NoError(t, json.Unmarshal(raw, &env))
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
 	return bytes.Replace(raw, []byte(`"id": "`+env.ID+`"`), []byte(`"id": "`+id+`"`), 1)
 }
 
@@ -47,7 +49,9 @@ func signed(body []byte) *http.Request {
 func newStripeEndpoint(t testing.TB, r *dispatch.Router, opts ...dispatch.Option) *dispatch.Endpoint {
 	t.Helper()
 	v, err := verify.NewStripe(stripeSecret)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, append([]dispatch.Option{dispatch.WithLogger(quiet)}, opts...)...)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -68,7 +72,9 @@ func deliver(h http.Handler, req *http.Request) (int, string) {
 func memStore(t testing.TB) *idempotency.MemoryStore {
 	t.Helper()
 	s, err := idempotency.NewMemoryStore(idempotency.MemoryConfig{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/attempt"
@@ -43,27 +42,63 @@ func TestSyncAttemptRecords(t *testing.T) {
 			deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_attempt_"+tc.name)))
 
 			deliveries, attempts := obs.records()
-			require.Len(t, attempts, 1)
+			if len(attempts) != 1 {
+				t.Fatalf("attempts: got %d items, want %d: %v", len(attempts), 1, attempts)
+			}
 			a := attempts[0]
-			assert.Equal(t, dispatch.AttemptSync, a.Kind)
-			assert.Equal(t, 1, a.Number)
-			assert.Equal(t, "payment_intent.*", a.Route, "the pattern, not the type")
-			assert.Equal(t, "evt_attempt_"+tc.name, a.Event.ID)
-			assert.Equal(t, tc.outcome, a.Outcome)
-			assert.Equal(t, tc.result, a.Err)
-			assert.GreaterOrEqual(t, a.Duration, 20*time.Millisecond)
-			assert.True(t, inAttempt, "the handler runs in StartAttempt's context")
-			assert.Equal(t, []bool{true}, obs.inAttempt)
+			if a.Kind != dispatch.AttemptSync {
+				t.Errorf("a.Kind: got %v, want %v", a.Kind, dispatch.AttemptSync)
+			}
+			if a.Number != 1 {
+				t.Errorf("a.Number: got %d, want 1", a.Number)
+			}
+			if a.Route != "payment_intent.*" {
+				t.Errorf("the pattern, not the type: got %q, want %q", a.Route, "payment_intent.*")
+			}
+			if a.Event.ID != "evt_attempt_"+tc.name {
+				t.Errorf("a.Event.ID: got %q, want %q", a.Event.ID, "evt_attempt_"+tc.name)
+			}
+			if a.Outcome != tc.outcome {
+				t.Errorf("a.Outcome: got %v, want %v", a.Outcome, tc.outcome)
+			}
+			if !reflect.DeepEqual(a.Err, tc.result) {
+				t.Errorf("a.Err: got %v, want %v", a.Err, tc.result)
+			}
+			if a.Duration < 20*time.Millisecond {
+				t.Errorf("a.Duration: got %v, want >= %v", a.Duration, 20*time.Millisecond)
+			}
+			if !inAttempt {
+				t.Errorf("the handler runs in StartAttempt's context")
+			}
+			if want := []bool{true}; !slices.Equal(obs.inAttempt, want) {
+				t.Errorf("obs.inAttempt: got %v, want %v", obs.inAttempt, want)
+			}
 
-			require.Len(t, deliveries, 1)
+			if len(deliveries) != 1 {
+				t.Fatalf("deliveries: got %d items, want %d: %v", len(deliveries), 1, deliveries)
+			}
 			d := deliveries[0]
-			assert.Equal(t, "payment_intent.*", d.Route)
-			assert.Equal(t, "payment_intent.succeeded", d.EventType)
-			assert.GreaterOrEqual(t, d.Timings.Handler, 20*time.Millisecond)
-			assert.Less(t, d.Timings.Store, d.Timings.Handler, "the store's own time excludes the handler's")
-			assert.Positive(t, d.Timings.Verify)
-			assert.Positive(t, d.Timings.Parse)
-			assert.LessOrEqual(t, d.Timings.Read+d.Timings.Verify+d.Timings.Parse+d.Timings.Store+d.Timings.Handler, d.Duration)
+			if d.Route != "payment_intent.*" {
+				t.Errorf("d.Route: got %q, want %q", d.Route, "payment_intent.*")
+			}
+			if d.EventType != "payment_intent.succeeded" {
+				t.Errorf("d.EventType: got %q, want %q", d.EventType, "payment_intent.succeeded")
+			}
+			if d.Timings.Handler < 20*time.Millisecond {
+				t.Errorf("d.Timings.Handler: got %v, want >= %v", d.Timings.Handler, 20*time.Millisecond)
+			}
+			if d.Timings.Store >= d.Timings.Handler {
+				t.Errorf("the store's own time excludes the handler's: got %v, want < %v", d.Timings.Store, d.Timings.Handler)
+			}
+			if d.Timings.Verify <= 0 {
+				t.Errorf("d.Timings.Verify: got %v, want > 0", d.Timings.Verify)
+			}
+			if d.Timings.Parse <= 0 {
+				t.Errorf("d.Timings.Parse: got %v, want > 0", d.Timings.Parse)
+			}
+			if d.Timings.Read+d.Timings.Verify+d.Timings.Parse+d.Timings.Store+d.Timings.Handler > d.Duration {
+				t.Errorf("the steps' timings add up to %v, more than the delivery's %v", d.Timings.Read+d.Timings.Verify+d.Timings.Parse+d.Timings.Store+d.Timings.Handler, d.Duration)
+			}
 		})
 	}
 }
@@ -84,22 +119,46 @@ func TestAsyncAndRerunAttemptRecords(t *testing.T) {
 	r.Observe(obs)
 	e := &events.Event{Source: "goconverso", ID: "evt_reminder", Type: "booking.reminder"}
 
-	require.Error(t, r.Dispatch(attempt.With(context.Background(), 3), e))
+	if err := r.Dispatch(attempt.With(context.Background(), 3), e); err == nil {
+		t.Fatalf("Dispatch of a failing handler: got nil error, want one")
+	}
 	dls := &dispatch.MemoryDeadLetters{}
-	require.NoError(t, dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no SMS template"), Attempts: 3}))
+	if err := dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no SMS template"), Attempts: 3}); err != nil {
+		t.Fatal(err)
+	}
 	fixed = true
-	require.NoError(t, dls.Rerun(context.Background(), r, e.Key()))
-	require.ErrorIs(t, r.Dispatch(context.Background(), &events.Event{Type: "booking.unknown"}), dispatch.ErrNoHandler)
+	if err := dls.Rerun(context.Background(), r, e.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Dispatch(context.Background(), &events.Event{Type: "booking.unknown"}); !errors.Is(err, dispatch.ErrNoHandler) {
+		t.Fatalf("Dispatch of an unrouted type: got %v, want %v", err, dispatch.ErrNoHandler)
+	}
 
 	_, attempts := obs.records()
-	require.Len(t, attempts, 2, "no handler, no attempt")
-	assert.Equal(t, dispatch.AttemptAsync, attempts[0].Kind)
-	assert.Equal(t, 3, attempts[0].Number)
-	assert.Equal(t, dispatch.OutcomeDeadLettered, attempts[0].Outcome)
-	assert.Equal(t, dispatch.AttemptRerun, attempts[1].Kind)
-	assert.Equal(t, 4, attempts[1].Number, "the re-run follows the dead letter's attempts")
-	assert.Equal(t, dispatch.OutcomeProcessed, attempts[1].Outcome)
-	assert.Equal(t, "sync async rerun", fmt.Sprint(dispatch.AttemptSync, " ", dispatch.AttemptAsync, " ", dispatch.AttemptRerun))
+	if len(attempts) != 2 {
+		t.Fatalf("no handler, no attempt: got %d items, want %d: %v", len(attempts), 2, attempts)
+	}
+	if attempts[0].Kind != dispatch.AttemptAsync {
+		t.Errorf("attempts[0].Kind: got %v, want %v", attempts[0].Kind, dispatch.AttemptAsync)
+	}
+	if attempts[0].Number != 3 {
+		t.Errorf("attempts[0].Number: got %d, want 3", attempts[0].Number)
+	}
+	if attempts[0].Outcome != dispatch.OutcomeDeadLettered {
+		t.Errorf("attempts[0].Outcome: got %v, want %v", attempts[0].Outcome, dispatch.OutcomeDeadLettered)
+	}
+	if attempts[1].Kind != dispatch.AttemptRerun {
+		t.Errorf("attempts[1].Kind: got %v, want %v", attempts[1].Kind, dispatch.AttemptRerun)
+	}
+	if attempts[1].Number != 4 {
+		t.Errorf("the re-run follows the dead letter's attempts: got %d, want 4", attempts[1].Number)
+	}
+	if attempts[1].Outcome != dispatch.OutcomeProcessed {
+		t.Errorf("attempts[1].Outcome: got %v, want %v", attempts[1].Outcome, dispatch.OutcomeProcessed)
+	}
+	if got := fmt.Sprint(dispatch.AttemptSync, " ", dispatch.AttemptAsync, " ", dispatch.AttemptRerun); got != "sync async rerun" {
+		t.Errorf("the attempt kinds' names: got %q, want %q", got, "sync async rerun")
+	}
 }
 
 // order is an Observer that logs the order it is called in.
@@ -132,13 +191,17 @@ func TestSeveralObservers(t *testing.T) {
 	r.Observe(order{"first", &log}, nil, order{"second", &log})
 	ep := newStripeEndpoint(t, r, dispatch.WithStore(memStore(t)))
 	status, _ := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_nested")))
-	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, []string{
+	if status != http.StatusOK {
+		t.Fatalf("status: got %d, want %d", status, http.StatusOK)
+	}
+	if want := []string{
 		"first starts delivery", "second starts delivery",
 		"first starts attempt", "second starts attempt",
 		"second ends attempt", "first ends attempt",
 		"second ends delivery", "first ends delivery",
-	}, log)
+	}; !slices.Equal(log, want) {
+		t.Errorf("log: got %q, want %q", log, want)
+	}
 }
 
 func TestRoute(t *testing.T) {
@@ -150,8 +213,12 @@ func TestRoute(t *testing.T) {
 		"payment_intent.succeeded": "payment_intent.*",
 		"invoice.paid":             "",
 	} {
-		assert.Equal(t, want, r.Route(typ), typ)
+		if got := r.Route(typ); got != want {
+			t.Errorf("%v: got %q, want %q", typ, got, want)
+		}
 	}
 	r.HandleFunc("*", func(context.Context, *events.Event) error { return nil })
-	assert.Equal(t, "*", r.Route("invoice.paid"))
+	if got := r.Route("invoice.paid"); got != "*" {
+		t.Errorf("r.Route(\"invoice.paid\"): got %q, want %q", got, "*")
+	}
 }

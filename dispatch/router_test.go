@@ -3,10 +3,9 @@ package dispatch_test
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"testing"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
@@ -34,8 +33,12 @@ func TestRouterPrecedence(t *testing.T) {
 		"payment_intent":                "any", // "payment_intent.*" needs the dot
 	} {
 		got = ""
-		require.NoError(t, r.Dispatch(context.Background(), &events.Event{Type: typ}))
-		assert.Equal(t, want, got, typ)
+		if err := r.Dispatch(context.Background(), &events.Event{Type: typ}); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%v: got %q, want %q", typ, got, want)
+		}
 	}
 }
 
@@ -43,9 +46,13 @@ func TestRouterWithoutHandler(t *testing.T) {
 	r := dispatch.NewRouter()
 	r.HandleFunc("a.b", func(context.Context, *events.Event) error { return nil })
 	_, ok := r.Lookup("a.c")
-	assert.False(t, ok)
+	if ok {
+		t.Errorf("ok: got true, want false")
+	}
 	err := r.Dispatch(context.Background(), &events.Event{Type: "a.c"})
-	require.ErrorIs(t, err, dispatch.ErrNoHandler)
+	if !errors.Is(err, dispatch.ErrNoHandler) {
+		t.Fatalf("err: got %v, want %v", err, dispatch.ErrNoHandler)
+	}
 }
 
 func TestRouterRegistrationMistakesPanic(t *testing.T) {
@@ -58,7 +65,14 @@ func TestRouterRegistrationMistakesPanic(t *testing.T) {
 		"duplicate any":      func(r *dispatch.Router) { r.Handle("*", h); r.Handle("*", h) },
 		"star in the middle": func(r *dispatch.Router) { r.Handle("a.*.b", h) },
 	} {
-		assert.Panics(t, func() { register(dispatch.NewRouter()) }, name)
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%v: did not panic", name)
+				}
+			}()
+			register(dispatch.NewRouter())
+		}()
 	}
 }
 
@@ -75,10 +89,16 @@ func TestMiddlewareOrderAndLateRegistration(t *testing.T) {
 	r := dispatch.NewRouter()
 	r.Use(mw("outer"))
 	r.HandleFunc("x", func(context.Context, *events.Event) error { trace = append(trace, "handler"); return nil })
-	require.NoError(t, r.Dispatch(context.Background(), &events.Event{Type: "x"}))
+	if err := r.Dispatch(context.Background(), &events.Event{Type: "x"}); err != nil {
+		t.Fatal(err)
+	}
 	r.Use(mw("inner")) // added after a dispatch: applies from now on
-	require.NoError(t, r.Dispatch(context.Background(), &events.Event{Type: "x"}))
-	assert.Equal(t, []string{"outer", "handler", "outer", "inner", "handler"}, trace)
+	if err := r.Dispatch(context.Background(), &events.Event{Type: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"outer", "handler", "outer", "inner", "handler"}; !slices.Equal(trace, want) {
+		t.Errorf("trace: got %q, want %q", trace, want)
+	}
 }
 
 func TestDispatchRecoversPanics(t *testing.T) {
@@ -86,19 +106,39 @@ func TestDispatchRecoversPanics(t *testing.T) {
 	r.HandleFunc("x", func(context.Context, *events.Event) error { panic("nil map") })
 	err := r.Dispatch(context.Background(), &events.Event{Type: "x"})
 	var p *dispatch.PanicError
-	require.ErrorAs(t, err, &p)
-	assert.Equal(t, "nil map", p.Value)
-	assert.Contains(t, string(p.Stack), "router_test.go")
-	assert.False(t, dispatch.IsPermanent(err), "a panic is retried")
+	if !errors.As(err, &p) {
+		t.Fatalf("err: got %v, want a %T", err, p)
+	}
+	if p.Value != "nil map" {
+		t.Errorf("p.Value: got %v, want %v", p.Value, "nil map")
+	}
+	if !strings.Contains(string(p.Stack), "router_test.go") {
+		t.Errorf("string(p.Stack): got %q, want it to contain %q", string(p.Stack), "router_test.go")
+	}
+	if dispatch.IsPermanent(err) {
+		t.Errorf("a panic is retried")
+	}
 }
 
 func TestPermanent(t *testing.T) {
-	assert.NoError(t, dispatch.Permanent(nil))
+	if err := dispatch.Permanent(nil); err != nil {
+		t.Error(err)
+	}
 	base := errors.New("no booking")
 	err := dispatch.Permanent(base)
-	assert.True(t, dispatch.IsPermanent(err))
-	assert.ErrorIs(t, err, base)
-	assert.True(t, dispatch.IsPermanent(errors.Join(errors.New("wrapped"), err)))
-	assert.True(t, dispatch.IsPermanent(events.ErrUndecodable))
-	assert.False(t, dispatch.IsPermanent(base))
+	if !dispatch.IsPermanent(err) {
+		t.Errorf("dispatch.IsPermanent(err): got false, want true")
+	}
+	if !errors.Is(err, base) {
+		t.Errorf("err: got %v, want %v", err, base)
+	}
+	if !dispatch.IsPermanent(errors.Join(errors.New("wrapped"), err)) {
+		t.Errorf("dispatch.IsPermanent(errors.Join(errors.New(\"wrapped\"), err)): got false, want true")
+	}
+	if !dispatch.IsPermanent(events.ErrUndecodable) {
+		t.Errorf("dispatch.IsPermanent(events.ErrUndecodable): got false, want true")
+	}
+	if dispatch.IsPermanent(base) {
+		t.Errorf("dispatch.IsPermanent(base): got true, want false")
+	}
 }

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 )
@@ -32,38 +29,68 @@ func TestMemoryStoreFullRefusesNewKeys(t *testing.T) {
 	leased := map[string]string{}
 	for _, k := range []string{"a", "b", "c"} {
 		c, err := s.Claim(ctx, k, time.Minute)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		leased[k] = c.Token
 	}
-	require.NoError(t, s.Complete(ctx, "c", leased["c"], time.Hour))
+	if err := s.Complete(ctx, "c", leased["c"], time.Hour); err != nil {
+		t.Fatal(err)
+	}
 
 	_, err := s.Claim(ctx, "d", time.Minute)
-	require.ErrorIs(t, err, idempotency.ErrUnavailable, "full of live leases and completions: refuse, never evict")
-	assert.Equal(t, 3, s.Len())
+	if !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("full of live leases and completions: refuse, never evict: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
+	if got := s.Len(); got != 3 {
+		t.Errorf("s.Len(): got %d, want 3", got)
+	}
 
 	// Existing keys still answer while full.
 	c, err := s.Claim(ctx, "a", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Busy, c.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Busy {
+		t.Errorf("c.State: got %v, want %v", c.State, idempotency.Busy)
+	}
 	c, err = s.Claim(ctx, "c", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Completed, c.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Completed {
+		t.Errorf("c.State: got %v, want %v", c.State, idempotency.Completed)
+	}
 
 	// A release makes room at once.
-	require.NoError(t, s.Release(ctx, "b", leased["b"]))
+	if err := s.Release(ctx, "b", leased["b"]); err != nil {
+		t.Fatal(err)
+	}
 	c, err = s.Claim(ctx, "d", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Acquired, c.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Acquired {
+		t.Errorf("c.State: got %v, want %v", c.State, idempotency.Acquired)
+	}
 
 	// Once the leases expire, a full store sweeps them to make room; the
 	// live completion survives.
 	clock.Advance(2 * time.Minute)
 	c, err = s.Claim(ctx, "e", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Acquired, c.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Acquired {
+		t.Errorf("c.State: got %v, want %v", c.State, idempotency.Acquired)
+	}
 	c, err = s.Claim(ctx, "c", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Completed, c.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Completed {
+		t.Errorf("c.State: got %v, want %v", c.State, idempotency.Completed)
+	}
 }
 
 func TestMemoryStoreSweeps(t *testing.T) {
@@ -71,24 +98,38 @@ func TestMemoryStoreSweeps(t *testing.T) {
 	s := mustMemory(t, idempotency.MemoryConfig{Clock: clock.Now})
 	for i := 0; i < 1000; i++ {
 		c, err := s.Claim(ctx, fmt.Sprintf("k%d", i), time.Minute)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if i%2 == 0 {
-			require.NoError(t, s.Complete(ctx, fmt.Sprintf("k%d", i), c.Token, time.Hour))
+			if err := s.Complete(ctx, fmt.Sprintf("k%d", i), c.Token, time.Hour); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
-	require.Equal(t, 1000, s.Len())
+	if got := s.Len(); got != 1000 {
+		t.Fatalf("s.Len(): got %d, want 1000", got)
+	}
 	clock.Advance(2 * time.Minute)
-	assert.Equal(t, 500, s.Sweep(), "the expired leases go, the completions stay")
-	assert.Equal(t, 500, s.Len())
+	if got := s.Sweep(); got != 500 {
+		t.Errorf("the expired leases go, the completions stay: got %d, want 500", got)
+	}
+	if got := s.Len(); got != 500 {
+		t.Errorf("s.Len(): got %d, want 500", got)
+	}
 
 	// Incremental sweeping on later claims removes expired keys without
 	// an explicit Sweep.
 	clock.Advance(2 * time.Hour)
 	for i := 0; i < 20000; i++ {
 		_, err := s.Claim(ctx, fmt.Sprintf("new%d", i), time.Hour)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	assert.Equal(t, 20000, s.Len(), "the claims' incremental sweep removed all 500 expired completions")
+	if got := s.Len(); got != 20000 {
+		t.Errorf("the claims' incremental sweep removed all 500 expired completions: got %d, want 20000", got)
+	}
 }
 
 // Keys cut from a larger string (as a parser hands out IDs) are stored as
@@ -98,11 +139,19 @@ func TestMemoryStoreSubstringKeys(t *testing.T) {
 	body := []byte(`{"id":"evt_pinned","padding":"` + string(make([]byte, 1<<16)) + `"}`)
 	key := string(body)[7:17] // a substring of a large string, as a parser might hand out
 	c, err := s.Claim(ctx, key, time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, s.Complete(ctx, "evt_pinned", c.Token, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "evt_pinned", c.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	again, err := s.Claim(ctx, "evt_pinned", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Completed, again.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State != idempotency.Completed {
+		t.Errorf("again.State: got %v, want %v", again.State, idempotency.Completed)
+	}
 }
 
 func TestMemoryStoreConcurrentManyKeys(t *testing.T) {
@@ -129,11 +178,17 @@ func TestMemoryStoreConcurrentManyKeys(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
-	assert.Equal(t, 2000, s.Len())
+	if got := s.Len(); got != 2000 {
+		t.Errorf("s.Len(): got %d, want 2000", got)
+	}
 	for i := 0; i < 2000; i++ {
 		c, err := s.Claim(ctx, fmt.Sprintf("k%d", i), time.Minute)
-		require.NoError(t, err)
-		require.Equal(t, idempotency.Completed, c.State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.State != idempotency.Completed {
+			t.Fatalf("c.State: got %v, want %v", c.State, idempotency.Completed)
+		}
 	}
 }
 

@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/admin"
 	"github.com/hookkit/hookkit/events"
@@ -47,7 +44,9 @@ func fixture(t *testing.T) (*dispatch.MemoryDeadLetters, *dispatch.Router, *atom
 	dls := dispatch.NewMemoryDeadLetters(0)
 	for _, id := range []string{"msg_1", "msg_2"} {
 		e := &events.Event{Source: "goconverso", ID: id, Type: "booking.reminder", Body: []byte(`{"phone":"+15551234567"}`)}
-		require.NoError(t, dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no reminder template"), Attempts: 1, At: time.Now()}))
+		if err := dls.DeadLetter(context.Background(), dispatch.DeadLetter{Event: e, Err: errors.New("no reminder template"), Attempts: 1, At: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dls, r, &fixed
 }
@@ -55,13 +54,21 @@ func fixture(t *testing.T) (*dispatch.MemoryDeadLetters, *dispatch.Router, *atom
 func TestNewRefusesToBeOpenByAccident(t *testing.T) {
 	dls, r, _ := fixture(t)
 	_, err := admin.New(admin.Config{Store: dls, Routers: map[string]*dispatch.Router{"goconverso": r}})
-	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no authoriser")
+	if !errors.Is(err, dispatch.ErrInvalidConfig) {
+		t.Fatalf("no authoriser: got %v, want %v", err, dispatch.ErrInvalidConfig)
+	}
 	_, err = admin.New(admin.Config{Authorize: admin.AllowAll})
-	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "no store")
+	if !errors.Is(err, dispatch.ErrInvalidConfig) {
+		t.Fatalf("no store: got %v, want %v", err, dispatch.ErrInvalidConfig)
+	}
 	_, err = admin.New(admin.Config{Store: dls, Routers: map[string]*dispatch.Router{"x": nil}, Authorize: admin.AllowAll})
-	require.ErrorIs(t, err, dispatch.ErrInvalidConfig, "a nil router")
+	if !errors.Is(err, dispatch.ErrInvalidConfig) {
+		t.Fatalf("a nil router: got %v, want %v", err, dispatch.ErrInvalidConfig)
+	}
 	_, err = admin.New(admin.Config{Store: dls, Authorize: admin.AllowAll})
-	require.NoError(t, err, "opened deliberately")
+	if err != nil {
+		t.Fatalf("opened deliberately: %v", err)
+	}
 }
 
 func do(t *testing.T, h http.Handler, method, target, contentType string) (*httptest.ResponseRecorder, map[string]any) {
@@ -80,7 +87,9 @@ func do(t *testing.T, h http.Handler, method, target, contentType string) (*http
 	h.ServeHTTP(rec, req)
 	var v map[string]any
 	if rec.Body.Len() > 0 && rec.Header().Get("Content-Type") == "application/json" {
-		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &v), rec.Body.String())
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatalf("%v: %v", rec.Body.String(), err)
+		}
 	}
 	return rec, v
 }
@@ -90,32 +99,62 @@ func do(t *testing.T, h http.Handler, method, target, contentType string) (*http
 func TestStatusTable(t *testing.T) {
 	dls, r, fixed := fixture(t)
 	h, err := admin.New(admin.Config{Store: dls, Routers: map[string]*dispatch.Router{"goconverso": r}, Authorize: admin.AllowAll})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	down, err := admin.New(admin.Config{Store: downStore{}, Routers: map[string]*dispatch.Router{"goconverso": r}, Authorize: admin.AllowAll})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	noRouter, err := admin.New(admin.Config{Store: dls, Authorize: admin.AllowAll})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	const js = "application/json"
 
 	rec, v := do(t, h, http.MethodGet, "/", "")
-	require.Equal(t, http.StatusOK, rec.Code)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
 	letters := v["dead_letters"].([]any)
-	require.Len(t, letters, 2)
-	assert.Equal(t, "goconverso:msg_1", letters[0].(map[string]any)["key"])
-	assert.Equal(t, "no reminder template", letters[0].(map[string]any)["error"])
-	assert.NotContains(t, rec.Body.String(), "+15551234567", "a listing shows no body")
-	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	if len(letters) != 2 {
+		t.Fatalf("letters: got %d items, want %d: %v", len(letters), 2, letters)
+	}
+	if got := letters[0].(map[string]any)["key"]; got != "goconverso:msg_1" {
+		t.Errorf("letters[0].(map[string]any)[\"key\"]: got %v, want %v", got, "goconverso:msg_1")
+	}
+	if got := letters[0].(map[string]any)["error"]; got != "no reminder template" {
+		t.Errorf("letters[0].(map[string]any)[\"error\"]: got %v, want %v", got, "no reminder template")
+	}
+	if got := rec.Body.String(); strings.Contains(got, "+15551234567") {
+		t.Errorf("a listing shows no body: got %q, want it not to contain %q", got, "+15551234567")
+	}
+	if got := rec.Header().Get("Cache-Control"); got != "no-store" {
+		t.Errorf("rec.Header().Get(\"Cache-Control\"): got %q, want %q", got, "no-store")
+	}
 
 	rec, v = do(t, h, http.MethodGet, "/?limit=1", "")
-	require.Equal(t, http.StatusOK, rec.Code)
-	require.Len(t, v["dead_letters"], 1)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
+	if got := deadLetters(t, v); len(got) != 1 {
+		t.Fatalf("a page of limit 1: got %d letters, want 1", len(got))
+	}
 	rec, v = do(t, h, http.MethodGet, "/?limit=1&after="+v["next"].(string), "")
-	require.Equal(t, http.StatusOK, rec.Code)
-	assert.Equal(t, "goconverso:msg_2", v["dead_letters"].([]any)[0].(map[string]any)["key"], "the next page")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
+	if got := v["dead_letters"].([]any)[0].(map[string]any)["key"]; got != "goconverso:msg_2" {
+		t.Errorf("the next page: got %v, want %v", got, "goconverso:msg_2")
+	}
 
 	rec, v = do(t, h, http.MethodGet, "/goconverso:msg_1", "")
-	require.Equal(t, http.StatusOK, rec.Code)
-	assert.Equal(t, `{"phone":"+15551234567"}`, v["body"], "one letter, with its body")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
+	if v["body"] != `{"phone":"+15551234567"}` {
+		t.Errorf("one letter, with its body: got %v, want %v", v["body"], `{"phone":"+15551234567"}`)
+	}
 
 	for _, tt := range []struct {
 		name          string
@@ -145,36 +184,73 @@ func TestStatusTable(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			rec, _ := do(t, tt.h, tt.method, tt.path, tt.contentType)
-			assert.Equal(t, tt.status, rec.Code, rec.Body.String())
-			assert.Equal(t, tt.retryAfterSet, rec.Header().Get("Retry-After") != "")
+			if rec.Code != tt.status {
+				t.Errorf("status: got %d (%s), want %d", rec.Code, rec.Body, tt.status)
+			}
+			if got := rec.Header().Get("Retry-After") != ""; got != tt.retryAfterSet {
+				t.Errorf("Retry-After set: got %t, want %t", got, tt.retryAfterSet)
+			}
 		})
 	}
 
 	dl, err := dls.Get(context.Background(), "goconverso:msg_1")
-	require.NoError(t, err)
-	assert.Equal(t, 2, dl.Attempts, "the failed re-run is counted, the letter kept")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dl.Attempts != 2 {
+		t.Errorf("the failed re-run is counted, the letter kept: got %d, want 2", dl.Attempts)
+	}
 
 	fixed.Store(true)
 	rec, _ = do(t, h, http.MethodPost, "/goconverso:msg_1/rerun", js)
-	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	if rec.Code != http.StatusOK {
+		t.Errorf("status: got %d (%s), want %d", rec.Code, rec.Body, http.StatusOK)
+	}
 	rec, _ = do(t, h, http.MethodGet, "/goconverso:msg_1", "")
-	assert.Equal(t, http.StatusNotFound, rec.Code, "resolved")
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("resolved: got %d, want %d", rec.Code, http.StatusNotFound)
+	}
 	rec, _ = do(t, h, http.MethodPost, "/goconverso:msg_2/discard", js)
-	assert.Equal(t, http.StatusOK, rec.Code)
+	if rec.Code != http.StatusOK {
+		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
 	rec, v = do(t, h, http.MethodGet, "/", "")
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.Empty(t, v["dead_letters"])
+	if rec.Code != http.StatusOK {
+		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
+	if got := deadLetters(t, v); len(got) != 0 {
+		t.Errorf("the listing once re-run and discarded: got %v, want none", got)
+	}
+}
+
+// deadLetters returns a listing's "dead_letters", failing t unless it is
+// an array (or null).
+func deadLetters(t *testing.T, v map[string]any) []any {
+	t.Helper()
+	letters, ok := v["dead_letters"].([]any)
+	if !ok && v["dead_letters"] != nil {
+		t.Fatalf("dead_letters: got %T, want an array", v["dead_letters"])
+	}
+	return letters
 }
 
 func TestAuthorize(t *testing.T) {
 	dls, r, _ := fixture(t)
 	h, err := admin.New(admin.Config{Store: dls, Routers: map[string]*dispatch.Router{"goconverso": r},
 		Authorize: func(r *http.Request) bool { return r.Header.Get("X-Operator") == "yes" }})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rec, _ := do(t, h, http.MethodGet, "/", "")
-	assert.Equal(t, http.StatusForbidden, rec.Code)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusForbidden)
+	}
 	rec, _ = do(t, h, http.MethodPost, "/goconverso:msg_1/discard", "application/json")
-	assert.Equal(t, http.StatusForbidden, rec.Code)
+	if rec.Code != http.StatusForbidden {
+		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusForbidden)
+	}
 	_, err = dls.Get(context.Background(), "goconverso:msg_1")
-	assert.NoError(t, err, "not discarded")
+	if err != nil {
+		t.Errorf("not discarded: %v", err)
+	}
 }

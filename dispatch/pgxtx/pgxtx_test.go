@@ -5,14 +5,14 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
 	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
-	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/servicetest"
 )
 
 var ctx = context.Background()
@@ -20,8 +20,12 @@ var ctx = context.Background()
 func binding(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Binding {
 	t.Helper()
 	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
-	require.NoError(t, err)
-	require.NoError(t, hk.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hk.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	on := txaccepttest.SQL{
 		Exec: func(ctx context.Context, query string, args ...any) error {
 			_, err := pool.Exec(ctx, query, args...)
@@ -52,7 +56,9 @@ func TestPostgres(t *testing.T) {
 	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	open := func(t *testing.T) *pgxpool.Pool {
 		pool, err := pgxpool.New(ctx, url)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(pool.Close)
 		if err := pool.Ping(ctx); err != nil {
 			servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
@@ -73,14 +79,23 @@ func TestPostgres(t *testing.T) {
 
 func TestConfigIsValidated(t *testing.T) {
 	_, err := pgxtx.New(nil, pgxtx.Config{})
-	require.Error(t, err)
+	if err == nil {
+		t.Fatalf("New with a nil pool: got nil error, want one")
+	}
 }
 
 func TestDeadLettersConformance(t *testing.T) {
 	url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
+	if conn, err := pgx.Connect(ctx, url); err != nil {
+		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+	} else {
+		conn.Close(ctx)
+	}
 	deadlettertest.Run(t, func(t *testing.T, _ *dispatch.Router) deadlettertest.Harness {
 		pool, err := pgxpool.New(ctx, url)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(pool.Close)
 		idem, dl := servicetest.RandomName("hk_idem_"), servicetest.RandomName("hk_dl_")
 		t.Cleanup(func() {
@@ -89,8 +104,12 @@ func TestDeadLettersConformance(t *testing.T) {
 			}
 		})
 		hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: idem, DeadLetterTable: dl})
-		require.NoError(t, err)
-		require.NoError(t, hk.Migrate(ctx))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := hk.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
 		return deadlettertest.Harness{Store: hk.DeadLetters(), Options: []dispatch.Option{dispatch.WithAcceptor(hk.Acceptor())}}
 	})
 }

@@ -10,9 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events"
@@ -30,7 +27,9 @@ import (
 // directory is all duplicates.
 func TestReplayRepositoryFixtures(t *testing.T) {
 	must := func(v verify.Verifier, err error) verify.Verifier {
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return v
 	}
 	const std = "whsec_cmVwbGF5IHRlc3Qgc2VjcmV0IQ=="
@@ -61,19 +60,33 @@ func TestReplayRepositoryFixtures(t *testing.T) {
 			})
 			ep := dispatch.NewEndpoint(p.v, p.p, r, dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 			results, err := replay.Dir(ep, os.DirFS("../../testdata"), p.dir, p.signer)
-			require.NoError(t, err)
-			require.NotEmpty(t, results)
-			for _, res := range results {
-				assert.Equal(t, http.StatusOK, res.Status, "%s: %s", res.Name, res.Body)
+			if err != nil {
+				t.Fatal(err)
 			}
-			assert.Len(t, seen, len(results), "every delivery reached its handler")
+			if len(results) == 0 {
+				t.Fatalf("no results")
+			}
+			for _, res := range results {
+				if res.Status != http.StatusOK {
+					t.Errorf("%s: got status %d (%s), want %d", res.Name, res.Status, res.Body, http.StatusOK)
+				}
+			}
+			if len(seen) != len(results) {
+				t.Errorf("every delivery reached its handler: got %d items, want %d: %v", len(seen), len(results), seen)
+			}
 
 			again, err := replay.Dir(ep, os.DirFS("../../testdata"), p.dir, p.signer)
-			require.NoError(t, err)
-			for _, res := range again {
-				assert.Equal(t, http.StatusOK, res.Status, res.Name)
+			if err != nil {
+				t.Fatal(err)
 			}
-			assert.Len(t, seen, len(results), "a second replay is all duplicates")
+			for _, res := range again {
+				if res.Status != http.StatusOK {
+					t.Errorf("%s: got status %d, want %d", res.Name, res.Status, http.StatusOK)
+				}
+			}
+			if len(seen) != len(results) {
+				t.Errorf("a second replay is all duplicates: got %d items, want %d: %v", len(seen), len(results), seen)
+			}
 		})
 	}
 }
@@ -82,12 +95,18 @@ func TestReplayRepositoryFixtures(t *testing.T) {
 // and is refused as stale.
 func TestReplayWithoutResigning(t *testing.T) {
 	v, err := verify.NewStripe("whsec_hookkit_fixtures")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 	results, err := replay.Dir(ep, os.DirFS("../../testdata"), "stripe", nil)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, res := range results {
-		assert.Equal(t, http.StatusBadRequest, res.Status, res.Name)
+		if res.Status != http.StatusBadRequest {
+			t.Errorf("%s: got status %d, want %d", res.Name, res.Status, http.StatusBadRequest)
+		}
 	}
 }
 
@@ -95,7 +114,9 @@ func TestReplayWithoutResigning(t *testing.T) {
 // reaches a real server over HTTP and is processed.
 func TestClientRequestOverHTTP(t *testing.T) {
 	v, err := verify.NewTwilio("replay_token")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var handled atomic.Int32
 	r := dispatch.NewRouter()
 	r.HandleFunc("*", func(context.Context, *events.Event) error { handled.Add(1); return nil })
@@ -103,18 +124,34 @@ func TestClientRequestOverHTTP(t *testing.T) {
 	defer srv.Close()
 
 	recorded, err := fixture.Load(os.DirFS("../../testdata"), "twilio")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range recorded {
 		res, err := replay.Post(context.Background(), srv.Client(), srv.URL, f, verifytest.Twilio{AuthToken: "replay_token"})
-		require.NoError(t, err)
-		assert.Equal(t, http.StatusOK, res.Status, "%s: %s", f.Name, res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != http.StatusOK {
+			t.Errorf("%s: got status %d (%s), want %d", f.Name, res.Status, res.Body, http.StatusOK)
+		}
 	}
-	assert.EqualValues(t, len(recorded), handled.Load())
+	if got := handled.Load(); got != int32(len(recorded)) {
+		t.Errorf("handled.Load(): got %d, want %d", got, len(recorded))
+	}
 
 	// The request is an ordinary client request: no RequestURI, an absolute URL.
 	req, err := replay.ClientRequest(context.Background(), srv.URL, recorded[0], nil)
-	require.NoError(t, err)
-	assert.Empty(t, req.RequestURI)
-	assert.Equal(t, srv.URL+recorded[0].Target, req.URL.String())
-	assert.Equal(t, "api.reserveeasy.example", req.Host, "the recorded host, which the signature covers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req.RequestURI != "" {
+		t.Errorf("req.RequestURI: got %q, want empty", req.RequestURI)
+	}
+	if got := req.URL.String(); got != srv.URL+recorded[0].Target {
+		t.Errorf("req.URL.String(): got %q, want %q", got, srv.URL+recorded[0].Target)
+	}
+	if req.Host != "api.reserveeasy.example" {
+		t.Errorf("the recorded host, which the signature covers: got %q, want %q", req.Host, "api.reserveeasy.example")
+	}
 }

@@ -5,14 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 )
@@ -64,7 +64,7 @@ func TestBatcherGroupsWhatArrivesDuringACommit(t *testing.T) {
 	b := &batcher{insert: f.insert, size: 100}
 	lone := request("stripe:evt_0")
 	b.submit(lone) // written at once, and held there
-	require.Eventually(t, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.batches) == 1 }, time.Second, time.Millisecond)
+	waitFor(t, "the lone delivery's batch written", time.Second, func() bool { f.mu.Lock(); defer f.mu.Unlock(); return len(f.batches) == 1 })
 
 	var rs []*ackRequest
 	for _, k := range []string{"stripe:evt_1", "stripe:evt_2", "stripe:evt_1", "stripe:evt_old", "stripe:evt_3"} {
@@ -73,16 +73,21 @@ func TestBatcherGroupsWhatArrivesDuringACommit(t *testing.T) {
 		b.submit(r)
 	}
 	close(f.release)
-	assert.Equal(t, dispatch.OutcomeQueued, (<-lone.done).Outcome)
+	if got := (<-lone.done).Outcome; got != dispatch.OutcomeQueued {
+		t.Errorf("the lone delivery: got %v, want %v", got, dispatch.OutcomeQueued)
+	}
 	var outcomes []dispatch.Outcome
 	for _, r := range rs {
 		outcomes = append(outcomes, (<-r.done).Outcome)
 	}
-	assert.Equal(t, []dispatch.Outcome{dispatch.OutcomeQueued, dispatch.OutcomeQueued, dispatch.OutcomeDuplicate,
-		dispatch.OutcomeDuplicate, dispatch.OutcomeQueued}, outcomes, "a duplicate in the batch, and one of an existing job")
+	if want := []dispatch.Outcome{dispatch.OutcomeQueued, dispatch.OutcomeQueued, dispatch.OutcomeDuplicate,
+		dispatch.OutcomeDuplicate, dispatch.OutcomeQueued}; !slices.Equal(outcomes, want) {
+		t.Errorf("a duplicate in the batch, and one of an existing job: got %q, want %q", outcomes, want)
+	}
 	f.mu.Lock()
-	assert.Equal(t, [][]string{{"stripe:evt_0"}, {"stripe:evt_1", "stripe:evt_2", "stripe:evt_3", "stripe:evt_old"}}, f.batches,
-		"one batch for everything that waited, each event once, in key order")
+	if want := [][]string{{"stripe:evt_0"}, {"stripe:evt_1", "stripe:evt_2", "stripe:evt_3", "stripe:evt_old"}}; !reflect.DeepEqual(f.batches, want) {
+		t.Errorf("one batch for everything that waited, each event once, in key order: got %v, want %v", f.batches, want)
+	}
 	f.mu.Unlock()
 
 	b.stop()
@@ -101,15 +106,21 @@ func TestBatcherFailureIsUnavailableForAll(t *testing.T) {
 	}
 	for _, r := range rs {
 		res := <-r.done
-		assert.Equal(t, dispatch.OutcomeUnavailable, res.Outcome)
-		assert.Error(t, res.Err)
+		if res.Outcome != dispatch.OutcomeUnavailable {
+			t.Errorf("outcome: got %v, want %v", res.Outcome, dispatch.OutcomeUnavailable)
+		}
+		if res.Err == nil {
+			t.Errorf("an unavailable outcome with no error")
+		}
 	}
 	f.mu.Lock()
 	f.fail = false
 	f.mu.Unlock()
 	r := request("a")
 	b.submit(r)
-	assert.Equal(t, dispatch.OutcomeQueued, (<-r.done).Outcome, "the sender's retry, once the database is back")
+	if got := (<-r.done).Outcome; got != dispatch.OutcomeQueued {
+		t.Errorf("the sender's retry, once the database is back: got %v, want %v", got, dispatch.OutcomeQueued)
+	}
 	b.stop()
 }
 
@@ -126,23 +137,38 @@ func TestBatcherStop(t *testing.T) {
 	stopped := make(chan struct{})
 	go func() { b.stop(); close(stopped) }()
 	late := request("d")
-	require.Eventually(t, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.closed }, time.Second, time.Millisecond)
+	waitFor(t, "the batcher stopping", time.Second, func() bool { b.mu.Lock(); defer b.mu.Unlock(); return b.closed })
 	b.submit(late)
-	assert.Equal(t, dispatch.OutcomeUnavailable, (<-late.done).Outcome, "refused once stopping")
+	if got := (<-late.done).Outcome; got != dispatch.OutcomeUnavailable {
+		t.Errorf("refused once stopping: got %v, want %v", got, dispatch.OutcomeUnavailable)
+	}
 	close(f.release)
 	<-stopped
 	for _, r := range rs {
-		assert.Equal(t, dispatch.OutcomeQueued, (<-r.done).Outcome, "answered before Stop returned")
+		if got := (<-r.done).Outcome; got != dispatch.OutcomeQueued {
+			t.Errorf("answered before Stop returned: got %v, want %v", got, dispatch.OutcomeQueued)
+		}
 	}
 	waitGoroutines(t, before)
 }
 
+// waitGoroutines waits until no more than want goroutines are left.
 func waitGoroutines(t *testing.T, want int) {
 	t.Helper()
-	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > want; time.Sleep(time.Millisecond) {
+	waitFor(t, "the batcher's goroutines gone", 2*time.Second, func() bool { return runtime.NumGoroutine() <= want })
+}
+
+// waitFor waits up to d for cond, checking every millisecond.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("goroutines left behind: %d, were %d", runtime.NumGoroutine(), want)
+			t.Fatalf("%s: not within %v (%d goroutines)", what, d, runtime.NumGoroutine())
 		}
+		<-tick.C
 	}
 }
 
@@ -161,12 +187,18 @@ func TestArgsKey(t *testing.T) {
 		{"white space", " {\n\t\"id\" : \"x\" ,\r\n \"key\" : \"k\" }", "k"},
 	} {
 		key, err := argsKey([]byte(tt.args))
-		require.NoError(t, err, tt.name)
-		assert.Equal(t, tt.key, key, tt.name)
+		if err != nil {
+			t.Fatalf("%v: %v", tt.name, err)
+		}
+		if key != tt.key {
+			t.Errorf("%v: got %q, want %q", tt.name, key, tt.key)
+		}
 	}
 	for _, bad := range []string{``, `[]`, `{"id":"evt_1"}`, `{"key":1}`, `{"id":`, `{"key":"k\x"}`} {
 		_, err := argsKey([]byte(bad))
-		assert.Error(t, err, bad)
+		if err == nil {
+			t.Errorf("argsKey(%q): got nil error, want one", bad)
+		}
 	}
 }
 
@@ -177,9 +209,13 @@ func TestArgsKey(t *testing.T) {
 func BenchmarkArgsKey(b *testing.B) {
 	args := jobArgs{Key: "stripe:evt_1", Source: "stripe", ID: "evt_1", Type: "payment_intent.succeeded", Body: bytes.Repeat([]byte("x"), 1536)}
 	encoded, err := json.Marshal(args)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	body, err := json.Marshal(args.Body)
-	require.NoError(b, err)
+	if err != nil {
+		b.Fatal(err)
+	}
 	jsonb := []byte(`{"id": "evt_1", "key": "stripe:evt_1", "body": ` + string(body) + `, "type": "payment_intent.succeeded", "source": "stripe"}`)
 	for _, tc := range []struct {
 		name string

@@ -1,13 +1,12 @@
 package riverqueue
 
 import (
+	"errors"
 	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 )
@@ -25,42 +24,70 @@ func TestRiverSettingsStayTheHosts(t *testing.T) {
 		explicit := cfg.RescueAfter != 0
 		cfg.River = host
 		cfg.Logger = quiet
-		require.NoError(t, cfg.withDefaults())
+		if err := cfg.withDefaults(); err != nil {
+			t.Fatal(err)
+		}
 		rc := &river.Config{}
 		if host != nil {
 			copied := *host
 			rc = &copied
 		}
-		require.NoError(t, mergeRiverConfig(rc, cfg, host == nil || explicit))
+		if err := mergeRiverConfig(rc, cfg, host == nil || explicit); err != nil {
+			t.Fatal(err)
+		}
 		return rc
 	}
 
 	t.Run("a host client with its own long jobs", func(t *testing.T) {
 		rc := merged(t, &river.Config{CompletedJobRetentionPeriod: -1, DiscardedJobRetentionPeriod: -1, JobTimeout: 30 * time.Minute}, Config{})
-		assert.Equal(t, time.Duration(-1), rc.CompletedJobRetentionPeriod, "never delete stays never delete")
-		assert.Equal(t, time.Duration(-1), rc.DiscardedJobRetentionPeriod)
-		assert.Equal(t, 7*24*time.Hour, rc.CancelledJobRetentionPeriod, "a zero is filled in")
-		assert.Zero(t, rc.RescueStuckJobsAfter, "River's default (an hour, or past the host's job timeout) applies, not hookkit's two minutes")
-		assert.Equal(t, 30*time.Minute, rc.JobTimeout, "the host's timeout is its own")
+		if rc.CompletedJobRetentionPeriod != time.Duration(-1) {
+			t.Errorf("never delete stays never delete: got %v, want %v", rc.CompletedJobRetentionPeriod, time.Duration(-1))
+		}
+		if rc.DiscardedJobRetentionPeriod != time.Duration(-1) {
+			t.Errorf("rc.DiscardedJobRetentionPeriod: got %v, want %v", rc.DiscardedJobRetentionPeriod, time.Duration(-1))
+		}
+		if rc.CancelledJobRetentionPeriod != 7*24*time.Hour {
+			t.Errorf("a zero is filled in: got %v, want %v", rc.CancelledJobRetentionPeriod, 7*24*time.Hour)
+		}
+		if rc.RescueStuckJobsAfter != 0 {
+			t.Errorf("River's default (an hour, or past the host's job timeout) applies, not hookkit's two minutes: got %v, want zero", rc.RescueStuckJobsAfter)
+		}
+		if rc.JobTimeout != 30*time.Minute {
+			t.Errorf("the host's timeout is its own: got %v, want %v", rc.JobTimeout, 30*time.Minute)
+		}
 	})
 	t.Run("the host's rescue period", func(t *testing.T) {
 		rc := merged(t, &river.Config{RescueStuckJobsAfter: 3 * time.Hour}, Config{})
-		assert.Equal(t, 3*time.Hour, rc.RescueStuckJobsAfter)
+		if rc.RescueStuckJobsAfter != 3*time.Hour {
+			t.Errorf("rc.RescueStuckJobsAfter: got %v, want %v", rc.RescueStuckJobsAfter, 3*time.Hour)
+		}
 	})
 	t.Run("a client of hookkit's own", func(t *testing.T) {
 		rc := merged(t, nil, Config{})
-		assert.Equal(t, DefaultTimeout+time.Minute, rc.RescueStuckJobsAfter, "hookkit's jobs are rescued two minutes after a crash")
-		assert.Equal(t, 96*time.Hour, rc.CompletedJobRetentionPeriod)
-		assert.Equal(t, DefaultTimeout, rc.JobTimeout, "below the rescue, as River requires")
+		if rc.RescueStuckJobsAfter != DefaultTimeout+time.Minute {
+			t.Errorf("hookkit's jobs are rescued two minutes after a crash: got %v, want %v", rc.RescueStuckJobsAfter, DefaultTimeout+time.Minute)
+		}
+		if rc.CompletedJobRetentionPeriod != 96*time.Hour {
+			t.Errorf("rc.CompletedJobRetentionPeriod: got %v, want %v", rc.CompletedJobRetentionPeriod, 96*time.Hour)
+		}
+		if rc.JobTimeout != DefaultTimeout {
+			t.Errorf("below the rescue, as River requires: got %v, want %v", rc.JobTimeout, DefaultTimeout)
+		}
 	})
 	t.Run("an explicit RescueAfter on a host client", func(t *testing.T) {
 		rc := merged(t, &river.Config{}, Config{RescueAfter: 5 * time.Minute})
-		assert.Equal(t, 5*time.Minute, rc.RescueStuckJobsAfter)
+		if rc.RescueStuckJobsAfter != 5*time.Minute {
+			t.Errorf("rc.RescueStuckJobsAfter: got %v, want %v", rc.RescueStuckJobsAfter, 5*time.Minute)
+		}
 	})
 	t.Run("a host rescue shorter than hookkit's timeout", func(t *testing.T) {
 		cfg := Config{River: &river.Config{RescueStuckJobsAfter: 30 * time.Second}, Logger: quiet}
-		require.NoError(t, cfg.withDefaults())
+		if err := cfg.withDefaults(); err != nil {
+			t.Fatal(err)
+		}
 		err := mergeRiverConfig(&river.Config{RescueStuckJobsAfter: 30 * time.Second}, cfg, false)
-		assert.ErrorIs(t, err, dispatch.ErrInvalidConfig)
+		if !errors.Is(err, dispatch.ErrInvalidConfig) {
+			t.Errorf("err: got %v, want %v", err, dispatch.ErrInvalidConfig)
+		}
 	})
 }

@@ -7,44 +7,19 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
+	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
-
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
-	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
-func TestSQLite(t *testing.T) {
-	txaccepttest.Run(t, func(t *testing.T) txaccepttest.Binding {
-		path := filepath.Join(t.TempDir(), "app.db")
-		open := func(t *testing.T) *sql.DB {
-			db, err := sql.Open("sqlite", path+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			// One writer at a time: deliveries queue for a connection
-			// rather than in SQLite's busy handler.
-			db.SetMaxOpenConns(4)
-			return db
-		}
-		return sqltxtest.Binding(t, open(t), false, sqltxtest.NewTables(), open)
-	})
-}
-
 func TestConfigIsValidated(t *testing.T) {
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "x.db"))
-	require.NoError(t, err)
-	defer db.Close()
+	db := &sql.DB{} // never used: each configuration is refused first
 	for name, cfg := range map[string]sqltx.Config{
 		"negative keep":           {Keep: -1},
 		"negative lock timeout":   {LockTimeout: -1},
@@ -52,11 +27,13 @@ func TestConfigIsValidated(t *testing.T) {
 		"bad idempotency table":   {IdempotencyTable: "x;drop"},
 		"schema-qualified SQLite": {DeadLetterTable: "s.t"},
 	} {
-		_, err := sqltx.NewSQLite(db, cfg)
-		require.Error(t, err, name)
+		if _, err := sqltx.NewSQLite(db, cfg); err == nil {
+			t.Fatalf("NewSQLite with a %s: got nil error, want one", name)
+		}
 	}
-	_, err = sqltx.NewPostgres(nil, sqltx.Config{})
-	require.Error(t, err)
+	if _, err := sqltx.NewPostgres(nil, sqltx.Config{}); err == nil {
+		t.Fatalf("NewPostgres with a nil database: got nil error, want one")
+	}
 }
 
 // A handler that needs the transaction, on an Endpoint mounted without the
@@ -65,11 +42,15 @@ func TestConfigIsValidated(t *testing.T) {
 // retried, and logged at WARN with that text, never a panic.
 func TestTxOutsideTheTransactionalStep(t *testing.T) {
 	_, ok := sqltx.Tx(context.Background())
-	assert.False(t, ok)
+	if ok {
+		t.Errorf("ok: got true, want false")
+	}
 
 	var logs bytes.Buffer
 	v, err := verify.NewStripe("whsec_misuse")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := dispatch.NewRouter()
 	r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
 		tx, ok := sqltx.Tx(ctx)
@@ -84,18 +65,10 @@ func TestTxOutsideTheTransactionalStep(t *testing.T) {
 	body := []byte(`{"id":"evt_misuse","type":"payment_intent.succeeded","created":1795420800,"data":{"object":{}}}`)
 	rec := httptest.NewRecorder()
 	ep.ServeHTTP(rec, verifytest.NewRequest(verifytest.Stripe{Secret: "whsec_misuse"}, "/webhooks/stripe", body))
-	assert.Equal(t, http.StatusInternalServerError, rec.Code, "retried until the Endpoint is mounted as it should be")
-	assert.Contains(t, logs.String(), "dispatch.WithAcceptor(db.Acceptor())")
-}
-
-func TestDeadLettersConformance(t *testing.T) {
-	deadlettertest.Run(t, func(t *testing.T, _ *dispatch.Router) deadlettertest.Harness {
-		db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "dl.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-		require.NoError(t, err)
-		t.Cleanup(func() { db.Close() })
-		hk, err := sqltx.NewSQLite(db, sqltx.Config{})
-		require.NoError(t, err)
-		require.NoError(t, hk.Migrate(context.Background()))
-		return deadlettertest.Harness{Store: hk.DeadLetters(), Options: []dispatch.Option{dispatch.WithAcceptor(hk.Acceptor())}}
-	})
+	if rec.Code != http.StatusInternalServerError {
+		t.Errorf("retried until the Endpoint is mounted as it should be: got %d, want %d", rec.Code, http.StatusInternalServerError)
+	}
+	if got := logs.String(); !strings.Contains(got, "dispatch.WithAcceptor(db.Acceptor())") {
+		t.Errorf("the log names the missing step: got %q, want it to contain %q", got, "dispatch.WithAcceptor(db.Acceptor())")
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,9 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 )
@@ -28,21 +26,31 @@ var quickRetries = []time.Duration{20 * time.Millisecond, 20 * time.Millisecond}
 func discardSMSJob(t *testing.T, a *app) (dl deadLetterJSON, restore func()) {
 	t.Helper()
 	for _, name := range []string{"standard/booking.created", "standard/booking.confirmed"} {
-		require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
+		if got := sendFixture(t, a, name); got != http.StatusOK {
+			t.Fatalf("%v: got %d, want %d", name, got, http.StatusOK)
+		}
 	}
 	_, err := a.store.db.Exec(`ALTER TABLE outbox RENAME TO outbox_away`)
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, sendFixture(t, a, "twilio/message.undelivered"), "acknowledged into the queue")
-	require.Eventually(t, func() bool {
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sendFixture(t, a, "twilio/message.undelivered"); got != http.StatusOK {
+		t.Fatalf("acknowledged into the queue: got %d, want %d", got, http.StatusOK)
+	}
+	waitFor(t, "the job is discarded after its last attempt", 10*time.Second, func() bool {
 		letters, err := a.jobs.deadLetters.List(context.Background(), dispatch.DeadLetterFilter{})
 		return err == nil && len(letters.Letters) == 1
-	}, 10*time.Second, 20*time.Millisecond, "the job is discarded after its last attempt")
+	})
 
 	views := listAll(t, a)
-	require.Len(t, views, 1)
+	if len(views) != 1 {
+		t.Fatalf("views: got %d items, want %d: %v", len(views), 1, views)
+	}
 	return views[0], func() {
 		_, err := a.store.db.Exec(`ALTER TABLE outbox_away RENAME TO outbox`)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -52,12 +60,16 @@ func listAll(t *testing.T, a *app) []deadLetterJSON {
 	t.Helper()
 	var all []deadLetterJSON
 	for after, pages := "", 0; ; pages++ {
-		require.Less(t, pages, 10)
+		if pages >= 10 {
+			t.Fatalf("pages: got %d, want < %d", pages, 10)
+		}
 		var page struct {
 			DeadLetters []deadLetterJSON `json:"dead_letters"`
 			Next        string
 		}
-		require.Equal(t, http.StatusOK, adminCall(t, a, http.MethodGet, "/dead-letters/?after="+url.QueryEscape(after), &page))
+		if got := adminCall(t, a, http.MethodGet, "/dead-letters/?after="+url.QueryEscape(after), &page); got != http.StatusOK {
+			t.Fatalf("the next page of dead letters: got %d, want %d", got, http.StatusOK)
+		}
 		all = append(all, page.DeadLetters...)
 		if page.Next == "" {
 			return all
@@ -82,7 +94,9 @@ func adminCall(t *testing.T, a *app, method, target string, v any) int {
 	req.Header.Set("Authorization", "Bearer "+demoSecrets.APIToken)
 	a.handler.ServeHTTP(rec, req)
 	if v != nil {
-		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), v), rec.Body.String())
+		if err := json.Unmarshal(rec.Body.Bytes(), v); err != nil {
+			t.Fatalf("%v: %v", rec.Body.String(), err)
+		}
 	}
 	return rec.Code
 }
@@ -91,32 +105,53 @@ func adminCall(t *testing.T, a *app, method, target string, v any) int {
 // retried, discarded by River, listed with the other dead letters, and
 // re-run to its effect once the cause is fixed.
 func TestSMSJobDeadLetter(t *testing.T) {
-	for name, dsn := range databases(t) {
+	for name, open := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			a := newTestApp(t, dsn, config{smsRetry: quickRetries})
+			a := newTestApp(t, open(t), config{smsRetry: quickRetries})
 			dl, restore := discardSMSJob(t, a)
-			assert.Equal(t, "message.undelivered", dl.Type)
-			assert.Equal(t, 3, dl.Attempts, "the first attempt and two retries")
-			assert.Contains(t, dl.Ref, "river job")
-			assert.Contains(t, dl.Error, "outbox", "the last attempt's error")
+			if dl.Type != "message.undelivered" {
+				t.Errorf("dl.Type: got %q, want %q", dl.Type, "message.undelivered")
+			}
+			if dl.Attempts != 3 {
+				t.Errorf("the first attempt and two retries: got %d, want 3", dl.Attempts)
+			}
+			if !strings.Contains(dl.Ref, "river job") {
+				t.Errorf("dl.Ref: got %q, want it to contain %q", dl.Ref, "river job")
+			}
+			if !strings.Contains(dl.Error, "outbox") {
+				t.Errorf("the last attempt's error: got %q, want it to contain %q", dl.Error, "outbox")
+			}
 
 			restore()
-			assert.Empty(t, bookingNow(t, a).Outbox)
+			if got := bookingNow(t, a).Outbox; len(got) != 0 {
+				t.Errorf("the booking's Outbox: got %q, want empty", got)
+			}
 			var rerun map[string]string
-			require.Equal(t, http.StatusOK, adminCall(t, a, http.MethodPost, "/dead-letters/"+url.PathEscape(dl.Key)+"/rerun", &rerun))
-			assert.Equal(t, dl.Key, rerun["key"])
-			require.Eventually(t, func() bool {
+			if got := adminCall(t, a, http.MethodPost, "/dead-letters/"+url.PathEscape(dl.Key)+"/rerun", &rerun); got != http.StatusOK {
+				t.Fatalf("POST .../rerun: got %d, want %d", got, http.StatusOK)
+			}
+			if rerun["key"] != dl.Key {
+				t.Errorf("rerun[\"key\"]: got %q, want %q", rerun["key"], dl.Key)
+			}
+			waitFor(t, "the re-run job's effect", 10*time.Second, func() bool {
 				b := bookingNow(t, a)
 				return len(b.Outbox) == 1 && b.Outbox[0] == "email_sms_fallback"
-			}, 10*time.Second, 20*time.Millisecond, "the re-run job's effect")
-			assert.Empty(t, listAll(t, a))
-			assert.Equal(t, http.StatusNotFound, adminCall(t, a, http.MethodPost, "/dead-letters/"+url.PathEscape(dl.Key)+"/rerun", nil),
-				"no longer a dead letter")
+			})
+			if got := listAll(t, a); len(got) != 0 {
+				t.Errorf("listAll(t, a): got %v, want empty", got)
+			}
+			if got := adminCall(t, a, http.MethodPost, "/dead-letters/"+url.PathEscape(dl.Key)+"/rerun", nil); got != http.StatusNotFound {
+				t.Errorf("no longer a dead letter: got %d, want %d", got, http.StatusNotFound)
+			}
 
 			// The same callback again is a duplicate of a job River keeps.
-			require.Equal(t, http.StatusOK, sendFixture(t, a, "twilio/message.undelivered"))
-			time.Sleep(3 * smsPollInterval)
-			assert.Len(t, bookingNow(t, a).Outbox, 1, "one fallback email")
+			if got := sendFixture(t, a, "twilio/message.undelivered"); got != http.StatusOK {
+				t.Fatalf("sending twilio/message.undelivered: got %d, want %d", got, http.StatusOK)
+			}
+			settle(t, a) // a second job for it would have run by now
+			if got := bookingNow(t, a).Outbox; len(got) != 1 {
+				t.Errorf("one fallback email: got %d items, want %d: %v", len(got), 1, got)
+			}
 		})
 	}
 }
@@ -126,10 +161,18 @@ func TestSMSJobDiscard(t *testing.T) {
 	dl, restore := discardSMSJob(t, a)
 	restore()
 	var discarded map[string]string
-	require.Equal(t, http.StatusOK, adminCall(t, a, http.MethodPost, "/dead-letters/"+url.PathEscape(dl.Key)+"/discard", &discarded))
-	assert.Equal(t, dl.Key, discarded["key"])
-	assert.Empty(t, listAll(t, a))
-	assert.Empty(t, bookingNow(t, a).Outbox, "discarded, never run")
+	if got := adminCall(t, a, http.MethodPost, "/dead-letters/"+url.PathEscape(dl.Key)+"/discard", &discarded); got != http.StatusOK {
+		t.Fatalf("POST .../discard: got %d, want %d", got, http.StatusOK)
+	}
+	if discarded["key"] != dl.Key {
+		t.Errorf("discarded[\"key\"]: got %q, want %q", discarded["key"], dl.Key)
+	}
+	if got := listAll(t, a); len(got) != 0 {
+		t.Errorf("listAll(t, a): got %v, want empty", got)
+	}
+	if got := bookingNow(t, a).Outbox; len(got) != 0 {
+		t.Errorf("discarded, never run: got %q, want empty", got)
+	}
 }
 
 // River's UI answers only with the API token as the Basic password, and
@@ -140,13 +183,17 @@ func TestAdminUIAuthentication(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ui, err := a.adminHandler(ctx)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(ui)
 	defer srv.Close()
 
 	do := func(method, path, user, password string, header http.Header) *http.Response {
 		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(`{"ids":["1"]}`))
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if user != "" || password != "" {
 			req.SetBasicAuth(user, password)
 		}
@@ -154,21 +201,32 @@ func TestAdminUIAuthentication(t *testing.T) {
 			req.Header[k] = v
 		}
 		res, err := http.DefaultClient.Do(req)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		res.Body.Close()
 		return res
 	}
 	token := demoSecrets.APIToken
 	for name, password := range map[string]string{"none": "", "wrong": "guessed", "prefix": token[:5], "longer": token + "x"} {
 		res := do(http.MethodGet, "/api/jobs?state=discarded", "admin", password, nil)
-		assert.Equal(t, http.StatusUnauthorized, res.StatusCode, name)
-		assert.Contains(t, res.Header.Get("WWW-Authenticate"), "Basic", name)
+		if res.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%v: got %d, want %d", name, res.StatusCode, http.StatusUnauthorized)
+		}
+		if got := res.Header.Get("WWW-Authenticate"); !strings.Contains(got, "Basic") {
+			t.Errorf("%v: got %q, want it to contain %q", name, got, "Basic")
+		}
 	}
-	assert.Equal(t, http.StatusOK, do(http.MethodGet, "/api/jobs?state=discarded", "anyone", token, nil).StatusCode)
-	assert.Equal(t, http.StatusOK, do(http.MethodGet, "/", "operator", token, nil).StatusCode, "the UI's page")
+	if got := do(http.MethodGet, "/api/jobs?state=discarded", "anyone", token, nil).StatusCode; got != http.StatusOK {
+		t.Errorf("do(http.MethodGet, \"/api/jobs?state=discarded\", \"anyone\", token, nil).StatusCode: got %d, want %d", got, http.StatusOK)
+	}
+	if got := do(http.MethodGet, "/", "operator", token, nil).StatusCode; got != http.StatusOK {
+		t.Errorf("the UI's page: got %d, want %d", got, http.StatusOK)
+	}
 	crossSite := http.Header{"Sec-Fetch-Site": {"cross-site"}, "Content-Type": {"application/json"}}
-	assert.Equal(t, http.StatusForbidden, do(http.MethodPost, "/api/jobs/delete", "admin", token, crossSite).StatusCode,
-		"another site's page cannot delete a job with the browser's credentials")
+	if got := do(http.MethodPost, "/api/jobs/delete", "admin", token, crossSite).StatusCode; got != http.StatusForbidden {
+		t.Errorf("another site's page cannot delete a job with the browser's credentials: got %d, want %d", got, http.StatusForbidden)
+	}
 
 	// No page or API answer may be framed by another site or kept in a
 	// cache: they show phone numbers.
@@ -177,14 +235,22 @@ func TestAdminUIAuthentication(t *testing.T) {
 		do(http.MethodGet, "/api/jobs?state=discarded", "operator", token, nil),
 		do(http.MethodGet, "/", "", "", nil),
 	} {
-		assert.Equal(t, "DENY", res.Header.Get("X-Frame-Options"), res.Request.URL.Path)
-		assert.Equal(t, "frame-ancestors 'none'", res.Header.Get("Content-Security-Policy"), res.Request.URL.Path)
-		assert.Equal(t, "no-store", res.Header.Get("Cache-Control"), res.Request.URL.Path)
+		if got := res.Header.Get("X-Frame-Options"); got != "DENY" {
+			t.Errorf("%v: got %q, want %q", res.Request.URL.Path, got, "DENY")
+		}
+		if got := res.Header.Get("Content-Security-Policy"); got != "frame-ancestors 'none'" {
+			t.Errorf("%v: got %q, want %q", res.Request.URL.Path, got, "frame-ancestors 'none'")
+		}
+		if got := res.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("%v: got %q, want %q", res.Request.URL.Path, got, "no-store")
+		}
 	}
 
 	sec := demoSecrets
 	sec.APIToken = ""
 	open := newTestApp(t, filepath.Join(t.TempDir(), "c.db"), config{secrets: sec})
 	_, err = open.adminHandler(ctx)
-	assert.ErrorIs(t, err, errAdminWithoutToken)
+	if !errors.Is(err, errAdminWithoutToken) {
+		t.Errorf("err: got %v, want %v", err, errAdminWithoutToken)
+	}
 }

@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -13,13 +12,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/record"
@@ -27,36 +24,47 @@ import (
 	"github.com/hookkit/hookkit/events/fixture"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/events/twilioevent"
-	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/examples/internal/servicetest"
 )
 
 var testdata = os.DirFS("../../testdata")
 
-// databases returns the DSNs to run against: a SQLite file always, and a
-// schema of its own in the test PostgreSQL when one is configured.
-func databases(t *testing.T) map[string]string {
-	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "bookings.db")}
-	if os.Getenv(servicetest.PostgresURLEnv) == "" && os.Getenv(servicetest.RequireServicesEnv) != "1" {
-		t.Logf("PostgreSQL skipped: %s is not set", servicetest.PostgresURLEnv)
-		return dbs
+// databases returns how to open each database to run against, in the
+// test that runs on it: a SQLite file, and a schema of its own in the test
+// PostgreSQL (the test skips, counted, when PostgreSQL does not answer).
+func databases(*testing.T) map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"sqlite":   func(t *testing.T) string { return filepath.Join(t.TempDir(), "bookings.db") },
+		"postgres": postgresSchema,
 	}
+}
+
+// postgresSchema returns the DSN of a schema of t's own in the test
+// PostgreSQL, dropped when t ends.
+func postgresSchema(t *testing.T) string {
+	t.Helper()
 	base := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
 	admin, err := sql.Open("pgx", base)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { admin.Close() })
-	var raw [6]byte
-	rand.Read(raw[:])
-	schema := "hookkit_bookings_" + hex.EncodeToString(raw[:])
-	_, err = admin.Exec(`CREATE SCHEMA ` + schema)
-	require.NoError(t, err)
+	if err := admin.Ping(); err != nil {
+		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
+	}
+	schema := servicetest.RandomName("hookkit_bookings_")
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
 	u, err := url.Parse(base)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	dbs["postgres"] = u.String()
-	return dbs
+	return u.String()
 }
 
 // newTestApp starts the backend on dsn with cfg, the demo's secrets and no
@@ -64,7 +72,9 @@ func databases(t *testing.T) map[string]string {
 func newTestApp(t *testing.T, dsn string, cfg config) *app {
 	t.Helper()
 	st, err := openStore(context.Background(), dsn)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if cfg.secrets == (secrets{}) {
 		cfg.secrets = demoSecrets
 	}
@@ -72,12 +82,18 @@ func newTestApp(t *testing.T, dsn string, cfg config) *app {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
 	a, err := newApp(context.Background(), st, cfg)
-	require.NoError(t, err)
-	require.NoError(t, a.start(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		assert.NoError(t, a.shutdown(ctx))
+		if err := a.shutdown(ctx); err != nil {
+			t.Error(err)
+		}
 		st.close()
 	})
 	return a
@@ -88,9 +104,13 @@ func newTestApp(t *testing.T, dsn string, cfg config) *app {
 func sendFixture(t *testing.T, a *app, name string) int {
 	t.Helper()
 	f, err := fixture.Read(testdata, name)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	res, err := replay.Send(a.handler, f, demoSigners()[path.Dir(name)])
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return res.Status
 }
 
@@ -98,14 +118,18 @@ func sendFixture(t *testing.T, a *app, name string) int {
 func deadLetters(t *testing.T, a *app) []dispatch.DeadLetter {
 	t.Helper()
 	page, err := a.store.hookkit.DeadLetters().List(context.Background(), dispatch.DeadLetterFilter{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return page.Letters
 }
 
 func bookingNow(t *testing.T, a *app) *bookingView {
 	t.Helper()
 	b, err := a.store.booking(context.Background(), "12345")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
@@ -113,9 +137,9 @@ func bookingNow(t *testing.T, a *app) *bookingView {
 // them, change the database as the backend promises — and replayed again,
 // all of them are duplicates that change nothing.
 func TestReplayChangesTheDatabase(t *testing.T) {
-	for name, dsn := range databases(t) {
+	for name, open := range databases(t) {
 		t.Run(name, func(t *testing.T) {
-			a := newTestApp(t, dsn, config{})
+			a := newTestApp(t, open(t), config{})
 			life := []string{
 				"standard/booking.created", "standard/booking.confirmed",
 				"stripe/payment_intent.payment_failed", "stripe/payment_intent.succeeded",
@@ -124,35 +148,65 @@ func TestReplayChangesTheDatabase(t *testing.T) {
 				"standard/booking.reminder",
 			}
 			for _, name := range life {
-				require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
+				if got := sendFixture(t, a, name); got != http.StatusOK {
+					t.Fatalf("%v: got %d, want %d", name, got, http.StatusOK)
+				}
 				if path.Dir(name) == "twilio" { // processed by workers after the 200
 					status := path.Ext(name)[1:]
-					require.Eventually(t, func() bool {
+					waitFor(t, "sms status "+status, 5*time.Second, func() bool {
 						b := bookingNow(t, a)
 						return b.SMSStatus != nil && *b.SMSStatus == status
-					}, 5*time.Second, 10*time.Millisecond, "sms status "+status)
+					})
 				}
 			}
 			b := bookingNow(t, a)
-			assert.Equal(t, "confirmed", b.Status)
-			assert.Equal(t, "+15551234567", b.CustomerPhone)
-			assert.True(t, b.DepositPaid)
-			assert.True(t, b.DepositRefunded)
-			assert.NotNil(t, b.RefundedAt)
-			assert.Nil(t, b.HoldUntil, "paying releases the two-hour hold")
-			assert.True(t, b.SMSDelivered)
-			assert.NotNil(t, b.SMSDeliveredAt)
-			assert.Equal(t, 2, b.Transactions, "the Stripe deposit and the Etail payment")
-			assert.Equal(t, []string{"email_payment_failed", "sms_confirmation", "email_refund", "sms_reminder"}, b.Outbox)
+			if b.Status != "confirmed" {
+				t.Errorf("b.Status: got %q, want %q", b.Status, "confirmed")
+			}
+			if b.CustomerPhone != "+15551234567" {
+				t.Errorf("b.CustomerPhone: got %q, want %q", b.CustomerPhone, "+15551234567")
+			}
+			if !b.DepositPaid {
+				t.Errorf("b.DepositPaid: got false, want true")
+			}
+			if !b.DepositRefunded {
+				t.Errorf("b.DepositRefunded: got false, want true")
+			}
+			if b.RefundedAt == nil {
+				t.Errorf("b.RefundedAt: got nil, want non-nil")
+			}
+			if b.HoldUntil != nil {
+				t.Errorf("paying releases the two-hour hold: got %v, want nil", b.HoldUntil)
+			}
+			if !b.SMSDelivered {
+				t.Errorf("b.SMSDelivered: got false, want true")
+			}
+			if b.SMSDeliveredAt == nil {
+				t.Errorf("b.SMSDeliveredAt: got nil, want non-nil")
+			}
+			if b.Transactions != 2 {
+				t.Errorf("the Stripe deposit and the Etail payment: got %d, want 2", b.Transactions)
+			}
+			if want := []string{"email_payment_failed", "sms_confirmation", "email_refund", "sms_reminder"}; !slices.Equal(b.Outbox, want) {
+				t.Errorf("b.Outbox: got %q, want %q", b.Outbox, want)
+			}
 
 			var amount int64
-			require.NoError(t, a.store.db.QueryRow(`SELECT amount FROM transactions WHERE kind = 'deposit'`).Scan(&amount))
-			assert.EqualValues(t, 5000, amount)
+			if err := a.store.db.QueryRow(`SELECT amount FROM transactions WHERE kind = 'deposit'`).Scan(&amount); err != nil {
+				t.Fatal(err)
+			}
+			if amount != 5000 {
+				t.Errorf("amount: got %d, want 5000", amount)
+			}
 
 			for _, name := range life {
-				assert.Equal(t, http.StatusOK, sendFixture(t, a, name), "duplicate %s", name)
+				if got := sendFixture(t, a, name); got != http.StatusOK {
+					t.Errorf("duplicate %s: got %d, want %d", name, got, http.StatusOK)
+				}
 			}
-			assert.Equal(t, b, bookingNow(t, a), "duplicates change nothing")
+			if got := bookingNow(t, a); !reflect.DeepEqual(got, b) {
+				t.Errorf("duplicates change nothing: got %v, want %v", got, b)
+			}
 		})
 	}
 }
@@ -160,15 +214,21 @@ func TestReplayChangesTheDatabase(t *testing.T) {
 func TestUndeliveredSMSFallsBackToEmail(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	for _, name := range []string{"standard/booking.created", "standard/booking.confirmed", "twilio/message.undelivered"} {
-		require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
+		if got := sendFixture(t, a, name); got != http.StatusOK {
+			t.Fatalf("%v: got %d, want %d", name, got, http.StatusOK)
+		}
 	}
-	require.Eventually(t, func() bool {
+	waitFor(t, "fallback email", 5*time.Second, func() bool {
 		b := bookingNow(t, a)
 		return len(b.Outbox) == 1 && b.Outbox[0] == "email_sms_fallback"
-	}, 5*time.Second, 10*time.Millisecond, "fallback email")
+	})
 	b := bookingNow(t, a)
-	assert.False(t, b.SMSDelivered)
-	assert.Equal(t, "undelivered", *b.SMSStatus)
+	if b.SMSDelivered {
+		t.Errorf("b.SMSDelivered: got true, want false")
+	}
+	if *b.SMSStatus != "undelivered" {
+		t.Errorf("*b.SMSStatus: got %q, want %q", *b.SMSStatus, "undelivered")
+	}
 }
 
 // recordedAt is when the repository's deliveries were recorded.
@@ -183,15 +243,27 @@ func at(a *app, now time.Time) { a.store.now = func() time.Time { return now } }
 func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	at(a, recordedAt.Add(retryWindow+time.Hour))
-	assert.Equal(t, http.StatusOK, sendFixture(t, a, "stripe/payment_intent.succeeded"))
-	assert.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.cancelled"))
+	if got := sendFixture(t, a, "stripe/payment_intent.succeeded"); got != http.StatusOK {
+		t.Errorf("sendFixture(t, a, \"stripe/payment_intent.succeeded\"): got %d, want %d", got, http.StatusOK)
+	}
+	if got := sendFixture(t, a, "standard/booking.cancelled"); got != http.StatusOK {
+		t.Errorf("sendFixture(t, a, \"standard/booking.cancelled\"): got %d, want %d", got, http.StatusOK)
+	}
 	var n int
-	require.NoError(t, a.store.db.QueryRow(`SELECT COUNT(*) FROM bookings`).Scan(&n))
-	assert.Zero(t, n)
+	if err := a.store.db.QueryRow(`SELECT COUNT(*) FROM bookings`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("n: got %d, want 0", n)
+	}
 	letters := deadLetters(t, a)
-	require.Len(t, letters, 2, "both, kept in the bookings database")
+	if len(letters) != 2 {
+		t.Fatalf("both, kept in the bookings database: got %d items, want %d: %v", len(letters), 2, letters)
+	}
 	for _, dl := range letters {
-		assert.Contains(t, dl.Err.Error(), errNoBooking.Error(), "a durable letter keeps its error's text")
+		if got := dl.Err.Error(); !strings.Contains(got, errNoBooking.Error()) {
+			t.Errorf("a durable letter keeps its error's text: got %q, want it to contain %q", got, errNoBooking.Error())
+		}
 	}
 }
 
@@ -200,14 +272,22 @@ func TestEventsForUnknownBookingsAreDeadLettered(t *testing.T) {
 func TestRecordThenReplay(t *testing.T) {
 	dir := t.TempDir()
 	archive, err := record.New(dir, record.Config{})
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	recorder := newTestApp(t, filepath.Join(t.TempDir(), "a.db"), config{archive: archive})
 	for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "etail/payment.succeeded"} {
-		require.Equal(t, http.StatusOK, sendFixture(t, recorder, name))
+		if got := sendFixture(t, recorder, name); got != http.StatusOK {
+			t.Fatalf("sending %s: got %d, want %d", name, got, http.StatusOK)
+		}
 	}
 	recorded, err := fixture.Load(os.DirFS(dir), ".")
-	require.NoError(t, err)
-	require.Len(t, recorded, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recorded) != 3 {
+		t.Fatalf("recorded: got %d items, want %d: %v", len(recorded), 3, recorded)
+	}
 	// The archive files deliveries by source; their names start with the
 	// time received, which orders them across sources.
 	slices.SortFunc(recorded, func(a, b fixture.Fixture) int { return strings.Compare(path.Base(a.Name), path.Base(b.Name)) })
@@ -216,24 +296,38 @@ func TestRecordThenReplay(t *testing.T) {
 	signers := map[string]string{"goconverso": "standard", "stripe": "stripe", "etail": "etail"}
 	for _, f := range recorded {
 		res, err := replay.Send(fresh.handler, f, demoSigners()[signers[path.Dir(f.Name)]])
-		require.NoError(t, err)
-		assert.Equal(t, http.StatusOK, res.Status, f.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != http.StatusOK {
+			t.Errorf("%v: got %d, want %d", f.Name, res.Status, http.StatusOK)
+		}
 	}
-	assert.Equal(t, bookingNow(t, recorder).Transactions, bookingNow(t, fresh).Transactions)
-	assert.True(t, bookingNow(t, fresh).DepositPaid)
+	if got, want := bookingNow(t, fresh).Transactions, bookingNow(t, recorder).Transactions; got != want {
+		t.Errorf("the booking's Transactions: got %d, want %d", got, want)
+	}
+	if !bookingNow(t, fresh).DepositPaid {
+		t.Errorf("the booking's DepositPaid: got false, want true")
+	}
 }
 
 func TestGetBooking(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	get := func(auth string) *httptest.ResponseRecorder { return getWith(a, "/bookings/12345", auth) }
 	bearer := "Bearer " + demoSecrets.APIToken
-	assert.Equal(t, http.StatusNotFound, get(bearer).Code)
-	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
+	if got := get(bearer).Code; got != http.StatusNotFound {
+		t.Errorf("get(bearer).Code: got %d, want %d", got, http.StatusNotFound)
+	}
+	if got := sendFixture(t, a, "standard/booking.created"); got != http.StatusOK {
+		t.Fatalf("sending standard/booking.created: got %d, want %d", got, http.StatusOK)
+	}
 	rec := get(bearer)
-	assert.Equal(t, http.StatusOK, rec.Code)
-	assert.JSONEq(t, `{"id":"12345","customer_phone":"+15551234567","status":"pending","deposit_paid":false,
+	if rec.Code != http.StatusOK {
+		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
+	jsonEqual(t, "the booking", rec.Body.String(), `{"id":"12345","customer_phone":"+15551234567","status":"pending","deposit_paid":false,
 		"deposit_refunded":false,"refunded_at":null,"hold_until":null,"sms_status":null,"sms_delivered":false,
-		"sms_delivered_at":null,"created_at":"`+bookingNow(t, a).CreatedAt+`","transactions":0,"outbox":[]}`, rec.Body.String())
+		"sms_delivered_at":null,"created_at":"`+bookingNow(t, a).CreatedAt+`","transactions":0,"outbox":[]}`)
 
 	for name, auth := range map[string]string{
 		"no header":        "",
@@ -244,9 +338,15 @@ func TestGetBooking(t *testing.T) {
 		"token, no scheme": demoSecrets.APIToken,
 	} {
 		rec := get(auth)
-		assert.Equal(t, http.StatusUnauthorized, rec.Code, name)
-		assert.NotContains(t, rec.Body.String(), "+15551234567", name)
-		assert.Equal(t, `Bearer realm="bookings"`, rec.Header().Get("WWW-Authenticate"), name)
+		if rec.Code != http.StatusUnauthorized {
+			t.Errorf("%v: got %d, want %d", name, rec.Code, http.StatusUnauthorized)
+		}
+		if got := rec.Body.String(); strings.Contains(got, "+15551234567") {
+			t.Errorf("%v: got %q, want it not to contain %q", name, got, "+15551234567")
+		}
+		if got := rec.Header().Get("WWW-Authenticate"); got != `Bearer realm="bookings"` {
+			t.Errorf("%v: got %q, want %q", name, got, `Bearer realm="bookings"`)
+		}
 	}
 }
 
@@ -257,7 +357,9 @@ func TestBookingAPIWithoutTokenIsNotMounted(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{secrets: sec})
 	rec := httptest.NewRecorder()
 	a.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/bookings/12345", nil))
-	assert.Equal(t, http.StatusNotFound, rec.Code)
+	if rec.Code != http.StatusNotFound {
+		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusNotFound)
+	}
 }
 
 func TestMissingSecretsNameTheVariable(t *testing.T) {
@@ -266,18 +368,28 @@ func TestMissingSecretsNameTheVariable(t *testing.T) {
 	}
 	t.Setenv("STRIPE_WEBHOOK_SECRET", "whsec_x")
 	_, err := secretsFromEnv()
-	require.Error(t, err)
-	for _, v := range []string{"TWILIO_AUTH_TOKEN", "BOOKINGS_WEBHOOK_SECRET", "ETAIL_WEBHOOK_SECRET"} {
-		assert.Contains(t, err.Error(), v)
+	if err == nil {
+		t.Fatalf("err: got nil error, want one")
 	}
-	assert.NotContains(t, err.Error(), "STRIPE_WEBHOOK_SECRET")
+	for _, v := range []string{"TWILIO_AUTH_TOKEN", "BOOKINGS_WEBHOOK_SECRET", "ETAIL_WEBHOOK_SECRET"} {
+		if got := err.Error(); !strings.Contains(got, v) {
+			t.Errorf("err.Error(): got %q, want it to contain %q", got, v)
+		}
+	}
+	if got := err.Error(); strings.Contains(got, "STRIPE_WEBHOOK_SECRET") {
+		t.Errorf("err.Error(): got %q, want it not to contain %q", got, "STRIPE_WEBHOOK_SECRET")
+	}
 
 	st, err := openStore(context.Background(), filepath.Join(t.TempDir(), "b.db"))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer st.close()
 	_, err = newApp(context.Background(), st, config{secrets: secrets{Stripe: "whsec_x", Twilio: "t", Bookings: "not base64!", Etail: "e"},
 		logger: slog.New(slog.DiscardHandler)})
-	require.ErrorContains(t, err, "BOOKINGS_WEBHOOK_SECRET")
+	if err == nil || !strings.Contains(err.Error(), "BOOKINGS_WEBHOOK_SECRET") {
+		t.Fatalf("err: got %v, want an error containing %q", err, "BOOKINGS_WEBHOOK_SECRET")
+	}
 }
 
 // The demo itself: every delivery is answered as promised, and a step
@@ -287,7 +399,9 @@ func TestDemo(t *testing.T) {
 	srv := httptest.NewServer(a.handler)
 	defer srv.Close()
 	devnull, err := os.Open(os.DevNull)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stdout := os.Stdout
 	os.Stdout = devnull
 	a.handlers.reminderTemplate.Store(new(string)) // as the demo starts: reminders dead-letter until fixed
@@ -296,20 +410,34 @@ func TestDemo(t *testing.T) {
 	wrong, err2 := playDemo(context.Background(), srv.URL, "../../testdata", []demoStep{{fixture: "stripe/charge.refunded", want: 500}})
 	os.Stdout = stdout
 	devnull.Close()
-	require.NoError(t, err)
-	require.NoError(t, err2)
-	assert.Zero(t, failures)
-	assert.Zero(t, unresolved, "the dead letter is re-run to success once the template is configured")
-	assert.Equal(t, 1, wrong, "a duplicate answered 200 where 500 was expected is reported")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err2 != nil {
+		t.Fatal(err2)
+	}
+	if failures != 0 {
+		t.Errorf("failures: got %d, want 0", failures)
+	}
+	if unresolved != 0 {
+		t.Errorf("the dead letter is re-run to success once the template is configured: got %d, want 0", unresolved)
+	}
+	if wrong != 1 {
+		t.Errorf("a duplicate answered 200 where 500 was expected is reported: got %d, want 1", wrong)
+	}
 
 	// The counters the demo prints at its end, read from GET /metrics.
-	require.Eventually(t, func() bool { // the Twilio callbacks' workers
+	waitFor(t, "the Twilio callbacks' workers counted", 5*time.Second, func() bool {
 		var out strings.Builder
-		require.NoError(t, printCounters(context.Background(), &out, srv.URL))
+		if err := printCounters(context.Background(), &out, srv.URL); err != nil {
+			t.Fatal(err)
+		}
 		return strings.Contains(out.String(), "message.delivered              async  processed")
-	}, 5*time.Second, 20*time.Millisecond)
+	})
 	var out strings.Builder
-	require.NoError(t, printCounters(context.Background(), &out, srv.URL))
+	if err := printCounters(context.Background(), &out, srv.URL); err != nil {
+		t.Fatal(err)
+	}
 	for _, row := range []string{
 		"    2  stripe      -                              rejected-signature  400", // tampered and stale
 		"    1  twilio      -                              rejected-signature  403", // forged
@@ -323,7 +451,9 @@ func TestDemo(t *testing.T) {
 		"    0  bookings dead letters", // re-run and resolved
 		"    0  sms_status queued",
 	} {
-		assert.Contains(t, out.String(), row)
+		if got := out.String(); !strings.Contains(got, row) {
+			t.Errorf("out.String(): got %q, want it to contain %q", got, row)
+		}
 	}
 }
 
@@ -331,16 +461,29 @@ func TestDemo(t *testing.T) {
 // token's holder only.
 func TestMetricsEndpoint(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
-	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
+	if got := sendFixture(t, a, "standard/booking.created"); got != http.StatusOK {
+		t.Fatalf("sending standard/booking.created: got %d, want %d", got, http.StatusOK)
+	}
 	get := func(auth string) *httptest.ResponseRecorder { return getWith(a, "/metrics", auth) }
-	assert.Equal(t, http.StatusUnauthorized, get("").Code)
-	assert.Equal(t, http.StatusUnauthorized, get("Bearer guessed").Code)
+	if got := get("").Code; got != http.StatusUnauthorized {
+		t.Errorf("get(\"\").Code: got %d, want %d", got, http.StatusUnauthorized)
+	}
+	if got := get("Bearer guessed").Code; got != http.StatusUnauthorized {
+		t.Errorf("get(\"Bearer guessed\").Code: got %d, want %d", got, http.StatusUnauthorized)
+	}
 	rec := get("Bearer " + demoSecrets.APIToken)
-	require.Equal(t, http.StatusOK, rec.Code)
-	assert.Contains(t, rec.Body.String(),
-		`hookkit_deliveries_total{hookkit_event_type="booking.created",hookkit_outcome="processed",hookkit_source="goconverso",http_response_status_code="200"} 1`)
-	assert.Contains(t, rec.Body.String(), `hookkit_dead_letters{hookkit_queue="bookings"} 0`)
-	assert.Contains(t, rec.Body.String(), `hookkit_queue_events{hookkit_queue="sms_status",hookkit_queue_state="queued"} 0`)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
+	if got := rec.Body.String(); !strings.Contains(got, `hookkit_deliveries_total{hookkit_event_type="booking.created",hookkit_outcome="processed",hookkit_source="goconverso",http_response_status_code="200"} 1`) {
+		t.Errorf("the metrics: got %q, want them to contain %q", got, `hookkit_deliveries_total{hookkit_event_type="booking.created",hookkit_outcome="processed",hookkit_source="goconverso",http_response_status_code="200"} 1`)
+	}
+	if got := rec.Body.String(); !strings.Contains(got, `hookkit_dead_letters{hookkit_queue="bookings"} 0`) {
+		t.Errorf("the metrics: got %q, want them to contain %q", got, `hookkit_dead_letters{hookkit_queue="bookings"} 0`)
+	}
+	if got := rec.Body.String(); !strings.Contains(got, `hookkit_queue_events{hookkit_queue="sms_status",hookkit_queue_state="queued"} 0`) {
+		t.Errorf("the metrics: got %q, want them to contain %q", got, `hookkit_queue_events{hookkit_queue="sms_status",hookkit_queue_state="queued"} 0`)
+	}
 }
 
 // stripeWithID returns the recorded payment_intent.succeeded with the event
@@ -348,7 +491,9 @@ func TestMetricsEndpoint(t *testing.T) {
 func stripeWithID(t *testing.T, eventID, intentID string) fixture.Fixture {
 	t.Helper()
 	f, err := fixture.Read(testdata, "stripe/payment_intent.succeeded")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body := strings.Replace(string(f.Body), "evt_3OdQh2LkdIwHu7ix1Tn5aQ0b", eventID, 1)
 	f.Body = []byte(strings.ReplaceAll(body, "pi_3OdQh2LkdIwHu7ix1pLqDp2K", intentID))
 	return f
@@ -360,10 +505,14 @@ func stripeWithID(t *testing.T, eventID, intentID string) fixture.Fixture {
 // SQLITE_BUSY.
 func TestSQLiteUnderConcurrency(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
-	require.Equal(t, http.StatusOK, sendFixture(t, a, "standard/booking.created"))
+	if got := sendFixture(t, a, "standard/booking.created"); got != http.StatusOK {
+		t.Fatalf("sending standard/booking.created: got %d, want %d", got, http.StatusOK)
+	}
 	send := func(f fixture.Fixture) int {
 		res, err := replay.Send(a.handler, f, demoSigners()["stripe"])
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		return res.Status
 	}
 	storm := func(fs []fixture.Fixture) map[int]int {
@@ -384,8 +533,12 @@ func TestSQLiteUnderConcurrency(t *testing.T) {
 	for i := range 40 {
 		distinct = append(distinct, stripeWithID(t, fmt.Sprintf("evt_concurrent_%02d", i), fmt.Sprintf("pi_concurrent_%02d", i)))
 	}
-	assert.Equal(t, map[int]int{200: 40}, storm(distinct), "40 distinct payments")
-	assert.Equal(t, 40, bookingNow(t, a).Transactions)
+	if got, want := storm(distinct), (map[int]int{200: 40}); !reflect.DeepEqual(got, want) {
+		t.Errorf("40 distinct payments: got %v, want %v", got, want)
+	}
+	if got := bookingNow(t, a).Transactions; got != 40 {
+		t.Errorf("the booking's Transactions: got %d, want 40", got)
+	}
 
 	same := stripeWithID(t, "evt_storm", "pi_storm")
 	var copies []fixture.Fixture
@@ -393,8 +546,12 @@ func TestSQLiteUnderConcurrency(t *testing.T) {
 		copies = append(copies, same)
 	}
 	counts := storm(copies)
-	assert.Equal(t, 32, counts[200]+counts[409], "only 200 and 409: %v", counts)
-	assert.Equal(t, 41, bookingNow(t, a).Transactions, "the storm's payment once")
+	if counts[200]+counts[409] != 32 {
+		t.Errorf("only 200 and 409: %v: got %d, want 32", counts, counts[200]+counts[409])
+	}
+	if got := bookingNow(t, a).Transactions; got != 41 {
+		t.Errorf("the storm's payment once: got %d, want 41", got)
+	}
 }
 
 // Senders do not deliver in order. Whatever the order, the booking ends as
@@ -404,48 +561,88 @@ func TestOutOfOrderEvents(t *testing.T) {
 	t.Run("payment before its booking", func(t *testing.T) {
 		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
-		assert.Equal(t, 500, sendFixture(t, a, "stripe/payment_intent.succeeded"), "not yet: the sender retries")
-		assert.Equal(t, 500, sendFixture(t, a, "standard/booking.confirmed"), "not yet: the sender retries")
-		require.Equal(t, 200, sendFixture(t, a, "standard/booking.created"))
-		require.Equal(t, 200, sendFixture(t, a, "stripe/payment_intent.succeeded"), "the retry")
-		require.Equal(t, 200, sendFixture(t, a, "standard/booking.confirmed"), "the retry")
+		if got := sendFixture(t, a, "stripe/payment_intent.succeeded"); got != 500 {
+			t.Errorf("not yet: the sender retries: got %d, want 500", got)
+		}
+		if got := sendFixture(t, a, "standard/booking.confirmed"); got != 500 {
+			t.Errorf("not yet: the sender retries: got %d, want 500", got)
+		}
+		if got := sendFixture(t, a, "standard/booking.created"); got != 200 {
+			t.Fatalf("sending standard/booking.created: got %d, want 200", got)
+		}
+		if got := sendFixture(t, a, "stripe/payment_intent.succeeded"); got != 200 {
+			t.Fatalf("the retry: got %d, want 200", got)
+		}
+		if got := sendFixture(t, a, "standard/booking.confirmed"); got != 200 {
+			t.Fatalf("the retry: got %d, want 200", got)
+		}
 		b := bookingNow(t, a)
-		assert.True(t, b.DepositPaid)
-		assert.Equal(t, "confirmed", b.Status)
-		assert.Equal(t, []string{"sms_confirmation"}, b.Outbox)
-		assert.Empty(t, deadLetters(t, a))
+		if !b.DepositPaid {
+			t.Errorf("b.DepositPaid: got false, want true")
+		}
+		if b.Status != "confirmed" {
+			t.Errorf("b.Status: got %q, want %q", b.Status, "confirmed")
+		}
+		if want := []string{"sms_confirmation"}; !slices.Equal(b.Outbox, want) {
+			t.Errorf("b.Outbox: got %q, want %q", b.Outbox, want)
+		}
+		if got := deadLetters(t, a); len(got) != 0 {
+			t.Errorf("deadLetters(t, a): got %v, want empty", got)
+		}
 	})
 	t.Run("refund before its payment", func(t *testing.T) {
 		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		for _, name := range []string{"standard/booking.created", "stripe/charge.refunded", "stripe/payment_intent.succeeded"} {
-			require.Equal(t, 200, sendFixture(t, a, name), name)
+			if got := sendFixture(t, a, name); got != 200 {
+				t.Fatalf("%v: got %d, want 200", name, got)
+			}
 		}
 		b := bookingNow(t, a)
-		assert.True(t, b.DepositRefunded)
-		assert.Equal(t, 1, b.Transactions, "the payment is recorded: the money moved")
-		assert.Equal(t, "pending", b.Status, "a refunded payment confirms nothing")
-		assert.Equal(t, []string{"email_refund"}, b.Outbox, "no 'deposit received' after the refund")
+		if !b.DepositRefunded {
+			t.Errorf("b.DepositRefunded: got false, want true")
+		}
+		if b.Transactions != 1 {
+			t.Errorf("the payment is recorded: the money moved: got %d, want 1", b.Transactions)
+		}
+		if b.Status != "pending" {
+			t.Errorf("a refunded payment confirms nothing: got %q, want %q", b.Status, "pending")
+		}
+		if want := []string{"email_refund"}; !slices.Equal(b.Outbox, want) {
+			t.Errorf("no 'deposit received' after the refund: got %q, want %q", b.Outbox, want)
+		}
 	})
 	t.Run("failure after success", func(t *testing.T) {
 		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		for _, name := range []string{"standard/booking.created", "stripe/payment_intent.succeeded", "stripe/payment_intent.payment_failed"} {
-			require.Equal(t, 200, sendFixture(t, a, name), name)
+			if got := sendFixture(t, a, name); got != 200 {
+				t.Fatalf("%v: got %d, want 200", name, got)
+			}
 		}
 		b := bookingNow(t, a)
-		assert.Equal(t, "confirmed", b.Status)
-		assert.Nil(t, b.HoldUntil)
-		assert.Equal(t, []string{"sms_confirmation"}, b.Outbox, "no failure email for an earlier attempt")
+		if b.Status != "confirmed" {
+			t.Errorf("b.Status: got %q, want %q", b.Status, "confirmed")
+		}
+		if b.HoldUntil != nil {
+			t.Errorf("b.HoldUntil: got %v, want nil", b.HoldUntil)
+		}
+		if want := []string{"sms_confirmation"}; !slices.Equal(b.Outbox, want) {
+			t.Errorf("no failure email for an earlier attempt: got %q, want %q", b.Outbox, want)
+		}
 	})
 	t.Run("a late status does not undo a newer one", func(t *testing.T) {
 		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		// cancelled (08:04) arrives before confirmed (08:01).
 		for _, name := range []string{"standard/booking.created", "standard/booking.cancelled", "standard/booking.confirmed"} {
-			require.Equal(t, 200, sendFixture(t, a, name), name)
+			if got := sendFixture(t, a, name); got != 200 {
+				t.Fatalf("%v: got %d, want 200", name, got)
+			}
 		}
-		assert.Equal(t, "cancelled", bookingNow(t, a).Status)
+		if got := bookingNow(t, a).Status; got != "cancelled" {
+			t.Errorf("the booking's Status: got %q, want %q", got, "cancelled")
+		}
 	})
 }
 
@@ -453,11 +650,19 @@ func TestOutOfOrderEvents(t *testing.T) {
 func TestCoverage(t *testing.T) {
 	h := &handlers{}
 	handled, left := coverage(h.stripeRoutes(), stripeevent.Catalog())
-	assert.Equal(t, []string{"charge.refunded", "payment_intent.payment_failed", "payment_intent.succeeded"}, handled)
-	assert.Contains(t, left, "checkout.session.completed")
+	if want := []string{"charge.refunded", "payment_intent.payment_failed", "payment_intent.succeeded"}; !slices.Equal(handled, want) {
+		t.Errorf("handled: got %q, want %q", handled, want)
+	}
+	if !slices.Contains(left, "checkout.session.completed") {
+		t.Errorf("left: got %v, want it to contain %q", left, "checkout.session.completed")
+	}
 	handled, left = coverage(h.twilioRoutes(), twilioevent.Catalog())
-	assert.Len(t, handled, 5, "message.* covers every message status")
-	assert.Len(t, left, 5, "calls are not handled")
+	if len(handled) != 5 {
+		t.Errorf("message.* covers every message status: got %d items, want %d: %v", len(handled), 5, handled)
+	}
+	if len(left) != 5 {
+		t.Errorf("calls are not handled: got %d items, want %d: %v", len(left), 5, left)
+	}
 }
 
 // getWith sends GET target to the backend with auth as its Authorization
@@ -470,4 +675,44 @@ func getWith(a *app, target, auth string) *httptest.ResponseRecorder {
 	}
 	a.handler.ServeHTTP(rec, req)
 	return rec
+}
+
+// waitFor waits up to d for cond, checking every 10 ms.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		<-tick.C
+	}
+}
+
+// settle waits until a's queue holds no job that can still run (nothing
+// queued, scheduled, retrying or running: its Stats), the bound after
+// which a job that should not exist would have run.
+func settle(t *testing.T, a *app) {
+	t.Helper()
+	waitFor(t, "the SMS queue idle", 10*time.Second, func() bool {
+		s, err := a.jobs.queue.Stats(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Queued+s.Retrying+s.Running == 0
+	})
+}
+
+// jsonEqual fails t unless got and want hold the same JSON value.
+func jsonEqual(t *testing.T, what, got, want string) {
+	t.Helper()
+	var g, w any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatalf("%s: the wanted %s: %v", what, want, err)
+	}
+	if err := json.Unmarshal([]byte(got), &g); err != nil || !reflect.DeepEqual(g, w) {
+		t.Errorf("%s: got %s, want %s", what, got, want)
+	}
 }

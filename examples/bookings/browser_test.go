@@ -20,10 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
-	"github.com/hookkit/hookkit/internal/servicetest"
+	"github.com/hookkit/hookkit/examples/internal/servicetest"
 )
 
 // browser is a headless Chromium driven over the DevTools protocol on a
@@ -73,9 +70,13 @@ func startBrowser(t *testing.T, user, pass string) *browser {
 	t.Helper()
 	bin := chromiumPath(t)
 	chromeReads, toChrome, err := os.Pipe()
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fromChrome, chromeWrites, err := os.Pipe()
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
 		"--no-first-run", "--no-default-browser-check", "--disable-background-networking", "--disable-extensions",
 		"--disable-component-update", "--disable-sync", "--hide-scrollbars", "--mute-audio",
@@ -83,7 +84,9 @@ func startBrowser(t *testing.T, user, pass string) *browser {
 	cmd.ExtraFiles = []*os.File{chromeReads, chromeWrites} // fds 3 and 4, as --remote-debugging-pipe expects
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	require.NoError(t, cmd.Start())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	chromeReads.Close()
 	chromeWrites.Close()
 	b := &browser{cmd: cmd, toChrome: toChrome, waiting: map[int]chan cdpMessage{}, user: user, pass: pass, done: make(chan struct{})}
@@ -107,17 +110,27 @@ func startBrowser(t *testing.T, user, pass string) *browser {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var target struct{ TargetID string }
-	require.NoError(t, b.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"}, &target))
+	if err := b.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"}, &target); err != nil {
+		t.Fatal(err)
+	}
 	var attached struct{ SessionID string }
-	require.NoError(t, b.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached))
+	if err := b.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &attached); err != nil {
+		t.Fatal(err)
+	}
 	b.mu.Lock()
 	b.session = attached.SessionID
 	b.mu.Unlock()
-	require.NoError(t, b.call(ctx, b.session, "Fetch.enable", map[string]any{"handleAuthRequests": true,
-		"patterns": []map[string]string{{"urlPattern": "*"}}}))
-	require.NoError(t, b.call(ctx, b.session, "Page.enable", nil))
-	require.NoError(t, b.call(ctx, b.session, "Emulation.setDeviceMetricsOverride",
-		map[string]any{"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false}))
+	if err := b.call(ctx, b.session, "Fetch.enable", map[string]any{"handleAuthRequests": true,
+		"patterns": []map[string]string{{"urlPattern": "*"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.call(ctx, b.session, "Page.enable", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.call(ctx, b.session, "Emulation.setDeviceMetricsOverride",
+		map[string]any{"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false}); err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
@@ -215,16 +228,23 @@ func (b *browser) text(ctx context.Context) (string, error) {
 func (b *browser) waitForText(ctx context.Context, t *testing.T, want ...string) string {
 	t.Helper()
 	var text string
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
 		var err error
 		text, err = b.text(ctx)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if containsAll(text, want) {
 			return text
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page never showed the text: want all of %q; page text:\n%s", want, text)
+		}
+		<-tick.C
 	}
-	require.Failf(t, "the page never showed the text", "want all of %q; page text:\n%s", want, text)
-	return text
 }
 
 // containsAll reports whether s contains every string of subs.
@@ -298,38 +318,72 @@ func TestAdminUIListsDiscardedJobInBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ui, err := a.adminHandler(ctx)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(ui)
 	defer srv.Close()
 
 	b := startBrowser(t, "operator", demoSecrets.APIToken)
-	require.NoError(t, b.call(ctx, b.session, "Page.navigate", map[string]any{"url": srv.URL + "/jobs?state=discarded"}))
+	if err := b.call(ctx, b.session, "Page.navigate", map[string]any{"url": srv.URL + "/jobs?state=discarded"}); err != nil {
+		t.Fatal(err)
+	}
 	text := b.waitForText(ctx, t, "hookkit.webhook\n", "Discarded\n1", "sms_status")
 	shot, err := b.screenshot(ctx)
-	require.NoError(t, err)
-	if dir := os.Getenv("HOOKKIT_SCREENSHOT_DIR"); dir != "" {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "riverui-discarded.png"), shot, 0o644))
+	if err != nil {
+		t.Fatal(err)
 	}
-	assert.Contains(t, text, "Discarded\n1", "one discarded job; page text:\n%s", text)
-	assert.Contains(t, text, "hookkit.webhook\n", "the job's kind is listed")
-	assert.Contains(t, text, "3\n/\n3", "after three attempts of three")
-	assert.Contains(t, text, "sms_status", "in the SMS status queue")
+	if dir := os.Getenv("HOOKKIT_SCREENSHOT_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, "riverui-discarded.png"), shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !strings.Contains(text, "Discarded\n1") {
+		t.Errorf("one discarded job: page text %q, want it to contain %q", text, "Discarded\n1")
+	}
+	if !strings.Contains(text, "hookkit.webhook\n") {
+		t.Errorf("the job's kind is listed: got %q, want it to contain %q", text, "hookkit.webhook\n")
+	}
+	if !strings.Contains(text, "3\n/\n3") {
+		t.Errorf("after three attempts of three: got %q, want it to contain %q", text, "3\n/\n3")
+	}
+	if !strings.Contains(text, "sms_status") {
+		t.Errorf("in the SMS status queue: got %q, want it to contain %q", text, "sms_status")
+	}
 	img, err := png.Decode(bytes.NewReader(shot))
-	require.NoError(t, err, "the screenshot is a PNG")
-	assert.Equal(t, image.Pt(1400, 1000), img.Bounds().Size())
-	assert.Greater(t, colours(img), 20, "the screenshot shows a rendered page, not a blank one")
+	if err != nil {
+		t.Fatalf("the screenshot is a PNG: %v", err)
+	}
+	if got, want := img.Bounds().Size(), image.Pt(1400, 1000); got != want {
+		t.Errorf("img.Bounds().Size(): got %v, want %v", got, want)
+	}
+	if got := colours(img); got <= 20 {
+		t.Errorf("the screenshot shows a rendered page, not a blank one: got %d, want > %d", got, 20)
+	}
 	jobList := image.Rect(280, 60, 1400, 1000) // right of the states menu, below the header
-	assert.GreaterOrEqual(t, redPixels(img, jobList), 20, "the screenshot shows the discarded job's red dot in the list")
+	if got := redPixels(img, jobList); got < 20 {
+		t.Errorf("the screenshot shows the discarded job's red dot in the list: got %d, want >= %d", got, 20)
+	}
 
 	// The job's own page says why it was discarded.
 	var jobID int64
 	_, err = fmt.Sscanf(dl.Ref, "river job %d", &jobID)
-	require.NoError(t, err, dl.Ref)
-	require.NoError(t, b.call(ctx, b.session, "Page.navigate", map[string]any{"url": fmt.Sprintf("%s/jobs/%d", srv.URL, jobID)}))
+	if err != nil {
+		t.Fatalf("%v: %v", dl.Ref, err)
+	}
+	if err := b.call(ctx, b.session, "Page.navigate", map[string]any{"url": fmt.Sprintf("%s/jobs/%d", srv.URL, jobID)}); err != nil {
+		t.Fatal(err)
+	}
 	text = b.waitForText(ctx, t, "outbox")
-	assert.Contains(t, text, fmt.Sprint(jobID))
-	assert.Contains(t, strings.ToLower(text), "discarded")
+	if !strings.Contains(text, fmt.Sprint(jobID)) {
+		t.Errorf("text: got %q, want it to contain %q", text, fmt.Sprint(jobID))
+	}
+	if got := strings.ToLower(text); !strings.Contains(got, "discarded") {
+		t.Errorf("strings.ToLower(text): got %q, want it to contain %q", got, "discarded")
+	}
 	b.mu.Lock()
-	assert.Positive(t, b.challenges, "the browser was challenged for the token")
+	if b.challenges <= 0 {
+		t.Errorf("the browser was challenged for the token: got %d, want > 0", b.challenges)
+	}
 	b.mu.Unlock()
 }

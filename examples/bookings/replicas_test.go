@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 )
 
 // Three replicas of the backend, separate processes, started at the same
@@ -28,9 +26,12 @@ func TestReplicasStartTogether(t *testing.T) {
 	}
 	bin := filepath.Join(t.TempDir(), "bookings")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	for name, dsn := range databases(t) {
+	if err != nil {
+		t.Fatalf("%s: %v", out, err)
+	}
+	for name, open := range databases(t) {
 		t.Run(name, func(t *testing.T) {
+			dsn := open(t)
 			const replicas = 3
 			type replica struct {
 				addr   string
@@ -41,7 +42,9 @@ func TestReplicasStartTogether(t *testing.T) {
 			rs := make([]*replica, replicas)
 			for i := range rs {
 				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				require.NoError(t, err)
+				if err != nil {
+					t.Fatal(err)
+				}
 				rs[i] = &replica{addr: ln.Addr().String()}
 				ln.Close()
 				cmd := exec.Command(bin, "-addr", rs[i].addr, "-db", dsn)
@@ -78,6 +81,8 @@ func TestReplicasStartTogether(t *testing.T) {
 			start := time.Now()
 			deadline := start.Add(20 * time.Second)
 			client := &http.Client{Timeout: time.Second}
+			retry := time.NewTicker(50 * time.Millisecond)
+			defer retry.Stop()
 			for i, r := range rs {
 				for {
 					// Any answer means it serves: GET on a webhook route is 405.
@@ -86,16 +91,14 @@ func TestReplicasStartTogether(t *testing.T) {
 						res.Body.Close()
 						break
 					}
-					exited := false
 					select {
 					case <-r.exited:
-						exited = true
-					default:
+						t.Fatalf("replica %d exited: %v\n%s", i, err, r.stderr.String())
+					case <-retry.C:
 					}
-					if exited || time.Now().After(deadline) {
+					if time.Now().After(deadline) {
 						t.Fatalf("replica %d does not serve after %s: %v\n%s", i, time.Since(start).Round(time.Millisecond), err, r.stderr.String())
 					}
-					time.Sleep(50 * time.Millisecond)
 				}
 			}
 			t.Logf("%d replicas serving %s after they started together", replicas, time.Since(start).Round(time.Millisecond))

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/dispatch/replay"
 	"github.com/hookkit/hookkit/events/fixture"
 )
@@ -20,22 +17,32 @@ import (
 func sendSMSStatus(t *testing.T, a *app, sid, status string) {
 	t.Helper()
 	f, err := fixture.Read(testdata, "twilio/message.delivered")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form, err := url.ParseQuery(string(f.Body))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form.Set("MessageSid", sid)
 	form.Set("SmsSid", sid)
 	form.Set("MessageStatus", status)
 	form.Set("SmsStatus", status)
 	f.Body = []byte(form.Encode())
 	res, err := replay.Send(a.handler, f, demoSigners()["twilio"])
-	require.NoError(t, err)
-	require.Equal(t, http.StatusOK, res.Status, "%s %s", sid, status)
-	require.Eventually(t, func() bool {
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != http.StatusOK {
+		t.Fatalf("%s %s: got %d, want %d", sid, status, res.Status, http.StatusOK)
+	}
+	waitFor(t, "the callback's job ran", 5*time.Second, func() bool {
 		var n int
-		require.NoError(t, a.store.db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE state <> 'completed'`).Scan(&n))
+		if err := a.store.db.QueryRow(`SELECT COUNT(*) FROM river_job WHERE state <> 'completed'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		return n == 0
-	}, 5*time.Second, 10*time.Millisecond, "the callback's job ran")
+	})
 }
 
 // A booking's SMS state follows its confirmation message (the first
@@ -73,17 +80,29 @@ func TestSMSStatusGoesForwardOnlyPerMessage(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 			for _, name := range []string{"standard/booking.created", "standard/booking.confirmed"} {
-				require.Equal(t, http.StatusOK, sendFixture(t, a, name), name)
+				if got := sendFixture(t, a, name); got != http.StatusOK {
+					t.Fatalf("%v: got %d, want %d", name, got, http.StatusOK)
+				}
 			}
 			for _, cb := range tt.callbacks {
 				sendSMSStatus(t, a, cb[0], cb[1])
 			}
 			b := bookingNow(t, a)
-			require.NotNil(t, b.SMSStatus)
-			assert.Equal(t, tt.status, *b.SMSStatus)
-			assert.Equal(t, tt.delivered, b.SMSDelivered)
-			assert.Equal(t, tt.delivered, b.SMSDeliveredAt != nil)
-			assert.Equal(t, tt.fallbackEmail, slices.Contains(b.Outbox, "email_sms_fallback"), "outbox %v", b.Outbox)
+			if b.SMSStatus == nil {
+				t.Fatalf("b.SMSStatus: got nil, want non-nil")
+			}
+			if *b.SMSStatus != tt.status {
+				t.Errorf("*b.SMSStatus: got %q, want %q", *b.SMSStatus, tt.status)
+			}
+			if b.SMSDelivered != tt.delivered {
+				t.Errorf("b.SMSDelivered: got %t, want %t", b.SMSDelivered, tt.delivered)
+			}
+			if b.SMSDeliveredAt != nil != tt.delivered {
+				t.Errorf("b.SMSDeliveredAt != nil: got %t, want %t", b.SMSDeliveredAt != nil, tt.delivered)
+			}
+			if got := slices.Contains(b.Outbox, "email_sms_fallback"); got != tt.fallbackEmail {
+				t.Errorf("outbox %v: got %t, want %t", b.Outbox, got, tt.fallbackEmail)
+			}
 		})
 	}
 }

@@ -5,7 +5,6 @@ go 1.26.0
 require (
 	github.com/hookkit/hookkit v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/stretchr/testify v1.12.1
 )
 
 require (
@@ -13,7 +12,6 @@ require (
 	github.com/jackc/pgservicefile v0.0.0-20240606120523-5a60cdf6a761 // indirect
 	github.com/jackc/puddle/v2 v2.2.3 // indirect
 	github.com/stripe/stripe-go/v76 v76.25.0 // indirect
-	go.yaml.in/yaml/v3 v3.0.5 // indirect
-	golang.org/x/sync v0.24.0 // indirect
-	golang.org/x/text v0.43.0 // indirect
+	golang.org/x/sync v0.22.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
 )

@@ -2,6 +2,7 @@ package pgxstore_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,15 +10,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
+	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/servicetest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()
@@ -27,13 +26,17 @@ var ctx = context.Background()
 func openPool(t testing.TB, writes *atomic.Int64) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(servicetest.ServiceURL(t, servicetest.PostgresURLEnv))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if writes != nil {
 		cfg.MaxConns = 1 // one connection, so its statement cache is warm
 		cfg.ConnConfig.DialFunc = servicetest.CountingDial(writes)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(pool.Close)
 	if err := pool.Ping(ctx); err != nil {
 		servicetest.Unreachable(t, "PostgreSQL does not answer: "+err.Error())
@@ -46,8 +49,12 @@ func openPool(t testing.TB, writes *atomic.Int64) *pgxpool.Pool {
 func newStore(t testing.TB, pool *pgxpool.Pool, table string) *pgxstore.Store {
 	t.Helper()
 	s, err := pgxstore.New(pool, pgxstore.Config{Table: table})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { pool.Exec(ctx, `DROP TABLE IF EXISTS "`+table+`"`) })
 	return s
 }
@@ -61,25 +68,40 @@ func TestConformance(t *testing.T) {
 
 func TestClaimTx(t *testing.T) {
 	pool := openPool(t, nil)
-	s := newStore(t, pool, servicetest.RandomName("hookkit_pgx_test_"))
+	table := servicetest.RandomName("hookkit_pgx_test_")
+	s := newStore(t, pool, table)
 	claimtxtest.Run(t, claimtxtest.Harness[pgx.Tx]{
 		Store: s,
 		Begin: func(t *testing.T) pgx.Tx {
 			tx, err := pool.Begin(ctx)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return tx
 		},
 		End: func(t *testing.T, tx pgx.Tx, commit bool) {
 			if commit {
-				assert.NoError(t, tx.Commit(ctx))
+				if err := tx.Commit(ctx); err != nil {
+					t.Error(err)
+				}
 			} else {
-				assert.NoError(t, tx.Rollback(ctx))
+				if err := tx.Rollback(ctx); err != nil {
+					t.Error(err)
+				}
 			}
 		},
 		ClaimTx: func(ctx context.Context, tx pgx.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return s.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		},
 		Waits: true,
+		Waiting: func(t *testing.T) bool {
+			t.Helper()
+			var n int
+			if err := pool.QueryRow(ctx, claimtxtest.WaitingQuery, table).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n > 0
+		},
 	})
 }
 
@@ -97,24 +119,42 @@ func TestOneRoundTripPerOperation(t *testing.T) {
 	s := newStore(t, pool, servicetest.RandomName("hookkit_pgx_test_"))
 	for range 2 { // warm up: pgx prepares each statement on first use
 		c, err := s.Claim(ctx, "warm", time.Minute)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if c.State == idempotency.Acquired {
-			require.NoError(t, s.Complete(ctx, "warm", c.Token, time.Hour))
+			if err := s.Complete(ctx, "warm", c.Token, time.Hour); err != nil {
+				t.Fatal(err)
+			}
 		}
 		c, err = s.Claim(ctx, "warm-release", time.Minute)
-		require.NoError(t, err)
-		require.NoError(t, s.Release(ctx, "warm-release", c.Token))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(ctx, "warm-release", c.Token); err != nil {
+			t.Fatal(err)
+		}
 	}
 	count := func(op func() error) int64 {
 		before := writes.Load()
-		require.NoError(t, op())
+		if err := op(); err != nil {
+			t.Fatal(err)
+		}
 		return writes.Load() - before
 	}
 	var c idempotency.Claim
-	assert.EqualValues(t, 1, count(func() (err error) { c, err = s.Claim(ctx, "k", time.Minute); return err }), "Claim")
-	assert.EqualValues(t, 1, count(func() error { return s.Complete(ctx, "k", c.Token, time.Hour) }), "Complete")
-	assert.EqualValues(t, 1, count(func() (err error) { c, err = s.Claim(ctx, "r", time.Minute); return err }), "Claim")
-	assert.EqualValues(t, 1, count(func() error { return s.Release(ctx, "r", c.Token) }), "Release")
+	if got := count(func() (err error) { c, err = s.Claim(ctx, "k", time.Minute); return err }); got != 1 {
+		t.Errorf("Claim: got %d, want 1", got)
+	}
+	if got := count(func() error { return s.Complete(ctx, "k", c.Token, time.Hour) }); got != 1 {
+		t.Errorf("Complete: got %d, want 1", got)
+	}
+	if got := count(func() (err error) { c, err = s.Claim(ctx, "r", time.Minute); return err }); got != 1 {
+		t.Errorf("Claim: got %d, want 1", got)
+	}
+	if got := count(func() error { return s.Release(ctx, "r", c.Token) }); got != 1 {
+		t.Errorf("Release: got %d, want 1", got)
+	}
 }
 
 // sqlstore and pgxstore read and write the same table the same way: a key
@@ -124,29 +164,51 @@ func TestSharesTheTableWithSQLStore(t *testing.T) {
 	table := servicetest.RandomName("hookkit_pgx_test_")
 	s := newStore(t, pool, table)
 	c, err := s.Claim(ctx, "stripe:evt_shared", time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, s.Complete(ctx, "stripe:evt_shared", c.Token, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "stripe:evt_shared", c.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	var token string
 	var expires time.Time
-	require.NoError(t, pool.QueryRow(ctx, `SELECT token, expires_at FROM "`+table+`" WHERE key = 'stripe:evt_shared'`).Scan(&token, &expires))
-	assert.Empty(t, token, "completed rows hold no token, as sqlstore writes them")
-	assert.WithinDuration(t, time.Now().Add(time.Hour), expires, time.Minute)
+	if err := pool.QueryRow(ctx, `SELECT token, expires_at FROM "`+table+`" WHERE key = 'stripe:evt_shared'`).Scan(&token, &expires); err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		t.Errorf("completed rows hold no token, as sqlstore writes them: got %q, want empty", token)
+	}
+	if d := expires.Sub(time.Now().Add(time.Hour)); d < -time.Minute || d > time.Minute {
+		t.Errorf("expires: got %v, want within %v of %v", expires, time.Minute, time.Now().Add(time.Hour))
+	}
 }
 
 func TestErrorsKeepTheDriverError(t *testing.T) {
 	pool := openPool(t, nil)
 	s, err := pgxstore.New(pool, pgxstore.Config{Table: servicetest.RandomName("hookkit_pgx_test_")}) // never migrated
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, err = s.Claim(ctx, "k", time.Minute)
-	require.ErrorIs(t, err, idempotency.ErrUnavailable)
+	if !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
 	var pgErr *pgconn.PgError
-	require.ErrorAs(t, err, &pgErr)
-	assert.Equal(t, "42P01", pgErr.Code, "undefined_table")
+	if !errors.As(err, &pgErr) {
+		t.Fatalf("err: got %v, want a %T", err, pgErr)
+	}
+	if pgErr.Code != "42P01" {
+		t.Errorf("undefined_table: got %q, want %q", pgErr.Code, "42P01")
+	}
 
 	_, err = pgxstore.New(nil, pgxstore.Config{})
-	require.ErrorIs(t, err, idempotency.ErrInvalidConfig)
+	if !errors.Is(err, idempotency.ErrInvalidConfig) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrInvalidConfig)
+	}
 	_, err = pgxstore.New(pool, pgxstore.Config{Table: "bad name"})
-	require.ErrorIs(t, err, idempotency.ErrInvalidConfig)
+	if !errors.Is(err, idempotency.ErrInvalidConfig) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrInvalidConfig)
+	}
 }
 
 // Replicas that start together may all migrate.
@@ -167,7 +229,9 @@ func TestPrunesAsItWrites(t *testing.T) {
 	table := servicetest.RandomName("hookkit_pgx_test_")
 	rows := func() int {
 		var n int
-		require.NoError(t, pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n))
+		if err := pool.QueryRow(ctx, `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		return n
 	}
 	sqltabletest.PrunesAsItWrites(t, newStore(t, pool, table), rows, func() { time.Sleep(300 * time.Millisecond) })

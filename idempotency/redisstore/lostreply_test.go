@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -10,8 +11,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/redisstore"
@@ -32,7 +31,9 @@ type replyDropper struct {
 
 func newReplyDropper(t *testing.T, backend string) *replyDropper {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := &replyDropper{ln: ln, backend: backend}
 	p.wg.Add(1)
 	go p.accept()
@@ -117,30 +118,58 @@ func TestRedisStoreLostReply(t *testing.T) {
 
 	// Load the scripts first, so each operation is one EVALSHA.
 	c, err := s.Claim(ctx, "warm", time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, s.Complete(ctx, "warm", c.Token, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "warm", c.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 
 	proxy.arm(prefix + "lost-claim")
 	c, err = s.Claim(ctx, "lost-claim", time.Minute)
-	require.NoError(t, err)
-	require.EqualValues(t, 1, proxy.dropped.Load(), "the first reply was dropped")
-	assert.Equal(t, idempotency.Acquired, c.State, "the retried claim found its own lease")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := proxy.dropped.Load(); got != 1 {
+		t.Fatalf("the first reply was dropped: got %d, want 1", got)
+	}
+	if c.State != idempotency.Acquired {
+		t.Errorf("the retried claim found its own lease: got %v, want %v", c.State, idempotency.Acquired)
+	}
 
 	// A retried completion is a second Complete: ErrLeaseLost, as the
 	// contract says, with the key completed by the first.
 	proxy.arm(prefix + "lost-claim")
-	require.ErrorIs(t, s.Complete(ctx, "lost-claim", c.Token, time.Hour), idempotency.ErrLeaseLost)
-	require.EqualValues(t, 2, proxy.dropped.Load())
+	if err := s.Complete(ctx, "lost-claim", c.Token, time.Hour); !errors.Is(err, idempotency.ErrLeaseLost) {
+		t.Fatalf("Complete after the lost reply: got %v, want %v", err, idempotency.ErrLeaseLost)
+	}
+	if got := proxy.dropped.Load(); got != 2 {
+		t.Fatalf("replies dropped: got %d, want 2", got)
+	}
 	again, err := s.Claim(ctx, "lost-claim", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Completed, again.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.State != idempotency.Completed {
+		t.Errorf("again.State: got %v, want %v", again.State, idempotency.Completed)
+	}
 
 	// Another holder's token is still another holder's.
 	other, err := s.Claim(ctx, "held", time.Minute)
-	require.NoError(t, err)
-	require.Equal(t, idempotency.Acquired, other.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other.State != idempotency.Acquired {
+		t.Fatalf("other.State: got %v, want %v", other.State, idempotency.Acquired)
+	}
 	busy, err := s.Claim(ctx, "held", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Busy, busy.State)
-	require.ErrorIs(t, s.Complete(ctx, "held", other.Token+"x", time.Hour), idempotency.ErrLeaseLost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if busy.State != idempotency.Busy {
+		t.Errorf("busy.State: got %v, want %v", busy.State, idempotency.Busy)
+	}
+	if err := s.Complete(ctx, "held", other.Token+"x", time.Hour); !errors.Is(err, idempotency.ErrLeaseLost) {
+		t.Fatalf("Complete with a wrong token: got %v, want %v", err, idempotency.ErrLeaseLost)
+	}
 }

@@ -4,18 +4,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/redisstore"
+	"github.com/hookkit/hookkit/idempotency/redisstore/internal/servicetest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
-	"github.com/hookkit/hookkit/internal/servicetest"
 )
 
 var ctx = context.Background()
@@ -25,7 +24,9 @@ var ctx = context.Background()
 func newClient(t testing.TB, writes *atomic.Int64) *redis.Client {
 	t.Helper()
 	opts, err := redis.ParseURL(servicetest.ServiceURL(t, servicetest.RedisURLEnv))
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if writes != nil {
 		opts.Dialer = servicetest.CountingDial(writes)
 	}
@@ -40,7 +41,9 @@ func newClient(t testing.TB, writes *atomic.Int64) *redis.Client {
 func newStore(t testing.TB, client redis.Scripter, cfg redisstore.Config) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(client, cfg)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
@@ -82,11 +85,19 @@ func TestRedisStoreOneRoundTripPerOperation(t *testing.T) {
 	s := newStore(t, client, redisstore.Config{Prefix: testPrefix(t, client)})
 	// Warm up: the first call of each script may load it (EVALSHA, then EVAL).
 	c, err := s.Claim(ctx, "warm", time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, s.Complete(ctx, "warm", c.Token, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Complete(ctx, "warm", c.Token, time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	c, err = s.Claim(ctx, "warm2", time.Minute)
-	require.NoError(t, err)
-	require.NoError(t, s.Release(ctx, "warm2", c.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Release(ctx, "warm2", c.Token); err != nil {
+		t.Fatal(err)
+	}
 
 	count := func(op func()) int64 {
 		before := writes.Load()
@@ -94,18 +105,40 @@ func TestRedisStoreOneRoundTripPerOperation(t *testing.T) {
 		return writes.Load() - before
 	}
 	var claimed idempotency.Claim
-	assert.EqualValues(t, 1, count(func() { claimed, err = s.Claim(ctx, "k", time.Minute) }), "Claim (acquired)")
-	require.NoError(t, err)
-	assert.EqualValues(t, 1, count(func() { _, err = s.Claim(ctx, "k", time.Minute) }), "Claim (busy)")
-	require.NoError(t, err)
-	assert.EqualValues(t, 1, count(func() { err = s.Complete(ctx, "k", claimed.Token, time.Hour) }), "Complete")
-	require.NoError(t, err)
-	assert.EqualValues(t, 1, count(func() { _, err = s.Claim(ctx, "k", time.Minute) }), "Claim (completed)")
-	require.NoError(t, err)
+	if got := count(func() { claimed, err = s.Claim(ctx, "k", time.Minute) }); got != 1 {
+		t.Errorf("Claim (acquired): got %d, want 1", got)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(func() { _, err = s.Claim(ctx, "k", time.Minute) }); got != 1 {
+		t.Errorf("Claim (busy): got %d, want 1", got)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(func() { err = s.Complete(ctx, "k", claimed.Token, time.Hour) }); got != 1 {
+		t.Errorf("Complete: got %d, want 1", got)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(func() { _, err = s.Claim(ctx, "k", time.Minute) }); got != 1 {
+		t.Errorf("Claim (completed): got %d, want 1", got)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	claimed, err = s.Claim(ctx, "r", time.Minute)
-	require.NoError(t, err)
-	assert.EqualValues(t, 1, count(func() { err = s.Release(ctx, "r", claimed.Token) }), "Release")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := count(func() { err = s.Release(ctx, "r", claimed.Token) }); got != 1 {
+		t.Errorf("Release: got %d, want 1", got)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRedisStoreUsesRedisExpiry(t *testing.T) {
@@ -113,14 +146,26 @@ func TestRedisStoreUsesRedisExpiry(t *testing.T) {
 	prefix := testPrefix(t, client)
 	s := newStore(t, client, redisstore.Config{Prefix: prefix})
 	c, err := s.Claim(ctx, "evt", 90*time.Second)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ttl, err := client.PTTL(ctx, prefix+"evt").Result()
-	require.NoError(t, err)
-	assert.InDelta(t, 90*time.Second, ttl, float64(2*time.Second), "the lease is a PX on the key")
-	require.NoError(t, s.Complete(ctx, "evt", c.Token, 72*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl - 90*time.Second; d.Abs() > 2*time.Second {
+		t.Errorf("the lease is a PX on the key: got a TTL of %v, want 90s ± 2s", ttl)
+	}
+	if err := s.Complete(ctx, "evt", c.Token, 72*time.Hour); err != nil {
+		t.Fatal(err)
+	}
 	ttl, err = client.PTTL(ctx, prefix+"evt").Result()
-	require.NoError(t, err)
-	assert.InDelta(t, 72*time.Hour, ttl, float64(2*time.Second), "completion keeps the key for the keep window")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ttl - 72*time.Hour; d.Abs() > 2*time.Second {
+		t.Errorf("completion keeps the key for the keep window: got a TTL of %v, want 72h ± 2s", ttl)
+	}
 }
 
 func TestRedisStoreUnavailable(t *testing.T) {
@@ -128,12 +173,22 @@ func TestRedisStoreUnavailable(t *testing.T) {
 	defer client.Close()
 	s := newStore(t, client, redisstore.Config{})
 	c, err := s.Claim(ctx, "k", time.Minute)
-	require.ErrorIs(t, err, idempotency.ErrUnavailable)
-	assert.NotEqual(t, idempotency.Acquired, c.State, "an unreachable store never reports acquired")
+	if !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
+	if c.State == idempotency.Acquired {
+		t.Errorf("an unreachable store never reports acquired: got %v, want anything else", c.State)
+	}
 	err = s.Complete(ctx, "k", "t", time.Hour)
-	require.ErrorIs(t, err, idempotency.ErrUnavailable)
-	require.NotErrorIs(t, err, idempotency.ErrLeaseLost)
-	require.ErrorIs(t, s.Release(ctx, "k", "t"), idempotency.ErrUnavailable)
+	if !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
+	if errors.Is(err, idempotency.ErrLeaseLost) {
+		t.Fatalf("err: got %v, want an error that is not %v", err, idempotency.ErrLeaseLost)
+	}
+	if err := s.Release(ctx, "k", "t"); !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("Release: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
 }
 
 func TestRedisStoreCanceledContext(t *testing.T) {
@@ -142,8 +197,14 @@ func TestRedisStoreCanceledContext(t *testing.T) {
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	_, err := s.Claim(canceled, "k", time.Minute)
-	require.ErrorIs(t, err, idempotency.ErrUnavailable)
+	if !errors.Is(err, idempotency.ErrUnavailable) {
+		t.Fatalf("err: got %v, want %v", err, idempotency.ErrUnavailable)
+	}
 	c, err := s.Claim(ctx, "k", time.Minute)
-	require.NoError(t, err)
-	assert.Equal(t, idempotency.Acquired, c.State, "the canceled claim took nothing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != idempotency.Acquired {
+		t.Errorf("the canceled claim took nothing: got %v, want %v", c.State, idempotency.Acquired)
+	}
 }

@@ -9,12 +9,13 @@ import (
 	"path/filepath"
 	"time"
 
-	_ "modernc.org/sqlite"
-
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 )
 
+// With the host's SQLite driver registered (modernc.org/sqlite, for one).
+// Not run here, where no driver is: idempotency/sqlstore/drivertest runs
+// it with one (Example_newSQLite), output and all.
 func ExampleNewSQLite() {
 	dir, err := os.MkdirTemp("", "sqlstore-")
 	if err != nil {
@@ -40,20 +41,18 @@ func ExampleNewSQLite() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(c.State)
+	fmt.Println(c.State) // acquired
 	if err := store.Complete(ctx, "stripe:evt_1", c.Token, idempotency.DefaultKeep); err != nil {
 		log.Fatal(err)
 	}
-	again, _ := store.Claim(ctx, "stripe:evt_1", time.Minute) // the sender's retry
-	fmt.Println(again.State)
-	// Output:
-	// acquired
-	// completed
+	// The sender's retry:
+	again, _ := store.Claim(ctx, "stripe:evt_1", time.Minute)
+	fmt.Println(again.State) // completed
 }
 
 // On PostgreSQL, with the host's database/sql driver registered (pgx's
 // stdlib, for one). Not run: it needs a PostgreSQL; the tests of
-// idempotency/sqlstore/postgres run the same on one.
+// idempotency/sqlstore/drivertest run the same on one.
 func ExampleNewPostgres() {
 	db, err := sql.Open("pgx", os.Getenv("DATABASE_URL"))
 	if err != nil {

@@ -4,12 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/admin"
@@ -35,14 +34,20 @@ func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
 		"events":      events.ErrInvalidConfig,
 		"idempotency": idempotency.ErrInvalidConfig,
 	} {
-		assert.Same(t, dispatch.ErrInvalidConfig, sentinel, name)
+		if sentinel != dispatch.ErrInvalidConfig {
+			t.Errorf("%v: got %p, want %p", name, sentinel, dispatch.ErrInvalidConfig)
+		}
 	}
 
 	db, err := sql.Open("sqlite", t.TempDir()+"/config.db")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
 	stripe, err := verify.NewStripe("whsec_test")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	constructors := []struct {
 		name, says string
 		build      func() error
@@ -84,10 +89,16 @@ func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
 	for _, c := range constructors {
 		t.Run(c.name, func(t *testing.T) {
 			var err error
-			require.NotPanics(t, func() { err = c.build() })
-			require.Error(t, err)
-			assert.True(t, errors.Is(err, dispatch.ErrInvalidConfig), "%v does not wrap ErrInvalidConfig", err)
-			assert.Contains(t, err.Error(), c.says)
+			func() { err = c.build() }() // must not panic
+			if err == nil {
+				t.Fatalf("err: got nil error, want one")
+			}
+			if !errors.Is(err, dispatch.ErrInvalidConfig) {
+				t.Errorf("%v does not wrap ErrInvalidConfig", err)
+			}
+			if got := err.Error(); !strings.Contains(got, c.says) {
+				t.Errorf("err.Error(): got %q, want it to contain %q", got, c.says)
+			}
 		})
 	}
 }
@@ -97,10 +108,14 @@ func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
 // take for a working one.
 func TestFailedTablesAreNil(t *testing.T) {
 	db, err := sql.Open("sqlite", t.TempDir()+"/nil.db")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
 	pool, err := pgxpool.New(context.Background(), "postgres://127.0.0.1:1/unused") // connects lazily: never here
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(pool.Close)
 	for name, build := range map[string]func() (sqltx.Tables, error){
 		"sqltx.NewSQLite":   func() (sqltx.Tables, error) { return sqltx.NewSQLite(db, sqltx.Config{LockTimeout: -1}) },
@@ -108,8 +123,12 @@ func TestFailedTablesAreNil(t *testing.T) {
 		"pgxtx.New":         func() (pgxtx.Tables, error) { return pgxtx.New(pool, pgxtx.Config{Keep: -1}) },
 	} {
 		tables, err := build()
-		require.ErrorIs(t, err, dispatch.ErrInvalidConfig, name)
-		assert.True(t, tables == nil, "%s returned a non-nil %T", name, tables)
+		if !errors.Is(err, dispatch.ErrInvalidConfig) {
+			t.Fatalf("%v: got %v, want %v", name, err, dispatch.ErrInvalidConfig)
+		}
+		if tables != nil {
+			t.Errorf("%s returned a non-nil %T", name, tables)
+		}
 	}
 }
 
@@ -121,9 +140,13 @@ func TestTransactorsOnNilDatabasesFail(t *testing.T) {
 		"pgxtx": func() error { _, err := pgxtx.NewTransactor(nil).Begin(context.Background()); return err },
 	} {
 		var err error
-		require.NotPanics(t, func() { err = begin() }, name)
-		require.ErrorIs(t, err, dispatch.ErrInvalidConfig, name)
-		assert.Contains(t, err.Error(), "nil database", name)
+		func() { err = begin() }() // must not panic
+		if !errors.Is(err, dispatch.ErrInvalidConfig) {
+			t.Fatalf("%v: got %v, want %v", name, err, dispatch.ErrInvalidConfig)
+		}
+		if got := err.Error(); !strings.Contains(got, "nil database") {
+			t.Errorf("%v: got %q, want it to contain %q", name, got, "nil database")
+		}
 	}
 }
 
@@ -131,17 +154,25 @@ func TestTransactorsOnNilDatabasesFail(t *testing.T) {
 // never a nil dereference.
 func TestDeadLetterSinksRefuseALetterWithoutItsEvent(t *testing.T) {
 	db, err := sql.Open("sqlite", t.TempDir()+"/dl.db?_txlock=immediate&_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
 	tables, err := sqltx.NewSQLite(db, sqltx.Config{})
-	require.NoError(t, err)
-	require.NoError(t, tables.Migrate(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tables.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	for name, sink := range map[string]dispatch.DeadLetterSink{
 		"memory": &dispatch.MemoryDeadLetters{},
 		"sqltx":  tables.DeadLetterSink(),
 	} {
 		var err error
-		require.NotPanics(t, func() { err = sink.DeadLetter(context.Background(), dispatch.DeadLetter{Err: errors.New("x")}) }, name)
-		assert.ErrorIs(t, err, events.ErrMalformedEvent, name)
+		func() { err = sink.DeadLetter(context.Background(), dispatch.DeadLetter{Err: errors.New("x")}) }() // must not panic
+		if !errors.Is(err, events.ErrMalformedEvent) {
+			t.Errorf("%v: got %v, want %v", name, err, events.ErrMalformedEvent)
+		}
 	}
 }

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/hookkit/hookkit/internal/integration/crashtest"
 )
 
@@ -46,8 +44,12 @@ func startBookings(t *testing.T, bin, db string) string {
 		"BOOKINGS_API_TOKEN="+bookingsAPIToken,
 	)
 	stderr, err := cmd.StderrPipe() // its log, where it says it serves
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGINT) // the process this test started
 		cmd.Wait()
@@ -118,63 +120,117 @@ func TestHookkitDeadLettersOverBookings(t *testing.T) {
 	old := strconv.FormatInt(time.Now().Add(-80*time.Hour).Unix(), 10) // past the 72 h the senders retry for
 	out, code := hookkitRun(t, hookkit, "trigger", "payment_intent.succeeded", "--secret", bookingsStripeSecret, "--url", stripeURL,
 		"--set", "id=evt_cli_e2e_paid", "--set", "created="+old, "--set", "data.object.metadata.booking_id=bk_cli_e2e")
-	require.Equal(t, 0, code, out)
-	require.Regexp(t, `^200 OK `, out)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
+	if !regexp.MustCompile(`^200 OK `).MatchString(out) {
+		t.Fatalf("hookkit's output: got %q, want it to match %s", out, `^200 OK `)
+	}
 	out, code = hookkitRun(t, hookkit, "trigger", "charge.refunded", "--secret", bookingsStripeSecret, "--url", stripeURL,
 		"--set", "id=evt_cli_e2e_refund", "--set", "data.object.metadata.booking_id-")
-	require.Equal(t, 0, code, out)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
 
 	// Without the token: refused.
 	cmd := exec.Command(hookkit, "deadletters", "list", "--admin", admin)
 	cmd.Env = append(os.Environ(), "HOOKKIT_ADMIN_TOKEN=wrong")
 	denied, err := cmd.CombinedOutput()
-	require.Error(t, err)
-	require.Contains(t, string(denied), "the admin API answered 403")
+	if err == nil {
+		t.Fatalf("hookkit with a wrong token: exit 0, want an error: %s", denied)
+	}
+	if !strings.Contains(string(denied), "the admin API answered 403") {
+		t.Fatalf("hookkit with a wrong token: got %q, want it to contain %q", denied, "the admin API answered 403")
+	}
 
 	out, code = hookkitRun(t, hookkit, "deadletters", "list", "--admin", admin)
-	require.Equal(t, 0, code, out)
-	require.Regexp(t, `(?m)^stripe:evt_cli_e2e_paid +payment_intent\.succeeded +1 .*no such booking`, out)
-	require.Regexp(t, `(?m)^stripe:evt_cli_e2e_refund +charge\.refunded +1 .*no booking_id`, out)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
+	if !regexp.MustCompile(`(?m)^stripe:evt_cli_e2e_paid +payment_intent\.succeeded +1 .*no such booking`).MatchString(out) {
+		t.Fatalf("hookkit's output: got %q, want it to match %s", out, `(?m)^stripe:evt_cli_e2e_paid +payment_intent\.succeeded +1 .*no such booking`)
+	}
+	if !regexp.MustCompile(`(?m)^stripe:evt_cli_e2e_refund +charge\.refunded +1 .*no booking_id`).MatchString(out) {
+		t.Fatalf("hookkit's output: got %q, want it to match %s", out, `(?m)^stripe:evt_cli_e2e_refund +charge\.refunded +1 .*no booking_id`)
+	}
 
 	out, code = hookkitRun(t, hookkit, "deadletters", "list", "--admin", admin, "--json", "--all")
-	require.Equal(t, 0, code, out)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
 	var listing struct {
 		DeadLetters []struct{ Key, Type string } `json:"dead_letters"`
 	}
-	require.NoError(t, json.Unmarshal([]byte(out), &listing), out)
-	require.Len(t, listing.DeadLetters, 2)
+	if err := json.Unmarshal([]byte(out), &listing); err != nil {
+		t.Fatalf("%v: %v", out, err)
+	}
+	if len(listing.DeadLetters) != 2 {
+		t.Fatalf("listing.DeadLetters: got %d items, want %d: %v", len(listing.DeadLetters), 2, listing.DeadLetters)
+	}
 
 	out, code = hookkitRun(t, hookkit, "deadletters", "show", "stripe:evt_cli_e2e_paid", "--admin", admin)
-	require.Equal(t, 0, code, out)
-	require.Regexp(t, `(?m)^type: +payment_intent\.succeeded$`, out)
-	require.Contains(t, out, `"booking_id": "bk_cli_e2e"`)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
+	if !regexp.MustCompile(`(?m)^type: +payment_intent\.succeeded$`).MatchString(out) {
+		t.Fatalf("hookkit's output: got %q, want it to match %s", out, `(?m)^type: +payment_intent\.succeeded$`)
+	}
+	if !strings.Contains(out, `"booking_id": "bk_cli_e2e"`) {
+		t.Fatalf("out: got %q, want it to contain %q", out, `"booking_id": "bk_cli_e2e"`)
+	}
 
 	// The booking is still missing: the re-run fails again, the letter stays.
 	out, code = hookkitRun(t, hookkit, "deadletters", "rerun", "stripe:evt_cli_e2e_paid", "--admin", admin)
-	require.Equal(t, 1, code, out)
-	require.Contains(t, out, "the handler failed again")
+	if code != 1 {
+		t.Fatalf("%v: got %d, want 1", out, code)
+	}
+	if !strings.Contains(out, "the handler failed again") {
+		t.Fatalf("out: got %q, want it to contain %q", out, "the handler failed again")
+	}
 
 	// The operator fixes the cause (the booking now exists) and re-runs it.
 	conn, err := sql.Open("sqlite", db+"?_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer conn.Close()
 	now := time.Now().UTC().Format(time.RFC3339)
 	_, err = conn.ExecContext(context.Background(), `INSERT INTO bookings (id, customer_phone, status, created_at, updated_at)
 		VALUES ('bk_cli_e2e', '+15550001111', 'pending', ?, ?)`, now, now)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out, code = hookkitRun(t, hookkit, "deadletters", "rerun", "stripe:evt_cli_e2e_paid", "--admin", admin)
-	require.Equal(t, 0, code, out)
-	require.Equal(t, "re-ran stripe:evt_cli_e2e_paid\n", out)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
+	if out != "re-ran stripe:evt_cli_e2e_paid\n" {
+		t.Fatalf("out: got %q, want %q", out, "re-ran stripe:evt_cli_e2e_paid\n")
+	}
 	var paid bool
 	var status string
-	require.NoError(t, conn.QueryRow(`SELECT deposit_paid, status FROM bookings WHERE id = 'bk_cli_e2e'`).Scan(&paid, &status))
-	require.True(t, paid, "the re-run handler recorded the deposit")
-	require.Equal(t, "confirmed", status)
+	if err := conn.QueryRow(`SELECT deposit_paid, status FROM bookings WHERE id = 'bk_cli_e2e'`).Scan(&paid, &status); err != nil {
+		t.Fatal(err)
+	}
+	if !paid {
+		t.Fatalf("the re-run handler recorded the deposit")
+	}
+	if status != "confirmed" {
+		t.Fatalf("status: got %q, want %q", status, "confirmed")
+	}
 
 	out, code = hookkitRun(t, hookkit, "deadletters", "discard", "stripe:evt_cli_e2e_refund", "--admin", admin)
-	require.Equal(t, 0, code, out)
-	require.Equal(t, "discarded stripe:evt_cli_e2e_refund\n", out)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
+	if out != "discarded stripe:evt_cli_e2e_refund\n" {
+		t.Fatalf("out: got %q, want %q", out, "discarded stripe:evt_cli_e2e_refund\n")
+	}
 	out, code = hookkitRun(t, hookkit, "deadletters", "list", "--admin", admin)
-	require.Equal(t, 0, code, out)
-	require.Equal(t, "no dead letters\n", out)
+	if code != 0 {
+		t.Fatalf("hookkit's exit code: got %d, want 0: %s", code, out)
+	}
+	if out != "no dead letters\n" {
+		t.Fatalf("out: got %q, want %q", out, "no dead letters\n")
+	}
 }

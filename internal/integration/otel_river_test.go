@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,8 +17,6 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -56,7 +55,9 @@ func newTelemetry(t *testing.T, cfg otelobserver.Config) *telemetry {
 	cfg.TracerProvider = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tm.spans))
 	cfg.MeterProvider = sdkmetric.NewMeterProvider(sdkmetric.WithReader(tm.reader))
 	obs, err := otelobserver.New(cfg)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { obs.Close() })
 	tm.obs = obs
 	return tm
@@ -66,7 +67,9 @@ func newTelemetry(t *testing.T, cfg otelobserver.Config) *telemetry {
 func (tm *telemetry) metrics(t *testing.T) map[string]metricdata.Metrics {
 	t.Helper()
 	var rm metricdata.ResourceMetrics
-	require.NoError(t, tm.reader.Collect(context.Background(), &rm))
+	if err := tm.reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]metricdata.Metrics{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
@@ -119,7 +122,9 @@ func spanAttr(s sdktrace.ReadOnlySpan, key string) string {
 func TestAttemptsAcrossTheQueue(t *testing.T) {
 	tm := newTelemetry(t, otelobserver.Config{})
 	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "river.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
 	var runs atomic.Int32
 	r := dispatch.NewRouter()
@@ -135,27 +140,39 @@ func TestAttemptsAcrossTheQueue(t *testing.T) {
 		Logger: slog.New(slog.DiscardHandler),
 		River:  &river.Config{FetchPollInterval: 50 * time.Millisecond},
 	})
-	require.NoError(t, err)
-	require.NoError(t, q.Migrate(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	tm.obs.Watch("webhooks", q)
 	v, err := verify.NewStripe(otelSecret)
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(q), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 	t.Cleanup(func() { ep.Shutdown(context.Background()) })
 	b := []byte(fmt.Sprintf(`{"id":"evt_async","type":"payment_intent.succeeded","created":%d,"data":{"object":{"id":"pi_1","amount":5000}}}`, time.Now().Unix()))
 	rec := httptest.NewRecorder()
 	ep.ServeHTTP(rec, verifytest.NewRequest(verifytest.Stripe{Secret: otelSecret}, "/webhooks/stripe", b))
-	require.Equal(t, http.StatusOK, rec.Code)
-	assert.Equal(t, map[string]int64{"hookkit.queue=webhooks,hookkit.queue.state=queued": 1, "hookkit.queue=webhooks,hookkit.queue.state=retrying": 0,
-		"hookkit.queue=webhooks,hookkit.queue.state=running": 0}, points(t, tm.metrics(t)["hookkit.queue.events"]))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
+	}
+	if got, want := points(t, tm.metrics(t)["hookkit.queue.events"]), (map[string]int64{"hookkit.queue=webhooks,hookkit.queue.state=queued": 1, "hookkit.queue=webhooks,hookkit.queue.state=retrying": 0,
+		"hookkit.queue=webhooks,hookkit.queue.state=running": 0}); !reflect.DeepEqual(got, want) {
+		t.Errorf("hookkit.queue.events: got %v, want %v", got, want)
+	}
 
-	require.NoError(t, q.Start(context.Background()))
+	if err := q.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		q.Stop(ctx)
 	})
-	require.Eventually(t, func() bool { return len(tm.spans.Ended()) == 4 }, 20*time.Second, 20*time.Millisecond, "the delivery and three attempts")
+	waitFor(t, "the delivery and three attempts", 20*time.Second, func() bool { return len(tm.spans.Ended()) == 4 })
 
 	var delivery sdktrace.ReadOnlySpan
 	var attempts []sdktrace.ReadOnlySpan
@@ -166,28 +183,60 @@ func TestAttemptsAcrossTheQueue(t *testing.T) {
 			attempts = append(attempts, s)
 		}
 	}
-	require.NotNil(t, delivery)
-	assert.Equal(t, "queued", spanAttr(delivery, "hookkit.outcome"))
-	require.Len(t, attempts, 3)
+	if delivery == nil {
+		t.Fatal("no delivery span")
+	}
+	if got := spanAttr(delivery, "hookkit.outcome"); got != "queued" {
+		t.Errorf("delivery span hookkit.outcome: got %q, want %q", got, "queued")
+	}
+	if len(attempts) != 3 {
+		t.Fatalf("attempts: got %d items, want %d: %v", len(attempts), 3, attempts)
+	}
 	for i, a := range attempts {
-		assert.Equal(t, "process payment_intent.succeeded", a.Name())
-		assert.Equal(t, trace.SpanKindConsumer, a.SpanKind())
-		assert.Equal(t, delivery.SpanContext().TraceID(), a.SpanContext().TraceID(), "one trace")
-		assert.Equal(t, delivery.SpanContext().SpanID(), a.Parent().SpanID(), "the delivery's span is the parent, across the queue")
-		assert.True(t, a.Parent().IsRemote())
-		assert.Equal(t, fmt.Sprint(i+1), spanAttr(a, "hookkit.attempt.number"))
-		assert.Equal(t, "stripe:evt_async", spanAttr(a, "messaging.message.id"))
+		if got := a.Name(); got != "process payment_intent.succeeded" {
+			t.Errorf("a.Name(): got %q, want %q", got, "process payment_intent.succeeded")
+		}
+		if got := a.SpanKind(); got != trace.SpanKindConsumer {
+			t.Errorf("a.SpanKind(): got %v, want %v", got, trace.SpanKindConsumer)
+		}
+		if got, want := a.SpanContext().TraceID(), delivery.SpanContext().TraceID(); got != want {
+			t.Errorf("one trace: got %v, want %v", got, want)
+		}
+		if got, want := a.Parent().SpanID(), delivery.SpanContext().SpanID(); got != want {
+			t.Errorf("the delivery's span is the parent, across the queue: got %v, want %v", got, want)
+		}
+		if !a.Parent().IsRemote() {
+			t.Errorf("a.Parent().IsRemote(): got false, want true")
+		}
+		if got, want := spanAttr(a, "hookkit.attempt.number"), fmt.Sprint(i+1); got != want {
+			t.Errorf("a span hookkit.attempt.number: got %q, want %q", got, want)
+		}
+		if got := spanAttr(a, "messaging.message.id"); got != "stripe:evt_async" {
+			t.Errorf("a span messaging.message.id: got %q, want %q", got, "stripe:evt_async")
+		}
 	}
 
 	m := tm.metrics(t)
-	assert.Equal(t, map[string]int64{
+	if got, want := points(t, m["hookkit.attempts"]), (map[string]int64{
 		"hookkit.attempt.kind=async,hookkit.event.type=payment_intent.succeeded,hookkit.outcome=failed,hookkit.source=stripe":    2,
 		"hookkit.attempt.kind=async,hookkit.event.type=payment_intent.succeeded,hookkit.outcome=processed,hookkit.source=stripe": 1,
-	}, points(t, m["hookkit.attempts"]))
+	}); !reflect.DeepEqual(got, want) {
+		t.Errorf("points(t, m[\"hookkit.attempts\"]): got %v, want %v", got, want)
+	}
 	perEvent, ok := m["hookkit.attempts.per_event"].Data.(metricdata.Histogram[int64])
-	require.True(t, ok)
-	require.Len(t, perEvent.DataPoints, 1)
-	assert.Equal(t, uint64(1), perEvent.DataPoints[0].Count, "one event")
-	assert.Equal(t, int64(3), perEvent.DataPoints[0].Sum, "that took three attempts")
-	assert.Equal(t, map[string]int64{"hookkit.queue=webhooks": 0}, points(t, m["hookkit.dead_letters"]))
+	if !ok {
+		t.Fatalf("ok: got false, want true")
+	}
+	if len(perEvent.DataPoints) != 1 {
+		t.Fatalf("perEvent.DataPoints: got %d items, want %d: %v", len(perEvent.DataPoints), 1, perEvent.DataPoints)
+	}
+	if perEvent.DataPoints[0].Count != uint64(1) {
+		t.Errorf("one event: got %d, want %d", perEvent.DataPoints[0].Count, uint64(1))
+	}
+	if perEvent.DataPoints[0].Sum != int64(3) {
+		t.Errorf("that took three attempts: got %d, want %d", perEvent.DataPoints[0].Sum, int64(3))
+	}
+	if got, want := points(t, m["hookkit.dead_letters"]), (map[string]int64{"hookkit.queue=webhooks": 0}); !reflect.DeepEqual(got, want) {
+		t.Errorf("points(t, m[\"hookkit.dead_letters\"]): got %v, want %v", got, want)
+	}
 }

@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/internal/integration/crashtest"
 	crashkit "github.com/hookkit/hookkit/verify/crashtest"
@@ -38,7 +36,9 @@ func effectCounts(t *testing.T, db *sql.DB, n int) map[int]int {
 	byCount := map[int]int{}
 	for i := range n {
 		var c int
-		require.NoError(t, db.QueryRow(`SELECT COUNT(*) FROM effects WHERE event_id = $1`, fmt.Sprintf("evt_callback_%03d", i)).Scan(&c))
+		if err := db.QueryRow(`SELECT COUNT(*) FROM effects WHERE event_id = $1`, fmt.Sprintf("evt_callback_%03d", i)).Scan(&c); err != nil {
+			t.Fatal(err)
+		}
 		byCount[c]++
 	}
 	return byCount
@@ -79,9 +79,12 @@ func TestRiverQueueCrash(t *testing.T) {
 				Timeout:    3 * time.Minute,
 				Settle:     recoveryBound,
 			})
-			assert.True(t, res.Acknowledged == n && res.Lost == 0 && res.Doubled == 0,
-				"every acknowledged callback processed within %s of the last restart, exactly once: %v", recoveryBound, res)
-			assert.Zero(t, res.Statuses[http.StatusConflict], "no delivery was ever answered 409")
+			if !(res.Acknowledged == n && res.Lost == 0 && res.Doubled == 0) {
+				t.Errorf("every acknowledged callback processed within %s of the last restart, exactly once: %v", recoveryBound, res)
+			}
+			if res.Statuses[http.StatusConflict] != 0 {
+				t.Errorf("no delivery was ever answered 409: got %d, want 0", res.Statuses[http.StatusConflict])
+			}
 		})
 	}
 }
@@ -96,7 +99,9 @@ func TestRiverQueueCrashCatchesTheMemoryQueue(t *testing.T) {
 	bin := crashtest.Build(t, "github.com/hookkit/hookkit/internal/integration/crashhost")
 	dsn := filepath.Join(t.TempDir(), "crash.db")
 	db, err := sql.Open("sqlite", dsn+"?_pragma=busy_timeout(10000)")
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
 	// It acknowledges as fast as it can read: a longer storm and quicker
 	// kills, so that they land while its memory holds a backlog. The last
@@ -110,8 +115,12 @@ func TestRiverQueueCrashCatchesTheMemoryQueue(t *testing.T) {
 		KillAfter:  [2]time.Duration{50 * time.Millisecond, 150 * time.Millisecond},
 		Settle:     3 * time.Second,
 	})
-	assert.Positive(t, res.Lost, "acknowledged callbacks were lost with the process: %v", res)
-	assert.Positive(t, res.Effects, "the memory queue runs the callbacks no kill caught: %v", res)
+	if res.Lost <= 0 {
+		t.Errorf("acknowledged callbacks lost with the process: got %d, want some (%v)", res.Lost, res)
+	}
+	if res.Effects <= 0 {
+		t.Errorf("callbacks the memory queue ran: got %d, want some, those no kill caught (%v)", res.Effects, res)
+	}
 }
 
 // crashDatabase opens a fresh database for crash hosts: a SQLite file, or
@@ -126,7 +135,9 @@ func crashDatabase(t *testing.T, name string) (dsn string, db *sql.DB) {
 		dsn = postgresSchemaURL(t)
 		db, err = sql.Open("pgx", dsn)
 	}
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { db.Close() })
 	return dsn, db
 }
@@ -137,7 +148,9 @@ func jobState(t *testing.T, db *sql.DB) (state string, attempt int) {
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0
 	}
-	require.NoError(t, err)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return state, attempt
 }
 
@@ -155,18 +168,23 @@ func TestRiverQueuePausedWorkerCommitsOnce(t *testing.T) {
 			dsn, db := crashDatabase(t, name)
 			a := crashtest.NewHost(t, bin, "-db", dsn, "-mode", "river", "-effects", "effects", "-work", "3s")
 			a.Start()
-			require.Equal(t, http.StatusOK, a.Send(callbacks(1)[0]))
-			require.Eventually(t, func() bool { s, _ := jobState(t, db); return s == "running" }, 10*time.Second, 10*time.Millisecond)
+			if got := a.Send(callbacks(1)[0]); got != http.StatusOK {
+				t.Fatalf("the callback: got %d, want %d", got, http.StatusOK)
+			}
+			waitFor(t, "the job running on a", 10*time.Second, func() bool { s, _ := jobState(t, db); return s == "running" })
 			b := crashtest.NewHost(t, bin, "-db", dsn, "-mode", "river", "-effects", "effects")
 			b.Start()
 			a.Pause()
 			time.Sleep(8 * time.Second) // past the grace (2 s) and the liveness timeout (5 s), eight sweeps of b's
 			a.Resume()
-			require.Eventually(t, func() bool { s, _ := jobState(t, db); return s == "completed" }, 20*time.Second, 50*time.Millisecond)
-			time.Sleep(time.Second)
+			waitFor(t, "the job completed", 20*time.Second, func() bool { s, _ := jobState(t, db); return s == "completed" })
 			_, attempt := jobState(t, db)
-			assert.Equal(t, map[int]int{1: 1}, effectCounts(t, db, 1), "one effect")
-			assert.Equal(t, 1, attempt, "one attempt: the paused one, never rescued")
+			if got, want := effectCounts(t, db, 1), (map[int]int{1: 1}); !reflect.DeepEqual(got, want) {
+				t.Errorf("one effect: got %v, want %v", got, want)
+			}
+			if attempt != 1 {
+				t.Errorf("one attempt: the paused one, never rescued: got %d, want 1", attempt)
+			}
 		})
 	}
 }
@@ -186,19 +204,24 @@ func TestRiverQueueSurvivorFinishesADeadReplicasJobs(t *testing.T) {
 	const n = 60
 	deliveries := callbacks(n)
 	for _, d := range deliveries {
-		require.Equal(t, http.StatusOK, doomed.Send(d))
+		if got := doomed.Send(d); got != http.StatusOK {
+			t.Fatalf("a callback to the doomed replica: got %d, want %d", got, http.StatusOK)
+		}
 	}
-	require.Eventually(t, func() bool {
+	waitFor(t, "jobs running on the doomed replica", 10*time.Second, func() bool {
 		var running int
-		require.NoError(t, db.QueryRow(`SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running))
+		if err := db.QueryRow(`SELECT count(*) FROM river_job WHERE state = 'running'`).Scan(&running); err != nil {
+			t.Fatal(err)
+		}
 		return running > 0
-	}, 10*time.Second, 5*time.Millisecond, "jobs running on the doomed replica")
+	})
 	survivor.Start()
 	doomed.Kill()
 	start := time.Now()
-	require.Eventually(t, func() bool { return effectCounts(t, db, n)[1] == n }, recoveryBound, 100*time.Millisecond,
-		"the survivor finishes every job within %s", recoveryBound)
+	waitFor(t, fmt.Sprintf("the survivor finishes every job within %s", recoveryBound), recoveryBound, func() bool { return effectCounts(t, db, n)[1] == n })
 	t.Logf("all %d effects %v after the kill", n, time.Since(start).Round(100*time.Millisecond))
-	time.Sleep(time.Second)
-	assert.Equal(t, map[int]int{1: n}, effectCounts(t, db, n), "each exactly once")
+	waitIdle(t, db) // a job run twice would have shown by now
+	if got, want := effectCounts(t, db, n), (map[int]int{1: n}); !reflect.DeepEqual(got, want) {
+		t.Errorf("each exactly once: got %v, want %v", got, want)
+	}
 }

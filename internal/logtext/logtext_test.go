@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
-
 	"github.com/hookkit/hookkit/internal/logtext"
 )
 
@@ -33,6 +31,8 @@ func TestClip(t *testing.T) {
 		{"café ✓", 50, "café ✓"},
 	}
 	for _, tt := range tests {
-		assert.Equal(t, tt.want, logtext.Clip(tt.in, tt.n), "Clip(%q, %d)", tt.in, tt.n)
+		if got := logtext.Clip(tt.in, tt.n); got != tt.want {
+			t.Errorf("Clip(%q, %d): got %q, want %q", tt.in, tt.n, got, tt.want)
+		}
 	}
 }

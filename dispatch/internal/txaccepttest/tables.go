@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/hookkit/hookkit/internal/servicetest"
-	"github.com/stretchr/testify/require"
 )
 
 // Tables names one test's tables.
@@ -30,16 +29,24 @@ type SQL struct {
 func OnTables(t *testing.T, db SQL, tb Tables, postgres bool, m Binding) Binding {
 	t.Helper()
 	ctx := context.Background()
-	require.NoError(t, db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+tb.Effects+` (event_id TEXT NOT NULL)`))
+	if err := db.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+tb.Effects+` (event_id TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
 	count := func(query string, args ...any) func(t *testing.T) int {
 		return func(t *testing.T) int {
 			n, err := db.Count(ctx, query, args...)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return n
 		}
 	}
 	exec := func(query string) func(t *testing.T) {
-		return func(t *testing.T) { require.NoError(t, db.Exec(ctx, query)) }
+		return func(t *testing.T) {
+			if err := db.Exec(ctx, query); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 	m.Effects = func(t *testing.T, id string) int {
 		return count(`SELECT COUNT(*) FROM `+tb.Effects+` WHERE event_id = $1`, id)(t)

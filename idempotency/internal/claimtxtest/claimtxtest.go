@@ -5,7 +5,6 @@ package claimtxtest
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +27,17 @@ type Harness[Tx any] struct {
 	// holder's transaction (PostgreSQL), false where it waits at Begin
 	// (SQLite, one writer at a time).
 	Waits bool
+	// Waiting, required where Waits, reports whether a claim is waiting
+	// for a lock another transaction holds (WaitingQuery on PostgreSQL):
+	// the check that a second claim waits for the holder watches it wait,
+	// rather than for some time.
+	Waiting func(t *testing.T) bool
 }
+
+// WaitingQuery counts PostgreSQL's statements waiting for a lock whose
+// text contains $1 (a table's name): the claims on that table that wait
+// for another transaction.
+const WaitingQuery = `SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '%'`
 
 var ctx = context.Background()
 
@@ -39,6 +48,9 @@ func Run[Tx any](t *testing.T, h Harness[Tx]) {
 	t.Run("LeaseHolderIsBusy", func(t *testing.T) { leaseHolderIsBusy(t, h) })
 	t.Run("KeepWindowEnds", func(t *testing.T) { keepWindowEnds(t, h) })
 	if h.Waits {
+		if h.Waiting == nil {
+			t.Fatal("claimtxtest: a Harness that Waits needs Waiting")
+		}
 		t.Run("ConcurrentClaimWaitsForTheHolder", func(t *testing.T) { concurrentClaimWaits(t, h) })
 		t.Run("ConcurrentClaimTimesOutBusy", func(t *testing.T) { concurrentClaimTimesOut(t, h) })
 	}
@@ -110,21 +122,33 @@ func keepWindowEnds[Tx any](t *testing.T, h Harness[Tx]) {
 func concurrentClaimWaits[Tx any](t *testing.T, h Harness[Tx]) {
 	holder := h.Begin(t)
 	want(t, claim(t, h, holder, "stripe:evt_wait", time.Hour), idempotency.Acquired, "holder")
-	var answered atomic.Bool
 	result := make(chan idempotency.State, 1)
 	go func() {
 		tx := h.Begin(t)
 		state, err := h.ClaimTx(ctx, tx, "stripe:evt_wait", time.Hour, 10*time.Second)
-		answered.Store(true)
 		if err != nil {
 			t.Errorf("waiting claim: %v", err)
 		}
 		h.End(t, tx, false)
 		result <- state
 	}()
-	time.Sleep(300 * time.Millisecond)
-	if answered.Load() {
-		t.Fatal("the second claim answered while the holder's transaction was open")
+	// The second claim is seen waiting for the holder's lock; an answer
+	// first would be one given while the holder's transaction was open.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for !h.Waiting(t) {
+		select {
+		case state := <-result:
+			h.End(t, holder, false)
+			t.Fatalf("the second claim answered %s while the holder's transaction was open", state)
+		case <-deadline.C:
+			h.End(t, holder, false)
+			<-result
+			t.Fatal("the second claim was not seen waiting for the holder's lock within 10s")
+		case <-tick.C:
+		}
 	}
 	h.End(t, holder, true)
 	select {

@@ -1,6 +1,6 @@
 // Package sqltabletest is what the SQL idempotency stores' tests share,
-// across the modules they live in: sqlstore on SQLite (core module),
-// sqlstore on PostgreSQL (idempotency/sqlstore/postgres) and pgxstore. It
+// across the modules they live in: sqlstore on SQLite and PostgreSQL
+// (idempotency/sqlstore/drivertest) and pgxstore. It
 // holds the checks of a keys table that do not depend on the driver, and
 // the ClaimTx harness of a database/sql store.
 package sqltabletest
@@ -12,9 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
@@ -31,15 +28,23 @@ func PrunesAsItWrites(t *testing.T, s idempotency.Store, rows func() int, expire
 	ctx := context.Background()
 	for i := range 300 {
 		_, err := s.Claim(ctx, fmt.Sprintf("old-%d", i), 100*time.Millisecond)
-		require.NoError(t, err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	expire()
 	for i := range 128 {
 		c, err := s.Claim(ctx, fmt.Sprintf("new-%d", i), time.Hour)
-		require.NoError(t, err)
-		require.Equal(t, idempotency.Acquired, c.State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.State != idempotency.Acquired {
+			t.Fatalf("c.State: got %v, want %v", c.State, idempotency.Acquired)
+		}
 	}
-	assert.Equal(t, 128, rows(), "only the live keys are left")
+	if got := rows(); got != 128 {
+		t.Errorf("only the live keys are left: got %d, want 128", got)
+	}
 }
 
 // Migrator is a store's table creation.
@@ -69,7 +74,9 @@ func MigrateConcurrently(t *testing.T, replicas int, table func() string, replic
 		}
 		close(start)
 		for range replicas {
-			require.NoError(t, <-errs, "round %d", round)
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
 		}
 	}
 }
@@ -97,31 +104,54 @@ func SQLCount(t *testing.T, db *sql.DB, table string) func() int {
 	return func() int {
 		t.Helper()
 		var n int
-		require.NoError(t, db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n))
+		if err := db.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
 		return n
 	}
 }
 
-// SQLHarness runs the claimtxtest checks on a database/sql store; waits
-// is claimtxtest.Harness.Waits (true on PostgreSQL, false on SQLite).
-func SQLHarness(s *sqlstore.Store, db *sql.DB, waits bool) claimtxtest.Harness[*sql.Tx] {
+// SQLHarness runs the claimtxtest checks on a database/sql store; waiting
+// is claimtxtest.Harness.Waiting (SQLWaiting on PostgreSQL, nil on SQLite,
+// where claims wait at Begin instead).
+func SQLHarness(s *sqlstore.Store, db *sql.DB, waiting func(t *testing.T) bool) claimtxtest.Harness[*sql.Tx] {
 	return claimtxtest.Harness[*sql.Tx]{
 		Store: s,
 		Begin: func(t *testing.T) *sql.Tx {
 			tx, err := db.BeginTx(context.Background(), nil)
-			require.NoError(t, err)
+			if err != nil {
+				t.Fatal(err)
+			}
 			return tx
 		},
 		End: func(t *testing.T, tx *sql.Tx, commit bool) {
 			if commit {
-				assert.NoError(t, tx.Commit())
+				if err := tx.Commit(); err != nil {
+					t.Error(err)
+				}
 			} else {
-				assert.NoError(t, tx.Rollback())
+				if err := tx.Rollback(); err != nil {
+					t.Error(err)
+				}
 			}
 		},
 		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return s.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		},
-		Waits: waits,
+		Waits:   waiting != nil,
+		Waiting: waiting,
+	}
+}
+
+// SQLWaiting is claimtxtest.Harness.Waiting for the keys table named
+// table, on PostgreSQL through db.
+func SQLWaiting(db *sql.DB, table string) func(t *testing.T) bool {
+	return func(t *testing.T) bool {
+		t.Helper()
+		var n int
+		if err := db.QueryRowContext(context.Background(), claimtxtest.WaitingQuery, table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n > 0
 	}
 }

@@ -1,7 +1,6 @@
-// Package sqltxtest is what dispatch/sqltx's tests share between the core
-// module (SQLite) and dispatch/sqltx/postgres (PostgreSQL, through pgx):
-// the accept-step suite's Binding on a database, and the accept steps'
-// benchmark.
+// Package sqltxtest is what dispatch/sqltx's tests on SQLite and on
+// PostgreSQL (dispatch/sqltx/drivertest) share: the accept-step suite's
+// Binding on a database, and the accept steps' benchmark.
 package sqltxtest
 
 import (
@@ -16,8 +15,6 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
@@ -46,8 +43,12 @@ func Binding(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *te
 		newDB = sqltx.NewPostgres
 	}
 	hk, err := newDB(db, cfg)
-	require.NoError(t, err)
-	require.NoError(t, hk.Migrate(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hk.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
 	on := txaccepttest.SQL{
 		Exec: func(ctx context.Context, query string, args ...any) error {
 			_, err := db.ExecContext(ctx, query, args...)
