@@ -1,4 +1,4 @@
-package otelobserver_test
+package sdktest_test
 
 import (
 	"context"
