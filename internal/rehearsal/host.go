@@ -36,7 +36,7 @@ type rehearsal struct {
 	failed   []string
 	skipped  int // test-only modules, not published
 	nPublic  int
-	buildLen map[string]int // module path → its host's build list length
+	buildLen map[string]int // module path → its host's build list length, the host included
 }
 
 // timing is how long one named step took.
@@ -190,8 +190,8 @@ func (r *rehearsal) host(ctx context.Context, m *repoModule) {
 			fail(err)
 			return
 		}
-		r.buildLen[m.Path] = len(strings.Fields(strings.TrimSpace(all))) / 2
-		fmt.Printf("    its build list: %d modules (go list -m all)\n", r.buildLen[m.Path])
+		r.buildLen[m.Path] = len(strings.Split(strings.TrimSpace(all), "\n"))
+		fmt.Printf("    its build list: %d modules, itself included (go list -m all)\n", r.buildLen[m.Path])
 	}
 
 	list, err := r.goCmd(ctx, dir, r.hostEnv, false, "list", "-f", `{{if eq .Module.Path "`+m.Path+`"}}{{.ImportPath}}{{end}}`, m.Path+"/...")
