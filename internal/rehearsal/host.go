@@ -141,38 +141,56 @@ func (r *rehearsal) publishAll(mods []*repoModule) error {
 	return nil
 }
 
-// host plays a new host of m: go get, import every public package, tidy,
-// build and vet; then vets m's packages and runs their tests from the
-// module cache. A failed step is recorded and ends this host.
+// host plays a new host of m (see newHost and buildHost), then runs the
+// tests of every package of m from the module cache and checks the
+// host's go.sum. A failed step is recorded and ends this host.
 func (r *rehearsal) host(ctx context.Context, m *repoModule) {
 	began := time.Now()
+	dir, err := r.newHost(m)
+	if err == nil {
+		err = r.buildHost(ctx, dir, m)
+	}
+	if err == nil {
+		err = r.testModule(ctx, dir, m)
+	}
+	if err == nil {
+		err = r.checkSums(dir)
+	}
+	if err != nil {
+		r.failed = append(r.failed, fmt.Sprintf("host of %s: %v", m.Path, err))
+	}
+	r.timings = append(r.timings, timing{m.Path, time.Since(began)})
+}
+
+// newHost writes a new host module for m: a go.mod at m's go version, a
+// go.sum holding the repository's checksums, and a main.go that imports
+// every public package of m. It returns the host's directory.
+func (r *rehearsal) newHost(m *repoModule) (string, error) {
 	name := "root"
 	if m.Dir != "" {
 		name = strings.ReplaceAll(m.Dir, "/", "-")
 	}
 	dir := filepath.Join(r.work, "hosts", name)
 	fmt.Printf("\n==> a new host of %s@%s (%s)\n", m.Path, r.version, dir)
-	defer func() { r.timings = append(r.timings, timing{m.Path, time.Since(began)}) }()
-	fail := func(err error) { r.failed = append(r.failed, fmt.Sprintf("host of %s: %v", m.Path, err)) }
-
 	var imports strings.Builder
 	for _, p := range m.Packages {
 		fmt.Fprintf(&imports, "\t_ %q\n", p)
 	}
-	main := "package main\n\nimport (\n" + imports.String() + ")\n\nfunc main() {}\n"
+	mainGo := "package main\n\nimport (\n" + imports.String() + ")\n\nfunc main() {}\n"
 	if len(m.Packages) == 0 {
-		main = "package main\n\nfunc main() {}\n" // a module of commands only: go install, below
+		mainGo = "package main\n\nfunc main() {}\n" // a module of commands only: see commands
 	}
-	sums := slices.Sorted(maps.Keys(r.sums))
-	err := writeFiles(dir, map[string]string{
+	return dir, writeFiles(dir, map[string]string{
 		"go.mod":  "module example.com/rehearsal/" + name + "host\n\ngo " + m.GoVersion + "\n",
-		"go.sum":  strings.Join(sums, "\n") + "\n",
-		"main.go": main,
+		"go.sum":  strings.Join(slices.Sorted(maps.Keys(r.sums)), "\n") + "\n",
+		"main.go": mainGo,
 	})
-	if err != nil {
-		fail(err)
-		return
-	}
+}
+
+// buildHost does what a host does to add m: go get, go mod tidy (unless
+// it imports nothing of m), build and vet. It prints the length of the
+// host's build list.
+func (r *rehearsal) buildHost(ctx context.Context, dir string, m *repoModule) error {
 	steps := [][]string{{"get", m.Path + "@" + r.version}}
 	if len(m.Packages) > 0 {
 		steps = append(steps, []string{"mod", "tidy"})
@@ -180,39 +198,36 @@ func (r *rehearsal) host(ctx context.Context, m *repoModule) {
 	steps = append(steps, []string{"build", "./..."}, []string{"vet", "./..."})
 	for _, args := range steps {
 		if _, err := r.goCmd(ctx, dir, r.hostEnv, false, args...); err != nil {
-			fail(err)
-			return
+			return err
 		}
 	}
-	if len(m.Packages) > 0 {
-		all, err := r.goCmd(ctx, dir, r.hostEnv, false, "list", "-m", "all")
-		if err != nil {
-			fail(err)
-			return
-		}
-		r.buildLen[m.Path] = len(strings.Split(strings.TrimSpace(all), "\n"))
-		fmt.Printf("    its build list: %d modules, itself included (go list -m all)\n", r.buildLen[m.Path])
+	if len(m.Packages) == 0 {
+		return nil
 	}
+	all, err := r.goCmd(ctx, dir, r.hostEnv, false, "list", "-m", "all")
+	if err != nil {
+		return err
+	}
+	r.buildLen[m.Path] = len(strings.Split(strings.TrimSpace(all), "\n"))
+	fmt.Printf("    its build list: %d modules, itself included (go list -m all)\n", r.buildLen[m.Path])
+	return nil
+}
 
+// testModule runs, from the host, the tests of every package of m (its
+// internal and main packages too), which are in the module cache. go test
+// vets what it tests (its default vet checks), and go vet work vets the
+// same files in the workspace.
+func (r *rehearsal) testModule(ctx context.Context, dir string, m *repoModule) error {
 	list, err := r.goCmd(ctx, dir, r.hostEnv, false, "list", "-f", `{{if eq .Module.Path "`+m.Path+`"}}{{.ImportPath}}{{end}}`, m.Path+"/...")
 	if err != nil {
-		fail(err)
-		return
+		return err
 	}
-	// go test vets each package it tests (its default vet checks), and
-	// go vet work vets these same files in the workspace.
-	pkgs := strings.Fields(list)
 	test := []string{"test"}
 	if r.short {
 		test = append(test, "-short")
 	}
-	if _, err := r.goCmd(ctx, dir, r.hostEnv, true, append(test, pkgs...)...); err != nil {
-		fail(err)
-		return
-	}
-	if err := r.checkSums(dir); err != nil {
-		fail(err)
-	}
+	_, err = r.goCmd(ctx, dir, r.hostEnv, true, append(test, strings.Fields(list)...)...)
+	return err
 }
 
 // checkSums fails if the host's go.sum holds a line for a module other
