@@ -27,7 +27,9 @@ import (
 	"github.com/hookkit/hookkit/examples/internal/servicetest"
 )
 
-var testdata = os.DirFS("../../testdata")
+// testdata is the recorded deliveries the demo sends: the copy of the
+// repository's testdata/ built into the program (recorded.go).
+var testdata = recordedDeliveries
 
 // databases returns how to open each database to run against, in the
 // test that runs on it: a SQLite file, and a schema of its own in the test
@@ -405,9 +407,9 @@ func TestDemo(t *testing.T) {
 	stdout := os.Stdout
 	os.Stdout = devnull
 	a.handlers.reminderTemplate.Store(new(string)) // as the demo starts: reminders dead-letter until fixed
-	failures, err := playDemo(context.Background(), srv.URL, "../../testdata", demoSteps)
+	failures, err := playDemo(context.Background(), srv.URL, testdata, demoSteps)
 	unresolved := fixDeadLetter(context.Background(), srv.URL, a)
-	wrong, err2 := playDemo(context.Background(), srv.URL, "../../testdata", []demoStep{{fixture: "stripe/charge.refunded", want: 500}})
+	wrong, err2 := playDemo(context.Background(), srv.URL, testdata, []demoStep{{fixture: "stripe/charge.refunded", want: 500}})
 	os.Stdout = stdout
 	devnull.Close()
 	if err != nil {

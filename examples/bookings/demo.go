@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -84,20 +85,24 @@ var demoSteps = []demoStep{
 var demoRoutes = map[string]string{"stripe": stripeRoute, "twilio": twilioRoute, "standard": bookingsRoute, "etail": etailRoute}
 
 // runDemo starts the backend on a free loopback port with the demo secrets
-// and a temporary SQLite database, sends it demoSteps over HTTP, and prints
-// one line per delivery and booking 12345 at the end.
+// and a temporary SQLite database, sends it demoSteps over HTTP, and
+// prints each step as it begins and one line per delivery as it is
+// answered, then booking 12345 and the counters. The deliveries are the
+// copy of the repository's testdata/ built into the program, or those in
+// fixturesDir.
 func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
-	if fixturesDir == "" {
-		var err error
-		if fixturesDir, err = findTestdata(); err != nil {
-			return err
-		}
+	began := time.Now()
+	fsys, from := recordedDeliveries, "the copy of the repository's testdata/ built into this program"
+	if fixturesDir != "" {
+		fsys, from = os.DirFS(fixturesDir), fixturesDir
 	}
+	fmt.Printf("hookkit bookings demo: %d deliveries from %s\n", len(demoSteps), from)
 	tmp, err := os.MkdirTemp("", "hookkit-bookings-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	demoPhase(1, "starting the backend: a temporary SQLite database (the bookings, hookkit's and River's tables), River's workers, HTTP on a free loopback port")
 	st, err := openStore(ctx, filepath.Join(tmp, "bookings.db"))
 	if err != nil {
 		return err
@@ -128,18 +133,22 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	serveCtx, stopServing := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() { served <- serve(serveCtx, a, ln, nil) }()
-	fmt.Printf("bookings backend on %s, database %s\n\n", base, filepath.Join(tmp, "bookings.db"))
+	fmt.Printf("      listening on %s, database %s (%s)\n", base, filepath.Join(tmp, "bookings.db"), since(began))
 
-	failures, err := playDemo(ctx, base, fixturesDir, demoSteps)
+	demoPhase(2, "sending the deliveries over HTTP, one line as each is answered")
+	failures, err := playDemo(ctx, base, fsys, demoSteps)
 	if err == nil {
+		demoPhase(3, "an operator configures the SMS reminder template and re-runs the dead letter")
 		failures += fixDeadLetter(ctx, base, a)
 	}
 	if err == nil {
+		demoPhase(4, "booking 12345 as GET /bookings/12345 shows it")
 		var final string
 		final, err = getBooking(ctx, base)
-		fmt.Printf("\nGET /bookings/12345\n%s", final)
+		fmt.Print(final)
 	}
 	if err == nil {
+		demoPhase(5, "what a dashboard shows: GET /metrics, OpenTelemetry through its Prometheus exporter")
 		err = printCounters(ctx, os.Stdout, base)
 	}
 	stopServing()
@@ -150,9 +159,21 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	if failures > 0 {
 		return fmt.Errorf("%d of %d deliveries were not answered as promised", failures, len(demoSteps))
 	}
-	fmt.Printf("\nall %d deliveries answered as promised\n", len(demoSteps))
+	fmt.Printf("\nall %d deliveries answered as promised (%s)\n", len(demoSteps), since(began))
 	return nil
 }
+
+// demoPhases is how many steps runDemo announces.
+const demoPhases = 5
+
+// demoPhase announces one of the demo's steps before it runs, so that a
+// step that takes a while shows what it is doing.
+func demoPhase(n int, what string) {
+	fmt.Printf("\n[%d/%d] %s\n", n, demoPhases, what)
+}
+
+// since is the time elapsed since t, to the millisecond.
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
 
 // fixDeadLetter fixes what dead-lettered the reminder (configures the SMS
 // template) and re-runs the dead letter through the admin route, as an
@@ -160,11 +181,11 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 func fixDeadLetter(ctx context.Context, base string, a *app) int {
 	letters, err := listDeadLetters(ctx, base)
 	if err != nil || len(letters) != 1 {
-		fmt.Printf("\n✗ expected one dead letter, found %d (%v)\n", len(letters), err)
+		fmt.Printf("✗ expected one dead letter, found %d (%v)\n", len(letters), err)
 		return 1
 	}
 	dl := letters[0]
-	fmt.Printf("\ndead letter %s (%s): %s\n", dl.Key, dl.Type, dl.Error)
+	fmt.Printf("dead letter %s (%s): %s\n", dl.Key, dl.Type, dl.Error)
 	before, _ := snapshot(ctx, base)
 	template := defaultReminderTemplate
 	a.handlers.reminderTemplate.Store(&template)
@@ -248,14 +269,16 @@ func admin(ctx context.Context, method, url string, v any) error {
 	return json.Unmarshal(body, v)
 }
 
-func playDemo(ctx context.Context, base, fixturesDir string, steps []demoStep) (failures int, err error) {
+// playDemo sends steps' deliveries, read from fsys, to the backend at
+// base and prints one line for each as it is answered; it returns how many
+// were not answered as promised.
+func playDemo(ctx context.Context, base string, fsys fs.FS, steps []demoStep) (failures int, err error) {
 	signers := demoSigners()
-	fsys := os.DirFS(fixturesDir)
 	fmt.Printf("%-40s %-60s %s\n", "ROUTE", "EVENT", "STATUS  EFFECT ON BOOKING 12345")
 	for _, s := range steps {
 		f, err := fixture.Read(fsys, s.fixture)
 		if err != nil {
-			return failures, fmt.Errorf("reading the recorded deliveries in %s: %w", fixturesDir, err)
+			return failures, fmt.Errorf("reading the recorded deliveries: %w", err)
 		}
 		dir := path.Dir(s.fixture)
 		signer := signers[dir]
@@ -372,26 +395,6 @@ func deref(v any) any {
 	return v
 }
 
-// findTestdata finds the repository's testdata from the working directory
-// or one of its parents (go run ./examples/bookings runs at the root).
-func findTestdata() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		candidate := filepath.Join(dir, "testdata")
-		if _, err := os.Stat(filepath.Join(candidate, "stripe", "payment_intent.succeeded.headers")); err == nil {
-			return candidate, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("the recorded deliveries (testdata) were not found; run from the repository or pass -fixtures DIR")
-		}
-		dir = parent
-	}
-}
-
 // metricLine is one sample of the Prometheus text format.
 var metricLine = regexp.MustCompile(`^(hookkit_[a-z_]+)\{([^}]*)\} ([0-9.e+-]+)$`)
 
@@ -431,8 +434,7 @@ func printCounters(ctx context.Context, w io.Writer, base string) error {
 			gauges = append(gauges, fmt.Sprintf("%5s  %s dead letters", m[3], l["hookkit_queue"]))
 		}
 	}
-	fmt.Fprintf(w, "\nwhat a dashboard shows (GET /metrics, OpenTelemetry through its Prometheus exporter)\n")
-	fmt.Fprintf(w, "\nhookkit_deliveries_total\n%5s  %-11s %-30s %-19s %s\n", "COUNT", "SENDER", "TYPE", "OUTCOME", "STATUS")
+	fmt.Fprintf(w, "hookkit_deliveries_total\n%5s  %-11s %-30s %-19s %s\n", "COUNT", "SENDER", "TYPE", "OUTCOME", "STATUS")
 	fmt.Fprintln(w, strings.Join(deliveries, "\n"))
 	fmt.Fprintf(w, "\nhookkit_attempts_total\n%5s  %-11s %-30s %-6s %s\n", "COUNT", "SENDER", "TYPE", "WHERE", "OUTCOME")
 	fmt.Fprintln(w, strings.Join(attempts, "\n"))

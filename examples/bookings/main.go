@@ -5,12 +5,16 @@
 // in SQLite (or PostgreSQL).
 //
 //	go run ./examples/bookings -demo
+//	go run github.com/hookkit/hookkit/examples/bookings@latest -demo
 //
 // starts it on a free port with demo secrets and a temporary database,
 // sends it the repository's recorded deliveries over real HTTP (plus a
 // duplicate, a tampered body, a stale signature, a forged Twilio callback
-// and an unknown event type), prints what each did, and exits non-zero if
-// any answer differs from what hookkit promises.
+// and an unknown event type), prints each step as it begins and each
+// delivery as it is answered, and exits non-zero if any answer differs
+// from what hookkit promises. The deliveries are a copy of testdata/ built
+// into the program (recorded/), so the demo runs from anywhere, the module
+// cache included; -fixtures DIR sends your own recordings instead.
 //
 //	STRIPE_WEBHOOK_SECRET=whsec_... TWILIO_AUTH_TOKEN=... BOOKINGS_WEBHOOK_SECRET=whsec_... \
 //	ETAIL_WEBHOOK_SECRET=... PUBLIC_URL=https://api.example.com go run ./examples/bookings -db bookings.db
@@ -62,7 +66,7 @@ func run() error {
 	dsn := flag.String("db", "bookings.db", "SQLite file, or a postgres:// URL (the demo uses a temporary SQLite file)")
 	recordDir := flag.String("record", "", "write every delivery to this directory, in the testdata fixture format")
 	demo := flag.Bool("demo", false, "run the demo on a free port with demo secrets and a temporary database, then exit")
-	fixtures := flag.String("fixtures", "", "the demo's recorded deliveries (default: the repository's testdata)")
+	fixtures := flag.String("fixtures", "", "the demo's recorded deliveries, a directory in the testdata format (default: the copy of the repository's testdata built into the program)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
