@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookkit/hookkit/dispatch/internal/attempt"
 	"github.com/hookkit/hookkit/dispatch/internal/headers"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
@@ -337,5 +336,5 @@ var ErrNotDeadLettered = errors.New("dispatch: no such dead letter")
 // attempt (an AttemptRerun for r's observers). Dead-letter stores' Rerun
 // methods call it.
 func (r *Router) Rerun(ctx context.Context, dl DeadLetter) error {
-	return r.routes().attempt(attempt.With(ctx, dl.Attempts+1), dl.Event, AttemptRerun)
+	return r.routes().attempt(WithAttempt(ctx, dl.Attempts+1), dl.Event, AttemptRerun)
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
-	"github.com/hookkit/hookkit/internal/logtext"
+	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
 )
 
 // deadLetters are a Queue's dead letters: its jobs that were discarded

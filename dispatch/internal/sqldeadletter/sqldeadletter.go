@@ -20,8 +20,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/headers"
-	"github.com/hookkit/hookkit/dispatch/internal/txctx"
-	"github.com/hookkit/hookkit/dispatch/internal/txn"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
 )
@@ -73,7 +72,7 @@ type Rows interface {
 
 // Driver runs statements inside transactions of type Tx.
 type Driver[Tx any] interface {
-	txn.Transactor[Tx]
+	txstep.Driver[Tx]
 	Exec(ctx context.Context, tx Tx, query string, args ...any) (rowsAffected int64, err error)
 	QueryRow(ctx context.Context, tx Tx, query string, args ...any) Scanner
 	Query(ctx context.Context, tx Tx, query string, args ...any) (Rows, error)
@@ -412,7 +411,7 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 		s.d.End(ctx, tx, false)
 		return err
 	}
-	runErr := r.Rerun(txctx.With(ctx, tx), dl)
+	runErr := r.Rerun(txstep.WithTx(ctx, tx), dl)
 	if runErr == nil {
 		if _, err := s.d.Exec(ctx, tx, s.sql.resolve, key, s.timeArg(s.now())); err != nil {
 			s.d.End(ctx, tx, false)
