@@ -107,8 +107,9 @@ func BenchmarkHTTP(b *testing.B) {
 // runs in a process of its own on fresh tables, with no workers; every 200
 // must have its job. It reports acknowledgements per second, the
 // latency's p50 and p99 as the senders saw it, the server's CPU per
-// acknowledgement (the database's own is not in it), and hookkit's rate
-// against the lean one's.
+// acknowledgement, on PostgreSQL also its backends' CPU per
+// acknowledgement (from /proc, the database running on this machine) and
+// the sum of the two, and hookkit's rate against the lean one's.
 //
 //	go test -run '^$' -bench RiverAck -benchtime 1x -count 5 ./internal/hotpath
 func BenchmarkRiverAck(b *testing.B) {
@@ -134,6 +135,11 @@ func BenchmarkRiverAck(b *testing.B) {
 					b.ReportMetric(float64(m.load.percentile(0.50).Microseconds())/1000, kind+"-p50-ms")
 					b.ReportMetric(float64(m.load.percentile(0.99).Microseconds())/1000, kind+"-p99-ms")
 					b.ReportMetric(m.cpuPerDelivery(), kind+"-ns/ack")
+					if database == "postgres" {
+						db := float64(m.stats.dbCPU.Nanoseconds()) / float64(m.n)
+						b.ReportMetric(db, kind+"-db-ns/ack")
+						b.ReportMetric(m.cpuPerDelivery()+db, kind+"-total-ns/ack")
+					}
 					b.ReportMetric(m.allocsPerDelivery(), kind+"-allocs/ack")
 				}
 				b.ReportMetric(round[kindHookkit].load.rate()/round[kindLean].load.rate(), "hookkit/lean")

@@ -69,6 +69,7 @@ func serve(kind, database string) int {
 
 	var (
 		cpu0     time.Duration
+		db0      time.Duration
 		mem0     runtime.MemStats
 		cpuDir   = os.Getenv(cpuProfileEnv)
 		profFile *os.File
@@ -93,6 +94,10 @@ func serve(kind, database string) int {
 					return 1
 				}
 			}
+			if db0, err = s.dbCPU(); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
 			runtime.ReadMemStats(&mem0)
 			cpu0 = processCPU()
 			fmt.Println("started")
@@ -110,15 +115,28 @@ func serve(kind, database string) int {
 					return 1
 				}
 			}
+			db, err := s.dbCPU()
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
 			handled, err := s.handled()
 			if err != nil {
 				fmt.Fprintln(os.Stderr, err)
 				return 1
 			}
-			fmt.Printf("stats %d %d %d %d\n", cpu.Nanoseconds(), mem.Mallocs-mem0.Mallocs, mem.TotalAlloc-mem0.TotalAlloc, handled)
+			fmt.Printf("stats %d %d %d %d %d\n", cpu.Nanoseconds(), mem.Mallocs-mem0.Mallocs, mem.TotalAlloc-mem0.TotalAlloc, handled, (db - db0).Nanoseconds())
 		}
 	}
 	return 0
+}
+
+// dbCPU is the database's CPU time for s, or 0.
+func (s *server) dbCPU() (time.Duration, error) {
+	if s.databaseCPU == nil {
+		return 0, nil
+	}
+	return s.databaseCPU()
 }
 
 // processCPU is the process's own CPU time, user and system, every thread.
@@ -209,6 +227,7 @@ func (p *serverProcess) command(tb testing.TB, cmd string) string {
 // serverStats is what a server measured between start and stop.
 type serverStats struct {
 	cpu     time.Duration
+	dbCPU   time.Duration // PostgreSQL's backends', on PostgreSQL
 	mallocs uint64
 	bytes   uint64
 	handled int64
@@ -217,12 +236,12 @@ type serverStats struct {
 func (p *serverProcess) stop(tb testing.TB) serverStats {
 	tb.Helper()
 	var s serverStats
-	var cpu int64
+	var cpu, db int64
 	line := p.command(tb, "stop")
-	if _, err := fmt.Sscanf(line, "stats %d %d %d %d", &cpu, &s.mallocs, &s.bytes, &s.handled); err != nil {
+	if _, err := fmt.Sscanf(line, "stats %d %d %d %d %d", &cpu, &s.mallocs, &s.bytes, &s.handled, &db); err != nil {
 		tb.Fatalf("stop: %q: %v", line, err)
 	}
-	s.cpu = time.Duration(cpu)
+	s.cpu, s.dbCPU = time.Duration(cpu), time.Duration(db)
 	return s
 }
 

@@ -13,12 +13,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
@@ -42,6 +44,9 @@ type server struct {
 	handler http.Handler
 	handled func() (int64, error)
 	close   func()
+	// databaseCPU, on PostgreSQL, is the CPU time its backends serving
+	// this server have used (0 elsewhere: SQLite runs in the process).
+	databaseCPU func() (time.Duration, error)
 }
 
 // The kinds of server a benchmark starts.
@@ -233,6 +238,8 @@ func newRiverServer(kind, database string) (*server, error) {
 		lean     http.Handler
 		count    func() (int64, error)
 		closers  []func()
+		// databaseCPU stays nil on SQLite.
+		databaseCPU func() (time.Duration, error)
 	)
 	if path, ok := strings.CutPrefix(database, "sqlite:"); ok {
 		db, err := openSQLite(path)
@@ -265,12 +272,15 @@ func newRiverServer(kind, database string) (*server, error) {
 			return nil, err
 		}
 		pcfg.MaxConns = senders
+		app := fmt.Sprintf("hookkit_hotpath_%d", os.Getpid())
+		pcfg.ConnConfig.RuntimeParams["application_name"] = app
 		pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 		if err != nil {
 			return nil, err
 		}
 		closers = append(closers, pool.Close)
 		count = func() (int64, error) { return countJobs(pool.QueryRow(ctx, `SELECT count(*) FROM river_job`)) }
+		databaseCPU = func() (time.Duration, error) { return backendsCPU(pool, app) }
 		driver := riverpgxv5.New(pool)
 		if kind == kindHookkit {
 			q, err := riverqueue.New(driver, pgxtx.NewTransactor(pool), r, cfg)
@@ -296,7 +306,7 @@ func newRiverServer(kind, database string) (*server, error) {
 		}
 	}
 	if lean != nil {
-		return &server{handler: lean, handled: count, close: closeAll}, nil
+		return &server{handler: lean, handled: count, close: closeAll, databaseCPU: databaseCPU}, nil
 	}
 	v, err := verify.NewStripe(secret)
 	if err != nil {
@@ -306,7 +316,44 @@ func newRiverServer(kind, database string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &server{handler: ep, handled: count, close: closeAll}, nil
+	return &server{handler: ep, handled: count, close: closeAll, databaseCPU: databaseCPU}, nil
+}
+
+// backendsCPU sums the CPU time (user + system) of the PostgreSQL backends
+// whose application_name is app, as Linux accounts it in /proc/<pid>/stat
+// (the database runs on this machine in the benchmarks).
+func backendsCPU(pool *pgxpool.Pool, app string) (time.Duration, error) {
+	rows, err := pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, app)
+	if err != nil {
+		return 0, err
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return 0, err
+	}
+	const ticksPerSecond = 100 // Linux's USER_HZ
+	var ticks int64
+	for _, pid := range pids {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue // a backend that has exited since
+		}
+		// The fields after the command's closing parenthesis: state is
+		// the first (field 3), utime and stime fields 14 and 15.
+		i := bytes.LastIndexByte(stat, ')')
+		fields := strings.Fields(string(stat[i+1:]))
+		if len(fields) < 13 {
+			return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(fields))
+		}
+		for _, f := range fields[11:13] {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+			}
+			ticks += n
+		}
+	}
+	return time.Duration(ticks) * time.Second / ticksPerSecond, nil
 }
 
 // openSQLite opens path as dispatch/riverqueue's tests do: WAL, immediate
