@@ -68,6 +68,9 @@ type config struct {
 	// smsRetry, when set, replaces the delays between attempts of an SMS
 	// status job (riverqueue.StandardWebhooksSchedule).
 	smsRetry []time.Duration
+	// holdSweep is how often the backend releases bookings whose deposit
+	// hold has ended (default defaultHoldSweep).
+	holdSweep time.Duration
 }
 
 // app is the bookings backend: its store, its handlers and its four webhook
@@ -77,6 +80,7 @@ type app struct {
 	store     *store
 	handlers  *handlers
 	jobs      *smsJobs
+	holds     *holdSweeper
 	endpoints []*dispatch.Endpoint
 	routers   map[string]*dispatch.Router
 	handler   http.Handler
@@ -113,7 +117,8 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	h := &handlers{store: st, logger: logger}
 	template := defaultReminderTemplate
 	h.reminderTemplate.Store(&template)
-	a := &app{store: st, handlers: h, logger: logger, apiToken: sec.APIToken}
+	a := &app{store: st, handlers: h, logger: logger, apiToken: sec.APIToken,
+		holds: newHoldSweeper(st, logger, cfg.holdSweep)}
 	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
 	a.routers = map[string]*dispatch.Router{stripeevent.Source: stripeR, twilioevent.Source: twilioR,
 		conversoevent.Source: bookingR, etailevent.Source: etailR}
@@ -182,9 +187,15 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	return a, nil
 }
 
-// start starts the Twilio route's workers. They outlive ctx: shutdown
-// stops them.
-func (a *app) start(ctx context.Context) error { return a.jobs.queue.Start(ctx) }
+// start starts the Twilio route's workers and the hold sweep. They outlive
+// ctx: shutdown stops them.
+func (a *app) start(ctx context.Context) error {
+	if err := a.jobs.queue.Start(ctx); err != nil {
+		return err
+	}
+	a.holds.start()
+	return nil
+}
 
 func (a *app) getBooking(w http.ResponseWriter, r *http.Request) {
 	b, err := a.store.booking(r.Context(), r.PathValue("id"))
@@ -210,6 +221,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	for _, e := range a.endpoints {
 		errs = append(errs, e.Shutdown(ctx))
 	}
+	a.holds.stop()
 	return errors.Join(append(errs, a.jobs.queue.Stop(ctx), a.telemetry.observer.Close())...)
 }
 

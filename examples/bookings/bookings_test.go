@@ -238,7 +238,7 @@ var recordedAt = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
 // at pins the backend's clock, so tests do not depend on how long ago the
 // fixtures were recorded.
-func at(a *app, now time.Time) { a.store.now = func() time.Time { return now } }
+func at(a *app, now time.Time) { a.store.setClock(func() time.Time { return now }) }
 
 // Events about a booking this backend does not have, once the senders have
 // stopped retrying them, are dead-lettered and acknowledged.
@@ -328,7 +328,8 @@ func TestGetBooking(t *testing.T) {
 		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
 	}
 	jsonEqual(t, "the booking", rec.Body.String(), `{"id":"12345","customer_phone":"+15551234567","status":"pending","deposit_paid":false,
-		"deposit_refunded":false,"refunded_at":null,"hold_until":null,"sms_status":null,"sms_delivered":false,
+		"deposit_refunded":false,"refunded_at":null,"hold_until":null,"hold_expired_at":null,"refund_due":false,
+		"sms_status":null,"sms_delivered":false,
 		"sms_delivered_at":null,"created_at":"`+bookingNow(t, a).CreatedAt+`","transactions":0,"outbox":[]}`)
 
 	for name, auth := range map[string]string{

@@ -316,6 +316,35 @@ func playDemo(ctx context.Context, base string, fsys fs.FS, steps []demoStep) (f
 	return failures, nil
 }
 
+// demoBooking and demoPhone are the booking and guest of the recorded
+// deliveries.
+const demoBooking, demoPhone = "12345", "+15551234567"
+
+// senderIDs are the IDs a Stripe event carries of itself and its objects
+// (event, payment intent, charge, payment method, customer).
+var senderIDs = regexp.MustCompile(`\b(evt|pi|ch|pm|cus)_[A-Za-z0-9]+`)
+
+// rebook returns recorded delivery f, about booking 12345 and its guest,
+// as its sender would deliver the same event about booking id, whose
+// guest's phone is phone: the booking, the phone and the IDs the sender
+// gives its event and objects (Stripe's, GoConverso's webhook-id) are
+// those of the other booking. Twilio's MessageSid is the message's, not
+// the booking's: the caller sets it.
+func rebook(f fixture.Fixture, id, phone string) fixture.Fixture {
+	body := string(f.Body)
+	body = strings.ReplaceAll(body, `"`+demoBooking+`"`, `"`+id+`"`)
+	body = strings.ReplaceAll(body, "booking "+demoBooking, "booking "+id)
+	body = strings.ReplaceAll(body, demoPhone, phone)
+	body = strings.ReplaceAll(body, url.QueryEscape(demoPhone), url.QueryEscape(phone))
+	body = senderIDs.ReplaceAllString(body, "${0}x"+id)
+	f.Body = []byte(body)
+	f.Header = f.Header.Clone()
+	if wid := f.Header.Get("Webhook-Id"); wid != "" {
+		f.Header.Set("Webhook-Id", wid+"_"+id)
+	}
+	return f
+}
+
 // send delivers a recorded fixture over real HTTP, re-signed by signer,
 // with tamper (if any) applied to the body after signing.
 func send(ctx context.Context, base string, f fixture.Fixture, signer verifytest.Signer, tamper func([]byte) []byte) (int, error) {
