@@ -242,7 +242,7 @@ var smsProgress = map[string]int{"accepted": 1, "scheduled": 1, "queued": 2, "se
 // the booking, forward only (smsProgress). Another message to the same
 // number (a reminder, a second booking's text) neither marks the booking
 // failed nor sends its fallback email. A confirmation that fails or is
-// undelivered queues an email instead.
+// undelivered queues an email instead, and alerts the support team.
 func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 	m, err := twilioevent.DecodeMessageStatus(e.Data)
 	if err != nil {
@@ -282,11 +282,19 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 			id, m.MessageSid, m.MessageStatus, delivered, deliveredAt, h.store.stamp()); err != nil {
 			return err
 		}
-		if m.MessageStatus == "failed" || m.MessageStatus == "undelivered" {
-			return h.store.notify(ctx, q, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
-				fmt.Sprintf("We could not text you about booking %s (Twilio error %s); here it is by email.", id, m.ErrorCode))
+		if m.MessageStatus != "failed" && m.MessageStatus != "undelivered" {
+			return nil
 		}
-		return nil
+		// The confirmation did not reach the guest: they are emailed, and
+		// the support team is alerted (the number may be wrong, or a
+		// landline). Both come from the first final status only, so once.
+		if err := h.store.notify(ctx, q, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
+			fmt.Sprintf("We could not text you about booking %s (Twilio error %s); here it is by email.", id, m.ErrorCode)); err != nil {
+			return err
+		}
+		return h.store.notify(ctx, q, e.Key()+":support", id, "support_sms_failed", "support", supportTeam,
+			fmt.Sprintf("The confirmation SMS %s of booking %s is %s (Twilio error %s): the guest was emailed instead; check the number %s.",
+				m.MessageSid, id, m.MessageStatus, m.ErrorCode, m.To))
 	})
 }
 
