@@ -399,7 +399,7 @@ func TestMissingSecretsNameTheVariable(t *testing.T) {
 // The demo itself: every delivery is answered as promised, and a step
 // expecting another answer is counted as a failure.
 func TestDemo(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{holdSweep: 50 * time.Millisecond}) // as the demo's
 	srv := httptest.NewServer(a.handler)
 	defer srv.Close()
 	devnull, err := os.Open(os.DevNull)
@@ -410,6 +410,16 @@ func TestDemo(t *testing.T) {
 	os.Stdout = devnull
 	a.handlers.reminderTemplate.Store(new(string)) // as the demo starts: reminders dead-letter until fixed
 	failures, err := playDemo(context.Background(), srv.URL, testdata, demoSteps)
+	if err == nil {
+		var more int
+		more, err = playHold(context.Background(), srv.URL, testdata, a)
+		failures += more
+	}
+	if err == nil {
+		var more int
+		more, err = playFailedSMS(context.Background(), srv.URL, testdata)
+		failures += more
+	}
 	unresolved := fixDeadLetter(context.Background(), srv.URL, a)
 	wrong, err2 := playDemo(context.Background(), srv.URL, testdata, []demoStep{{fixture: "stripe/charge.refunded", want: 500}})
 	os.Stdout = stdout
@@ -454,6 +464,7 @@ func TestDemo(t *testing.T) {
 		"    1  goconverso  booking.reminder               rerun  processed",
 		"    0  bookings dead letters", // re-run and resolved
 		"    0  sms_status queued",
+		"    1  twilio      message.failed                 async  processed", // booking 24680's confirmation
 	} {
 		if got := out.String(); !strings.Contains(got, row) {
 			t.Errorf("out.String(): got %q, want it to contain %q", got, row)
