@@ -36,9 +36,11 @@
 // retrying failures; a job that fails every attempt is discarded, a dead
 // letter. A failed deposit holds its booking for two hours: the deadline
 // is written with the failure, and every replica's hold sweep cancels the
-// bookings whose hold has ended (holds.go). -admin ADDR serves River's web UI on ADDR, to see queued,
-// retrying and discarded jobs, behind HTTP Basic authentication whose
-// password is BOOKINGS_API_TOKEN (any user name).
+// bookings whose hold has ended (holds.go).
+//
+// -admin ADDR serves River's web UI on ADDR, to see queued, retrying and
+// discarded jobs, behind HTTP Basic authentication whose password is
+// BOOKINGS_API_TOKEN (any user name).
 package main
 
 import (
