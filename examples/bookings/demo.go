@@ -125,8 +125,8 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	// Only errors reach the terminal; the demo prints its own account.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	// The hold sweep runs often, so that the demo's hold ends at once
-	// when the demo moves the clock past it.
-	cfg := config{secrets: demoSecrets, logger: logger, holdSweep: 50 * time.Millisecond}
+	// when the demo moves the backend's clock past it.
+	cfg := config{secrets: demoSecrets, logger: logger, clock: recordingTime, holdSweep: 50 * time.Millisecond}
 	if recordDir != "" {
 		archive, err := record.New(recordDir, record.Config{Logger: logger})
 		if err != nil {
@@ -535,3 +535,8 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// recordingTime is a time shortly after the recorded deliveries were recorded
+// (2026-11-23): the demo replays them, and its endpoints measure the
+// events' ages against it (config.clock).
+func recordingTime() time.Time { return time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) }

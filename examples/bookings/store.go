@@ -17,6 +17,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 
 // The schema is written once for both databases: text IDs and RFC 3339
@@ -67,7 +68,7 @@ var schema = []string{
 }
 
 // hookkitTables names hookkit's tables in the bookings database.
-var hookkitTables = sqltx.Config{IdempotencyTable: "webhook_idempotency", DeadLetterTable: "webhook_dead_letters"}
+var hookkitTables = txstep.Config{IdempotencyTable: "webhook_idempotency", DeadLetterTable: "webhook_dead_letters"}
 
 // errNoBooking means an event names a booking this backend does not have.
 var errNoBooking = errors.New("no such booking")
