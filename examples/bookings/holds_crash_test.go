@@ -257,3 +257,62 @@ func TestDepositHoldSurvivesSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// A sweep killed mid-way: many holds end at once, the backend is killed
+// with SIGKILL while it releases them, and a new process finishes the job.
+// Every booking is cancelled, each customer told once.
+func TestHoldSweepKilledMidway(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the backend as a process, twice")
+	}
+	const held = 100
+	for name, open := range databases(t) {
+		t.Run(name, func(t *testing.T) {
+			dsn := open(t)
+			failedAt := recordedAt.Add(time.Hour)
+			c := newChild(t, dsn)
+			c.setClock(failedAt)
+			c.start()
+			for i := range held {
+				id, phone := fmt.Sprintf("swept%02d", i), fmt.Sprintf("+1555000%04d", 3000+i)
+				c.send("standard/booking.created", id, phone)
+				c.send("stripe/payment_intent.payment_failed", id, phone)
+			}
+			st, err := openStore(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.close()
+			count := func(query string) int {
+				var n int
+				if err := st.db.QueryRow(query).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			c.setClock(failedAt.Add(holdDuration))
+			// Kill as soon as the sweep has begun releasing: the test asks
+			// the database without pausing, so the kill lands mid-sweep
+			// unless the sweep finished in the meantime (logged).
+			for deadline := time.Now().Add(10 * time.Second); count(`SELECT COUNT(*) FROM bookings WHERE status = 'cancelled'`) == 0; {
+				if time.Now().After(deadline) {
+					t.Fatal("no hold released within 10s of its end")
+				}
+			}
+			c.kill()
+			releasedBeforeKill := count(`SELECT COUNT(*) FROM bookings WHERE status = 'cancelled'`)
+			c.start()
+			waitFor(t, "every hold released", 10*time.Second, func() bool {
+				return count(`SELECT COUNT(*) FROM bookings WHERE status = 'cancelled'`) == held
+			})
+			c.kill()
+			if got := count(`SELECT COUNT(*) FROM outbox WHERE kind = 'email_hold_released'`); got != held {
+				t.Errorf("customers told their booking was released: got %d, want %d", got, held)
+			}
+			if got := count(`SELECT COUNT(*) FROM bookings WHERE hold_expired_at IS NULL`); got != 0 {
+				t.Errorf("bookings without hold_expired_at: got %d, want 0", got)
+			}
+			t.Logf("%d of %d released before the kill", releasedBeforeKill, held)
+		})
+	}
+}
