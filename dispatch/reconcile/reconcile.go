@@ -263,6 +263,9 @@ func (r *Reconciler) runOnce(ctx context.Context) (Report, error) {
 	rep.Checkpoint = cp
 	err = r.run(ctx, holder, &rep)
 	r.finish(ctx, holder, &rep, err)
+	if rep.Stopped == "max-duration" {
+		return rep, nil // bounded, not failed: the next run goes on
+	}
 	return rep, err
 }
 
@@ -312,6 +315,11 @@ func (r *Reconciler) run(ctx context.Context, holder string, rep *Report) error 
 		rep.Pages++
 		rep.Fetched += len(page.Events)
 		for _, body := range page.Events {
+			if err := ctx.Err(); err != nil {
+				// Out of time (or canceled) mid-page: the page is read
+				// again next run, its accepted events as duplicates.
+				return err
+			}
 			res := r.cfg.Endpoint.Recover(ctx, body, nil)
 			rep.Outcomes[res.Outcome.String()]++
 			if !res.Outcome.Acknowledged() {
@@ -384,7 +392,7 @@ func (r *Reconciler) fetch(ctx context.Context, rep *Report, q Query) (Page, err
 func (r *Reconciler) finish(ctx context.Context, holder string, rep *Report, err error) {
 	rep.Ended = r.cfg.Clock()
 	switch {
-	case err != nil && errors.Is(err, context.DeadlineExceeded) && !rep.CaughtUp:
+	case err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && !rep.CaughtUp:
 		// MaxDuration passed mid-page or mid-wait: bounded, not failed.
 		rep.Stopped = "max-duration"
 	case err != nil && errors.Is(err, context.Canceled):
