@@ -121,15 +121,6 @@ func (r *Router) Lookup(eventType string) (Handler, bool) {
 	return h, h != nil
 }
 
-// Route returns the pattern whose handler runs events of eventType: the
-// type itself, a prefix pattern ("payment_intent.*"), "*", or "" when none
-// does. Unlike event types, which senders choose, patterns are bounded by
-// the program: metrics label events with them.
-func (r *Router) Route(eventType string) string {
-	_, pattern := r.routes().lookup(eventType)
-	return pattern
-}
-
 // routes returns the compiled routes, compiling them after a change.
 func (r *Router) routes() *routes {
 	r.mu.RLock()

@@ -51,12 +51,6 @@ func ExampleNewJSONParser() {
 	// shop: no event type (a non-empty string) at "kind": events: malformed event
 }
 
-func ExampleNames() {
-	// What a provider package's Catalog function returns.
-	fmt.Println(events.Names(events.NewType[*Refund]("refund.failed"), events.NewType[*Refund]("refund.created")))
-	// Output: [refund.created refund.failed]
-}
-
 // MustJSONParser is for a configuration fixed in code, as the provider
 // packages' presets are: a mistake in it is a bug, found at start-up.
 func ExampleMustJSONParser() {

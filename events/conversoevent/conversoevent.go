@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/catalog"
 	"github.com/hookkit/hookkit/events/internal/eventtime"
 	"github.com/hookkit/hookkit/events/standardevent"
 )
@@ -142,5 +143,5 @@ var (
 
 // Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
-	return events.Names(BookingCreated, BookingConfirmed, BookingCancelled, BookingRescheduled, BookingReminder)
+	return catalog.Names(BookingCreated, BookingConfirmed, BookingCancelled, BookingRescheduled, BookingReminder)
 }

@@ -1,6 +1,9 @@
 package etailevent
 
-import "github.com/hookkit/hookkit/events"
+import (
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/catalog"
+)
 
 // Source is the Source of every Etail Depot event.
 const Source = "etail"
@@ -123,7 +126,7 @@ var (
 
 // Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
-	return events.Names(PaymentSucceeded, PaymentFailed, PaymentRefunded, OrderCreated, OrderFulfilled,
+	return catalog.Names(PaymentSucceeded, PaymentFailed, PaymentRefunded, OrderCreated, OrderFulfilled,
 		OrderCancelled, AccountUpdated, CardIssued, TransactionCreated)
 }
 

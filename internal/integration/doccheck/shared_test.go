@@ -24,6 +24,7 @@ var sharedPackages = []string{
 	"dispatch/sqltx/internal/sqltxtest", "dispatch/internal/txaccepttest", "internal/servicetest",
 	"dispatch/internal/txdb", "dispatch/internal/sqldeadletter", "dispatch/internal/headers", "internal/logtext",
 	"idempotency/internal/sqltabletest", "idempotency/internal/claimtxtest", "idempotency/internal/sqlschema",
+	"idempotency/internal/storeargs",
 }
 
 // copied returns src, a shared source file, as .ci/shared writes it into
