@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"sync"
+	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/txstep"
@@ -94,12 +95,14 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	p, err := events.NewJSONParser(events.JSONConfig{Source: "shop", ID: "id", Type: "type", Time: "created"})
+	p, err := events.NewJSONParserSafely(events.JSONConfig{Source: "shop", ID: "id", Type: "type", Time: "created"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	ep := dispatch.NewEndpoint(v, p, r,
-		dispatch.WithAcceptor(acceptor), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+		dispatch.WithAcceptor(acceptor), dispatch.WithLogger(slog.New(slog.DiscardHandler)),
+		dispatch.WithClock(func() time.Time { return time.Unix(1640995260, 0) })) // a minute after the event
+
 	body := []byte(`{"id":"evt_1","type":"booking.created","created":1640995200}`)
 	for range 3 { // the failed delivery, its retry, a duplicate
 		rec := httptest.NewRecorder()
