@@ -67,12 +67,13 @@ type Endpoint struct {
 	runDone sync.Cond
 }
 
-// New returns an Endpoint that verifies with v, parses with p and routes
-// with r, configured by opts. A nil v, p or r, an option given a value that
-// cannot work, options that contradict each other, or a lease that does not
-// exceed the handler timeout is an error wrapping ErrInvalidConfig: there
-// is no Endpoint that accepts unverified deliveries.
-func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoint, error) {
+// NewEndpointSafely is NewEndpoint returning its error instead of
+// panicking, for configurations chosen at run time. It is hookkit's one
+// rule for a constructor with both forms, after River's AddWorker and
+// AddWorkerSafely: the plain name panics on a configuration that cannot
+// work, its …Safely twin returns that error (verify.Middleware and
+// MiddlewareSafely, events.NewJSONParser and NewJSONParserSafely).
+func NewEndpointSafely(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoint, error) {
 	if v == nil || p == nil || r == nil {
 		return nil, fmt.Errorf("dispatch: a Verifier, a Parser and a Router are all required: %w", ErrInvalidConfig)
 	}
@@ -101,10 +102,15 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 	return e, nil
 }
 
-// NewEndpoint is New for configurations fixed in code: like
-// regexp.MustCompile, it panics with New's error instead of returning it.
+// NewEndpoint returns an Endpoint that verifies with v, parses with p and
+// routes with r, configured by opts. A nil v, p or r, an option given a
+// value that cannot work, options that contradict each other, or a lease
+// that does not exceed the handler timeout is a configuration fixed in code
+// that cannot work: NewEndpoint panics with an error wrapping
+// ErrInvalidConfig, as regexp.MustCompile does, and NewEndpointSafely
+// returns it. There is no Endpoint that accepts unverified deliveries.
 func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) *Endpoint {
-	e, err := New(v, p, r, opts...)
+	e, err := NewEndpointSafely(v, p, r, opts...)
 	if err != nil {
 		panic(err)
 	}

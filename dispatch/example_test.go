@@ -95,14 +95,14 @@ func ExampleWithUnknownPolicy() {
 	// Output: 500
 }
 
-// New is NewEndpoint for configurations chosen at run time: an option that
-// cannot work is an error, not a panic.
-func ExampleNew() {
+// NewEndpointSafely is NewEndpoint for configurations chosen at run time:
+// an option that cannot work is an error, not a panic.
+func ExampleNewEndpointSafely() {
 	v, err := verify.NewStripe("whsec_endpoint_secret")
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(-1))
+	_, err = dispatch.NewEndpointSafely(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(-1))
 	fmt.Println(errors.Is(err, dispatch.ErrInvalidConfig))
 	// Output: true
 }

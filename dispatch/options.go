@@ -11,9 +11,10 @@ import (
 )
 
 // Option configures an Endpoint. An option given a value that cannot work
-// (a duration that is not positive, a nil store) makes New fail, and
-// NewEndpoint panic, with an error that names the option and wraps
-// ErrInvalidConfig: a misconfiguration never reaches the first delivery.
+// (a duration that is not positive, a nil store) makes NewEndpointSafely
+// fail, and NewEndpoint panic, with an error that names the option and
+// wraps ErrInvalidConfig: a misconfiguration never reaches the first
+// delivery.
 type Option func(*settings) error
 
 // ErrInvalidConfig is wrapped by the error of an option or a combination of
@@ -199,7 +200,7 @@ func WithTimeout(d time.Duration) Option {
 // eighths of the keep window (84 hours with the default 96): longer than
 // any sender retries (Stripe for three days, the Standard Webhooks
 // schedule about 75 hours), shorter than the keys are kept, with 12 hours
-// to spare for clocks. Keep it so when setting it: New refuses a
+// to spare for clocks. Keep it so when setting it: NewEndpoint refuses a
 // WithMaxAge longer than WithKeep (with WithAcceptor, keep it under the
 // accept step's own Config.Keep).
 //
@@ -280,7 +281,7 @@ const (
 
 // WithUnknownPolicy sets what the Endpoint does with an event whose type
 // has no handler in its Router (default AcknowledgeUnknown); a value that
-// is none of the three makes New fail.
+// is none of the three makes NewEndpoint refuse it.
 func WithUnknownPolicy(p UnknownPolicy) Option {
 	return func(c *settings) error {
 		if p < AcknowledgeUnknown || p > RetryUnknown {

@@ -112,4 +112,3 @@ func (o Outcome) Reason() string {
 	}
 	return outcomeText[o].reason
 }
-

@@ -34,7 +34,7 @@ func Config() events.JSONConfig {
 
 // NewParser returns a parser for Config(): GoConverso's bodies signed with
 // an HMAC (verify.NewHMAC), their IDs derived from their content.
-func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
+func NewParser() *events.JSONParser { return events.NewJSONParser(Config()) }
 
 // NewStandardParser returns a parser for GoConverso's bodies, {"event",
 // "timestamp", "data"} as Config reads them, signed with Standard Webhooks
@@ -44,7 +44,7 @@ func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
 func NewStandardParser() *events.JSONParser {
 	cfg := standardevent.Config(Source)
 	cfg.Type = "event"
-	return events.MustJSONParser(cfg)
+	return events.NewJSONParser(cfg)
 }
 
 // Booking is the data of every booking.* event, decoded as GoConverso

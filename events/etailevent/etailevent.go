@@ -22,7 +22,7 @@ func Config() events.JSONConfig {
 }
 
 // NewParser returns a parser for Config().
-func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
+func NewParser() *events.JSONParser { return events.NewJSONParser(Config()) }
 
 // Customer is the customer an object belongs to, as Etail Depot documents
 // it in its payment example: {"id": "cust_...", "email"}.

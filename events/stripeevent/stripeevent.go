@@ -18,7 +18,7 @@ const Source = "stripe"
 // stripe-go's types is a separate, later step. The parser is safe for
 // concurrent use.
 func NewParser() *events.JSONParser {
-	return events.MustJSONParser(events.JSONConfig{
+	return events.NewJSONParser(events.JSONConfig{
 		Source: Source,
 		ID:     "id",
 		Type:   "type",
