@@ -27,9 +27,9 @@ import (
 // durably (dispatch/riverqueue). The sender is answered with the status its
 // Outcome says:
 //
-//	200  processed, queued, a duplicate, an unknown type (AcknowledgeUnknown,
-//	     logged), or dead-lettered (Permanent, or a payload that does not
-//	     decode)
+//	200  processed, queued, a duplicate, an unknown type (no handler, not
+//	     even "*"; logged), or dead-lettered (Permanent, or a payload that
+//	     does not decode)
 //	400  signature missing, wrong or stale (403 for Twilio), or an event
 //	     older than WithMaxAge; malformed body
 //	405  not a POST
@@ -210,16 +210,11 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	h, route := c.lookup(ev.Type)
 	d.Route = route
 	if h == nil {
-		switch e.unknown {
-		case AcknowledgeUnknown:
-			e.answer(w, r, d, OutcomeUnknownType, 0, nil)
-			return
-		case RetryUnknown:
-			e.answer(w, r, d, OutcomeFailed, 0, noHandler(ev))
-			return
-		}
-		// DeadLetterUnknown: accepted with no handler, which fails
-		// permanently and so is dead-lettered.
+		// Senders deliver types the host never subscribed to: they must
+		// not pile up as retries. A "*" handler decides otherwise (see
+		// Router.Handle).
+		e.answer(w, r, d, OutcomeUnknownType, 0, nil)
+		return
 	}
 
 	// The accept step outlives a sender that hangs up (half-done work would

@@ -42,7 +42,6 @@ type settings struct {
 	// archiveRejected also tells archives of deliveries whose signature did
 	// not verify.
 	archiveRejected bool
-	unknown         UnknownPolicy
 }
 
 func defaultSettings() settings {
@@ -259,35 +258,6 @@ func WithDeadLetters(s DeadLetterSink) Option {
 		}
 		c.deadLetters = s
 		c.defaultStep = append(c.defaultStep, "WithDeadLetters")
-		return nil
-	}
-}
-
-// UnknownPolicy says what happens to an event whose type has no handler.
-type UnknownPolicy int
-
-const (
-	// AcknowledgeUnknown answers 200 and logs a warning: the sender stops
-	// sending it. The default, since senders deliver types the host never
-	// subscribed to and they must not pile up as retries.
-	AcknowledgeUnknown UnknownPolicy = iota
-	// DeadLetterUnknown answers 200 and stores the event in the dead-letter
-	// sink, to be re-run once a handler exists.
-	DeadLetterUnknown
-	// RetryUnknown answers 500, so the sender retries: for a rolling
-	// deploy in which new event types reach old code first.
-	RetryUnknown
-)
-
-// WithUnknownPolicy sets what the Endpoint does with an event whose type
-// has no handler in its Router (default AcknowledgeUnknown); a value that
-// is none of the three makes NewEndpoint refuse it.
-func WithUnknownPolicy(p UnknownPolicy) Option {
-	return func(c *settings) error {
-		if p < AcknowledgeUnknown || p > RetryUnknown {
-			return invalid("WithUnknownPolicy", "%d is not an UnknownPolicy", p)
-		}
-		c.unknown = p
 		return nil
 	}
 }

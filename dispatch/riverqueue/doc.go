@@ -64,8 +64,8 @@
 // on a schedule close to the senders' own ([Config.Retry]; by default the
 // Standard Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), with
 // jitter. After the last attempt the job is discarded; a permanent failure
-// (Permanent, a payload that does not decode, no handler under
-// DeadLetterUnknown) cancels it at once. Discarded and cancelled jobs are
+// (Permanent, a payload that does not decode, a type no handler takes any
+// more) cancels it at once. Discarded and cancelled jobs are
 // the durable dead letters: DeadLetters (a dispatch.DeadLetterStore, which
 // package dispatch/admin serves over HTTP) lists them, Rerun puts one back
 // in the queue with a full set of attempts once its cause is fixed, and

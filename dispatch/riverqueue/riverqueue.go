@@ -698,7 +698,7 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 	}
 	err = q.router.Dispatch(txstep.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), e)
 	if errors.Is(err, dispatch.ErrNoHandler) {
-		err = dispatch.Permanent(err) // DeadLetterUnknown: no retry will add one
+		err = dispatch.Permanent(err) // routes changed since the insert: no retry will add one
 	}
 	if err == nil {
 		if _, err = river.JobCompleteTx[TDriver](ctx, tx, job); err == nil {

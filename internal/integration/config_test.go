@@ -63,8 +63,8 @@ func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
 			_, err := dispatch.NewEndpointSafely(nil, stripeevent.NewParser(), dispatch.NewRouter())
 			return err
 		}},
-		{"dispatch.NewEndpointSafely option", "WithUnknownPolicy", func() error {
-			_, err := dispatch.NewEndpointSafely(stripe, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithUnknownPolicy(-1))
+		{"dispatch.NewEndpointSafely option", "WithTimeout", func() error {
+			_, err := dispatch.NewEndpointSafely(stripe, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(-1))
 			return err
 		}},
 		{"idempotency.NewMemoryStore", "MaxEntries", func() error {
