@@ -89,12 +89,9 @@ func (e *Endpoint) recover(ctx context.Context, d *Delivery, c *routes) Result {
 	h, route := c.lookup(ev.Type)
 	d.Route = route
 	if h == nil {
-		switch e.unknown {
-		case AcknowledgeUnknown:
-			return Result{OutcomeUnknownType, nil}
-		case RetryUnknown:
-			return Result{OutcomeFailed, noHandler(ev)}
-		}
+		// As for a delivery: a type nothing handles is acknowledged; a
+		// "*" handler decides otherwise.
+		return Result{OutcomeUnknownType, nil}
 	}
 	// As for a delivery: the accept step is bounded by the deadline and
 	// by Shutdown's, not by a caller that gives up half-way.
