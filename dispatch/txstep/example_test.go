@@ -100,10 +100,10 @@ func ExampleNew() {
 		log.Fatal(err)
 	}
 	ep := dispatch.NewEndpoint(v, p, r,
-		dispatch.WithAcceptor(acceptor), dispatch.WithLogger(slog.New(slog.DiscardHandler)),
-		dispatch.WithClock(func() time.Time { return time.Unix(1640995260, 0) })) // a minute after the event
-
-	body := []byte(`{"id":"evt_1","type":"booking.created","created":1640995200}`)
+		dispatch.WithAcceptor(acceptor), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+	// The sender signs its body and no time: an event older than the
+	// Endpoint's age window (84 hours by default) would be refused.
+	body := fmt.Appendf(nil, `{"id":"evt_1","type":"booking.created","created":%d}`, time.Now().Unix())
 	for range 3 { // the failed delivery, its retry, a duplicate
 		rec := httptest.NewRecorder()
 		ep.ServeHTTP(rec, verifytest.NewRequest(verifytest.HMAC{Secret: []byte("secret"), Header: "X-Signature"}, "/webhooks", body))
