@@ -37,7 +37,7 @@ type DB interface {
 // pgx: the same type as sqltx.Tables, which documents its methods, so that
 // a host keeps one whatever its driver. Its Acceptor runs each handler in
 // a pgx.Tx from the pool, the one that claims its event's key; the handler
-// reaches it with Tx(ctx). Its Store is a pgxstore.Store.
+// reaches it with Tx(ctx).
 type Tables = sqltx.Tables
 
 // New returns the Tables on db.
@@ -49,7 +49,7 @@ func New(db DB, cfg txstep.Config) (Tables, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := txdb.Keys[pgx.Tx]{Store: store, Migrate: store.Migrate,
+	keys := txdb.Keys[pgx.Tx]{Migrate: store.Migrate,
 		ClaimTx: func(ctx context.Context, tx pgx.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}

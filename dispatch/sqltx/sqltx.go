@@ -52,11 +52,6 @@ type Tables interface {
 	// Stats counts the open dead letters, for the gauges of
 	// dispatch/otelobserver's Watch.
 	Stats(ctx context.Context) (dispatch.QueueStats, error)
-	// Store returns the idempotency store on the same keys table (a
-	// sqlstore.Store, or a pgxstore.Store on pgx), for endpoints that keep
-	// the default (lease) accept step on this database
-	// (dispatch.WithStore).
-	Store() idempotency.Store
 }
 
 // NewPostgres returns the Tables on a PostgreSQL database opened with
@@ -80,7 +75,7 @@ func newTables(db *sql.DB, newStore func(sqlstore.DB, sqlstore.Config) (*sqlstor
 	if err != nil {
 		return nil, err
 	}
-	keys := txdb.Keys[*sql.Tx]{Store: store, Migrate: store.Migrate,
+	keys := txdb.Keys[*sql.Tx]{Migrate: store.Migrate,
 		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
