@@ -26,9 +26,8 @@ func Tx(ctx context.Context) (*sql.Tx, bool) { return txstep.TxFrom[*sql.Tx](ctx
 // Tables is hookkit's two tables in the host's SQL database (the
 // idempotency keys and the dead letters), with the transactions the
 // transactional accept step runs handlers in. NewPostgres and NewSQLite
-// return it on database/sql, and dispatch/pgxtx's New on pgx
-// (pgxtx.Tables is the same type): a host names and keeps it whatever its
-// driver, as it keeps a dispatch/riverqueue Handle. hookkit's constructors
+// return it on database/sql, and dispatch/pgxtx's New on pgx: a host
+// names and keeps it whatever its driver. hookkit's constructors
 // are its only implementations; it may gain methods.
 type Tables interface {
 	// Migrate creates the idempotency and dead-letter tables if they do
