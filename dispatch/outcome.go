@@ -118,8 +118,3 @@ func (o Outcome) Reason() string {
 	}
 	return outcomeText[o].reason
 }
-
-// Acknowledged reports whether the sender is told not to send the event
-// again (a 2xx): from then on hookkit alone is responsible for it. A
-// reconciler (dispatch/reconcile) moves past a recovered event only then.
-func (o Outcome) Acknowledged() bool { return o.Status() < 300 }

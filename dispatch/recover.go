@@ -88,7 +88,9 @@ func (e *Endpoint) recover(ctx context.Context, d *Delivery, c *routes) Result {
 
 	h, route := c.lookup(ev.Type)
 	d.Route = route
-	if h == nil { // as for a delivery: a "*" handler would have taken it
+	if h == nil {
+		// As for a delivery: a type nothing handles is acknowledged; a
+		// "*" handler decides otherwise.
 		return Result{OutcomeUnknownType, nil}
 	}
 	// As for a delivery: the accept step is bounded by the deadline and

@@ -322,7 +322,7 @@ func (r *Reconciler) run(ctx context.Context, holder string, rep *Report) error 
 			}
 			res := r.cfg.Endpoint.Recover(ctx, body, nil)
 			rep.Outcomes[res.Outcome.String()]++
-			if !res.Outcome.Acknowledged() {
+			if !(res.Outcome.Status() < 300) {
 				return fmt.Errorf("reconcile %s: outcome %s: %w: %w", r.Name(), res.Outcome, ErrNotAccepted, errOrOutcome(res))
 			}
 		}
