@@ -90,6 +90,9 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 		return nil, fmt.Errorf("dispatch: %w", err)
 	}
 	e.acceptor = acceptor
+	if e.maxAge == 0 && !boundsAge(v) {
+		e.maxAge = e.keep - e.keep/8
+	}
 	if named, ok := p.(interface{ Source() string }); ok {
 		e.source = named.Source()
 	}
@@ -193,7 +196,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 		return
 	}
 	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
-	if err := e.checkAge(ev, d.Received); err != nil {
+	if err := e.checkAge(ev); err != nil {
 		e.answer(w, r, d, OutcomeRejectedSignature, verify.StatusCode(err), err)
 		return
 	}
@@ -219,14 +222,32 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	// batch, the handler) so that the sender is answered before it gives
 	// up, nor Shutdown's deadline.
 	deadline := d.Received.Add(e.timeout)
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
+	ctx, cancel := context.WithDeadline(detached{Context: e.stopCtx, values: r.Context()}, deadline)
 	defer cancel()
-	defer context.AfterFunc(e.stopCtx, cancel)()
 	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d, timed: sw.on, deadline: deadline}
 	res := e.acceptor.Accept(ctx, a)
 	e.closeAcceptance(d)
 	d.Timings.Store = max(0, sw.lap()-d.Timings.Handler)
 	e.answer(w, r, d, res.Outcome, 0, res.Err)
+}
+
+// detached is what a delivery's context derives from: the request's
+// values, without its cancellation (a sender that hangs up), ended by
+// Shutdown's deadline (stopCtx, the embedded Context). It is what
+// context.WithoutCancel(r.Context()) and a context.AfterFunc(stopCtx,
+// cancel) made together, without their allocations: a context derived
+// from it joins stopCtx's own (its Value answers the context package's
+// lookup of its parent with stopCtx's, which has no values of its own).
+type detached struct {
+	context.Context // the Endpoint's stopCtx
+	values          context.Context
+}
+
+func (c detached) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
 }
 
 // stopwatch times consecutive steps, when on.
@@ -291,13 +312,13 @@ func readDeadliner(w http.ResponseWriter) readDeadlineSetter {
 // wrong at Warn, the rest at Info.
 func (e *Endpoint) logDelivery(ctx context.Context, d *Delivery) {
 	level := slog.LevelInfo
-	var panicked *PanicError
+	var panicked *PanicError // found only for a failure: errors.As would move it to the heap for every delivery
 	switch d.Outcome {
 	case OutcomeDeadLettered, OutcomeUnavailable:
 		level = slog.LevelError
 	case OutcomeFailed:
 		level = slog.LevelWarn
-		if errors.As(d.Err, &panicked) {
+		if panicked = panicOf(d.Err); panicked != nil {
 			level = slog.LevelError
 		}
 	case OutcomeUnknownType, OutcomeRejectedSignature, OutcomeMalformed, OutcomeTooLarge, OutcomeReadTimeout, OutcomeMethodNotAllowed:
@@ -325,21 +346,38 @@ func (e *Endpoint) logDelivery(ctx context.Context, d *Delivery) {
 	e.logger.LogAttrs(ctx, level, "webhook delivery", attrs...)
 }
 
+// panicOf returns the *PanicError in err's chain, or nil.
+func panicOf(err error) *PanicError {
+	var p *PanicError
+	if errors.As(err, &p) {
+		return p
+	}
+	return nil
+}
+
 var (
 	errShuttingDown = errors.New("dispatch: endpoint shutting down")
 	errOverloaded   = errors.New("dispatch: more deliveries in flight than WithMaxInFlight allows")
 )
+
+// boundsAge reports whether v refuses signatures past an age of its own
+// (a signed timestamp and a tolerance), so that a captured delivery cannot
+// be replayed after its key is forgotten (WithMaxAge).
+func boundsAge(v verify.Verifier) bool {
+	t, ok := v.(interface{ Tolerance() time.Duration })
+	return ok && t.Tolerance() > 0
+}
 
 // checkAge refuses an event older than the Endpoint's maximum age
 // (WithMaxAge), by the time its sender wrote in it (signed content, for
 // hookkit's parsers): a delivery captured and replayed once its key has
 // been forgotten would otherwise run again. An event without a time
 // (Twilio's) is not refused.
-func (e *Endpoint) checkAge(ev *events.Event, received time.Time) error {
+func (e *Endpoint) checkAge(ev *events.Event) error {
 	if e.maxAge == 0 || ev.Time.IsZero() {
 		return nil
 	}
-	if age := received.Sub(ev.Time); age > e.maxAge {
+	if age := e.now().Sub(ev.Time); age > e.maxAge {
 		return fmt.Errorf("%s: event %s is %s old, older than WithMaxAge %s (a replay past the keep window would run again): %w",
 			ev.Source, logtext.Clip(ev.ID, maxLoggedTarget), age.Round(time.Second), e.maxAge, verify.ErrTimestampTooOld)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/reconcile/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/dispatch/reconcile/reconciletest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -56,7 +57,7 @@ func databases() []database {
 			t.Cleanup(func() { db.Close() })
 			db.SetMaxOpenConns(4)
 			return db
-		}, tables: func(db *sql.DB) (sqltx.Tables, error) { return sqltx.NewSQLite(db, sqltx.Config{}) },
+		}, tables: func(db *sql.DB) (sqltx.Tables, error) { return sqltx.NewSQLite(db, txstep.Config{}) },
 			param: func(n int) string { return fmt.Sprintf("?%d", n) }},
 		{name: "postgres", dialect: reconcile.PostgreSQL, open: func(t testing.TB) *sql.DB {
 			url := servicetest.ServiceURL(t, servicetest.PostgresURLEnv)
@@ -72,7 +73,7 @@ func databases() []database {
 			return db
 		}, tables: func(db *sql.DB) (sqltx.Tables, error) {
 			n := tableSeq.Add(1)
-			return sqltx.NewPostgres(db, sqltx.Config{IdempotencyTable: fmt.Sprintf("reconcile_keys_%d_%d", time.Now().UnixNano(), n),
+			return sqltx.NewPostgres(db, txstep.Config{IdempotencyTable: fmt.Sprintf("reconcile_keys_%d_%d", time.Now().UnixNano(), n),
 				DeadLetterTable: fmt.Sprintf("reconcile_dl_%d_%d", time.Now().UnixNano(), n)})
 		}, param: func(n int) string { return fmt.Sprintf("$%d", n) }},
 	}

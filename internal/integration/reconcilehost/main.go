@@ -27,6 +27,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/reconcile"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -65,7 +66,7 @@ func run() error {
 	if postgres {
 		newTables, dialect = sqltx.NewPostgres, reconcile.PostgreSQL
 	}
-	hk, err := newTables(db, sqltx.Config{IdempotencyTable: *effects + "_idem", DeadLetterTable: *effects + "_dl"})
+	hk, err := newTables(db, txstep.Config{IdempotencyTable: *effects + "_idem", DeadLetterTable: *effects + "_dl"})
 	if err != nil {
 		return err
 	}
