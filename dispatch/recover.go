@@ -99,9 +99,8 @@ func (e *Endpoint) recover(ctx context.Context, d *Delivery, c *routes) Result {
 	// As for a delivery: the accept step is bounded by the deadline and
 	// by Shutdown's, not by a caller that gives up half-way.
 	deadline := d.Received.Add(e.timeout)
-	actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	actx, cancel := context.WithDeadline(detached{Context: e.stopCtx, values: ctx}, deadline)
 	defer cancel()
-	defer context.AfterFunc(e.stopCtx, cancel)()
 	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d, timed: sw.on, deadline: deadline}
 	res := e.acceptor.Accept(actx, a)
 	e.closeAcceptance(d)
