@@ -380,7 +380,8 @@ func TestParseRetryAfter(t *testing.T) {
 		in   string
 		want time.Duration
 	}{
-		{"", 0}, {"3", 3 * time.Second}, {"0", 0}, {"-1", 0}, {"soon", 0},
+		{"", 0}, {"3", 3 * time.Second}, {" 3 ", 3 * time.Second}, {"0", 0}, {"-1", 0}, {"soon", 0}, {"1.5", 0},
+		{"999999999999", reconcile.MaxRetryAfter}, {now.Add(48 * time.Hour).Format(http.TimeFormat), reconcile.MaxRetryAfter},
 		{now.Add(10 * time.Second).Format(http.TimeFormat), 10 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 	}
