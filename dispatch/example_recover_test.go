@@ -28,12 +28,12 @@ func ExampleEndpoint_Recover() {
 		`"data":{"object":{"id":"pi_1","object":"payment_intent","metadata":{"booking_id":"b42"}}}}`)
 	for range 2 {
 		res := ep.Recover(context.Background(), listed, nil)
-		fmt.Println(res.Outcome, res.Outcome.Acknowledged())
+		fmt.Println(res.Outcome, res.Outcome.Status())
 	}
 	fmt.Println(ep.Patterns())
 	// Output:
 	// booking paid by evt_missed
-	// recovered true
-	// duplicate true
+	// recovered 200
+	// duplicate 200
 	// [payment_intent.succeeded]
 }

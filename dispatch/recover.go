@@ -31,8 +31,8 @@ import (
 // event (its handler ran, or its job is queued), OutcomeDuplicate when a
 // delivery took it first, and otherwise what a delivery's would have been
 // (OutcomeFailed, OutcomeBusy, OutcomeUnavailable, OutcomeDeadLettered,
-// OutcomeUnknownType, OutcomeMalformed). Outcome.Acknowledged reports
-// whether the event is taken care of, and a reconciler may move past it.
+// OutcomeUnknownType, OutcomeMalformed). An Outcome whose Status is
+// a 2xx means the event is taken care of, and a reconciler may move past it.
 // Each call is reported to the Router's observers as a Delivery without a
 // Method, Host or Target, and logged as one line.
 func (e *Endpoint) Recover(ctx context.Context, body []byte, header http.Header) Result {
@@ -89,12 +89,9 @@ func (e *Endpoint) recover(ctx context.Context, d *Delivery, c *routes) Result {
 	h, route := c.lookup(ev.Type)
 	d.Route = route
 	if h == nil {
-		switch e.unknown {
-		case AcknowledgeUnknown:
-			return Result{OutcomeUnknownType, nil}
-		case RetryUnknown:
-			return Result{OutcomeFailed, noHandler(ev)}
-		}
+		// As for a delivery: a type nothing handles is acknowledged; a
+		// "*" handler decides otherwise.
+		return Result{OutcomeUnknownType, nil}
 	}
 	// As for a delivery: the accept step is bounded by the deadline and
 	// by Shutdown's, not by a caller that gives up half-way.

@@ -373,7 +373,7 @@ func (r *Reconciler) feed(ctx context.Context, rep *Report, bodies [][]byte) err
 			continue // not fed
 		}
 		rep.Outcomes[res.Outcome.String()]++
-		if !res.Outcome.Acknowledged() && failed == nil {
+		if !acknowledged(res.Outcome) && failed == nil {
 			failed = fmt.Errorf("reconcile %s: outcome %s: %w: %w", r.Name(), res.Outcome, ErrNotAccepted, errOrOutcome(res))
 		}
 	}
@@ -390,6 +390,11 @@ func (r *Reconciler) save(ctx context.Context, holder string, cp Checkpoint) err
 	defer cancel()
 	return r.cfg.Store.Save(ctx, r.Name(), holder, cp, r.cfg.Lease)
 }
+
+// acknowledged reports whether o tells a sender not to send the event
+// again (a 2xx): the event is taken care of, and the checkpoint may move
+// past it.
+func acknowledged(o dispatch.Outcome) bool { return o.Status() < 300 }
 
 func errOrOutcome(res dispatch.Result) error {
 	if res.Err != nil {
