@@ -31,8 +31,8 @@ import (
 // event (its handler ran, or its job is queued), OutcomeDuplicate when a
 // delivery took it first, and otherwise what a delivery's would have been
 // (OutcomeFailed, OutcomeBusy, OutcomeUnavailable, OutcomeDeadLettered,
-// OutcomeUnknownType, OutcomeMalformed). Outcome.Acknowledged reports
-// whether the event is taken care of, and a reconciler may move past it.
+// OutcomeUnknownType, OutcomeMalformed). An Outcome whose Status is
+// a 2xx means the event is taken care of, and a reconciler may move past it.
 // Each call is reported to the Router's observers as a Delivery without a
 // Method, Host or Target, and logged as one line.
 func (e *Endpoint) Recover(ctx context.Context, body []byte, header http.Header) Result {
@@ -96,9 +96,8 @@ func (e *Endpoint) recover(ctx context.Context, d *Delivery, c *routes) Result {
 	// As for a delivery: the accept step is bounded by the deadline and
 	// by Shutdown's, not by a caller that gives up half-way.
 	deadline := d.Received.Add(e.timeout)
-	actx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	actx, cancel := context.WithDeadline(detached{Context: e.stopCtx, values: ctx}, deadline)
 	defer cancel()
-	defer context.AfterFunc(e.stopCtx, cancel)()
 	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d, timed: sw.on, deadline: deadline}
 	res := e.acceptor.Accept(actx, a)
 	e.closeAcceptance(d)

@@ -27,7 +27,7 @@
 // what was delivered is recognised). The Checkpoint — window, stream,
 // cursor of the next page — is kept in the host's database (NewSQLStore,
 // PostgreSQL or SQLite) and moves past a page only once every event of it
-// was accepted (Outcome.Acknowledged): a run stopped by its bounds
+// was accepted (an outcome whose Status is a 2xx): a run stopped by its bounds
 // (Config.MaxEvents, Config.MaxDuration), by an event its handler failed,
 // or by a crash resumes with the first page not wholly accepted, and the
 // events of that page accepted already are duplicates then, not repeated

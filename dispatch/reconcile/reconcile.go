@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,6 +59,12 @@ type Config struct {
 	// PageSize is the events asked for per page (default
 	// DefaultPageSize).
 	PageSize int
+	// Concurrency is how many events of a page are fed to the Endpoint at
+	// once (default 1: in the order the sender lists them). More let a
+	// PostgreSQL host commit side by side (SQLite has one writer: keep 1);
+	// the order of a page's events is then lost, which the ordering guard
+	// makes harmless. BENCHMARKS.md has the figures.
+	Concurrency int
 	// Lookback is how far back from its start the first run looks
 	// (default DefaultLookback). Stripe keeps events 30 days.
 	Lookback time.Duration
@@ -98,7 +105,7 @@ func (c *Config) withDefaults() error {
 	for _, f := range []struct {
 		name string
 		v    int64
-	}{{"MaxEvents", int64(c.MaxEvents)}, {"MaxDuration", int64(c.MaxDuration)}, {"PageSize", int64(c.PageSize)},
+	}{{"MaxEvents", int64(c.MaxEvents)}, {"MaxDuration", int64(c.MaxDuration)}, {"PageSize", int64(c.PageSize)}, {"Concurrency", int64(c.Concurrency)},
 		{"Lookback", int64(c.Lookback)}, {"Lag", int64(c.Lag)}, {"Lease", int64(c.Lease)},
 		{"MinBackoff", int64(c.MinBackoff)}, {"MaxBackoff", int64(c.MaxBackoff)}} {
 		if f.v < 0 {
@@ -108,6 +115,7 @@ func (c *Config) withDefaults() error {
 	c.MaxEvents = cmpOr(c.MaxEvents, DefaultMaxEvents)
 	c.MaxDuration = cmpOr(c.MaxDuration, DefaultMaxDuration)
 	c.PageSize = cmpOr(c.PageSize, DefaultPageSize)
+	c.Concurrency = cmpOr(c.Concurrency, 1)
 	c.Lookback = cmpOr(c.Lookback, DefaultLookback)
 	c.Lag = cmpOr(c.Lag, DefaultLag)
 	c.Lease = cmpOr(c.Lease, c.MaxDuration+time.Minute)
@@ -314,17 +322,8 @@ func (r *Reconciler) run(ctx context.Context, holder string, rep *Report) error 
 		}
 		rep.Pages++
 		rep.Fetched += len(page.Events)
-		for _, body := range page.Events {
-			if err := ctx.Err(); err != nil {
-				// Out of time (or canceled) mid-page: the page is read
-				// again next run, its accepted events as duplicates.
-				return err
-			}
-			res := r.cfg.Endpoint.Recover(ctx, body, nil)
-			rep.Outcomes[res.Outcome.String()]++
-			if !(res.Outcome.Status() < 300) {
-				return fmt.Errorf("reconcile %s: outcome %s: %w: %w", r.Name(), res.Outcome, ErrNotAccepted, errOrOutcome(res))
-			}
+		if err := r.feed(ctx, rep, page.Events); err != nil {
+			return err
 		}
 		if page.More && page.Next != "" {
 			cp.Cursor = page.Next
@@ -343,6 +342,47 @@ func (r *Reconciler) run(ctx context.Context, holder string, rep *Report) error 
 	return nil
 }
 
+// feed hands a page's events to the Endpoint, Concurrency at a time, and
+// returns the first that was not accepted (the page then stays before the
+// checkpoint), or the run's end.
+func (r *Reconciler) feed(ctx context.Context, rep *Report, bodies [][]byte) error {
+	results := make([]dispatch.Result, len(bodies))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(r.cfg.Concurrency, len(bodies)) {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = r.cfg.Endpoint.Recover(ctx, bodies[i], nil)
+			}
+		})
+	}
+	var stopped error
+	for i := range bodies {
+		if stopped = ctx.Err(); stopped != nil {
+			// Out of time (or canceled) mid-page: the page is read again
+			// next run, its accepted events as duplicates.
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var failed error
+	for _, res := range results {
+		if res.Outcome == 0 {
+			continue // not fed
+		}
+		rep.Outcomes[res.Outcome.String()]++
+		if !acknowledged(res.Outcome) && failed == nil {
+			failed = fmt.Errorf("reconcile %s: outcome %s: %w: %w", r.Name(), res.Outcome, ErrNotAccepted, errOrOutcome(res))
+		}
+	}
+	if failed != nil {
+		return failed
+	}
+	return stopped
+}
+
 // save stores cp. Its accepted events are committed already: a run whose
 // time ran out meanwhile still records them, within a bound of its own.
 func (r *Reconciler) save(ctx context.Context, holder string, cp Checkpoint) error {
@@ -350,6 +390,11 @@ func (r *Reconciler) save(ctx context.Context, holder string, cp Checkpoint) err
 	defer cancel()
 	return r.cfg.Store.Save(ctx, r.Name(), holder, cp, r.cfg.Lease)
 }
+
+// acknowledged reports whether o tells a sender not to send the event
+// again (a 2xx): the event is taken care of, and the checkpoint may move
+// past it.
+func acknowledged(o dispatch.Outcome) bool { return o.Status() < 300 }
 
 func errOrOutcome(res dispatch.Result) error {
 	if res.Err != nil {

@@ -25,12 +25,15 @@ func TestMissedEventsRecoveredOnce(t *testing.T) {
 		missed, before   int // events only the API has; delivered by webhook before the run
 		after            int // of the missed, delivered by webhook after the run (late retries)
 		pageSize         int
+		concurrency      int
 		wantPages        int
 		wantDuplicateRun int
 	}{
 		{name: "one page", missed: 7, pageSize: 100, wantPages: 1},
 		{name: "many pages", missed: 250, pageSize: 100, wantPages: 3},
 		{name: "pages of one", missed: 5, pageSize: 1, wantPages: 5},
+		{name: "many pages, eight at a time", missed: 250, pageSize: 100, concurrency: 8, wantPages: 3},
+		{name: "some delivered first, four at a time", missed: 30, before: 20, pageSize: 10, concurrency: 4, wantPages: 5, wantDuplicateRun: 20},
 		{name: "some delivered by webhook first", missed: 30, before: 20, pageSize: 10, wantPages: 5, wantDuplicateRun: 20},
 		{name: "webhook retries arrive after the recovery", missed: 30, after: 30, pageSize: 10, wantPages: 3},
 	}
@@ -48,7 +51,7 @@ func TestMissedEventsRecoveredOnce(t *testing.T) {
 					t.Fatalf("webhook: %d", code)
 				}
 			}
-			r := newReconciler(t, h, srv, reconcile.NewMemoryStore(), reconcile.Config{PageSize: tt.pageSize, MaxEvents: 10000,
+			r := newReconciler(t, h, srv, reconcile.NewMemoryStore(), reconcile.Config{PageSize: tt.pageSize, MaxEvents: 10000, Concurrency: tt.concurrency,
 				Clock: func() time.Time { return now }})
 			rep, err := r.Run(context.Background())
 			if err != nil {
@@ -250,28 +253,32 @@ func TestRunBounds(t *testing.T) {
 // run before its page; the next run, once the handler works, applies it
 // and what followed, each once.
 func TestFailedEventHoldsCheckpoint(t *testing.T) {
-	srv := reconciletest.NewServer(reconciletest.Config{StripeKey: stripeKey})
-	defer srv.Close()
-	h := newHost(t, "payment_intent.succeeded")
-	addEvents(srv, "f", "payment_intent.succeeded", 25, time.Now().Add(-time.Hour))
-	h.fail["evt_f_0012"] = true
-	r := newReconciler(t, h, srv, reconcile.NewMemoryStore(), reconcile.Config{PageSize: 5})
-	rep, err := r.Run(context.Background())
-	if !errors.Is(err, reconcile.ErrNotAccepted) || rep.Stopped != "error" {
-		t.Fatalf("Run: %v (stopped %q), want ErrNotAccepted", err, rep.Stopped)
-	}
-	if rep.Outcomes["failed"] != 1 || !rep.Checkpoint.Open() || rep.Checkpoint.Cursor == "" {
-		t.Errorf("report: %+v", rep)
-	}
-	delete(h.fail, "evt_f_0012")
-	rep, err = r.Run(context.Background())
-	if err != nil || !rep.CaughtUp {
-		t.Fatalf("second Run: %v, %+v", err, rep)
-	}
-	for i := range 25 {
-		if id := fmt.Sprintf("evt_f_%04d", i); h.runs(id) != 1 {
-			t.Errorf("%s ran %d times, want 1", id, h.runs(id))
-		}
+	for _, concurrency := range []int{1, 4} {
+		t.Run(fmt.Sprint("concurrency ", concurrency), func(t *testing.T) {
+			srv := reconciletest.NewServer(reconciletest.Config{StripeKey: stripeKey})
+			defer srv.Close()
+			h := newHost(t, "payment_intent.succeeded")
+			addEvents(srv, "f", "payment_intent.succeeded", 25, time.Now().Add(-time.Hour))
+			h.fail["evt_f_0012"] = true
+			r := newReconciler(t, h, srv, reconcile.NewMemoryStore(), reconcile.Config{PageSize: 5, Concurrency: concurrency})
+			rep, err := r.Run(context.Background())
+			if !errors.Is(err, reconcile.ErrNotAccepted) || rep.Stopped != "error" {
+				t.Fatalf("Run: %v (stopped %q), want ErrNotAccepted", err, rep.Stopped)
+			}
+			if rep.Outcomes["failed"] != 1 || !rep.Checkpoint.Open() || rep.Checkpoint.Cursor == "" {
+				t.Errorf("report: %+v", rep)
+			}
+			delete(h.fail, "evt_f_0012")
+			rep, err = r.Run(context.Background())
+			if err != nil || !rep.CaughtUp {
+				t.Fatalf("second Run: %v, %+v", err, rep)
+			}
+			for i := range 25 {
+				if id := fmt.Sprintf("evt_f_%04d", i); h.runs(id) != 1 {
+					t.Errorf("%s ran %d times, want 1", id, h.runs(id))
+				}
+			}
+		})
 	}
 }
 
@@ -361,6 +368,7 @@ func TestConfigRefused(t *testing.T) {
 		{name: "negative bound", cfg: reconcile.Config{Endpoint: h.ep, Source: src, Store: reconcile.NewMemoryStore(), MaxEvents: -1}},
 		{name: "lease under the run's time", cfg: reconcile.Config{Endpoint: h.ep, Source: src, Store: reconcile.NewMemoryStore(),
 			MaxDuration: time.Minute, Lease: time.Second}},
+		{name: "negative concurrency", cfg: reconcile.Config{Endpoint: h.ep, Source: src, Store: reconcile.NewMemoryStore(), Concurrency: -2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,7 +388,8 @@ func TestParseRetryAfter(t *testing.T) {
 		in   string
 		want time.Duration
 	}{
-		{"", 0}, {"3", 3 * time.Second}, {"0", 0}, {"-1", 0}, {"soon", 0},
+		{"", 0}, {"3", 3 * time.Second}, {" 3 ", 3 * time.Second}, {"0", 0}, {"-1", 0}, {"soon", 0}, {"1.5", 0},
+		{"999999999999", reconcile.MaxRetryAfter}, {now.Add(48 * time.Hour).Format(http.TimeFormat), reconcile.MaxRetryAfter},
 		{now.Add(10 * time.Second).Format(http.TimeFormat), 10 * time.Second},
 		{now.Add(-time.Minute).Format(http.TimeFormat), 0},
 	}

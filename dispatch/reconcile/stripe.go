@@ -211,20 +211,24 @@ func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error
 }
 
 // ParseRetryAfter reads a Retry-After header: seconds, or an HTTP date
-// (after now). It returns 0 for an empty, past or unreadable one.
+// (after now). It returns 0 for an empty, past or unreadable one, and at
+// most MaxRetryAfter (a run's own bound, MaxDuration, is usually shorter).
 func ParseRetryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
+	var d time.Duration
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 || n > 24*3600 {
+		if n <= 0 {
 			return 0
 		}
-		return time.Duration(n) * time.Second
+		d = time.Duration(min(n, int64(MaxRetryAfter/time.Second))) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		d = t.Sub(now)
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	return min(d, MaxRetryAfter)
 }
+
+// MaxRetryAfter bounds the wait a Retry-After asks for.
+const MaxRetryAfter = 24 * time.Hour

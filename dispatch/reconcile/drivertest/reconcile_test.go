@@ -88,55 +88,57 @@ func TestSQLStore(t *testing.T) {
 // sender's API.
 func TestRecoverIntoHostTransaction(t *testing.T) {
 	for _, d := range databases() {
-		t.Run(d.name, func(t *testing.T) {
-			db := d.open(t)
-			h := newBookingHost(t, d, db)
-			srv := reconciletest.NewServer(reconciletest.Config{StripeKey: stripeKey})
-			defer srv.Close()
-			start := time.Now().Add(-3 * time.Hour)
-			missed := addEvents(srv, "missed", 120, start)
-			early := addEvents(srv, "early", 15, start.Add(time.Hour))
-			for _, b := range early {
-				h.webhook(t, b)
-			}
-			var mu sync.Mutex
-			var inUse []int
-			srv.OnRequest(func(*http.Request) {
+		for _, concurrency := range []int{1, 4} {
+			t.Run(fmt.Sprint(d.name, "/concurrency ", concurrency), func(t *testing.T) {
+				db := d.open(t)
+				h := newBookingHost(t, d, db)
+				srv := reconciletest.NewServer(reconciletest.Config{StripeKey: stripeKey})
+				defer srv.Close()
+				start := time.Now().Add(-3 * time.Hour)
+				missed := addEvents(srv, "missed", 120, start)
+				early := addEvents(srv, "early", 15, start.Add(time.Hour))
+				for _, b := range early {
+					h.webhook(t, b)
+				}
+				var mu sync.Mutex
+				var inUse []int
+				srv.OnRequest(func(*http.Request) {
+					mu.Lock()
+					defer mu.Unlock()
+					inUse = append(inUse, db.Stats().InUse)
+				})
+				r := newReconciler(t, h, srv, newStore(t, d, db), reconcile.Config{PageSize: 25, Concurrency: concurrency})
+				rep, err := r.Run(context.Background())
+				if err != nil || !rep.CaughtUp {
+					t.Fatalf("Run: %v, %+v", err, rep)
+				}
+				for _, b := range missed[:10] {
+					h.webhook(t, b) // Stripe's late retries: duplicates
+				}
+				if rep.Recovered() != 120 || rep.Outcomes["duplicate"] != 15 {
+					t.Errorf("outcomes %v, want 120 recovered, 15 duplicate", rep.Outcomes)
+				}
+				applied := h.applied(t)
+				if len(applied) != 135 {
+					t.Errorf("%d events applied, want 135", len(applied))
+				}
+				for id, n := range applied {
+					if n != 1 {
+						t.Errorf("%s applied %d times", id, n)
+					}
+				}
 				mu.Lock()
 				defer mu.Unlock()
-				inUse = append(inUse, db.Stats().InUse)
+				for i, n := range inUse {
+					if n != 0 {
+						t.Errorf("request %d: %d database connections in use while the reconciler waited on the API", i, n)
+					}
+				}
+				if len(inUse) != rep.Pages {
+					t.Errorf("%d requests, %d pages", len(inUse), rep.Pages)
+				}
 			})
-			r := newReconciler(t, h, srv, newStore(t, d, db), reconcile.Config{PageSize: 25})
-			rep, err := r.Run(context.Background())
-			if err != nil || !rep.CaughtUp {
-				t.Fatalf("Run: %v, %+v", err, rep)
-			}
-			for _, b := range missed[:10] {
-				h.webhook(t, b) // Stripe's late retries: duplicates
-			}
-			if rep.Recovered() != 120 || rep.Outcomes["duplicate"] != 15 {
-				t.Errorf("outcomes %v, want 120 recovered, 15 duplicate", rep.Outcomes)
-			}
-			applied := h.applied(t)
-			if len(applied) != 135 {
-				t.Errorf("%d events applied, want 135", len(applied))
-			}
-			for id, n := range applied {
-				if n != 1 {
-					t.Errorf("%s applied %d times", id, n)
-				}
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for i, n := range inUse {
-				if n != 0 {
-					t.Errorf("request %d: %d database connections in use while the reconciler waited on the API", i, n)
-				}
-			}
-			if len(inUse) != rep.Pages {
-				t.Errorf("%d requests, %d pages", len(inUse), rep.Pages)
-			}
-		})
+		}
 	}
 }
 
@@ -177,22 +179,24 @@ func BenchmarkRecover(b *testing.B) {
 		}
 	})
 	for _, d := range databases() {
-		b.Run(d.name, func(b *testing.B) {
-			db := d.open(b)
-			h := newBookingHost(b, d, db)
-			srv := reconciletest.NewServer(reconciletest.Config{StripeKey: stripeKey})
-			defer srv.Close()
-			addEvents(srv, fmt.Sprintf("bench%d", b.N), b.N, time.Now().Add(-time.Duration(b.N+3600)*time.Second))
-			r := newReconciler(b, h, srv, newStore(b, d, db), reconcile.Config{MaxEvents: b.N + 1, MaxDuration: 10 * time.Minute,
-				Lookback: time.Duration(b.N+7200) * time.Second})
-			b.ReportAllocs()
-			b.ResetTimer()
-			rep, err := r.Run(context.Background())
-			b.StopTimer()
-			if err != nil || rep.Recovered() != b.N {
-				b.Fatalf("Run: %v, recovered %d of %d", err, rep.Recovered(), b.N)
-			}
-			b.ReportMetric(float64(b.N)/rep.Ended.Sub(rep.Started).Seconds(), "events/s")
-		})
+		for _, concurrency := range []int{1, 8} {
+			b.Run(fmt.Sprintf("%s-concurrency-%d", d.name, concurrency), func(b *testing.B) {
+				db := d.open(b)
+				h := newBookingHost(b, d, db)
+				srv := reconciletest.NewServer(reconciletest.Config{StripeKey: stripeKey})
+				defer srv.Close()
+				addEvents(srv, fmt.Sprintf("bench%d", b.N), b.N, time.Now().Add(-time.Duration(b.N+3600)*time.Second))
+				r := newReconciler(b, h, srv, newStore(b, d, db), reconcile.Config{MaxEvents: b.N + 1, MaxDuration: 10 * time.Minute,
+					Lookback: time.Duration(b.N+7200) * time.Second, Concurrency: concurrency})
+				b.ReportAllocs()
+				b.ResetTimer()
+				rep, err := r.Run(context.Background())
+				b.StopTimer()
+				if err != nil || rep.Recovered() != b.N {
+					b.Fatalf("Run: %v, recovered %d of %d", err, rep.Recovered(), b.N)
+				}
+				b.ReportMetric(float64(b.N)/rep.Ended.Sub(rep.Started).Seconds(), "events/s")
+			})
+		}
 	}
 }
