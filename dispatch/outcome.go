@@ -50,6 +50,11 @@ const (
 	OutcomeReadTimeout
 	// OutcomeMethodNotAllowed: not a POST. 405.
 	OutcomeMethodNotAllowed
+	// OutcomeRecovered: an event its sender never delivered, recovered from
+	// the sender's own API (Endpoint.Recover, package dispatch/reconcile),
+	// was accepted: its handler ran, or its job is queued. No sender waits
+	// for it; its status is 200.
+	OutcomeRecovered
 
 	outcomeEnd
 )
@@ -72,6 +77,7 @@ var outcomeText = [outcomeEnd]struct {
 	OutcomeTooLarge:          {"too-large", http.StatusRequestEntityTooLarge, "body too large"},
 	OutcomeReadTimeout:       {"read-timeout", http.StatusRequestTimeout, "body not received in time"},
 	OutcomeMethodNotAllowed:  {"method-not-allowed", http.StatusMethodNotAllowed, "method not allowed"},
+	OutcomeRecovered:         {"recovered", http.StatusOK, ""},
 }
 
 // Outcomes returns every Outcome, in order.

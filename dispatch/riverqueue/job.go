@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/hookkit/hookkit/dispatch/internal/headers"
+	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/headers"
 	"github.com/hookkit/hookkit/events"
 )
 
