@@ -227,7 +227,7 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 		if err != nil {
 			return nil, err
 		}
-		mux.Handle("/reconcile/", http.StripPrefix("/reconcile", runs))
+		mux.Handle("/reconcile/", requireBearer(sec.APIToken, http.StripPrefix("/reconcile", runs)))
 	}
 	a.handler = mux
 	return a, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,20 @@ func TestMissedWebhooksRecoveredOnSchedule(t *testing.T) {
 			}
 			if got := bookingByID(t, a, id); got.Transactions != 1 || len(got.Outbox) != len(b.Outbox) {
 				t.Errorf("the late webhook took effect again: %+v", got)
+			}
+			// Their status, to the API token's holder only, without the
+			// API credentials.
+			if got := getWith(a, "/reconcile/", "").Code; got != http.StatusUnauthorized {
+				t.Errorf("GET /reconcile/ without the token: got %d, want 401", got)
+			}
+			rec := getWith(a, "/reconcile/", "Bearer "+demoSecrets.APIToken)
+			if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"name": "stripe"`) {
+				t.Errorf("GET /reconcile/: got %d %s", rec.Code, rec.Body.String())
+			}
+			for _, secret := range []string{demoStripeAPIKey, demoSecrets.Twilio} {
+				if strings.Contains(rec.Body.String(), secret) {
+					t.Errorf("GET /reconcile/ shows a credential: %s", rec.Body.String())
+				}
 			}
 			for _, r := range a.reconcile.reconcilers {
 				st, err := r.Status(context.Background())
