@@ -175,7 +175,7 @@ func (s *Source) Streams(patterns []string) []string {
 }
 
 // Page implements reconcile.Source. The cursor is the next page's number
-// and PageToken, from Twilio's next_page_uri.
+// and page token, from Twilio's next_page_uri.
 func (s *Source) Page(ctx context.Context, q reconcile.Query) (reconcile.Page, error) {
 	patterns, ok := strings.CutPrefix(q.Stream, "messages:")
 	if !ok {
