@@ -137,6 +137,7 @@ type claimAcceptor struct {
 	lease, keep time.Duration
 	deadLetters DeadLetterSink
 	logger      *slog.Logger
+	positions   *memoryPositions // for ordered handlers (Ordered)
 }
 
 func (c *claimAcceptor) Accept(ctx context.Context, a Acceptance) Result {
@@ -151,11 +152,14 @@ func (c *claimAcceptor) Accept(ctx context.Context, a Acceptance) Result {
 	case idempotency.Busy:
 		return Result{OutcomeBusy, nil}
 	}
-	err = a.Run(ctx)
+	err = c.positions.runOrdered(ctx, a)
 	switch {
 	case err == nil:
 		c.complete(key, claim.Token, a.Event)
 		return Result{OutcomeProcessed, nil}
+	case errors.Is(err, ErrStale):
+		c.complete(key, claim.Token, a.Event)
+		return Result{OutcomeStale, err}
 	case IsPermanent(err):
 		if dlErr := c.deadLetter(a.Event, err); dlErr != nil {
 			// Not stored anywhere: the sender must keep it.

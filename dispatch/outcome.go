@@ -11,8 +11,8 @@ import (
 // and archives (String).
 type Outcome uint8
 
-// The outcomes of a delivery. Attempts end OutcomeProcessed, OutcomeFailed
-// or OutcomeDeadLettered.
+// The outcomes of a delivery. Attempts end OutcomeProcessed, OutcomeFailed,
+// OutcomeDeadLettered, OutcomeStale or OutcomeKept.
 const (
 	// OutcomeProcessed: the handler succeeded. 200.
 	OutcomeProcessed Outcome = iota + 1
@@ -50,6 +50,13 @@ const (
 	OutcomeReadTimeout
 	// OutcomeMethodNotAllowed: not a POST. 405.
 	OutcomeMethodNotAllowed
+	// OutcomeStale: the event is older than the last one applied for its
+	// object (see Ordered); acknowledged and logged, never run. 200.
+	OutcomeStale
+	// OutcomeKept: the handler said its object is not here yet (ErrNotYet);
+	// the event is kept durably and runs again when its object advances.
+	// 200.
+	OutcomeKept
 
 	outcomeEnd
 )
@@ -72,6 +79,8 @@ var outcomeText = [outcomeEnd]struct {
 	OutcomeTooLarge:          {"too-large", http.StatusRequestEntityTooLarge, "body too large"},
 	OutcomeReadTimeout:       {"read-timeout", http.StatusRequestTimeout, "body not received in time"},
 	OutcomeMethodNotAllowed:  {"method-not-allowed", http.StatusMethodNotAllowed, "method not allowed"},
+	OutcomeStale:             {"stale", http.StatusOK, ""},
+	OutcomeKept:              {"kept", http.StatusOK, ""},
 }
 
 // Outcomes returns every Outcome, in order.
