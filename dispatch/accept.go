@@ -48,6 +48,7 @@ type Acceptance struct {
 	handler  Handler // nil when the type has no handler (DeadLetterUnknown)
 	route    string  // the handler's pattern
 	routes   *routes
+	router   *Router
 	ep       *Endpoint
 	d        *Delivery // the delivery being accepted
 	timed    bool      // the handler's time is added to d.Timings.Handler
@@ -91,6 +92,11 @@ func (a Acceptance) Run(ctx context.Context) error {
 	a.d.Timings.Handler += time.Since(start)
 	return err
 }
+
+// Router returns the Router the event is routed with: an accept step that
+// runs the event again after Accept has returned (a kept event, see
+// ErrNotYet) runs it with this Router's Dispatch.
+func (a Acceptance) Router() *Router { return a.router }
 
 // endRun ends a run of d's handler, and wakes closeAcceptance if it waits
 // for it.

@@ -26,6 +26,61 @@ import (
 // without an ordered object is kept too, and runs on the retry schedule
 // alone.
 func (t *Tables[Tx]) KeepTx(ctx context.Context, tx Tx, e *events.Event, g *TxGuard[Tx], cause error) (due bool, err error) {
+	return t.keepTx(ctx, tx, e, g, cause, nil)
+}
+
+// KeepJobTx keeps e as KeepTx does, for a queue's job that waits for its
+// object (dispatch/riverqueue snoozes it): the Keeper does not run it; the
+// queue's worker that advances the object takes the jobs kept for it
+// (TakeJobsTx) and makes them run. A row kept earlier for the same event
+// is replaced.
+func (t *Tables[Tx]) KeepJobTx(ctx context.Context, tx Tx, e *events.Event, g *TxGuard[Tx], jobID int64, cause error) (due bool, err error) {
+	if err := t.ForgetTx(ctx, tx, e.Key()); err != nil {
+		return false, err
+	}
+	return t.keepTx(ctx, tx, e, g, cause, &jobID)
+}
+
+// ForgetTx deletes, in tx, what is kept for the event of key (a queue's
+// job that runs again), if anything.
+func (t *Tables[Tx]) ForgetTx(ctx context.Context, tx Tx, key string) error {
+	var source, object string
+	err := t.db.QueryRow(ctx, tx, t.q.forget, key).Scan(&source, &object)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return fmt.Errorf("order: forget a kept event: %w", err)
+	}
+	if object != "" {
+		if _, err := t.db.Exec(ctx, tx, t.q.unkeep, source, object); err != nil {
+			return fmt.Errorf("order: forget a kept event: %w", err)
+		}
+	}
+	return nil
+}
+
+// TakeJobsTx deletes, in tx, the rows of the jobs kept for obj, and returns
+// the jobs: the worker that advanced obj makes them run, in tx.
+func (t *Tables[Tx]) TakeJobsTx(ctx context.Context, tx Tx, obj Object) ([]int64, error) {
+	var jobs []int64
+	for {
+		var id int64
+		err := t.db.QueryRow(ctx, tx, t.q.takeJob, obj.Source, obj.ID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return jobs, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("order: take kept jobs: %w", err)
+		}
+		if _, err := t.db.Exec(ctx, tx, t.q.unkeep, obj.Source, obj.ID); err != nil {
+			return nil, fmt.Errorf("order: take kept jobs: %w", err)
+		}
+		jobs = append(jobs, id)
+	}
+}
+
+func (t *Tables[Tx]) keepTx(ctx context.Context, tx Tx, e *events.Event, g *TxGuard[Tx], cause error, jobID *int64) (due bool, err error) {
 	obj, pos := Object{Source: e.Source}, events.Position{}
 	now := time.Now()
 	next := now.Add(t.retry[0])
@@ -61,7 +116,7 @@ func (t *Tables[Tx]) KeepTx(ctx context.Context, tx Tx, e *events.Event, g *TxGu
 		body = []byte{}
 	}
 	if _, err := t.db.Exec(ctx, tx, t.q.insertKept, e.Key(), obj.Source, obj.ID, pos.At, int64(pos.Rank), e.ID, e.Type, eventTime,
-		string(header), body, start, end, data, next.UnixMilli(), now.UnixMilli(), errorText(cause)); err != nil {
+		string(header), body, start, end, data, next.UnixMilli(), now.UnixMilli(), errorText(cause), jobID); err != nil {
 		return false, fmt.Errorf("order: keep: %w", err)
 	}
 	return due, nil

@@ -126,12 +126,12 @@ func (t *Tables[Tx]) Migrate(ctx context.Context) error {
 
 // statements are the Tables' SQL in one dialect.
 type statements struct {
-	schema                     []string
-	advance, due, keep, unkeep string
-	insertKept                 string
-	takeObject, takeDue        string
-	retryKept                  string
-	deleteKept                 string
+	schema                      []string
+	advance, due, keep, unkeep  string
+	insertKept                  string
+	takeObject, takeDue         string
+	retryKept                   string
+	deleteKept, forget, takeJob string
 }
 
 // The kept events' columns, in the order keptEvent's fields scan.
@@ -187,7 +187,8 @@ func newStatements(d Dialect, positions, kept string) statements {
 	runs       bigint NOT NULL,  -- how many times it was kept
 	next_at    bigint NOT NULL,  -- Unix milliseconds: when it runs again
 	kept_at    bigint NOT NULL,
-	error      text NOT NULL
+	error      text NOT NULL,
+	job_id     bigint            -- a queue's job that waits (dispatch/riverqueue), or NULL: the Keeper runs the event
 )`, `CREATE INDEX IF NOT EXISTS `+kept+`_object ON `+kept+` (source, object, pos_at, pos_rank, id)`,
 		`CREATE INDEX IF NOT EXISTS `+kept+`_next ON `+kept+` (next_at)`)
 
@@ -209,13 +210,16 @@ RETURNING pos_at, pos_rank, prev_at, prev_rank, kept`)
 ON CONFLICT (source, object) DO UPDATE SET kept = ` + positions + `.kept + 1
 RETURNING pos_at, pos_rank`)
 	s.unkeep = bind(`UPDATE ` + positions + ` SET kept = kept - 1 WHERE source = @1 AND object = @2 AND kept > 0`)
-	s.insertKept = bind(`INSERT INTO ` + kept + ` (key, source, object, pos_at, pos_rank, event_id, type, event_time, header, body, data_start, data_end, data, runs, next_at, kept_at, error)
-VALUES (@1, @2, @3, @4, @5, @6, @7, @8, @9, ` + p(10) + `, ` + p(11) + `, ` + p(12) + `, ` + p(13) + `, 1, ` + p(14) + `, ` + p(15) + `, ` + p(16) + `)`)
+	s.insertKept = bind(`INSERT INTO ` + kept + ` (key, source, object, pos_at, pos_rank, event_id, type, event_time, header, body, data_start, data_end, data, runs, next_at, kept_at, error, job_id)
+VALUES (@1, @2, @3, @4, @5, @6, @7, @8, @9, ` + p(10) + `, ` + p(11) + `, ` + p(12) + `, ` + p(13) + `, 1, ` + p(14) + `, ` + p(15) + `, ` + p(16) + `, ` + p(17) + `)`)
+	s.forget = bind(`DELETE FROM ` + kept + ` WHERE key = @1 RETURNING source, object`)
+	s.takeJob = bind(`DELETE FROM ` + kept + ` WHERE id = (SELECT id FROM ` + kept + ` WHERE source = @1 AND object = @2 AND job_id IS NOT NULL
+	ORDER BY pos_at, pos_rank, id LIMIT 1) RETURNING job_id`)
 	// take: the object's oldest kept event, or the first due one, deleted
 	// in the transaction its handler runs in.
-	s.takeObject = bind(`DELETE FROM ` + kept + ` WHERE id = (SELECT id FROM ` + kept + ` WHERE source = @1 AND object = @2
+	s.takeObject = bind(`DELETE FROM ` + kept + ` WHERE id = (SELECT id FROM ` + kept + ` WHERE source = @1 AND object = @2 AND job_id IS NULL
 	ORDER BY pos_at, pos_rank, id LIMIT 1` + skipLocked + `) RETURNING ` + keptColumns)
-	s.takeDue = bind(`DELETE FROM ` + kept + ` WHERE id = (SELECT id FROM ` + kept + ` WHERE next_at <= @1
+	s.takeDue = bind(`DELETE FROM ` + kept + ` WHERE id = (SELECT id FROM ` + kept + ` WHERE next_at <= @1 AND job_id IS NULL
 	ORDER BY next_at, pos_at, pos_rank, id LIMIT 1` + skipLocked + `) RETURNING ` + keptColumns)
 	s.retryKept = bind(`UPDATE ` + kept + ` SET runs = runs + 1, next_at = @2, error = @3 WHERE id = @1`)
 	s.deleteKept = bind(`DELETE FROM ` + kept + ` WHERE id = @1`)
