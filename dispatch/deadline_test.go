@@ -402,3 +402,63 @@ func TestMaxAgeRefusesAReplayPastTheKeepWindow(t *testing.T) {
 		t.Errorf("WithMaxAge(0): %v, want ErrInvalidConfig", err)
 	}
 }
+
+// Without WithMaxAge, an Endpoint whose verifier accepts signatures of any
+// age (Etail Depot's HMAC over the body alone) still refuses an event older
+// than seven eighths of its keep window: the replay on day four of a
+// delivery whose key has been forgotten does not run. One whose verifier
+// bounds a signature's age itself (an HMAC with a signed timestamp) is not
+// checked: a recorded event re-signed now runs, whatever its age.
+func TestMaxAgeIsOnByDefaultWhereNothingSignedCarriesATime(t *testing.T) {
+	bodyOnly, err := verify.NewHMAC([]byte(etailSecret), "Etail-Signature")
+	if err != nil {
+		t.Fatal(err)
+	}
+	timed, err := verify.NewHMAC([]byte(etailSecret), "Etail-Signature",
+		verify.WithTimestampHeader("Etail-Timestamp"), verify.WithSignedContent("{timestamp}.{body}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	timedSigner := verifytest.HMAC{Secret: []byte(etailSecret), Header: "Etail-Signature",
+		TimestampHeader: "Etail-Timestamp", SignedContent: "{timestamp}.{body}"}
+	now := time.Now()
+	for _, c := range []struct {
+		name    string
+		v       verify.Verifier
+		opts    []dispatch.Option
+		req     func(id string, created time.Time) *http.Request
+		created time.Time
+		want    int
+	}{
+		{"body-only HMAC, day four", bodyOnly, nil, etailDelivery, now.Add(-97 * time.Hour), http.StatusBadRequest},
+		{"body-only HMAC, 85 hours", bodyOnly, nil, etailDelivery, now.Add(-85 * time.Hour), http.StatusBadRequest},
+		{"body-only HMAC, 83 hours", bodyOnly, nil, etailDelivery, now.Add(-83 * time.Hour), http.StatusOK},
+		{"body-only HMAC, WithKeep 24h, 22 hours", bodyOnly, []dispatch.Option{dispatch.WithKeep(24 * time.Hour)}, etailDelivery, now.Add(-22 * time.Hour), http.StatusBadRequest},
+		{"body-only HMAC, WithKeep 24h, 20 hours", bodyOnly, []dispatch.Option{dispatch.WithKeep(24 * time.Hour)}, etailDelivery, now.Add(-20 * time.Hour), http.StatusOK},
+		{"timestamped HMAC, a month", timed, nil, func(id string, created time.Time) *http.Request {
+			body := fmt.Appendf(nil, `{"id":%q,"type":"payment.succeeded","created":%d,"data":{"object":{"id":"pay_1","amount":10000,"currency":"USD","status":"succeeded"}}}`,
+				id, created.Unix())
+			return verifytest.NewRequest(timedSigner, "/webhooks/etail", body)
+		}, now.Add(-30 * 24 * time.Hour), http.StatusOK},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			runs := 0
+			r := dispatch.NewRouter()
+			r.HandleFunc("payment.succeeded", func(context.Context, *events.Event) error { runs++; return nil })
+			ep, err := dispatch.New(c.v, etailevent.NewParser(), r, append(c.opts, dispatch.WithLogger(slog.New(slog.DiscardHandler)))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ep.Shutdown(context.Background()) })
+			rec := httptest.NewRecorder()
+			ep.ServeHTTP(rec, c.req("evt_"+strings.ReplaceAll(c.name, " ", "_"), c.created))
+			wantRuns := 0
+			if c.want == http.StatusOK {
+				wantRuns = 1
+			}
+			if rec.Code != c.want || runs != wantRuns {
+				t.Errorf("%d, %d runs; want %d, %d runs (%s)", rec.Code, runs, c.want, wantRuns, rec.Body)
+			}
+		})
+	}
+}

@@ -68,10 +68,12 @@
 // duplicate, answered 200 and not run. Past it, what refuses a replay is
 // the sender's signature. Stripe and Standard Webhooks (GoConverso) sign a
 // time with the body, and their verifiers refuse it once five minutes old.
-// Etail Depot signs its body alone, with the event's "created" time inside:
-// give its Endpoint [WithMaxAge] (84 hours: longer than senders retry,
-// shorter than the keep window), and an event older than that is refused,
-// 400, whatever its signature. Twilio signs no time at all: a captured
+// Etail Depot signs its body alone, with the event's "created" time inside
+// (GoConverso too, when signed with an HMAC): an Endpoint whose verifier
+// accepts signatures of any age refuses, by default, an event older than
+// seven eighths of its keep window (84 hours: longer than senders retry,
+// shorter than the keys are kept), 400, whatever its signature; set it per
+// sender with [WithMaxAge]. Twilio signs no time at all: a captured
 // status callback verifies forever, and replayed after the keep window it
 // runs again. What protects a host from that is how it applies statuses:
 // a status callback must only move a message or a call forward (from

@@ -90,6 +90,9 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 		return nil, fmt.Errorf("dispatch: %w", err)
 	}
 	e.acceptor = acceptor
+	if e.maxAge == 0 && !boundsAge(v) {
+		e.maxAge = e.keep - e.keep/8
+	}
 	if named, ok := p.(interface{ Source() string }); ok {
 		e.source = named.Source()
 	}
@@ -193,7 +196,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 		return
 	}
 	d.EventSource, d.EventID, d.EventType = ev.Source, ev.ID, ev.Type
-	if err := e.checkAge(ev, d.Received); err != nil {
+	if err := e.checkAge(ev); err != nil {
 		e.answer(w, r, d, OutcomeRejectedSignature, verify.StatusCode(err), err)
 		return
 	}
@@ -330,16 +333,24 @@ var (
 	errOverloaded   = errors.New("dispatch: more deliveries in flight than WithMaxInFlight allows")
 )
 
+// boundsAge reports whether v refuses signatures past an age of its own
+// (a signed timestamp and a tolerance), so that a captured delivery cannot
+// be replayed after its key is forgotten (WithMaxAge).
+func boundsAge(v verify.Verifier) bool {
+	t, ok := v.(interface{ Tolerance() time.Duration })
+	return ok && t.Tolerance() > 0
+}
+
 // checkAge refuses an event older than the Endpoint's maximum age
 // (WithMaxAge), by the time its sender wrote in it (signed content, for
 // hookkit's parsers): a delivery captured and replayed once its key has
 // been forgotten would otherwise run again. An event without a time
 // (Twilio's) is not refused.
-func (e *Endpoint) checkAge(ev *events.Event, received time.Time) error {
+func (e *Endpoint) checkAge(ev *events.Event) error {
 	if e.maxAge == 0 || ev.Time.IsZero() {
 		return nil
 	}
-	if age := received.Sub(ev.Time); age > e.maxAge {
+	if age := e.now().Sub(ev.Time); age > e.maxAge {
 		return fmt.Errorf("%s: event %s is %s old, older than WithMaxAge %s (a replay past the keep window would run again): %w",
 			ev.Source, logtext.Clip(ev.ID, maxLoggedTarget), age.Round(time.Second), e.maxAge, verify.ErrTimestampTooOld)
 	}

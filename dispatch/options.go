@@ -29,6 +29,7 @@ type settings struct {
 	lease, keep time.Duration
 	timeout     time.Duration // the delivery's deadline, from its arrival
 	maxAge      time.Duration
+	now         func() time.Time // the clock of the age check
 	maxInFlight int64
 	retryAfter  time.Duration
 	deadLetters DeadLetterSink
@@ -52,6 +53,7 @@ func defaultSettings() settings {
 		keep:        idempotency.DefaultKeep,
 		timeout:     DefaultTimeout,
 		retryAfter:  DefaultRetryAfter,
+		now:         time.Now,
 	}
 }
 
@@ -186,29 +188,48 @@ func WithTimeout(d time.Duration) Option {
 // sender put in the signed body (Event.Time: Etail Depot's and Stripe's
 // "created", GoConverso's "timestamp"). An older one is refused, 400
 // (outcome rejected-signature, wrapping verify.ErrTimestampTooOld, as a
-// stale signature is), and logged. Set it for every sender that signs its
-// body and no time (Etail Depot, a generic HMAC without a timestamp
-// header): a captured delivery of theirs verifies forever, and replayed
-// once its key has been forgotten it would run again.
+// stale signature is), and logged.
 //
-// The age window must interlock with the key window: longer than any
-// sender retries (Stripe for three days, the Standard Webhooks schedule
-// about 75 hours), shorter than the accept step's keep window (WithKeep
-// here, Config.Keep of dispatch/sqltx, dispatch/pgxtx and
-// dispatch/riverqueue; 96 hours by default, idempotency.DefaultKeep): 84
-// hours leaves 12 hours to spare for clocks. New refuses a WithMaxAge
-// longer than WithKeep. Without it, no age is checked: senders that sign a
-// time with their signature (Stripe, Standard Webhooks) are bounded by the
-// verifier's tolerance already, and tests that replay recorded deliveries
-// (package dispatch/replay) replay old events on purpose. Events without a
-// time, such as Twilio's callbacks, are never checked (see the package
-// doc). The check is the Endpoint's, for HTTP deliveries: events recovered
-// from a sender's API later (a reconciler, Stripe's List Events a month
-// on) do not pass through it.
+// The age window interlocks with the key window: a captured delivery of a
+// sender that signs its body and no time (Etail Depot, GoConverso with an
+// HMAC, a generic HMAC without a timestamp header) verifies forever, and
+// replayed once its key has been forgotten it would run again. So an
+// Endpoint whose verifier accepts signatures of any age (its Tolerance is
+// 0, or it has none) checks ages by default, with a window of seven
+// eighths of the keep window (84 hours with the default 96): longer than
+// any sender retries (Stripe for three days, the Standard Webhooks
+// schedule about 75 hours), shorter than the keys are kept, with 12 hours
+// to spare for clocks. Keep it so when setting it: New refuses a
+// WithMaxAge longer than WithKeep (with WithAcceptor, keep it under the
+// accept step's own Config.Keep).
+//
+// Senders that sign a time with their signature (Stripe, Standard
+// Webhooks: verifiers with a Tolerance) are bounded by it already, and are
+// not checked unless WithMaxAge is given; this lets tests replay recorded
+// deliveries of theirs, re-signed, whatever their age (dispatch/replay).
+// Events without a time, such as Twilio's callbacks, are never checked:
+// what protects them is the ordering guard (see the package doc). The check
+// is the Endpoint's, for HTTP deliveries: events recovered from a sender's
+// API later do not pass through it.
 func WithMaxAge(d time.Duration) Option {
 	return func(c *settings) error {
 		c.maxAge = d
 		return positive("WithMaxAge", d)
+	}
+}
+
+// WithClock sets the clock against which the Endpoint measures an event's
+// age (WithMaxAge); nothing else reads it. Tests that replay deliveries
+// recorded days ago to an Endpoint whose sender signs no time (Etail
+// Depot's HMAC over the body alone) set it to the time of the recording,
+// as verify.WithClock does for signatures; production leaves it alone.
+func WithClock(now func() time.Time) Option {
+	return func(c *settings) error {
+		if now == nil {
+			return invalid("WithClock", "a nil clock")
+		}
+		c.now = now
+		return nil
 	}
 }
 
@@ -347,7 +368,7 @@ func (c *settings) acceptorOrDefault() (Acceptor, error) {
 		return nil, fmt.Errorf("WithLease %s must exceed WithTimeout %s, or a retry runs beside a slow handler: %w",
 			lease, c.timeout, ErrInvalidConfig)
 	}
-	if c.maxAge > 0 && c.maxAge > c.keep {
+	if c.maxAge > c.keep {
 		return nil, fmt.Errorf("WithMaxAge %s must not exceed WithKeep %s, or an event replayed after its key is forgotten runs again: %w",
 			c.maxAge, c.keep, ErrInvalidConfig)
 	}

@@ -138,6 +138,16 @@ func parseSignedContent(template string, withTimestamp bool) ([]segment, error) 
 	return out, nil
 }
 
+// Tolerance returns how old a signature v accepts: the tolerance around
+// its timestamp header's time, or 0 when no timestamp header is signed, in
+// which case a captured delivery verifies forever (dispatch.WithMaxAge).
+func (v *HMAC) Tolerance() time.Duration {
+	if v.timestampHeader == "" {
+		return 0
+	}
+	return v.tolerance
+}
+
 // Verify checks r's signature header (and timestamp header, if configured)
 // over body, the raw bytes as received. It returns nil or an *Error wrapping
 // one of the sentinels.

@@ -206,6 +206,11 @@ func DecodeStandardSecret(secret string) ([]byte, error) {
 	return key, nil
 }
 
+// Tolerance returns how old a signature s accepts: deliveries signed
+// longer ago than this are refused, so a captured one cannot be replayed
+// past it (dispatch.WithMaxAge).
+func (s *Standard) Tolerance() time.Duration { return s.tolerance }
+
 // Verify checks r's Standard Webhooks headers over body, the raw bytes as
 // received. It returns nil or an *Error wrapping one of the sentinels.
 //

@@ -65,6 +65,11 @@ func NewStripe(secret string, opts ...Option) (*Stripe, error) {
 	return &Stripe{macs: macs, tolerance: c.tolerance, now: c.now}, nil
 }
 
+// Tolerance returns how old a signature s accepts: deliveries signed
+// longer ago than this are refused, so a captured one cannot be replayed
+// past it (dispatch.WithMaxAge).
+func (s *Stripe) Tolerance() time.Duration { return s.tolerance }
+
 // Verify checks r's Stripe-Signature header over body, the raw bytes as
 // received. It returns nil or an *Error wrapping one of the sentinels.
 func (s *Stripe) Verify(r *http.Request, body []byte) error {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/replay"
@@ -21,6 +22,13 @@ import (
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
+
+// recordedAt is a time shortly after testdata's deliveries were recorded
+// (2026-11-23): the Endpoints replaying them measure their events' ages
+// against it, as senders that sign no time (Etail Depot, GoConverso's
+// HMAC, the Timestamp of Twilio's call callbacks) would be refused once
+// their events are older than the age window (dispatch.WithMaxAge).
+func recordedAt() time.Time { return time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) }
 
 // Every recorded delivery in the repository, re-signed with a test secret,
 // reaches its handler through a real Endpoint, and a second replay of the
@@ -58,7 +66,7 @@ func TestReplayRepositoryFixtures(t *testing.T) {
 				seen = append(seen, e.Type)
 				return nil
 			})
-			ep := dispatch.NewEndpoint(p.v, p.p, r, dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+			ep := dispatch.NewEndpoint(p.v, p.p, r, dispatch.WithLogger(slog.New(slog.DiscardHandler)), dispatch.WithClock(recordedAt))
 			results, err := replay.Dir(ep, os.DirFS("../../testdata"), p.dir, p.signer)
 			if err != nil {
 				t.Fatal(err)
@@ -120,7 +128,7 @@ func TestClientRequestOverHTTP(t *testing.T) {
 	var handled atomic.Int32
 	r := dispatch.NewRouter()
 	r.HandleFunc("*", func(context.Context, *events.Event) error { handled.Add(1); return nil })
-	srv := httptest.NewServer(dispatch.NewEndpoint(v, twilioevent.NewParser(), r, dispatch.WithLogger(slog.New(slog.DiscardHandler))))
+	srv := httptest.NewServer(dispatch.NewEndpoint(v, twilioevent.NewParser(), r, dispatch.WithLogger(slog.New(slog.DiscardHandler)), dispatch.WithClock(recordedAt)))
 	defer srv.Close()
 
 	recorded, err := fixture.Load(os.DirFS("../../testdata"), "twilio")

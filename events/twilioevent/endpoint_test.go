@@ -69,7 +69,7 @@ func TestEndpointRefusesTimestampOutsideRFC3339(t *testing.T) {
 	if code := deliverSigned(t, ep, attack.Encode()); code != http.StatusBadRequest {
 		t.Errorf("the +2400 callback: %d, want 400", code)
 	}
-	attack.Set("Timestamp", "Mon, 01 Jan 2024 00:00:00 +0000")
+	attack.Set("Timestamp", time.Now().UTC().Format(time.RFC1123Z))
 	if code := deliverSigned(t, ep, attack.Encode()); code != http.StatusOK {
 		t.Errorf("the callback with a valid zone: %d, want 200", code)
 	}

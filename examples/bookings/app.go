@@ -68,6 +68,12 @@ type config struct {
 	// smsRetry, when set, replaces the delays between attempts of an SMS
 	// status job (riverqueue.StandardWebhooksSchedule).
 	smsRetry []time.Duration
+	// clock, when set, is the time against which the endpoints measure an
+	// event's age (dispatch.WithClock): the demo and the tests replay
+	// deliveries recorded on 2026-11-23, which Etail Depot's endpoint
+	// (an HMAC over the body alone: no signed time) would otherwise refuse
+	// as replays older than the keep window.
+	clock func() time.Time
 }
 
 // app is the bookings backend: its store, its handlers and its four webhook
@@ -133,6 +139,9 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	a.telemetry.observer.Watch("bookings", st.hookkit)     // the other routes' dead letters
 
 	common := []dispatch.Option{dispatch.WithLogger(logger)}
+	if cfg.clock != nil {
+		common = append(common, dispatch.WithClock(cfg.clock))
+	}
 	if cfg.archive != nil {
 		common = append(common, dispatch.WithArchive(cfg.archive))
 	}

@@ -83,6 +83,9 @@ func newTestApp(t *testing.T, dsn string, cfg config) *app {
 	if cfg.logger == nil {
 		cfg.logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.clock == nil {
+		cfg.clock = recordingTime
+	}
 	a, err := newApp(context.Background(), st, cfg)
 	if err != nil {
 		t.Fatal(err)

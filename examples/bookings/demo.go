@@ -110,7 +110,7 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	defer st.close()
 	// Only errors reach the terminal; the demo prints its own account.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	cfg := config{secrets: demoSecrets, logger: logger}
+	cfg := config{secrets: demoSecrets, logger: logger, clock: recordingTime}
 	if recordDir != "" {
 		archive, err := record.New(recordDir, record.Config{Logger: logger})
 		if err != nil {
@@ -451,3 +451,8 @@ func orDash(s string) string {
 	}
 	return s
 }
+
+// recordingTime is a time shortly after the recorded deliveries were recorded
+// (2026-11-23): the demo replays them, and its endpoints measure the
+// events' ages against it (config.clock).
+func recordingTime() time.Time { return time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC) }
