@@ -31,8 +31,13 @@ func bookingBody(t testing.TB, name, id string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw = bytes.ReplaceAll(raw, []byte(`"timestamp": "2026-11-23T08:`), []byte(`"timestamp": "`+lifeHour+`:`))
 	return bytes.Replace(raw, []byte(`"booking_id": "12345"`), []byte(`"booking_id": "`+id+`"`), 1)
 }
+
+// lifeHour is the hour the recorded life is moved to, within the age an
+// Endpoint accepts (its minutes and seconds stay as recorded).
+var lifeHour = time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15")
 
 // bookings is a host's booking table, kept by ordered handlers: a
 // booking exists once created, and the other events of its life are

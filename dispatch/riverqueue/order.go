@@ -56,19 +56,22 @@ func newOrderTables[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, tx
 }
 
 // notYetSnooze is how long a job whose handler said ErrNotYet sleeps, by
-// how many times it has before: a second first (the bound on a wake that
-// found the job still running: River marks it snoozed only once Work has
-// returned), then order.DefaultRetry's delays, GoConverso's own schedule.
-// Past the last it is a dead letter.
+// how many times it has before: a second, quickSnoozes times (the bound on
+// a wake that found the job still running, since River marks it snoozed
+// only once Work has returned, and on a creation that reaches another
+// replica's worker a moment later), then order.DefaultRetry's delays,
+// GoConverso's own schedule. Past the last it is a dead letter.
 func notYetSnooze(snoozes int) (time.Duration, bool) {
-	if snoozes == 0 {
+	switch {
+	case snoozes < quickSnoozes:
 		return time.Second, true
-	}
-	if snoozes > len(order.DefaultRetry) {
+	case snoozes-quickSnoozes >= len(order.DefaultRetry):
 		return 0, false
 	}
-	return order.DefaultRetry[snoozes-1], true
+	return order.DefaultRetry[snoozes-quickSnoozes], true
 }
+
+const quickSnoozes = 5
 
 // snoozes returns how many times River snoozed the job (its metadata's
 // "snoozes").
