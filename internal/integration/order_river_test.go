@@ -41,7 +41,9 @@ func orderQueue(t *testing.T, name string, workers int) (*bookingHost, riverqueu
 		h = newBookingHostOn(t, true, func(query string, args ...any) error {
 			_, err := pool.Exec(relCtx, query, args...)
 			return err
-		}, func(query string, args []any, dest ...any) error { return pool.QueryRow(relCtx, query, args...).Scan(dest...) })
+		}, func(query string, args []any, dest ...any) error {
+			return pool.QueryRow(relCtx, query, args...).Scan(dest...)
+		})
 		r = h.router()
 		qq, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), r, cfg)
 		if err != nil {
@@ -144,5 +146,3 @@ func checkEveryArrivalOrder(t *testing.T, h *bookingHost, ep http.Handler, settl
 		t.Errorf("a kept confirmation applied %s after its creation, more than a second", worst)
 	}
 }
-
-
