@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hookkit/hookkit/dispatch/internal/attempt"
 	"github.com/hookkit/hookkit/dispatch/internal/headers"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
@@ -69,7 +68,8 @@ func (dl DeadLetter) MarshalJSON() ([]byte, error) {
 // List's letters may come without their body, payload and headers (the
 // database stores read none of them: a body may be a megabyte, and a
 // listing shows none); Get returns a letter whole. A filter a store cannot
-// compare (a NUL, invalid UTF-8) is an error wrapping ErrInvalidConfig.
+// compare (a NUL, invalid UTF-8), or a cursor it did not write, is an
+// error wrapping ErrInvalidFilter.
 //
 // Rerun means one thing everywhere: run the event's handler again, through
 // r (the router of the Endpoint the letter came from). The transactional
@@ -177,7 +177,7 @@ func (m *MemoryDeadLetters) List(_ context.Context, f DeadLetterFilter) (DeadLet
 	if f.After != "" {
 		n, err := strconv.Atoi(f.After)
 		if err != nil || n < 0 {
-			return DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), ErrInvalidConfig)
+			return DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), ErrInvalidFilter)
 		}
 		start = n
 	}
@@ -332,10 +332,17 @@ const DefaultDeadLetterLimit = 100
 // ErrNotDeadLettered means no dead letter has the key asked for.
 var ErrNotDeadLettered = errors.New("dispatch: no such dead letter")
 
+// ErrInvalidFilter means a dead-letter listing's filter cannot be used: a
+// cursor (DeadLetterFilter.After) the store did not write, or a source,
+// type or cursor it cannot compare (a NUL, invalid UTF-8, over a
+// kilobyte). It is a bad request, not a misconfiguration: dispatch/admin
+// answers it 400.
+var ErrInvalidFilter = errors.New("dispatch: invalid dead-letter filter")
+
 // Rerun runs a dead letter's event through r once more, as a handler that
 // has since been fixed or added would see it, counting it as the next
 // attempt (an AttemptRerun for r's observers). Dead-letter stores' Rerun
 // methods call it.
 func (r *Router) Rerun(ctx context.Context, dl DeadLetter) error {
-	return r.routes().attempt(attempt.With(ctx, dl.Attempts+1), dl.Event, AttemptRerun)
+	return r.routes().attempt(WithAttempt(ctx, dl.Attempts+1), dl.Event, AttemptRerun)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/hookkit/hookkit/dispatch/internal/attempt"
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -56,4 +55,21 @@ func IsPermanent(err error) bool {
 // the first, 2 for a queue worker's first retry (or a dead letter's
 // re-run), and so on. Deliveries the sender retries are each a first
 // attempt here.
-func Attempt(ctx context.Context) int { return attempt.From(ctx) }
+func Attempt(ctx context.Context) int {
+	if n, ok := ctx.Value(attemptKey{}).(int); ok {
+		return n
+	}
+	return 1
+}
+
+type attemptKey struct{}
+
+// WithAttempt returns ctx in which Attempt is n: what a queue's worker
+// (dispatch/riverqueue) sets before Router.Dispatch, from its job's
+// attempt count. A first attempt (n <= 1) needs none.
+func WithAttempt(ctx context.Context, n int) context.Context {
+	if n <= 1 {
+		return ctx
+	}
+	return context.WithValue(ctx, attemptKey{}, n)
+}

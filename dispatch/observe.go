@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/hookkit/hookkit/dispatch/internal/lostattempt"
-
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -143,25 +141,21 @@ type QueueStats struct {
 	Queued, Retrying, Running, DeadLetters int64
 }
 
-// init lets dispatch/riverqueue's sweep tell a Router's observers of an
-// attempt that ended without its handler returning (its worker died): one
-// async attempt, failed, or dead-lettered when it was the last.
-func init() {
-	lostattempt.Report = func(router any, ctx context.Context, e *events.Event, number int, err error, final bool) {
-		r, ok := router.(*Router)
-		if !ok || r == nil {
-			return
-		}
-		c := r.routes()
-		_, pattern := c.lookup(e.Type)
-		a := &AttemptRecord{Event: e, Route: pattern, Kind: AttemptAsync, Number: number, Start: time.Now(), Err: err, Outcome: OutcomeFailed}
-		if final {
-			a.Outcome = OutcomeDeadLettered
-		}
-		var buf [4]context.Context
-		_, ctxs := c.startAttempt(ctx, a, buf[:0])
-		c.endAttempt(a, ctxs)
+// ReportLost tells r's observers of an attempt at e that ended without
+// its handler returning, as a queue that finds its worker died mid-job
+// (dispatch/riverqueue's sweep) reports it: one AttemptAsync numbered
+// attempt, failed with err, or dead-lettered when final (it was the
+// last). The handler does not run.
+func (r *Router) ReportLost(ctx context.Context, e *events.Event, attempt int, err error, final bool) {
+	c := r.routes()
+	_, pattern := c.lookup(e.Type)
+	a := &AttemptRecord{Event: e, Route: pattern, Kind: AttemptAsync, Number: attempt, Start: time.Now(), Err: err, Outcome: OutcomeFailed}
+	if final {
+		a.Outcome = OutcomeDeadLettered
 	}
+	var buf [4]context.Context
+	_, ctxs := c.startAttempt(ctx, a, buf[:0])
+	c.endAttempt(a, ctxs)
 }
 
 // attempt runs e's handler once as an attempt of kind. An event without a

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/internal/attempt"
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -119,7 +118,7 @@ func TestAsyncAndRerunAttemptRecords(t *testing.T) {
 	r.Observe(obs)
 	e := &events.Event{Source: "goconverso", ID: "evt_reminder", Type: "booking.reminder"}
 
-	if err := r.Dispatch(attempt.With(context.Background(), 3), e); err == nil {
+	if err := r.Dispatch(dispatch.WithAttempt(context.Background(), 3), e); err == nil {
 		t.Fatalf("Dispatch of a failing handler: got nil error, want one")
 	}
 	dls := &dispatch.MemoryDeadLetters{}
@@ -158,6 +157,43 @@ func TestAsyncAndRerunAttemptRecords(t *testing.T) {
 	}
 	if got := fmt.Sprint(dispatch.AttemptSync, " ", dispatch.AttemptAsync, " ", dispatch.AttemptRerun); got != "sync async rerun" {
 		t.Errorf("the attempt kinds' names: got %q, want %q", got, "sync async rerun")
+	}
+}
+
+// A queue that finds an attempt's worker died reports it: the observers
+// see one async attempt, failed or dead-lettered, and the handler does not
+// run.
+func TestReportLost(t *testing.T) {
+	tests := []struct {
+		name  string
+		final bool
+		want  dispatch.Outcome
+	}{
+		{"retried", false, dispatch.OutcomeFailed},
+		{"last attempt", true, dispatch.OutcomeDeadLettered},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := dispatch.NewRouter()
+			ran := false
+			r.HandleFunc("booking.*", func(context.Context, *events.Event) error { ran = true; return nil })
+			obs := &recorder{}
+			r.Observe(obs)
+			died := errors.New("the worker died")
+			r.ReportLost(context.Background(), &events.Event{Source: "goconverso", ID: "evt_1", Type: "booking.created"}, 2, died, tt.final)
+			_, attempts := obs.records()
+			if len(attempts) != 1 {
+				t.Fatalf("got %d attempts, want 1: %v", len(attempts), attempts)
+			}
+			a := attempts[0]
+			if a.Kind != dispatch.AttemptAsync || a.Number != 2 || a.Outcome != tt.want || !errors.Is(a.Err, died) || a.Route != "booking.*" {
+				t.Errorf("got kind %v, number %d, outcome %v, err %v, route %q; want async, 2, %v, %v, %q",
+					a.Kind, a.Number, a.Outcome, a.Err, a.Route, tt.want, died, "booking.*")
+			}
+			if ran {
+				t.Errorf("the handler ran for a lost attempt")
+			}
+		})
 	}
 }
 

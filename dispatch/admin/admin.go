@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +36,6 @@ func AllowAll(*http.Request) bool { return true }
 // Handler is the dead-letter admin API, an http.Handler.
 type Handler struct {
 	cfg Config
-	mux *http.ServeMux
 }
 
 // New returns the Handler, or an error wrapping dispatch.ErrInvalidConfig
@@ -53,12 +53,7 @@ func New(cfg Config) (*Handler, error) {
 			return nil, fmt.Errorf("admin: Config.Routers[%q] is nil: %w", source, dispatch.ErrInvalidConfig)
 		}
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
-	h.mux.HandleFunc("GET /{$}", h.list)
-	h.mux.HandleFunc("GET /{key}", h.get)
-	h.mux.HandleFunc("POST /{key}/rerun", h.rerun)
-	h.mux.HandleFunc("POST /{key}/discard", h.discard)
-	return h, nil
+	return &Handler{cfg: cfg}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -73,7 +68,49 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		answer(w, http.StatusUnsupportedMediaType, map[string]string{"error": "POST needs Content-Type: application/json"})
 		return
 	}
-	h.mux.ServeHTTP(w, r)
+	key, action, err := route(r.URL)
+	if err != nil {
+		answer(w, http.StatusBadRequest, map[string]string{"error": "bad path: " + err.Error()})
+		return
+	}
+	want, serve := http.MethodGet, h.list
+	switch {
+	case action == "rerun":
+		want, serve = http.MethodPost, func(w http.ResponseWriter, r *http.Request) { h.rerun(w, r, key) }
+	case action == "discard":
+		want, serve = http.MethodPost, func(w http.ResponseWriter, r *http.Request) { h.discard(w, r, key) }
+	case key != "":
+		serve = func(w http.ResponseWriter, r *http.Request) { h.get(w, r, key) }
+	}
+	if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
+		w.Header().Set("Allow", want)
+		answer(w, http.StatusMethodNotAllowed, map[string]string{"error": "use " + want})
+		return
+	}
+	serve(w, r)
+}
+
+// route finds what a request asks for from the end of its path, so that
+// the handler answers the same under any prefix however the host mounts
+// it: http.StripPrefix and routers that strip their mount point leave it
+// the rest, chi's Mount leaves it the whole path. An event's key always
+// holds a colon ("<source>:<id>"), so the last segment is a dead letter's
+// key when it holds one, an action (rerun, discard) when the segment before
+// it does, and any other path (the mount point itself, with or without a
+// trailing slash, or nothing at all) is the listing. No path is answered
+// with a redirect, which would lead out of the prefix.
+func route(u *url.URL) (key, action string, err error) {
+	segs := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	last := len(segs) - 1
+	if last >= 1 && (segs[last] == "rerun" || segs[last] == "discard") {
+		if key, err = url.PathUnescape(segs[last-1]); err == nil && strings.Contains(key, ":") {
+			return key, segs[last], nil
+		}
+	}
+	if key, err = url.PathUnescape(segs[last]); err != nil || !strings.Contains(key, ":") {
+		return "", "", err
+	}
+	return key, "", nil
 }
 
 func isJSON(contentType string) bool {
@@ -103,14 +140,7 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := h.cfg.Store.List(r.Context(), f)
-	if errors.Is(err, dispatch.ErrInvalidConfig) {
-		// What the store could not compare: a cursor not its own, a
-		// filter its database refuses.
-		answer(w, http.StatusBadRequest, map[string]string{"error": "bad cursor or filter"})
-		return
-	}
-	if err != nil {
-		unavailable(w)
+	if h.failed(w, err) {
 		return
 	}
 	letters := page.Letters
@@ -143,8 +173,8 @@ func queryTime(s string) (time.Time, error) {
 	return time.Parse(time.RFC3339Nano, s)
 }
 
-func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
-	dl, err := h.cfg.Store.Get(r.Context(), r.PathValue("key"))
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, key string) {
+	dl, err := h.cfg.Store.Get(r.Context(), key)
 	if h.failed(w, err) {
 		return
 	}
@@ -163,8 +193,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	answer(w, http.StatusOK, v)
 }
 
-func (h *Handler) rerun(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+func (h *Handler) rerun(w http.ResponseWriter, r *http.Request, key string) {
 	dl, err := h.cfg.Store.Get(r.Context(), key)
 	if h.failed(w, err) {
 		return
@@ -185,21 +214,23 @@ func (h *Handler) rerun(w http.ResponseWriter, r *http.Request) {
 	answer(w, http.StatusOK, map[string]string{"key": key, "rerun": "done"})
 }
 
-func (h *Handler) discard(w http.ResponseWriter, r *http.Request) {
-	key := r.PathValue("key")
+func (h *Handler) discard(w http.ResponseWriter, r *http.Request, key string) {
 	if h.failed(w, h.cfg.Store.Discard(r.Context(), key)) {
 		return
 	}
 	answer(w, http.StatusOK, map[string]string{"key": key, "discard": "done"})
 }
 
-// failed answers err, if there is one: 404 for no such dead letter, 500
-// for a configuration error (a router the store refuses), 503 for a store
-// that could not answer.
+// failed answers err, if there is one: 400 for a filter or cursor the
+// store cannot use (a cursor not its own, text its database refuses), 404
+// for no such dead letter, 500 for a configuration error (a router the
+// store refuses), 503 for a store that could not answer.
 func (h *Handler) failed(w http.ResponseWriter, err error) bool {
 	switch {
 	case err == nil:
 		return false
+	case errors.Is(err, dispatch.ErrInvalidFilter):
+		answer(w, http.StatusBadRequest, map[string]string{"error": "bad cursor or filter"})
 	case errors.Is(err, dispatch.ErrNotDeadLettered):
 		answer(w, http.StatusNotFound, map[string]string{"error": "no such dead letter"})
 	case errors.Is(err, dispatch.ErrInvalidConfig):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -29,6 +30,22 @@ func (downStore) Get(context.Context, string) (dispatch.DeadLetter, error) {
 }
 func (downStore) Rerun(context.Context, *dispatch.Router, string) error { return errDown }
 func (downStore) Discard(context.Context, string) error                 { return errDown }
+
+// refusingStore is a store that refuses the filter or cursor it is given,
+// as a store refuses a cursor it did not write, whichever operation reads
+// it.
+type refusingStore struct{}
+
+var errRefused = fmt.Errorf("cursor %q: %w", "x", dispatch.ErrInvalidFilter)
+
+func (refusingStore) List(context.Context, dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
+	return dispatch.DeadLetterPage{}, errRefused
+}
+func (refusingStore) Get(context.Context, string) (dispatch.DeadLetter, error) {
+	return dispatch.DeadLetter{}, errRefused
+}
+func (refusingStore) Rerun(context.Context, *dispatch.Router, string) error { return errRefused }
+func (refusingStore) Discard(context.Context, string) error                 { return errRefused }
 
 // fixture is a memory store holding two dead letters of source "goconverso",
 // whose handler fails until fixed.
@@ -110,6 +127,10 @@ func TestStatusTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	refusing, err := admin.New(admin.Config{Store: refusingStore{}, Routers: map[string]*dispatch.Router{"goconverso": r}, Authorize: admin.AllowAll})
+	if err != nil {
+		t.Fatal(err)
+	}
 	const js = "application/json"
 
 	rec, v := do(t, h, http.MethodGet, "/", "")
@@ -180,6 +201,12 @@ func TestStatusTable(t *testing.T) {
 		{"list, store down", down, http.MethodGet, "/", "", http.StatusServiceUnavailable, true},
 		{"get, store down", down, http.MethodGet, "/goconverso:msg_1", "", http.StatusServiceUnavailable, true},
 		{"re-run, store down: never 409", down, http.MethodPost, "/goconverso:msg_1/rerun", js, http.StatusServiceUnavailable, true},
+		{"list, a filter the store refuses", refusing, http.MethodGet, "/?after=1:x", "", http.StatusBadRequest, false},
+		{"get, a cursor the store refuses", refusing, http.MethodGet, "/goconverso:msg_1", "", http.StatusBadRequest, false},
+		{"re-run, a cursor the store refuses", refusing, http.MethodPost, "/goconverso:msg_1/rerun", js, http.StatusBadRequest, false},
+		{"discard, a cursor the store refuses", refusing, http.MethodPost, "/goconverso:msg_1/discard", js, http.StatusBadRequest, false},
+		{"discard by GET", h, http.MethodGet, "/goconverso:msg_1/discard", "", http.StatusMethodNotAllowed, false},
+		{"list by POST", h, http.MethodPost, "/", js, http.StatusMethodNotAllowed, false},
 		{"discard, store down", down, http.MethodPost, "/goconverso:msg_1/discard", "application/json; charset=utf-8", http.StatusServiceUnavailable, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,5 +279,82 @@ func TestAuthorize(t *testing.T) {
 	_, err = dls.Get(context.Background(), "goconverso:msg_1")
 	if err != nil {
 		t.Errorf("not discarded: %v", err)
+	}
+}
+
+// chiMount mounts h under prefix as chi's Mount does: the mounted handler
+// sees the request's whole path (chi keeps its own routing position in the
+// request's context, which h cannot read).
+func chiMount(prefix string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != prefix && !strings.HasPrefix(r.URL.Path, prefix+"/") {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// strippingMount mounts h under prefix as routers that strip their mount
+// point do: r.URL.Path and r.URL.RawPath lose the prefix, and the mount
+// point itself arrives as an empty path.
+func strippingMount(prefix string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.Path, prefix)
+		if !ok || (rest != "" && rest[0] != '/') {
+			http.NotFound(w, r)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = rest
+		r2.URL.RawPath = strings.TrimPrefix(r.URL.RawPath, prefix)
+		h.ServeHTTP(w, r2)
+	})
+}
+
+// The handler answers the same under any prefix, however it is mounted:
+// never a redirect (which would lead out of the prefix, to "/"), and the
+// mount point itself is the listing, with or without a trailing slash.
+func TestMountedUnderAPrefix(t *testing.T) {
+	const prefix = "/admin/dead-letters"
+	for _, mount := range []struct {
+		name  string
+		mount func(h http.Handler) http.Handler
+	}{
+		{"chi Mount", func(h http.Handler) http.Handler { return chiMount(prefix, h) }},
+		{"a router that strips the prefix", func(h http.Handler) http.Handler { return strippingMount(prefix, h) }},
+		{"http.StripPrefix", func(h http.Handler) http.Handler { return http.StripPrefix(prefix, h) }},
+	} {
+		t.Run(mount.name, func(t *testing.T) {
+			dls, r, fixed := fixture(t)
+			fixed.Store(true)
+			h, err := admin.New(admin.Config{Store: dls, Routers: map[string]*dispatch.Router{"goconverso": r}, Authorize: admin.AllowAll})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mounted := mount.mount(h)
+			for _, c := range []struct {
+				method, target string
+				status, letters int
+			}{
+				{http.MethodGet, prefix, http.StatusOK, 2},
+				{http.MethodGet, prefix + "/", http.StatusOK, 2},
+				{http.MethodGet, prefix + "?limit=1", http.StatusOK, 1},
+				{http.MethodGet, prefix + "/goconverso:msg_1", http.StatusOK, -1},
+				{http.MethodGet, prefix + "/goconverso%3Amsg_1", http.StatusOK, -1},
+				{http.MethodPost, prefix + "/goconverso:msg_1/rerun", http.StatusOK, -1},
+				{http.MethodPost, prefix + "/goconverso:msg_2/discard", http.StatusOK, -1},
+				{http.MethodGet, prefix + "/goconverso:msg_2", http.StatusNotFound, -1},
+				{http.MethodGet, prefix, http.StatusOK, 0},
+			} {
+				rec, v := do(t, mounted, c.method, c.target, "application/json")
+				if rec.Code != c.status {
+					t.Fatalf("%s %s: got %d %s (Location %q), want %d", c.method, c.target, rec.Code, rec.Body, rec.Header().Get("Location"), c.status)
+				}
+				if got := len(deadLetters(t, v)); c.letters >= 0 && got != c.letters {
+					t.Errorf("%s %s: got %d letters, want %d", c.method, c.target, got, c.letters)
+				}
+			}
+		})
 	}
 }

@@ -16,6 +16,13 @@
 //	POST /{key}/rerun      run it again through its source's router
 //	POST /{key}/discard    close it without running it
 //
+// It works under any prefix, however it is mounted: behind
+// http.StripPrefix, under chi's Mount (which hands it the whole path), or
+// a router that strips its mount point. It reads its routes from the end of
+// the path (an event's key always holds a colon: "stripe:evt_1"), answers
+// the mount point itself as the listing, with or without a trailing slash,
+// and never redirects.
+//
 // It has no authentication of its own: dead letters hold customers' data,
 // and re-running one moves money. The host authenticates (its session, its
 // tokens, its middleware) and [New] refuses to build without
@@ -28,5 +35,6 @@
 // when a re-run's handler failed again (the letter stays, with the new
 // error); 415 for a POST that is not JSON; 403 when Authorize says no; 503
 // with Retry-After when the store cannot be reached; 400 for a malformed
-// query.
+// query, or a filter or cursor the store refuses
+// (dispatch.ErrInvalidFilter); 405 for a route's other methods.
 package admin

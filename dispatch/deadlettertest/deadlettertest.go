@@ -265,6 +265,12 @@ func listFilterPage(t *testing.T, s *suite) {
 	if rest.Next != "" {
 		t.Errorf("the last page's Next: got %q, want empty", rest.Next)
 	}
+	// A cursor the store did not write is a bad request, not a
+	// misconfiguration and not a store that cannot answer.
+	_, err = s.Store.List(context.Background(), dispatch.DeadLetterFilter{After: "not a cursor"})
+	if !errors.Is(err, dispatch.ErrInvalidFilter) {
+		t.Errorf("List after a cursor the store did not write: got %v, want an error wrapping %v", err, dispatch.ErrInvalidFilter)
+	}
 }
 
 func get(t *testing.T, s *suite) {

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/internal/attempt"
+
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -194,7 +194,7 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 		return true
 	}
 	g := k.t.Guard(tx)
-	hctx := k.cfg.WithTx(dispatch.WithGuard(attempt.With(ctx, kp.runs+1), g), tx)
+	hctx := k.cfg.WithTx(dispatch.WithGuard(dispatch.WithAttempt(ctx, kp.runs+1), g), tx)
 	err = r.Dispatch(hctx, kp.event)
 	switch {
 	case err == nil || errors.Is(err, dispatch.ErrStale):

@@ -17,7 +17,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/internal/logtext"
+	"github.com/hookkit/hookkit/dispatch/otelobserver/internal/logtext"
 )
 
 // ScopeName is the instrumentation scope of the spans and metrics.

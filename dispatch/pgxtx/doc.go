@@ -6,7 +6,7 @@
 // (pgxstore's idempotency keys and durable dead letters).
 //
 //	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
-//	hk, err := pgxtx.New(pool, pgxtx.Config{})
+//	hk, err := pgxtx.New(pool, txstep.Config{})
 //	if err != nil { ... }
 //	if err := hk.Migrate(ctx); err != nil { ... }
 //

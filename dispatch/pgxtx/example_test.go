@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -25,7 +26,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hk, err := pgxtx.New(pool, pgxtx.Config{})
+	hk, err := pgxtx.New(pool, txstep.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,10 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
-	"github.com/hookkit/hookkit/dispatch/internal/txctx"
-	"github.com/hookkit/hookkit/dispatch/internal/txdb"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqldeadletter"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/txdb"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
 )
@@ -24,30 +24,13 @@ import (
 // with the transactional accept step (Tables.Acceptor) or the handler
 // runs in a dispatch/riverqueue worker; a handler that finds none returns
 // dispatch.ErrNoTransaction, whose logged text names the missing step.
-func Tx(ctx context.Context) (pgx.Tx, bool) { return txctx.From[pgx.Tx](ctx) }
+func Tx(ctx context.Context) (pgx.Tx, bool) { return txstep.TxFrom[pgx.Tx](ctx) }
 
 // DB is what the transactional accept step needs from pgx: *pgxpool.Pool and
 // *pgx.Conn satisfy it.
 type DB interface {
 	pgxstore.DB
 	Beginner
-}
-
-// Config configures the Tables. The zero value is ready to use.
-type Config struct {
-	// IdempotencyTable is the idempotency keys' table (default
-	// pgxstore.DefaultTable).
-	IdempotencyTable string
-	// DeadLetterTable is the dead letters' table (default
-	// "hookkit_dead_letters").
-	DeadLetterTable string
-	// Keep is how long a processed event's key is remembered (default
-	// idempotency.DefaultKeep, 96 hours).
-	Keep time.Duration
-	// LockTimeout bounds how long a delivery waits for another
-	// transaction that holds the same event before it is answered 409
-	// (default pgxstore.DefaultLockTimeout, 2 seconds).
-	LockTimeout time.Duration
 }
 
 // Tables is hookkit's two tables in the host's PostgreSQL, reached through
@@ -58,7 +41,7 @@ type Config struct {
 type Tables = sqltx.Tables
 
 // New returns the Tables on db.
-func New(db DB, cfg Config) (Tables, error) {
+func New(db DB, cfg txstep.Config) (Tables, error) {
 	if db == nil {
 		return nil, fmt.Errorf("pgxtx: nil database: %w", dispatch.ErrInvalidConfig)
 	}
@@ -70,7 +53,7 @@ func New(db DB, cfg Config) (Tables, error) {
 		ClaimTx: func(ctx context.Context, tx pgx.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
-	tables, err := txdb.New[pgx.Tx]("pgxtx", driver{NewTransactor(db)}, keys, sqldeadletter.Postgres, txdb.Config(cfg))
+	tables, err := txdb.New[pgx.Tx]("pgxtx", driver{NewTransactor(db)}, keys, sqldeadletter.Postgres, cfg)
 	if err != nil {
 		return nil, err // not a nil *txdb.Database in a non-nil Tables
 	}

@@ -10,16 +10,17 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/servicetest"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 
 var ctx = context.Background()
 
 func binding(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func(t *testing.T) *pgxpool.Pool) txaccepttest.Binding {
 	t.Helper()
-	hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
+	hk, err := pgxtx.New(pool, txstep.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestPostgres(t *testing.T) {
 }
 
 func TestConfigIsValidated(t *testing.T) {
-	_, err := pgxtx.New(nil, pgxtx.Config{})
+	_, err := pgxtx.New(nil, txstep.Config{})
 	if err == nil {
 		t.Fatalf("New with a nil pool: got nil error, want one")
 	}
@@ -103,7 +104,7 @@ func TestDeadLettersConformance(t *testing.T) {
 				pool.Exec(context.Background(), `DROP TABLE IF EXISTS `+name)
 			}
 		})
-		hk, err := pgxtx.New(pool, pgxtx.Config{IdempotencyTable: idem, DeadLetterTable: dl})
+		hk, err := pgxtx.New(pool, txstep.Config{IdempotencyTable: idem, DeadLetterTable: dl})
 		if err != nil {
 			t.Fatal(err)
 		}

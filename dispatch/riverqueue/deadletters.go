@@ -18,7 +18,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
-	"github.com/hookkit/hookkit/internal/logtext"
+	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
 )
 
 // deadLetters are a Queue's dead letters: its jobs that were discarded
@@ -117,7 +117,7 @@ func (d *deadLetters[TTx]) timeArg(t time.Time) any {
 // bodies, payloads and headers (Get has them). The cursor is the last
 // letter's time, in Unix microseconds, and its job's ID. A filter or
 // cursor the database could not compare (invalid UTF-8, a control
-// character such as NUL) is an error wrapping dispatch.ErrInvalidConfig.
+// character such as NUL) is an error wrapping dispatch.ErrInvalidFilter.
 func (d *deadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
 	for _, text := range []struct{ name, value string }{{"source", f.Source}, {"type", f.Type}} {
 		if err := filterText(text.name, text.value); err != nil {
@@ -141,7 +141,7 @@ func (d *deadLetters[TTx]) List(ctx context.Context, f dispatch.DeadLetterFilter
 		n, err1 := strconv.ParseInt(micros, 10, 64)
 		m, err2 := strconv.ParseInt(id, 10, 64)
 		if !ok || err1 != nil || err2 != nil {
-			return dispatch.DeadLetterPage{}, fmt.Errorf("riverqueue: dead letters cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidConfig)
+			return dispatch.DeadLetterPage{}, fmt.Errorf("riverqueue: dead letters cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidFilter)
 		}
 		after, afterID = time.UnixMicro(n), m
 	}
@@ -183,17 +183,17 @@ func (l listed) deadLetter() dispatch.DeadLetter {
 // filterText checks a listing's filter text as events.Event.Validate
 // checks IDs: valid UTF-8 without control characters (PostgreSQL refuses a
 // NUL outright), and short, since it is compared with an event's source or
-// type. The error wraps dispatch.ErrInvalidConfig: a bad request, not a
+// type. The error wraps dispatch.ErrInvalidFilter: a bad request, not a
 // store that could not answer.
 func filterText(name, text string) error {
 	const limit = 1024
 	switch {
 	case len(text) > limit:
-		return fmt.Errorf("riverqueue: dead letters %s filter is %d bytes, limit %d: %w", name, len(text), limit, dispatch.ErrInvalidConfig)
+		return fmt.Errorf("riverqueue: dead letters %s filter is %d bytes, limit %d: %w", name, len(text), limit, dispatch.ErrInvalidFilter)
 	case !utf8.ValidString(text):
-		return fmt.Errorf("riverqueue: dead letters %s filter is not valid UTF-8: %w", name, dispatch.ErrInvalidConfig)
+		return fmt.Errorf("riverqueue: dead letters %s filter is not valid UTF-8: %w", name, dispatch.ErrInvalidFilter)
 	case strings.ContainsFunc(text, unicode.IsControl):
-		return fmt.Errorf("riverqueue: dead letters %s filter holds a control character: %w", name, dispatch.ErrInvalidConfig)
+		return fmt.Errorf("riverqueue: dead letters %s filter holds a control character: %w", name, dispatch.ErrInvalidFilter)
 	}
 	return nil
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hookkit/hookkit/dispatch/internal/headers"
+	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/headers"
 	"github.com/hookkit/hookkit/events"
 )
 

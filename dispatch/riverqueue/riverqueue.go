@@ -20,13 +20,11 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/internal/attempt"
-	"github.com/hookkit/hookkit/dispatch/internal/txctx"
-	"github.com/hookkit/hookkit/dispatch/internal/txn"
 	"github.com/hookkit/hookkit/dispatch/order"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/internal/logtext"
+	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
 )
 
 // Transactor opens and ends the host's transactions of type TTx, the kind
@@ -35,7 +33,7 @@ import (
 // Begin(ctx) (TTx, error) opens a transaction, and End(ctx, tx, commit)
 // commits it or rolls it back. It is the same interface the transactional
 // accept step uses inside hookkit.
-type Transactor[TTx any] = txn.Transactor[TTx]
+type Transactor[TTx any] = txstep.Driver[TTx]
 
 // StandardWebhooksSchedule is the Standard Webhooks specification's retry
 // schedule: the delays after the first, second, ... failed attempt. Stripe
@@ -713,7 +711,7 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 		}
 	}
 	g := q.order.Guard(tx)
-	err = q.router.Dispatch(dispatch.WithGuard(txctx.With(attempt.With(ctx, job.Attempt), tx), g), e)
+	err = q.router.Dispatch(dispatch.WithGuard(txstep.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), g), e)
 	if errors.Is(err, dispatch.ErrNoHandler) {
 		err = dispatch.Permanent(err) // DeadLetterUnknown: no retry will add one
 	}

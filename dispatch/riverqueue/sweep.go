@@ -13,7 +13,6 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/internal/lostattempt"
 )
 
 // Crash recovery in seconds. River's rescuer retries a job left running by
@@ -189,7 +188,7 @@ func (q *Queue[TDriver, TTx]) reportRescue(ctx context.Context, r rescue) {
 	attrs := []slog.Attr{slog.String("outcome", outcome.String())}
 	var a jobArgs
 	if err := json.Unmarshal(r.job.EncodedArgs, &a); err == nil {
-		lostattempt.Report(q.router, ctx, a.event(), r.job.Attempt, errWorkerDied, r.final)
+		q.router.ReportLost(ctx, a.event(), r.job.Attempt, errWorkerDied, r.final)
 		attrs = append(attrs, slog.String("source", a.Source), slog.String("type", a.Type), slog.String("id", a.ID))
 	}
 	attrs = append(attrs, slog.Int("attempt", r.job.Attempt), slog.Int("max_attempts", r.job.MaxAttempts), slog.Int64("job", r.job.ID),

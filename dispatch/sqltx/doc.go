@@ -7,7 +7,7 @@
 // database, written in the transaction that completes the key.
 //
 //	db, _ := sql.Open("pgx", os.Getenv("DATABASE_URL"))
-//	hk, err := sqltx.NewPostgres(db, sqltx.Config{})
+//	hk, err := sqltx.NewPostgres(db, txstep.Config{})
 //	if err != nil { ... }
 //	if err := hk.Migrate(ctx); err != nil { ... }
 //

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -45,7 +46,7 @@ func ExampleNewSQLite() {
 		log.Fatal(err)
 	}
 
-	hk, err := sqltx.NewSQLite(db, sqltx.Config{})
+	hk, err := sqltx.NewSQLite(db, txstep.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -91,7 +92,7 @@ func ExampleNewPostgres() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hk, err := sqltx.NewPostgres(db, sqltx.Config{})
+	hk, err := sqltx.NewPostgres(db, txstep.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
-	"github.com/hookkit/hookkit/dispatch/internal/txctx"
 	"github.com/hookkit/hookkit/dispatch/internal/txdb"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 )
@@ -21,24 +21,7 @@ import (
 // with the transactional accept step (Tables.Acceptor) or the handler
 // runs in a dispatch/riverqueue worker; a handler that finds none returns
 // dispatch.ErrNoTransaction, whose logged text names the missing step.
-func Tx(ctx context.Context) (*sql.Tx, bool) { return txctx.From[*sql.Tx](ctx) }
-
-// Config configures the Tables. The zero value is ready to use.
-type Config struct {
-	// IdempotencyTable is the idempotency keys' table (default
-	// sqlstore.DefaultTable).
-	IdempotencyTable string
-	// DeadLetterTable is the dead letters' table (default
-	// "hookkit_dead_letters").
-	DeadLetterTable string
-	// Keep is how long a processed event's key is remembered (default
-	// idempotency.DefaultKeep, 96 hours).
-	Keep time.Duration
-	// LockTimeout bounds, on PostgreSQL, how long a delivery waits for
-	// another transaction that holds the same event before it is answered
-	// 409 (default sqlstore.DefaultLockTimeout, 2 seconds).
-	LockTimeout time.Duration
-}
+func Tx(ctx context.Context) (*sql.Tx, bool) { return txstep.TxFrom[*sql.Tx](ctx) }
 
 // Tables is hookkit's two tables in the host's SQL database (the
 // idempotency keys and the dead letters), with the transactions the
@@ -78,18 +61,18 @@ type Tables interface {
 
 // NewPostgres returns the Tables on a PostgreSQL database opened with
 // pgx's stdlib driver (or another PostgreSQL driver for database/sql).
-func NewPostgres(db *sql.DB, cfg Config) (Tables, error) {
+func NewPostgres(db *sql.DB, cfg txstep.Config) (Tables, error) {
 	return newTables(db, sqlstore.NewPostgres, sqldeadletter.Postgres, cfg)
 }
 
 // NewSQLite returns the Tables on a SQLite database (modernc.org/sqlite
 // or another driver of SQLite 3.35 or later), opened with
 // "_txlock=immediate" and a busy timeout.
-func NewSQLite(db *sql.DB, cfg Config) (Tables, error) {
+func NewSQLite(db *sql.DB, cfg txstep.Config) (Tables, error) {
 	return newTables(db, sqlstore.NewSQLite, sqldeadletter.SQLite, cfg)
 }
 
-func newTables(db *sql.DB, newStore func(sqlstore.DB, sqlstore.Config) (*sqlstore.Store, error), dialect sqldeadletter.Dialect, cfg Config) (Tables, error) {
+func newTables(db *sql.DB, newStore func(sqlstore.DB, sqlstore.Config) (*sqlstore.Store, error), dialect sqldeadletter.Dialect, cfg txstep.Config) (Tables, error) {
 	if db == nil {
 		return nil, fmt.Errorf("sqltx: nil database: %w", dispatch.ErrInvalidConfig)
 	}
@@ -101,7 +84,7 @@ func newTables(db *sql.DB, newStore func(sqlstore.DB, sqlstore.Config) (*sqlstor
 		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
-	tables, err := txdb.New[*sql.Tx]("sqltx", driver{NewTransactor(db)}, keys, dialect, txdb.Config(cfg))
+	tables, err := txdb.New[*sql.Tx]("sqltx", driver{NewTransactor(db)}, keys, dialect, cfg)
 	if err != nil {
 		return nil, err // not a nil *txdb.Database in a non-nil Tables
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -20,7 +21,7 @@ import (
 
 func TestConfigIsValidated(t *testing.T) {
 	db := &sql.DB{} // never used: each configuration is refused first
-	for name, cfg := range map[string]sqltx.Config{
+	for name, cfg := range map[string]txstep.Config{
 		"negative keep":           {Keep: -1},
 		"negative lock timeout":   {LockTimeout: -1},
 		"bad dead-letter table":   {DeadLetterTable: "no spaces"},
@@ -31,7 +32,7 @@ func TestConfigIsValidated(t *testing.T) {
 			t.Fatalf("NewSQLite with a %s: got nil error, want one", name)
 		}
 	}
-	if _, err := sqltx.NewPostgres(nil, sqltx.Config{}); err == nil {
+	if _, err := sqltx.NewPostgres(nil, txstep.Config{}); err == nil {
 		t.Fatalf("NewPostgres with a nil database: got nil error, want one")
 	}
 }

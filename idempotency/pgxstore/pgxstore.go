@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/internal/sqlschema"
+	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/sqlschema"
 )
 
 // DefaultTable is the table name unless Config.Table says otherwise.

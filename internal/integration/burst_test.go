@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
@@ -31,10 +32,10 @@ func relTables(t *testing.T, name string, conns int) (sqltx.Tables, *sql.DB) {
 	)
 	if name == "sqlite" {
 		db = relSQLite(t, conns)
-		tables, err = sqltx.NewSQLite(db, sqltx.Config{})
+		tables, err = sqltx.NewSQLite(db, txstep.Config{})
 	} else {
 		db = relPostgres(t, conns)
-		tables, err = sqltx.NewPostgres(db, sqltx.Config{})
+		tables, err = sqltx.NewPostgres(db, txstep.Config{})
 	}
 	if err != nil {
 		t.Fatal(err)

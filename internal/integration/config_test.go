@@ -16,6 +16,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/record"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/idempotency"
@@ -71,10 +72,10 @@ func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
 		{"sqlstore.NewPostgres", "nil DB", func() error { _, err := sqlstore.NewPostgres(nil, sqlstore.Config{}); return err }},
 		{"sqlstore table", "x;y", func() error { _, err := sqlstore.NewSQLite(db, sqlstore.Config{Table: "x;y"}); return err }},
 		{"pgxstore.New", "nil DB", func() error { _, err := pgxstore.New(nil, pgxstore.Config{}); return err }},
-		{"sqltx.NewSQLite", "nil database", func() error { _, err := sqltx.NewSQLite(nil, sqltx.Config{}); return err }},
-		{"sqltx.NewSQLite keep", "Keep", func() error { _, err := sqltx.NewSQLite(db, sqltx.Config{Keep: -1}); return err }},
-		{"sqltx table", "x;y", func() error { _, err := sqltx.NewSQLite(db, sqltx.Config{DeadLetterTable: "x;y"}); return err }},
-		{"pgxtx.New", "nil", func() error { _, err := pgxtx.New(nil, pgxtx.Config{}); return err }},
+		{"sqltx.NewSQLite", "nil database", func() error { _, err := sqltx.NewSQLite(nil, txstep.Config{}); return err }},
+		{"sqltx.NewSQLite keep", "Keep", func() error { _, err := sqltx.NewSQLite(db, txstep.Config{Keep: -1}); return err }},
+		{"sqltx table", "x;y", func() error { _, err := sqltx.NewSQLite(db, txstep.Config{DeadLetterTable: "x;y"}); return err }},
+		{"pgxtx.New", "nil", func() error { _, err := pgxtx.New(nil, txstep.Config{}); return err }},
 		{"riverqueue.New", "Transactor", func() error {
 			_, err := riverqueue.New(riversqlite.New(db), nil, dispatch.NewRouter(), riverqueue.Config{})
 			return err
@@ -118,9 +119,9 @@ func TestFailedTablesAreNil(t *testing.T) {
 	}
 	t.Cleanup(pool.Close)
 	for name, build := range map[string]func() (sqltx.Tables, error){
-		"sqltx.NewSQLite":   func() (sqltx.Tables, error) { return sqltx.NewSQLite(db, sqltx.Config{LockTimeout: -1}) },
-		"sqltx.NewPostgres": func() (sqltx.Tables, error) { return sqltx.NewPostgres(db, sqltx.Config{DeadLetterTable: "x;y"}) },
-		"pgxtx.New":         func() (pgxtx.Tables, error) { return pgxtx.New(pool, pgxtx.Config{Keep: -1}) },
+		"sqltx.NewSQLite":   func() (sqltx.Tables, error) { return sqltx.NewSQLite(db, txstep.Config{LockTimeout: -1}) },
+		"sqltx.NewPostgres": func() (sqltx.Tables, error) { return sqltx.NewPostgres(db, txstep.Config{DeadLetterTable: "x;y"}) },
+		"pgxtx.New":         func() (pgxtx.Tables, error) { return pgxtx.New(pool, txstep.Config{Keep: -1}) },
 	} {
 		tables, err := build()
 		if !errors.Is(err, dispatch.ErrInvalidConfig) {
@@ -158,7 +159,7 @@ func TestDeadLetterSinksRefuseALetterWithoutItsEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	tables, err := sqltx.NewSQLite(db, sqltx.Config{})
+	tables, err := sqltx.NewSQLite(db, txstep.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

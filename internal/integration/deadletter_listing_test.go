@@ -154,8 +154,8 @@ func TestDeadLetterFiltersTheDatabaseRefusesAreBadRequests(t *testing.T) {
 			// The stores refuse such filters themselves, for hosts that
 			// call them without the admin handler.
 			_, err = store.List(relCtx, dispatch.DeadLetterFilter{Source: "\x00"})
-			if !errors.Is(err, dispatch.ErrInvalidConfig) {
-				t.Errorf("List with a NUL source: %v, want ErrInvalidConfig", err)
+			if !errors.Is(err, dispatch.ErrInvalidFilter) {
+				t.Errorf("List with a NUL source: %v, want ErrInvalidFilter", err)
 			}
 		})
 	}

@@ -20,8 +20,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/headers"
-	"github.com/hookkit/hookkit/dispatch/internal/txctx"
-	"github.com/hookkit/hookkit/dispatch/internal/txn"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/internal/logtext"
 )
@@ -73,7 +72,7 @@ type Rows interface {
 
 // Driver runs statements inside transactions of type Tx.
 type Driver[Tx any] interface {
-	txn.Transactor[Tx]
+	txstep.Driver[Tx]
 	Exec(ctx context.Context, tx Tx, query string, args ...any) (rowsAffected int64, err error)
 	QueryRow(ctx context.Context, tx Tx, query string, args ...any) Scanner
 	Query(ctx context.Context, tx Tx, query string, args ...any) (Rows, error)
@@ -308,7 +307,7 @@ func (s *Store[Tx]) timeArg(t time.Time) any {
 // last letter's time, in microseconds, and key. A source, type or cursor
 // the database could not compare (invalid UTF-8, a control character such
 // as NUL, which PostgreSQL refuses) is an error wrapping
-// dispatch.ErrInvalidConfig.
+// dispatch.ErrInvalidFilter.
 func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (dispatch.DeadLetterPage, error) {
 	if err := filterText("source", f.Source); err != nil {
 		return dispatch.DeadLetterPage{}, err
@@ -330,7 +329,7 @@ func (s *Store[Tx]) List(ctx context.Context, f dispatch.DeadLetterFilter) (disp
 		micros, key, ok := strings.Cut(f.After, ":")
 		n, err := strconv.ParseInt(micros, 10, 64)
 		if !ok || err != nil {
-			return dispatch.DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidConfig)
+			return dispatch.DeadLetterPage{}, fmt.Errorf("dead letters: cursor %q: %w", logtext.Clip(f.After, 40), dispatch.ErrInvalidFilter)
 		}
 		if err := filterText("cursor", key); err != nil {
 			return dispatch.DeadLetterPage{}, err
@@ -412,7 +411,7 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 		s.d.End(ctx, tx, false)
 		return err
 	}
-	runErr := r.Rerun(txctx.With(ctx, tx), dl)
+	runErr := r.Rerun(txstep.WithTx(ctx, tx), dl)
 	if runErr == nil {
 		if _, err := s.d.Exec(ctx, tx, s.sql.resolve, key, s.timeArg(s.now())); err != nil {
 			s.d.End(ctx, tx, false)
@@ -468,16 +467,16 @@ const maxFilterText = 1024
 // filterText checks a listing's filter text as events.Event.Validate checks
 // IDs: valid UTF-8 without control characters, within maxFilterText. Text
 // that fails could match no letter, and PostgreSQL refuses a NUL outright;
-// the error wraps dispatch.ErrInvalidConfig (a bad request, not a store
+// the error wraps dispatch.ErrInvalidFilter (a bad request, not a store
 // that could not answer).
 func filterText(name, text string) error {
 	switch {
 	case len(text) > maxFilterText:
-		return fmt.Errorf("dead letters: %s filter is %d bytes, limit %d: %w", name, len(text), maxFilterText, dispatch.ErrInvalidConfig)
+		return fmt.Errorf("dead letters: %s filter is %d bytes, limit %d: %w", name, len(text), maxFilterText, dispatch.ErrInvalidFilter)
 	case !utf8.ValidString(text):
-		return fmt.Errorf("dead letters: %s filter is not valid UTF-8: %w", name, dispatch.ErrInvalidConfig)
+		return fmt.Errorf("dead letters: %s filter is not valid UTF-8: %w", name, dispatch.ErrInvalidFilter)
 	case strings.ContainsFunc(text, unicode.IsControl):
-		return fmt.Errorf("dead letters: %s filter holds a control character: %w", name, dispatch.ErrInvalidConfig)
+		return fmt.Errorf("dead letters: %s filter holds a control character: %w", name, dispatch.ErrInvalidFilter)
 	}
 	return nil
 }

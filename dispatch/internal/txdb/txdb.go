@@ -1,7 +1,8 @@
 // Package txdb is hookkit's tables on a host's SQL database, for the
 // transactional accept step: written once, for the transaction type of
 // dispatch/sqltx (database/sql) and of dispatch/pgxtx (pgx), which are thin
-// typed fronts for it.
+// typed fronts for it. dispatch/pgxtx, another module, holds a copy that
+// .ci/shared writes.
 package txdb
 
 import (
@@ -11,8 +12,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/sqldeadletter"
-	"github.com/hookkit/hookkit/dispatch/internal/txaccept"
-	"github.com/hookkit/hookkit/dispatch/internal/txn"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
@@ -25,26 +25,6 @@ type Keys[Tx any] struct {
 	ClaimTx func(ctx context.Context, tx Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error)
 }
 
-// Config configures a transactional Database; sqltx.Config and
-// pgxtx.Config have the same fields and convert to it. The zero value is
-// ready to use.
-type Config struct {
-	// IdempotencyTable is the idempotency keys' table (default
-	// "hookkit_idempotency", sqlstore.DefaultTable and
-	// pgxstore.DefaultTable).
-	IdempotencyTable string
-	// DeadLetterTable is the dead letters' table (default
-	// "hookkit_dead_letters").
-	DeadLetterTable string
-	// Keep is how long a processed event's key is remembered (default
-	// idempotency.DefaultKeep, 96 hours).
-	Keep time.Duration
-	// LockTimeout bounds, on PostgreSQL, how long a delivery waits for
-	// another transaction that holds the same event before it is answered
-	// 409 (default 2 seconds, sqlstore.DefaultLockTimeout).
-	LockTimeout time.Duration
-}
-
 // Database is the keys and the dead letters on one database, with the
 // transactions the handlers run in: the implementation of sqltx.Tables,
 // which documents its methods.
@@ -53,11 +33,12 @@ type Database[Tx any] struct {
 	keys        Keys[Tx]
 	letters     *sqldeadletter.Store[Tx]
 	keep, limit time.Duration
+	acceptor    dispatch.Acceptor
 }
 
 // New returns the Database, or an error wrapping dispatch.ErrInvalidConfig
 // naming the package (prefix) and the field.
-func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], dialect sqldeadletter.Dialect, cfg Config) (*Database[Tx], error) {
+func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], dialect sqldeadletter.Dialect, cfg txstep.Config) (*Database[Tx], error) {
 	if cfg.Keep < 0 || cfg.LockTimeout < 0 {
 		return nil, fmt.Errorf("%s: Config.Keep %s and LockTimeout %s must not be negative: %w", prefix, cfg.Keep, cfg.LockTimeout, dispatch.ErrInvalidConfig)
 	}
@@ -68,6 +49,9 @@ func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], 
 	d := &Database[Tx]{driver: driver, keys: keys, letters: letters, keep: cfg.Keep, limit: cfg.LockTimeout}
 	if d.keep == 0 {
 		d.keep = idempotency.DefaultKeep
+	}
+	if d.acceptor, err = txstep.New[Tx](step[Tx]{Driver: driver, d: d}); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	return d, nil
 }
@@ -83,9 +67,7 @@ func (d *Database[Tx]) Migrate(ctx context.Context) error {
 
 // Acceptor returns the accept step that runs each handler in a transaction
 // with its event's key, for dispatch.WithAcceptor.
-func (d *Database[Tx]) Acceptor() dispatch.Acceptor {
-	return txaccept.New[Tx](step[Tx]{Transactor: d.driver, d: d})
-}
+func (d *Database[Tx]) Acceptor() dispatch.Acceptor { return d.acceptor }
 
 // DeadLetters returns the dead letters kept on this database.
 func (d *Database[Tx]) DeadLetters() dispatch.DeadLetterStore { return d.letters }
@@ -107,7 +89,7 @@ func (d *Database[Tx]) Store() idempotency.Store { return d.keys.Store }
 // step is the Database as the transactional accept step uses it: the
 // driver's transactions, the keys and the dead letters.
 type step[Tx any] struct {
-	txn.Transactor[Tx]
+	txstep.Driver[Tx]
 	d *Database[Tx]
 }
 

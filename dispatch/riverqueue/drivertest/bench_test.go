@@ -34,6 +34,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/riverqueue/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -240,7 +241,7 @@ func BenchmarkAcknowledge(b *testing.B) {
 		if _, err := pool.Exec(ctx, `CREATE TABLE effects (event_id text NOT NULL)`); err != nil {
 			b.Fatal(err)
 		}
-		hk, err := sqltx.NewPostgres(db, sqltx.Config{})
+		hk, err := sqltx.NewPostgres(db, txstep.Config{})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -7,7 +7,8 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/servicetest"
-	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 
 // BenchmarkPostgresAcceptSteps compares the default and the transactional accept step on
@@ -47,7 +48,7 @@ func BenchmarkPostgresListDeadLetters(b *testing.B) {
 			db.Exec(`DROP TABLE IF EXISTS ` + name)
 		}
 	})
-	hk, err := sqltx.NewPostgres(db, sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
+	hk, err := sqltx.NewPostgres(db, txstep.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,7 +11,8 @@ import (
 	"testing"
 
 	"github.com/hookkit/hookkit/dispatch/sqltx"
-	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"modernc.org/sqlite"
 )
 
@@ -62,7 +63,7 @@ func BenchmarkSQLiteListDeadLetters(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { db.Close() })
-	hk, err := sqltx.NewSQLite(db, sqltx.Config{})
+	hk, err := sqltx.NewSQLite(db, txstep.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -41,7 +42,7 @@ func Example_newSQLite() {
 		log.Fatal(err)
 	}
 
-	hk, err := sqltx.NewSQLite(db, sqltx.Config{})
+	hk, err := sqltx.NewSQLite(db, txstep.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -12,10 +12,11 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/servicetest"
-	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 
 var ctx = context.Background()
@@ -70,7 +71,7 @@ func TestPostgresDeadLettersConformance(t *testing.T) {
 				db.Exec(`DROP TABLE IF EXISTS ` + name)
 			}
 		})
-		hk, err := sqltx.NewPostgres(db, sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
+		hk, err := sqltx.NewPostgres(db, txstep.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters})
 		if err != nil {
 			t.Fatal(err)
 		}

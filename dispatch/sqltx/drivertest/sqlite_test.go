@@ -13,9 +13,10 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
-	"github.com/hookkit/hookkit/dispatch/sqltx/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 
 func TestSQLite(t *testing.T) {
@@ -43,7 +44,7 @@ func TestSQLiteDeadLettersConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { db.Close() })
-		hk, err := sqltx.NewSQLite(db, sqltx.Config{})
+		hk, err := sqltx.NewSQLite(db, txstep.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}

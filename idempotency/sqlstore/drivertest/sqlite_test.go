@@ -10,8 +10,8 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/internal/claimtxtest"
-	"github.com/hookkit/hookkit/idempotency/internal/sqltabletest"
+	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/claimtxtest"
+	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 )

@@ -49,6 +49,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/idempotency"
@@ -90,7 +91,7 @@ func run() error {
 	if postgres {
 		newDB = sqltx.NewPostgres
 	}
-	hk, err := newDB(db, sqltx.Config{IdempotencyTable: *effects + "_idem", DeadLetterTable: *effects + "_dl"})
+	hk, err := newDB(db, txstep.Config{IdempotencyTable: *effects + "_idem", DeadLetterTable: *effects + "_dl"})
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -37,7 +38,7 @@ func NewTables() Tables { return txaccepttest.NewTables() }
 // with its tables created; open opens another pool on the same database.
 func Binding(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *testing.T) *sql.DB) txaccepttest.Binding {
 	t.Helper()
-	cfg := sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
+	cfg := txstep.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
 	newDB := sqltx.NewSQLite
 	if postgres {
 		newDB = sqltx.NewPostgres
@@ -133,7 +134,7 @@ func BenchmarkAcceptSteps(b *testing.B, databases ...Database) {
 }
 
 func benchEndpoint(b *testing.B, db *sql.DB, postgres bool, mode string, tb Tables) *dispatch.Endpoint {
-	cfg := sqltx.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
+	cfg := txstep.Config{IdempotencyTable: tb.Idempotency, DeadLetterTable: tb.DeadLetters}
 	newDB := sqltx.NewSQLite
 	if postgres {
 		newDB = sqltx.NewPostgres

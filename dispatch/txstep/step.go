@@ -1,8 +1,4 @@
-// Package txaccept is the transactional accept step, written once for
-// both of hookkit's ways to talk to a SQL database: dispatch/sqltx
-// (database/sql) and dispatch/pgxtx (pgx) give it their Database and return
-// it to the host as a dispatch.Acceptor.
-package txaccept
+package txstep
 
 import (
 	"context"
@@ -10,26 +6,20 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/internal/txctx"
-	"github.com/hookkit/hookkit/dispatch/internal/txn"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
-// Database is what the transactional accept step needs from the host's
-// database, for transactions of type Tx (*sql.Tx, pgx.Tx): packages
-// dispatch/sqltx and dispatch/pgxtx provide it.
-type Database[Tx any] interface {
-	txn.Transactor[Tx]
-	// ClaimTx claims key inside tx, writing it as completed (see
-	// sqlstore.Store.ClaimTx).
-	ClaimTx(ctx context.Context, tx Tx, key string) (idempotency.State, error)
-	// DeadLetterTx stores dl inside tx.
-	DeadLetterTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error
+// acceptor is the step New returns.
+type acceptor[Tx any] struct {
+	db Database[Tx]
 }
 
-// acceptor runs each event's handler inside one transaction on the host's
-// database, in which the event's key is claimed first: the handler's writes
-// and the key's completion commit together, or not at all.
+// New returns the transactional accept step on db, for
+// dispatch.WithAcceptor (a nil db is an error wrapping
+// dispatch.ErrInvalidConfig). It runs each event's handler inside one
+// transaction on the host's database, in which the event's key is claimed
+// first: the handler's writes and the key's completion commit together, or
+// not at all.
 //
 //   - A handler that succeeds: its writes and the key commit together, in
 //     one commit; 200.
@@ -51,14 +41,14 @@ type Database[Tx any] interface {
 //     interrupted.
 //
 // The handler reaches the transaction through its context
-// (sqltx.Tx(ctx), pgxtx.Tx(ctx)); a handler that does not use it still
-// works, without the guarantee for its own side effects.
-type acceptor[Tx any] struct {
-	db Database[Tx]
+// (TxFrom; sqltx.Tx and pgxtx.Tx); a handler that does not use it
+// still works, without the guarantee for its own side effects.
+func New[Tx any](db Database[Tx]) (dispatch.Acceptor, error) {
+	if db == nil {
+		return nil, fmt.Errorf("txstep: nil Database: %w", dispatch.ErrInvalidConfig)
+	}
+	return &acceptor[Tx]{db: db}, nil
 }
-
-// New returns the transactional accept step on db.
-func New[Tx any](db Database[Tx]) dispatch.Acceptor { return &acceptor[Tx]{db: db} }
 
 // Accept implements dispatch.Acceptor.
 func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) dispatch.Result {
@@ -67,7 +57,7 @@ func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) disp
 	if err != nil || state != idempotency.Acquired {
 		return claimed(state, err)
 	}
-	err = acc.Run(txctx.With(ctx, tx))
+	err = acc.Run(WithTx(ctx, tx))
 	switch {
 	case err == nil:
 		if late := ctx.Err(); late != nil {
