@@ -59,6 +59,15 @@ func (g *TxGuard[Tx]) Advance(ctx context.Context, source, object string, pos ev
 	return last, found, nil
 }
 
+// Object returns the object the guard last held, and false when the
+// handler ran unordered (or g is nil).
+func (g *TxGuard[Tx]) Object() (Object, bool) {
+	if g == nil || !g.called {
+		return Object{}, false
+	}
+	return g.seen, true
+}
+
 // Advanced returns the objects whose position the transaction recorded
 // and for which events are kept: once it commits, wake the Keeper for
 // them (Keeper.Wake).

@@ -48,6 +48,8 @@ type Keeper[Tx any] struct {
 	done    chan struct{}
 
 	wake chan Object
+
+	failed int // begins failed in a row, read by the Keeper's goroutine alone
 }
 
 // NewKeeper returns the Keeper of the Tables' kept events, or an error
@@ -122,6 +124,26 @@ func (k *Keeper[Tx]) Stop(ctx context.Context) error {
 	}
 }
 
+// maxFailedBegins is how many polls in a row may fail to begin a
+// transaction before the Keeper stops (its database closed, or down): the
+// next delivery that keeps an event or advances an object with events kept
+// starts it again (Route), and the events it would have run are due then.
+const maxFailedBegins = 3
+
+// quit stops the Keeper from its own goroutine, unless Stop or Route
+// replaced it meanwhile.
+func (k *Keeper[Tx]) quit(done chan struct{}) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.done != done {
+		return false
+	}
+	k.stop()
+	k.stop, k.done = nil, nil
+	k.log(context.Background(), slog.LevelWarn, "kept events: the database does not answer; the Keeper stops until the next kept event or advance", nil, nil)
+	return true
+}
+
 func (k *Keeper[Tx]) router(source string) *dispatch.Router {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -141,6 +163,9 @@ func (k *Keeper[Tx]) run(ctx context.Context, done chan struct{}) {
 			k.runObject(ctx, o)
 		case <-tick.C:
 			k.runDue(ctx)
+		}
+		if k.failed >= maxFailedBegins && k.quit(done) {
+			return
 		}
 	}
 }
@@ -176,9 +201,11 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 	db, now := k.t.db, time.Now()
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		k.log(ctx, slog.LevelError, "kept events: begin", nil, err)
+		k.failed++
+		k.log(ctx, slog.LevelWarn, "kept events: begin", nil, err)
 		return false
 	}
+	k.failed = 0
 	kp, ok, err := k.t.take(ctx, tx, o, now)
 	if err != nil || !ok {
 		db.End(context.WithoutCancel(ctx), tx, false)
@@ -202,7 +229,7 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 			k.log(ctx, slog.LevelError, "kept events: commit", kp.event, cerr)
 			return false
 		}
-		level, msg := slog.LevelInfo, "kept event applied"
+		level, msg := slog.LevelDebug, "kept event applied"
 		if err != nil {
 			msg = "kept event stale: a newer event of its object was applied"
 		}

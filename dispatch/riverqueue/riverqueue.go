@@ -21,10 +21,10 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/order"
+	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
 	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
 )
 
 // Transactor opens and ends the host's transactions of type TTx, the kind

@@ -68,25 +68,29 @@ func TestOrderedRiverEveryArrivalOrder(t *testing.T) {
 			h, q, r := orderQueue(t, name, 8)
 			relStart(t, relQueue{Handle: q})
 			ep := conversoEndpoint(t, r, dispatch.WithAcceptor(q))
-			checkEveryArrivalOrder(t, h, ep, func(t *testing.T, ids []string, want string) {
-				deadline := time.Now().Add(20 * time.Second)
-				for {
-					var wrong []string
-					for _, id := range ids {
-						if got := h.state(t, id); got != want {
-							wrong = append(wrong, id+": "+got)
-						}
-					}
-					if len(wrong) == 0 {
-						return
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("not in the final state %q within 20s: %v", want, wrong)
-					}
-					time.Sleep(50 * time.Millisecond)
-				}
-			})
+			checkEveryArrivalOrder(t, h, ep, h.settle)
 		})
+	}
+}
+
+// settle waits until every booking of ids is in state want, up to 20 s.
+func (h *bookingHost) settle(t *testing.T, ids []string, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var wrong []string
+		for _, id := range ids {
+			if got := h.state(t, id); got != want {
+				wrong = append(wrong, id+": "+got)
+			}
+		}
+		if len(wrong) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not in the final state %q within 20s: %v", want, wrong)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the state, not a proof
 	}
 }
 
