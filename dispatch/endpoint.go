@@ -222,14 +222,32 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	// batch, the handler) so that the sender is answered before it gives
 	// up, nor Shutdown's deadline.
 	deadline := d.Received.Add(e.timeout)
-	ctx, cancel := context.WithDeadline(context.WithoutCancel(r.Context()), deadline)
+	ctx, cancel := context.WithDeadline(detached{Context: e.stopCtx, values: r.Context()}, deadline)
 	defer cancel()
-	defer context.AfterFunc(e.stopCtx, cancel)()
 	a := Acceptance{Event: ev, handler: h, route: route, routes: c, router: e.router, ep: e, d: d, timed: sw.on, deadline: deadline}
 	res := e.acceptor.Accept(ctx, a)
 	e.closeAcceptance(d)
 	d.Timings.Store = max(0, sw.lap()-d.Timings.Handler)
 	e.answer(w, r, d, res.Outcome, 0, res.Err)
+}
+
+// detached is what a delivery's context derives from: the request's
+// values, without its cancellation (a sender that hangs up), ended by
+// Shutdown's deadline (stopCtx, the embedded Context). It is what
+// context.WithoutCancel(r.Context()) and a context.AfterFunc(stopCtx,
+// cancel) made together, without their allocations: a context derived
+// from it joins stopCtx's own (its Value answers the context package's
+// lookup of its parent with stopCtx's, which has no values of its own).
+type detached struct {
+	context.Context // the Endpoint's stopCtx
+	values          context.Context
+}
+
+func (c detached) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
 }
 
 // stopwatch times consecutive steps, when on.
@@ -294,13 +312,13 @@ func readDeadliner(w http.ResponseWriter) readDeadlineSetter {
 // wrong at Warn, the rest at Info.
 func (e *Endpoint) logDelivery(ctx context.Context, d *Delivery) {
 	level := slog.LevelInfo
-	var panicked *PanicError
+	var panicked *PanicError // found only for a failure: errors.As would move it to the heap for every delivery
 	switch d.Outcome {
 	case OutcomeDeadLettered, OutcomeUnavailable:
 		level = slog.LevelError
 	case OutcomeFailed:
 		level = slog.LevelWarn
-		if errors.As(d.Err, &panicked) {
+		if panicked = panicOf(d.Err); panicked != nil {
 			level = slog.LevelError
 		}
 	case OutcomeUnknownType, OutcomeRejectedSignature, OutcomeMalformed, OutcomeTooLarge, OutcomeReadTimeout, OutcomeMethodNotAllowed:
@@ -326,6 +344,15 @@ func (e *Endpoint) logDelivery(ctx context.Context, d *Delivery) {
 		attrs = append(attrs, slog.String("stack", string(panicked.Stack)))
 	}
 	e.logger.LogAttrs(ctx, level, "webhook delivery", attrs...)
+}
+
+// panicOf returns the *PanicError in err's chain, or nil.
+func panicOf(err error) *PanicError {
+	var p *PanicError
+	if errors.As(err, &p) {
+		return p
+	}
+	return nil
 }
 
 var (

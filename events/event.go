@@ -49,6 +49,15 @@ type Event struct {
 	memoKey any
 	memo    any
 	memoErr error
+	// jsonData is Data as a JSONParser validated it: while Data is still
+	// that slice, Type's decode need not have encoding/json validate it
+	// again.
+	jsonData []byte
+}
+
+// dataValidated reports whether e.Data is the JSON a JSONParser validated.
+func (e *Event) dataValidated() bool {
+	return len(e.Data) > 0 && len(e.Data) == len(e.jsonData) && &e.Data[0] == &e.jsonData[0]
 }
 
 // Validate checks what every parser guarantees of an Event: a non-empty ID

@@ -152,6 +152,7 @@ func (p *JSONParser) Parse(r *http.Request, body []byte) (*Event, error) {
 	} else {
 		e.Data = body
 	}
+	e.jsonData = e.Data // Scan validated the whole body
 
 	var rawTime []byte
 	if p.tm >= 0 && spans[p.tm].Found() {

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 )
 
@@ -23,19 +24,56 @@ type Type[T any] struct {
 type typeDef[T any] struct {
 	name   string
 	decode func(data []byte) (T, error)
+	// decodeValid, when set, decodes JSON already validated (see
+	// unmarshalValid).
+	decodeValid func(data []byte) (T, error)
 }
 
 // NewType returns the Type of event type name whose payload (Event.Data) is
 // JSON to decode into T with encoding/json. T is usually a pointer to a
 // struct, such as *stripe.PaymentIntent.
 func NewType[T any](name string) Type[T] {
-	return NewTypeFunc(name, func(data []byte) (T, error) {
+	k := NewTypeFunc(name, func(data []byte) (T, error) {
 		var v T
 		if err := json.Unmarshal(data, &v); err != nil {
 			return v, jsonError{err}
 		}
 		return v, nil
 	})
+	k.def.decodeValid = unmarshalValid[T]()
+	return k
+}
+
+// unmarshalValid returns, for a T that decodes itself (its pointer, or T
+// itself when a pointer, is a json.Unmarshaler, as stripe-go's types are),
+// a decode of JSON a JSONParser has already validated that calls
+// UnmarshalJSON directly; nil for any other T. json.Unmarshal would first
+// validate the payload once more, then scan it once more to find where it
+// ends, before handing the same bytes to UnmarshalJSON: two passes over
+// the payload that decide nothing here.
+func unmarshalValid[T any]() func(data []byte) (T, error) {
+	unmarshaler := reflect.TypeFor[json.Unmarshaler]()
+	t := reflect.TypeFor[T]()
+	switch {
+	case t.Kind() == reflect.Pointer && t.Implements(unmarshaler):
+		elem := t.Elem()
+		return func(data []byte) (T, error) {
+			v := reflect.New(elem).Interface().(T) // as json.Unmarshal allocates a nil pointer's value
+			if err := any(v).(json.Unmarshaler).UnmarshalJSON(data); err != nil {
+				return v, jsonError{err}
+			}
+			return v, nil
+		}
+	case t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(unmarshaler):
+		return func(data []byte) (T, error) {
+			var v T
+			if err := any(&v).(json.Unmarshaler).UnmarshalJSON(data); err != nil {
+				return v, jsonError{err}
+			}
+			return v, nil
+		}
+	}
+	return nil
 }
 
 // NewTypeFunc returns the Type of event type name whose payload decode
@@ -71,7 +109,13 @@ func (k Type[T]) Decode(e *Event) (T, error) {
 		v, _ := e.memo.(T)
 		return v, e.memoErr
 	}
-	v, err := k.def.decode(e.Data)
+	decode := k.def.decode
+	if k.def.decodeValid != nil && e.dataValidated() && string(e.Data) != "null" {
+		// json.Unmarshal leaves a pointer nil for null, without calling
+		// UnmarshalJSON: that case stays its own.
+		decode = k.def.decodeValid
+	}
+	v, err := decode(e.Data)
 	if err != nil {
 		err = newDecodeError(e, fmt.Sprintf("%T", v), err)
 	}

@@ -29,11 +29,13 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		return nil, fmt.Errorf("Content-Length %d over the %d-byte limit: %w", r.ContentLength, limit, ErrBodyTooLarge)
 	}
 	var src io.Reader = r.Body
-	if w != nil {
+	if w != nil && r.ContentLength < 0 {
+		// A body of unknown length may run past the limit: the server is
+		// told to close the connection then. One of a declared length
+		// within the limit cannot (net/http's body ends at it), so it is
+		// read without this wrapper's allocation.
 		src = http.MaxBytesReader(w, r.Body, limit)
 	}
-	// One byte past the limit tells an oversized body from one exactly at it.
-	src = io.LimitReader(src, limit+1)
 	// The buffer grows as bytes arrive, never from the declared length
 	// alone: a client that declares a megabyte and sends one byte must not
 	// make the server hold a megabyte. A declared length only sizes the
@@ -50,7 +52,9 @@ func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 			copy(grown, buf)
 			buf = grown
 		}
-		n, err := src.Read(buf[len(buf):cap(buf)])
+		// Never past one byte over the limit, which tells an oversized
+		// body from one exactly at it.
+		n, err := src.Read(buf[len(buf):min(int64(cap(buf)), limit+1)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > limit {
 			return nil, fmt.Errorf("body over the %d-byte limit: %w", limit, ErrBodyTooLarge)

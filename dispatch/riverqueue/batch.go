@@ -137,6 +137,17 @@ type job struct {
 	deliveries []*ackRequest
 }
 
+// storedAsText reports whether j's body is stored as text, and could be
+// stored base64-encoded instead.
+func (j job) storedAsText() bool {
+	a, ok := j.params.Args.(jobArgs)
+	if !ok {
+		return false
+	}
+	_, ok = a.asBase64()
+	return ok
+}
+
 // flush writes one batch and answers each of its deliveries: 200 for a new
 // job, 200 duplicate for an event whose job exists (or that the batch holds
 // twice), 400 for one whose data the database refuses, 503 for all of them
@@ -192,6 +203,13 @@ func (b *batcher) write(ctx context.Context, jobs []job) {
 	case b.refused != nil && b.refused(err) && len(jobs) > 1:
 		b.write(ctx, jobs[:len(jobs)/2])
 		b.write(ctx, jobs[len(jobs)/2:])
+	case b.refused != nil && b.refused(err) && jobs[0].storedAsText():
+		// A body stored as text that this database refuses (a character
+		// its encoding cannot hold): base64 holds any body.
+		j := jobs[0]
+		args, _ := j.params.Args.(jobArgs).asBase64()
+		j.params.Args = args
+		b.write(ctx, []job{j})
 	case b.refused != nil && b.refused(err):
 		err = fmt.Errorf("riverqueue: the database refuses to store the event: %w: %w", err, events.ErrMalformedEvent)
 		for _, r := range jobs[0].deliveries {

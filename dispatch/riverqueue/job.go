@@ -2,12 +2,14 @@ package riverqueue
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/headers"
 	"github.com/hookkit/hookkit/events"
@@ -27,9 +29,9 @@ type jobArgs struct {
 	Type   string      `json:"type"`
 	Time   *time.Time  `json:"time,omitempty"`
 	Header http.Header `json:"header,omitempty"`
-	// Body is the raw body as verified. The payload (Event.Data) is
-	// Body[DataStart:DataEnd] when it lies in Body, as the JSON parsers'
-	// does, or Data.
+	// Body is the raw body as verified (stored as storedArgs says). The
+	// payload (Event.Data) is Body[DataStart:DataEnd] when it lies in
+	// Body, as the JSON parsers' does, or Data.
 	Body      []byte `json:"body"`
 	DataStart int    `json:"data_start,omitempty"`
 	DataEnd   int    `json:"data_end,omitempty"`
@@ -38,7 +40,39 @@ type jobArgs struct {
 	// encoded is the args' JSON, made and checked before the job joins a
 	// batch (storable); River's own encoding then returns it.
 	encoded []byte
+	// base64 stores Body base64-encoded even when it is text: the
+	// database refused it as text (see batcher.write).
+	base64 bool
 }
+
+// storedArgs is jobArgs as the database holds it. A body that is text —
+// valid UTF-8 without a NUL, as every body the senders document is (JSON,
+// a form) — is stored as it arrived, a JSON string of exactly its bytes,
+// with BodyEncoding "text": no base64 to encode and decode, and a third
+// less to write. Any other body is base64 (encoding/json's []byte), with
+// no BodyEncoding, as every job queued before this encoding existed is:
+// those are read as they were. A JSON body is not stored as a JSON value:
+// PostgreSQL's jsonb would reorder its keys and drop its white space and
+// duplicate keys, and the handler's Event.Body would no longer be the bytes
+// whose signature was verified (nor Data where DataStart says). A version
+// that predates "text" fails to decode such a job (its body is not
+// base64), so River retries it until a version that reads it runs it.
+type storedArgs struct {
+	Key          string      `json:"key"`
+	Source       string      `json:"source"`
+	ID           string      `json:"id"`
+	Type         string      `json:"type"`
+	Time         *time.Time  `json:"time,omitempty"`
+	Header       http.Header `json:"header,omitempty"`
+	Body         string      `json:"body"`
+	BodyEncoding string      `json:"body_encoding,omitempty"`
+	DataStart    int         `json:"data_start,omitempty"`
+	DataEnd      int         `json:"data_end,omitempty"`
+	Data         []byte      `json:"data,omitempty"`
+}
+
+// bodyText is storedArgs.BodyEncoding for a body stored as it arrived.
+const bodyText = "text"
 
 // Kind implements river.JobArgs.
 func (jobArgs) Kind() string { return Kind }
@@ -48,8 +82,47 @@ func (a jobArgs) MarshalJSON() ([]byte, error) {
 	if a.encoded != nil {
 		return a.encoded, nil
 	}
-	type plain jobArgs // without this method
-	return json.Marshal(plain(a))
+	return json.Marshal(a.stored())
+}
+
+// stored is a as the database holds it.
+func (a jobArgs) stored() storedArgs {
+	s := storedArgs{Key: a.Key, Source: a.Source, ID: a.ID, Type: a.Type, Time: a.Time, Header: a.Header,
+		DataStart: a.DataStart, DataEnd: a.DataEnd, Data: a.Data}
+	if !a.base64 && isText(a.Body) {
+		s.Body, s.BodyEncoding = string(a.Body), bodyText
+	} else {
+		s.Body = base64.StdEncoding.EncodeToString(a.Body)
+	}
+	return s
+}
+
+// isText reports whether body can be stored as a JSON string of exactly its
+// bytes that jsonb accepts: valid UTF-8 (encoding/json would replace what
+// is not), without a NUL (jsonb refuses \u0000).
+func isText(body []byte) bool { return bytes.IndexByte(body, 0) < 0 && utf8.Valid(body) }
+
+// UnmarshalJSON reads the args as stored, in either encoding of the body.
+func (a *jobArgs) UnmarshalJSON(data []byte) error {
+	var s storedArgs
+	if err := json.Unmarshal(data, &s); err != nil {
+		return err
+	}
+	*a = jobArgs{Key: s.Key, Source: s.Source, ID: s.ID, Type: s.Type, Time: s.Time, Header: s.Header,
+		DataStart: s.DataStart, DataEnd: s.DataEnd, Data: s.Data}
+	switch s.BodyEncoding {
+	case bodyText:
+		a.Body = []byte(s.Body)
+	case "":
+		body, err := base64.StdEncoding.DecodeString(s.Body)
+		if err != nil {
+			return fmt.Errorf("riverqueue: job %s: body: %w", s.Key, err)
+		}
+		a.Body = body
+	default:
+		return fmt.Errorf("riverqueue: job %s: body encoding %q is not one this version reads", s.Key, s.BodyEncoding)
+	}
+	return nil
 }
 
 // storable encodes a as the database will store it, or says why it
@@ -60,7 +133,10 @@ func (a jobArgs) MarshalJSON() ([]byte, error) {
 // Checked here, each delivery's fault stays its own, instead of failing
 // the batch it would have joined.
 func (a *jobArgs) storable() error {
-	encoded, err := json.Marshal(a)
+	a.encoded = nil
+	// The stored form directly: encoding a through its MarshalJSON would
+	// have encoding/json scan the result once more.
+	encoded, err := json.Marshal(a.stored())
 	if err == nil {
 		err = nulFree(a)
 	}
@@ -69,6 +145,19 @@ func (a *jobArgs) storable() error {
 	}
 	a.encoded = encoded
 	return nil
+}
+
+// asBase64 returns a with its body stored base64-encoded, encoded and
+// checked, if it was stored as text; false if it already was base64.
+func (a jobArgs) asBase64() (jobArgs, bool) {
+	if a.base64 || !isText(a.Body) {
+		return a, false
+	}
+	a.base64 = true
+	if a.storable() != nil {
+		return a, false
+	}
+	return a, true
 }
 
 // nulFree reports a NUL in the args' strings, which jsonb cannot hold.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"sync"
+	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/txstep"
@@ -100,7 +101,9 @@ func ExampleNew() {
 	}
 	ep := dispatch.NewEndpoint(v, p, r,
 		dispatch.WithAcceptor(acceptor), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
-	body := []byte(`{"id":"evt_1","type":"booking.created","created":1640995200}`)
+	// The sender signs its body and no time: an event older than the
+	// Endpoint's age window (84 hours by default) would be refused.
+	body := fmt.Appendf(nil, `{"id":"evt_1","type":"booking.created","created":%d}`, time.Now().Unix())
 	for range 3 { // the failed delivery, its retry, a duplicate
 		rec := httptest.NewRecorder()
 		ep.ServeHTTP(rec, verifytest.NewRequest(verifytest.HMAC{Secret: []byte("secret"), Header: "X-Signature"}, "/webhooks", body))

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,8 +135,7 @@ func TestSMSJobDeadLetter(t *testing.T) {
 				t.Errorf("rerun[\"key\"]: got %q, want %q", rerun["key"], dl.Key)
 			}
 			waitFor(t, "the re-run job's effect", 10*time.Second, func() bool {
-				b := bookingNow(t, a)
-				return len(b.Outbox) == 1 && b.Outbox[0] == "email_sms_fallback"
+				return slices.Equal(bookingNow(t, a).Outbox, []string{"email_sms_fallback", "support_sms_failed"})
 			})
 			if got := listAll(t, a); len(got) != 0 {
 				t.Errorf("listAll(t, a): got %v, want empty", got)
@@ -149,8 +149,8 @@ func TestSMSJobDeadLetter(t *testing.T) {
 				t.Fatalf("sending twilio/message.undelivered: got %d, want %d", got, http.StatusOK)
 			}
 			settle(t, a) // a second job for it would have run by now
-			if got := bookingNow(t, a).Outbox; len(got) != 1 {
-				t.Errorf("one fallback email: got %d items, want %d: %v", len(got), 1, got)
+			if got := bookingNow(t, a).Outbox; len(got) != 2 {
+				t.Errorf("one fallback email and one support alert: got %d items, want %d: %v", len(got), 2, got)
 			}
 		})
 	}

@@ -68,6 +68,9 @@ type config struct {
 	// smsRetry, when set, replaces the delays between attempts of an SMS
 	// status job (riverqueue.StandardWebhooksSchedule).
 	smsRetry []time.Duration
+	// holdSweep is how often the backend releases bookings whose deposit
+	// hold has ended (default defaultHoldSweep).
+	holdSweep time.Duration
 	// clock, when set, is the time against which the endpoints measure an
 	// event's age (dispatch.WithClock): the demo and the tests replay
 	// deliveries recorded on 2026-11-23, which Etail Depot's endpoint
@@ -83,6 +86,7 @@ type app struct {
 	store     *store
 	handlers  *handlers
 	jobs      *smsJobs
+	holds     *holdSweeper
 	endpoints []*dispatch.Endpoint
 	routers   map[string]*dispatch.Router
 	handler   http.Handler
@@ -119,7 +123,8 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	h := &handlers{store: st, logger: logger}
 	template := defaultReminderTemplate
 	h.reminderTemplate.Store(&template)
-	a := &app{store: st, handlers: h, logger: logger, apiToken: sec.APIToken}
+	a := &app{store: st, handlers: h, logger: logger, apiToken: sec.APIToken,
+		holds: newHoldSweeper(st, logger, cfg.holdSweep)}
 	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
 	a.routers = map[string]*dispatch.Router{stripeevent.Source: stripeR, twilioevent.Source: twilioR,
 		conversoevent.Source: bookingR, etailevent.Source: etailR}
@@ -191,9 +196,15 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	return a, nil
 }
 
-// start starts the Twilio route's workers. They outlive ctx: shutdown
-// stops them.
-func (a *app) start(ctx context.Context) error { return a.jobs.queue.Start(ctx) }
+// start starts the Twilio route's workers and the hold sweep. They outlive
+// ctx: shutdown stops them.
+func (a *app) start(ctx context.Context) error {
+	if err := a.jobs.queue.Start(ctx); err != nil {
+		return err
+	}
+	a.holds.start()
+	return nil
+}
 
 func (a *app) getBooking(w http.ResponseWriter, r *http.Request) {
 	b, err := a.store.booking(r.Context(), r.PathValue("id"))
@@ -219,6 +230,7 @@ func (a *app) shutdown(ctx context.Context) error {
 	for _, e := range a.endpoints {
 		errs = append(errs, e.Shutdown(ctx))
 	}
+	a.holds.stop()
 	return errors.Join(append(errs, a.jobs.queue.Stop(ctx), a.telemetry.observer.Close())...)
 }
 

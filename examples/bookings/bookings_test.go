@@ -216,6 +216,8 @@ func TestReplayChangesTheDatabase(t *testing.T) {
 	}
 }
 
+// An undelivered confirmation SMS is followed by an email to the guest
+// and an alert to the support team.
 func TestUndeliveredSMSFallsBackToEmail(t *testing.T) {
 	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 	for _, name := range []string{"standard/booking.created", "standard/booking.confirmed", "twilio/message.undelivered"} {
@@ -223,9 +225,8 @@ func TestUndeliveredSMSFallsBackToEmail(t *testing.T) {
 			t.Fatalf("%v: got %d, want %d", name, got, http.StatusOK)
 		}
 	}
-	waitFor(t, "fallback email", 5*time.Second, func() bool {
-		b := bookingNow(t, a)
-		return len(b.Outbox) == 1 && b.Outbox[0] == "email_sms_fallback"
+	waitFor(t, "fallback email and support alert", 5*time.Second, func() bool {
+		return slices.Equal(bookingNow(t, a).Outbox, []string{"email_sms_fallback", "support_sms_failed"})
 	})
 	b := bookingNow(t, a)
 	if b.SMSDelivered {
@@ -241,7 +242,7 @@ var recordedAt = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
 
 // at pins the backend's clock, so tests do not depend on how long ago the
 // fixtures were recorded.
-func at(a *app, now time.Time) { a.store.now = func() time.Time { return now } }
+func at(a *app, now time.Time) { a.store.setClock(func() time.Time { return now }) }
 
 // Events about a booking this backend does not have, once the senders have
 // stopped retrying them, are dead-lettered and acknowledged.
@@ -331,7 +332,8 @@ func TestGetBooking(t *testing.T) {
 		t.Errorf("rec.Code: got %d, want %d", rec.Code, http.StatusOK)
 	}
 	jsonEqual(t, "the booking", rec.Body.String(), `{"id":"12345","customer_phone":"+15551234567","status":"pending","deposit_paid":false,
-		"deposit_refunded":false,"refunded_at":null,"hold_until":null,"sms_status":null,"sms_delivered":false,
+		"deposit_refunded":false,"refunded_at":null,"hold_until":null,"hold_expired_at":null,"refund_due":false,
+		"sms_status":null,"sms_delivered":false,
 		"sms_delivered_at":null,"created_at":"`+bookingNow(t, a).CreatedAt+`","transactions":0,"outbox":[]}`)
 
 	for name, auth := range map[string]string{
@@ -400,7 +402,7 @@ func TestMissingSecretsNameTheVariable(t *testing.T) {
 // The demo itself: every delivery is answered as promised, and a step
 // expecting another answer is counted as a failure.
 func TestDemo(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{holdSweep: 50 * time.Millisecond}) // as the demo's
 	srv := httptest.NewServer(a.handler)
 	defer srv.Close()
 	devnull, err := os.Open(os.DevNull)
@@ -411,6 +413,16 @@ func TestDemo(t *testing.T) {
 	os.Stdout = devnull
 	a.handlers.reminderTemplate.Store(new(string)) // as the demo starts: reminders dead-letter until fixed
 	failures, err := playDemo(context.Background(), srv.URL, testdata, demoSteps)
+	if err == nil {
+		var more int
+		more, err = playHold(context.Background(), srv.URL, testdata, a)
+		failures += more
+	}
+	if err == nil {
+		var more int
+		more, err = playFailedSMS(context.Background(), srv.URL, testdata)
+		failures += more
+	}
 	unresolved := fixDeadLetter(context.Background(), srv.URL, a)
 	wrong, err2 := playDemo(context.Background(), srv.URL, testdata, []demoStep{{fixture: "stripe/charge.refunded", want: 500}})
 	os.Stdout = stdout
@@ -455,6 +467,7 @@ func TestDemo(t *testing.T) {
 		"    1  goconverso  booking.reminder               rerun  processed",
 		"    0  bookings dead letters", // re-run and resolved
 		"    0  sms_status queued",
+		"    1  twilio      message.failed                 async  processed", // booking 24680's confirmation
 	} {
 		if got := out.String(); !strings.Contains(got, row) {
 			t.Errorf("out.String(): got %q, want it to contain %q", got, row)

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,6 +57,17 @@ type demoStep struct {
 	// prepare changes the signer or, after signing, the body.
 	signer func(s verifytest.Signer) verifytest.Signer
 	tamper func(body []byte) []byte
+	// about, when set, sends the delivery as its sender would about
+	// another booking (rebook): {booking ID, guest's phone}.
+	about [2]string
+}
+
+// booking is the booking the step is about.
+func (s demoStep) booking() string {
+	if s.about[0] != "" {
+		return s.about[0]
+	}
+	return demoBooking
 }
 
 var demoSteps = []demoStep{
@@ -96,7 +109,8 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	if fixturesDir != "" {
 		fsys, from = os.DirFS(fixturesDir), fixturesDir
 	}
-	fmt.Printf("hookkit bookings demo: %d deliveries from %s\n", len(demoSteps), from)
+	deliveries := len(demoSteps) + len(demoHoldSteps) + len(demoLateDeposit) + len(demoSMSSteps)
+	fmt.Printf("hookkit bookings demo: %d deliveries from %s\n", deliveries, from)
 	tmp, err := os.MkdirTemp("", "hookkit-bookings-demo-")
 	if err != nil {
 		return err
@@ -110,7 +124,9 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	defer st.close()
 	// Only errors reach the terminal; the demo prints its own account.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	cfg := config{secrets: demoSecrets, logger: logger, clock: recordingTime}
+	// The hold sweep runs often, so that the demo's hold ends at once
+	// when the demo moves the backend's clock past it.
+	cfg := config{secrets: demoSecrets, logger: logger, clock: recordingTime, holdSweep: 50 * time.Millisecond}
 	if recordDir != "" {
 		archive, err := record.New(recordDir, record.Config{Logger: logger})
 		if err != nil {
@@ -138,17 +154,29 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	demoPhase(2, "sending the deliveries over HTTP, one line as each is answered")
 	failures, err := playDemo(ctx, base, fsys, demoSteps)
 	if err == nil {
-		demoPhase(3, "an operator configures the SMS reminder template and re-runs the dead letter")
+		demoPhase(3, "a failed deposit holds booking 67890 for two hours; the backend's clock moves past the hold; the deposit comes late")
+		var more int
+		more, err = playHold(ctx, base, fsys, a)
+		failures += more
+	}
+	if err == nil {
+		demoPhase(4, "booking 24680's confirmation SMS fails: the guest is emailed, the support team alerted")
+		var more int
+		more, err = playFailedSMS(ctx, base, fsys)
+		failures += more
+	}
+	if err == nil {
+		demoPhase(5, "an operator configures the SMS reminder template and re-runs the dead letter")
 		failures += fixDeadLetter(ctx, base, a)
 	}
 	if err == nil {
-		demoPhase(4, "booking 12345 as GET /bookings/12345 shows it")
+		demoPhase(6, "booking 12345 as GET /bookings/12345 shows it")
 		var final string
-		final, err = getBooking(ctx, base)
+		final, err = getBooking(ctx, base, demoBooking)
 		fmt.Print(final)
 	}
 	if err == nil {
-		demoPhase(5, "what a dashboard shows: GET /metrics, OpenTelemetry through its Prometheus exporter")
+		demoPhase(7, "what a dashboard shows: GET /metrics, OpenTelemetry through its Prometheus exporter")
 		err = printCounters(ctx, os.Stdout, base)
 	}
 	stopServing()
@@ -157,14 +185,14 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 		return err
 	}
 	if failures > 0 {
-		return fmt.Errorf("%d of %d deliveries were not answered as promised", failures, len(demoSteps))
+		return fmt.Errorf("%d of %d deliveries were not answered as promised", failures, deliveries)
 	}
-	fmt.Printf("\nall %d deliveries answered as promised (%s)\n", len(demoSteps), since(began))
+	fmt.Printf("\nall %d deliveries answered as promised (%s)\n", deliveries, since(began))
 	return nil
 }
 
 // demoPhases is how many steps runDemo announces.
-const demoPhases = 5
+const demoPhases = 7
 
 // demoPhase announces one of the demo's steps before it runs, so that a
 // step that takes a while shows what it is doing.
@@ -186,7 +214,7 @@ func fixDeadLetter(ctx context.Context, base string, a *app) int {
 	}
 	dl := letters[0]
 	fmt.Printf("dead letter %s (%s): %s\n", dl.Key, dl.Type, dl.Error)
-	before, _ := snapshot(ctx, base)
+	before, _ := snapshot(ctx, base, demoBooking)
 	template := defaultReminderTemplate
 	a.handlers.reminderTemplate.Store(&template)
 	fmt.Println("the SMS reminder template is configured; re-running it:")
@@ -195,7 +223,7 @@ func fixDeadLetter(ctx context.Context, base string, a *app) int {
 		fmt.Printf("✗ re-run failed: %v\n", err)
 		return 1
 	}
-	after, _ := snapshot(ctx, base)
+	after, _ := snapshot(ctx, base, demoBooking)
 	fmt.Printf("POST /dead-letters/%s/rerun   resolved     %s\n", dl.Key, describe(before, after))
 	if letters, err = listDeadLetters(ctx, base); err != nil || len(letters) != 0 {
 		fmt.Printf("✗ the dead letter is still open (%v)\n", err)
@@ -273,30 +301,34 @@ func admin(ctx context.Context, method, url string, v any) error {
 // base and prints one line for each as it is answered; it returns how many
 // were not answered as promised.
 func playDemo(ctx context.Context, base string, fsys fs.FS, steps []demoStep) (failures int, err error) {
+	fmt.Printf("%-40s %-60s %s\n", "ROUTE", "EVENT", "STATUS  EFFECT ON BOOKING "+steps[0].booking())
+	return playSteps(ctx, base, fsys, steps)
+}
+
+// playSteps is playDemo without the heading.
+func playSteps(ctx context.Context, base string, fsys fs.FS, steps []demoStep) (failures int, err error) {
 	signers := demoSigners()
-	fmt.Printf("%-40s %-60s %s\n", "ROUTE", "EVENT", "STATUS  EFFECT ON BOOKING 12345")
 	for _, s := range steps {
 		f, err := fixture.Read(fsys, s.fixture)
 		if err != nil {
 			return failures, fmt.Errorf("reading the recorded deliveries: %w", err)
+		}
+		if s.about[0] != "" {
+			f = rebook(f, s.about[0], s.about[1])
 		}
 		dir := path.Dir(s.fixture)
 		signer := signers[dir]
 		if s.signer != nil {
 			signer = s.signer(signer)
 		}
-		before, _ := snapshot(ctx, base)
+		before, _ := snapshot(ctx, base, s.booking())
 		status, err := send(ctx, base, f, signer, s.tamper)
 		if err != nil {
 			return failures, err
 		}
-		after, _ := snapshot(ctx, base)
+		after, _ := snapshot(ctx, base, s.booking())
 		if s.async && status == http.StatusOK {
-			deadline := time.Now().Add(3 * time.Second)
-			for reflect.DeepEqual(before, after) && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-				after, _ = snapshot(ctx, base)
-			}
+			after = awaitChange(ctx, base, s.booking(), before)
 		}
 		event := path.Base(s.fixture)
 		if s.label != "" {
@@ -314,6 +346,56 @@ func playDemo(ctx context.Context, base string, fsys fs.FS, steps []demoStep) (f
 		fmt.Printf("%-40s %-60s %d     %s%s\n", demoRoutes[dir], event, status, effect, mark)
 	}
 	return failures, nil
+}
+
+// demoBooking and demoPhone are the booking and guest of the recorded
+// deliveries.
+const demoBooking, demoPhone = "12345", "+15551234567"
+
+// senderIDs are the IDs a Stripe event carries of itself and its objects
+// (event, payment intent, charge, payment method, customer).
+var senderIDs = regexp.MustCompile(`\b(evt|pi|ch|pm|cus)_[A-Za-z0-9]+`)
+
+// twilioSIDs are Twilio's message SIDs (SMS, MMS): two letters, 32 hex
+// digits.
+var twilioSIDs = regexp.MustCompile(`\b(SM|MM)[0-9a-f]{32}\b`)
+
+// rebook returns recorded delivery f, about booking 12345 and its guest,
+// as its sender would deliver the same event about booking id, whose
+// guest's phone is phone: the booking, the phone and the IDs the sender
+// gives its event and objects (Stripe's, Twilio's SIDs, GoConverso's
+// webhook-id) are those of the other booking, derived from the recorded
+// ones and id.
+func rebook(f fixture.Fixture, id, phone string) fixture.Fixture {
+	body := string(f.Body)
+	body = strings.ReplaceAll(body, `"`+demoBooking+`"`, `"`+id+`"`)
+	body = strings.ReplaceAll(body, "booking "+demoBooking, "booking "+id)
+	body = strings.ReplaceAll(body, demoPhone, phone)
+	body = strings.ReplaceAll(body, url.QueryEscape(demoPhone), url.QueryEscape(phone))
+	body = senderIDs.ReplaceAllString(body, "${0}x"+id)
+	body = twilioSIDs.ReplaceAllStringFunc(body, func(sid string) string {
+		sum := sha256.Sum256([]byte(sid + id))
+		return sid[:2] + hex.EncodeToString(sum[:16])
+	})
+	f.Body = []byte(body)
+	f.Header = f.Header.Clone()
+	if wid := f.Header.Get("Webhook-Id"); wid != "" {
+		f.Header.Set("Webhook-Id", wid+"_"+id)
+	}
+	return f
+}
+
+// awaitChange waits up to 3 s for booking id to differ from before (the
+// effect of work done after an answer: River's workers, the hold sweep)
+// and returns it as it is then.
+func awaitChange(ctx context.Context, base, id string, before *bookingView) *bookingView {
+	after, _ := snapshot(ctx, base, id)
+	deadline := time.Now().Add(3 * time.Second)
+	for reflect.DeepEqual(before, after) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		after, _ = snapshot(ctx, base, id)
+	}
+	return after
 }
 
 // send delivers a recorded fixture over real HTTP, re-signed by signer,
@@ -336,15 +418,15 @@ func send(ctx context.Context, base string, f fixture.Fixture, signer verifytest
 	return resp.StatusCode, nil
 }
 
-func getBooking(ctx context.Context, base string) (string, error) {
-	_, body, err := adminRequest(ctx, http.MethodGet, base+"/bookings/12345")
+func getBooking(ctx context.Context, base, id string) (string, error) {
+	_, body, err := adminRequest(ctx, http.MethodGet, base+"/bookings/"+url.PathEscape(id))
 	return string(body), err
 }
 
-// snapshot is booking 12345 as GET /bookings/12345 shows it (nil before it
+// snapshot is booking id as GET /bookings/{id} shows it (nil before it
 // exists).
-func snapshot(ctx context.Context, base string) (*bookingView, error) {
-	body, err := getBooking(ctx, base)
+func snapshot(ctx context.Context, base, id string) (*bookingView, error) {
+	body, err := getBooking(ctx, base, id)
 	if err != nil {
 		return nil, err
 	}
@@ -373,6 +455,8 @@ func describe(before, after *bookingView) string {
 	field("deposit_paid", before.DepositPaid, after.DepositPaid)
 	field("deposit_refunded", before.DepositRefunded, after.DepositRefunded)
 	field("hold_until", before.HoldUntil, after.HoldUntil)
+	field("hold_expired_at", before.HoldExpiredAt, after.HoldExpiredAt)
+	field("refund_due", before.RefundDue, after.RefundDue)
 	field("sms_status", before.SMSStatus, after.SMSStatus)
 	field("sms_delivered", before.SMSDelivered, after.SMSDelivered)
 	field("transactions", before.Transactions, after.Transactions)

@@ -99,26 +99,39 @@ func bookingOf(metadata map[string]string, what string) (string, error) {
 // depositPaid: the deposit is paid, the booking confirmed, the payment
 // recorded, and a confirmation SMS queued. A payment whose refund arrived
 // first is recorded, but neither confirms the booking nor tells the
-// customer their deposit was received.
+// customer their deposit was received. A payment for a cancelled booking
+// — its two-hour hold ended before the deposit arrived (holds.go), or it
+// was cancelled — is recorded and flagged for refund, with an alert to
+// the support team; it never re-confirms the booking.
 func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
 	id, err := bookingOf(pi.Metadata, "payment intent "+pi.ID)
 	if err != nil {
 		return err
 	}
 	return h.onBooking(ctx, e, id, func(q querier, phone string) error {
-		var refunded bool
-		if err := q.queryRow(ctx, `SELECT deposit_refunded FROM bookings WHERE id = $1`, id).Scan(&refunded); err != nil {
+		st, err := lockBooking(ctx, q, id)
+		if err != nil {
 			return err
 		}
-		if _, err := q.exec(ctx, `UPDATE bookings SET deposit_paid = TRUE, hold_until = NULL, updated_at = $2,
-			status = CASE WHEN status IN ('pending', 'payment_pending') AND NOT deposit_refunded THEN 'confirmed' ELSE status END
-			WHERE id = $1`, id, h.store.stamp()); err != nil {
-			return err
+		now := h.store.stamp()
+		if holdEnded(st, now) { // the sweep has not come by yet: release it as the sweep would
+			if _, err := h.store.releaseHold(ctx, q, id, now); err != nil {
+				return err
+			}
+			st.Status = "cancelled"
 		}
 		if err := h.store.addTransaction(ctx, q, "txn_"+pi.ID, id, "deposit", pi.Amount, string(pi.Currency), pi.ID); err != nil {
 			return err
 		}
-		if refunded {
+		if st.Status == "cancelled" {
+			return h.depositForCancelled(ctx, e, q, id, st, pi)
+		}
+		if _, err := q.exec(ctx, `UPDATE bookings SET deposit_paid = TRUE, hold_until = NULL, updated_at = $2,
+			status = CASE WHEN status IN ('pending', 'payment_pending') AND NOT deposit_refunded THEN 'confirmed' ELSE status END
+			WHERE id = $1`, id, now); err != nil {
+			return err
+		}
+		if st.Refunded {
 			return nil
 		}
 		return h.store.notify(ctx, q, e.Key()+":sms", id, "sms_confirmation", "sms", phone,
@@ -126,9 +139,28 @@ func (h *handlers) depositPaid(ctx context.Context, e *events.Event, pi *stripe.
 	})
 }
 
-// depositFailed: the booking waits for payment, held for two hours, and the
-// customer is emailed. A failed attempt that arrives after the deposit was
-// paid changes nothing and emails no one.
+// depositForCancelled records a deposit that arrived for a cancelled
+// booking: paid, flagged for refund (unless it was refunded already) and
+// the support team alerted; the booking stays cancelled.
+func (h *handlers) depositForCancelled(ctx context.Context, e *events.Event, q querier, id string, st bookingState, pi *stripe.PaymentIntent) error {
+	if _, err := q.exec(ctx, `UPDATE bookings SET deposit_paid = TRUE, refund_due = NOT deposit_refunded, updated_at = $2 WHERE id = $1`,
+		id, h.store.stamp()); err != nil || st.Refunded {
+		return err
+	}
+	why := "it was cancelled"
+	if st.HoldUntil.Valid {
+		why = "its hold ended at " + st.HoldUntil.String
+	}
+	return h.store.notify(ctx, q, e.Key()+":support", id, "support_refund_due", "support", supportTeam,
+		fmt.Sprintf("Deposit %s of %s for booking %s arrived after %s: the booking stays cancelled; refund the deposit.",
+			pi.ID, money(pi.Amount, string(pi.Currency)), id, why))
+}
+
+// depositFailed: the booking waits for payment, held for two hours from
+// the first failure (holds.go), and the customer is emailed. A failed
+// attempt that arrives after the deposit was paid, or once the booking is
+// cancelled, changes nothing and emails no one; a second failure does not
+// extend the hold.
 func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *stripe.PaymentIntent) error {
 	id, err := bookingOf(pi.Metadata, "payment intent "+pi.ID)
 	if err != nil {
@@ -139,14 +171,27 @@ func (h *handlers) depositFailed(ctx context.Context, e *events.Event, pi *strip
 		reason = pi.LastPaymentError.Msg
 	}
 	return h.onBooking(ctx, e, id, func(q querier, _ string) error {
-		hold := h.store.now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
-		n, err := q.exec(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = $2, updated_at = $3
-			WHERE id = $1 AND NOT deposit_paid`, id, hold, h.store.stamp())
-		if err != nil || n == 0 {
-			return err // n == 0: already paid, the failure was an earlier attempt
+		st, err := lockBooking(ctx, q, id)
+		if err != nil {
+			return err
+		}
+		now := h.store.stamp()
+		if holdEnded(st, now) {
+			_, err := h.store.releaseHold(ctx, q, id, now)
+			return err
+		}
+		hold := h.store.now().Add(holdDuration).UTC().Format(time.RFC3339)
+		var until string
+		err = q.queryRow(ctx, `UPDATE bookings SET status = 'payment_pending', hold_until = COALESCE(hold_until, $2), updated_at = $3
+			WHERE id = $1 AND NOT deposit_paid AND status <> 'cancelled' RETURNING hold_until`, id, hold, now).Scan(&until)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // already paid (the failure was an earlier attempt), or cancelled
+		}
+		if err != nil {
+			return err
 		}
 		return h.store.notify(ctx, q, e.Key()+":email", id, "email_payment_failed", "email", recipient(pi.ReceiptEmail, id),
-			fmt.Sprintf("Your deposit for booking %s failed (%s). We hold your slot until %s.", id, reason, hold))
+			fmt.Sprintf("Your deposit for booking %s failed (%s). We hold your slot until %s.", id, reason, until))
 	})
 }
 
@@ -157,7 +202,7 @@ func (h *handlers) depositRefunded(ctx context.Context, e *events.Event, ch *str
 		return err
 	}
 	return h.onBooking(ctx, e, id, func(q querier, _ string) error {
-		if _, err := q.exec(ctx, `UPDATE bookings SET deposit_refunded = TRUE, refunded_at = $2, updated_at = $2 WHERE id = $1`,
+		if _, err := q.exec(ctx, `UPDATE bookings SET deposit_refunded = TRUE, refund_due = FALSE, refunded_at = $2, updated_at = $2 WHERE id = $1`,
 			id, h.store.stamp()); err != nil {
 			return err
 		}
@@ -197,7 +242,7 @@ var smsProgress = map[string]int{"accepted": 1, "scheduled": 1, "queued": 2, "se
 // the booking, forward only (smsProgress). Another message to the same
 // number (a reminder, a second booking's text) neither marks the booking
 // failed nor sends its fallback email. A confirmation that fails or is
-// undelivered queues an email instead.
+// undelivered queues an email instead, and alerts the support team.
 func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 	m, err := twilioevent.DecodeMessageStatus(e.Data)
 	if err != nil {
@@ -237,11 +282,19 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 			id, m.MessageSid, m.MessageStatus, delivered, deliveredAt, h.store.stamp()); err != nil {
 			return err
 		}
-		if m.MessageStatus == "failed" || m.MessageStatus == "undelivered" {
-			return h.store.notify(ctx, q, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
-				fmt.Sprintf("We could not text you about booking %s (Twilio error %s); here it is by email.", id, m.ErrorCode))
+		if m.MessageStatus != "failed" && m.MessageStatus != "undelivered" {
+			return nil
 		}
-		return nil
+		// The confirmation did not reach the guest: they are emailed, and
+		// the support team is alerted (the number may be wrong, or a
+		// landline). Both come from the first final status only, so once.
+		if err := h.store.notify(ctx, q, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
+			fmt.Sprintf("We could not text you about booking %s (Twilio error %s); here it is by email.", id, m.ErrorCode)); err != nil {
+			return err
+		}
+		return h.store.notify(ctx, q, e.Key()+":support", id, "support_sms_failed", "support", supportTeam,
+			fmt.Sprintf("The confirmation SMS %s of booking %s is %s (Twilio error %s): the guest was emailed instead; check the number %s.",
+				m.MessageSid, id, m.MessageStatus, m.ErrorCode, m.To))
 	})
 }
 

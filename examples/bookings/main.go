@@ -11,8 +11,11 @@
 // sends it the repository's recorded deliveries over real HTTP (plus a
 // duplicate, a tampered body, a stale signature, a forged Twilio callback
 // and an unknown event type), prints each step as it begins and each
-// delivery as it is answered, and exits non-zero if any answer differs
-// from what hookkit promises. The deliveries are a copy of testdata/ built
+// delivery as it is answered — a failed deposit's two-hour hold ending in
+// a cancellation when the demo moves the backend's clock past it, a
+// deposit after that flagged for refund, a failed confirmation SMS
+// followed by an email and a support alert — and exits non-zero if any
+// answer or effect differs from what hookkit and the backend promise. The deliveries are a copy of testdata/ built
 // into the program (recorded/), so the demo runs from anywhere, the module
 // cache included; -fixtures DIR sends your own recordings instead.
 //
@@ -31,9 +34,13 @@
 // job is committed in River's tables in the same database, SQLite or
 // PostgreSQL (dispatch/riverqueue), and River's workers run the handler,
 // retrying failures; a job that fails every attempt is discarded, a dead
-// letter. -admin ADDR serves River's web UI on ADDR, to see queued,
-// retrying and discarded jobs, behind HTTP Basic authentication whose
-// password is BOOKINGS_API_TOKEN (any user name).
+// letter. A failed deposit holds its booking for two hours: the deadline
+// is written with the failure, and every replica's hold sweep cancels the
+// bookings whose hold has ended (holds.go).
+//
+// -admin ADDR serves River's web UI on ADDR, to see queued, retrying and
+// discarded jobs, behind HTTP Basic authentication whose password is
+// BOOKINGS_API_TOKEN (any user name).
 package main
 
 import (

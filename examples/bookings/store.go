@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 
 // The schema is written once for both databases: text IDs and RFC 3339
@@ -29,7 +31,9 @@ var schema = []string{
 		deposit_paid     BOOLEAN NOT NULL DEFAULT FALSE,
 		deposit_refunded BOOLEAN NOT NULL DEFAULT FALSE,
 		refunded_at      TEXT,
-		hold_until       TEXT,
+		hold_until       TEXT,            -- a failed deposit's hold: the booking is released then (holds.go)
+		hold_expired_at  TEXT,            -- when the hold ended unpaid and the booking was released
+		refund_due       BOOLEAN NOT NULL DEFAULT FALSE, -- a deposit paid after its booking was released
 		sms_message_sid  TEXT,            -- the confirmation SMS, the first message seen for the booking
 		sms_status       TEXT,
 		sms_delivered    BOOLEAN NOT NULL DEFAULT FALSE,
@@ -60,10 +64,11 @@ var schema = []string{
 	)`,
 	`CREATE INDEX IF NOT EXISTS bookings_phone ON bookings (customer_phone, status, created_at)`,
 	`CREATE INDEX IF NOT EXISTS bookings_sms ON bookings (sms_message_sid)`,
+	`CREATE INDEX IF NOT EXISTS bookings_hold ON bookings (status, hold_until)`,
 }
 
 // hookkitTables names hookkit's tables in the bookings database.
-var hookkitTables = sqltx.Config{IdempotencyTable: "webhook_idempotency", DeadLetterTable: "webhook_dead_letters"}
+var hookkitTables = txstep.Config{IdempotencyTable: "webhook_idempotency", DeadLetterTable: "webhook_dead_letters"}
 
 // errNoBooking means an event names a booking this backend does not have.
 var errNoBooking = errors.New("no such booking")
@@ -76,8 +81,21 @@ type store struct {
 	pool     *pgxpool.Pool // on PostgreSQL: db's connections, and River's
 	postgres bool
 	hookkit  sqltx.Tables
-	now      func() time.Time
+	// clock, when set, replaces time.Now: tests and the demo move it
+	// (past a hold's end, say) while handlers and the hold sweep read it.
+	clock atomic.Pointer[func() time.Time]
 }
+
+// now is the backend's time: time.Now unless setClock replaced it.
+func (s *store) now() time.Time {
+	if c := s.clock.Load(); c != nil {
+		return (*c)()
+	}
+	return time.Now()
+}
+
+// setClock makes now return now().
+func (s *store) setClock(now func() time.Time) { s.clock.Store(&now) }
 
 // openStore opens dsn: a postgres:// URL, or a SQLite file path.
 func openStore(ctx context.Context, dsn string) (*store, error) {
@@ -92,7 +110,7 @@ func openStore(ctx context.Context, dsn string) (*store, error) {
 }
 
 func open(ctx context.Context, dsn string) (*store, error) {
-	s := &store{now: time.Now}
+	s := &store{}
 	var err error
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		s.postgres = true
@@ -321,6 +339,28 @@ func phoneOf(ctx context.Context, q querier, bookingID string) (string, error) {
 	return phone, err
 }
 
+// bookingState is what the deposit handlers decide on.
+type bookingState struct {
+	Status    string
+	Refunded  bool
+	HoldUntil sql.NullString
+}
+
+// lockBooking returns booking id's state, holding its row until q's
+// transaction ends (an UPDATE that changes nothing takes the row lock on
+// PostgreSQL; a SQLite transaction holds the write lock from BEGIN), so
+// that what the caller decides from it cannot be overtaken by a hold
+// sweep or another event for the booking committing meanwhile.
+func lockBooking(ctx context.Context, q querier, id string) (bookingState, error) {
+	var st bookingState
+	err := q.queryRow(ctx, `UPDATE bookings SET updated_at = updated_at WHERE id = $1
+		RETURNING status, deposit_refunded, hold_until`, id).Scan(&st.Status, &st.Refunded, &st.HoldUntil)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("booking %q: %w", id, errNoBooking)
+	}
+	return st, err
+}
+
 // notify queues a notification. Its id comes from the event (the event's
 // key and the channel): an event runs to effect once, so no duplicate can
 // arrive, and a key conflict would be a bug to see, not to hide.
@@ -347,6 +387,8 @@ type bookingView struct {
 	DepositRefunded bool     `json:"deposit_refunded"`
 	RefundedAt      *string  `json:"refunded_at"`
 	HoldUntil       *string  `json:"hold_until"`
+	HoldExpiredAt   *string  `json:"hold_expired_at"`
+	RefundDue       bool     `json:"refund_due"`
 	SMSStatus       *string  `json:"sms_status"`
 	SMSDelivered    bool     `json:"sms_delivered"`
 	SMSDeliveredAt  *string  `json:"sms_delivered_at"`
@@ -358,11 +400,11 @@ type bookingView struct {
 func (s *store) booking(ctx context.Context, id string) (*bookingView, error) {
 	b := &bookingView{Outbox: []string{}}
 	err := s.db.QueryRowContext(ctx, `SELECT id, customer_phone, status, deposit_paid, deposit_refunded, refunded_at, hold_until,
-			sms_status, sms_delivered, sms_delivered_at, created_at,
+			hold_expired_at, refund_due, sms_status, sms_delivered, sms_delivered_at, created_at,
 			(SELECT COUNT(*) FROM transactions t WHERE t.booking_id = b.id)
 		FROM bookings b WHERE id = $1`, id).
 		Scan(&b.ID, &b.CustomerPhone, &b.Status, &b.DepositPaid, &b.DepositRefunded, &b.RefundedAt, &b.HoldUntil,
-			&b.SMSStatus, &b.SMSDelivered, &b.SMSDeliveredAt, &b.CreatedAt, &b.Transactions)
+			&b.HoldExpiredAt, &b.RefundDue, &b.SMSStatus, &b.SMSDelivered, &b.SMSDeliveredAt, &b.CreatedAt, &b.Transactions)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errNoBooking
 	}
