@@ -158,7 +158,11 @@ func (c *claimAcceptor) Accept(ctx context.Context, a Acceptance) Result {
 	case idempotency.Busy:
 		return Result{OutcomeBusy, nil}
 	}
-	err = c.positions.runOrdered(ctx, a)
+	if a.Ordered() {
+		err = c.positions.runOrdered(ctx, a)
+	} else {
+		err = a.Run(ctx)
+	}
 	switch {
 	case err == nil:
 		c.complete(key, claim.Token, a.Event)

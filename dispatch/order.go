@@ -167,3 +167,34 @@ func outcomeOf(err error) Outcome {
 	}
 	return OutcomeFailed
 }
+
+// anyOrdered reports whether some handler of r is guarded by Ordered:
+// through Use (each middleware is tried on a probe handler: Ordered's
+// returns its own type) or registered as Ordered(o)(h). r.mu is held.
+func (r *Router) anyOrdered() bool {
+	probe := HandlerFunc(func(context.Context, *events.Event) error { return nil })
+	for _, mw := range r.middleware {
+		if _, ok := mw(probe).(*ordered); ok {
+			return true
+		}
+	}
+	if _, ok := r.any.(*ordered); ok {
+		return true
+	}
+	for _, h := range r.exact {
+		if _, ok := h.(*ordered); ok {
+			return true
+		}
+	}
+	for _, p := range r.prefixes {
+		if _, ok := p.handler.(*ordered); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Ordered reports whether the event's Router guards some handler with
+// Ordered: only then does an accept step need to put a Guard in the
+// handler's context (an unordered Router pays nothing for ordering).
+func (a Acceptance) Ordered() bool { return a.routes != nil && a.routes.ordered }

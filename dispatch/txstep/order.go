@@ -11,9 +11,9 @@ import (
 
 // guard returns the handler's context: tx, and the transaction's ordering
 // guard when the Database orders events.
-func (a *acceptor[Tx]) guard(ctx context.Context, tx Tx) (context.Context, *order.TxGuard[Tx]) {
+func (a *acceptor[Tx]) guard(ctx context.Context, acc dispatch.Acceptance, tx Tx) (context.Context, *order.TxGuard[Tx]) {
 	ctx = WithTx(ctx, tx)
-	if a.order == nil {
+	if a.order == nil || !acc.Ordered() {
 		return ctx, nil
 	}
 	g := a.order.Guard(tx)

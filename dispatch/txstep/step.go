@@ -65,7 +65,7 @@ func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) disp
 	if err != nil || state != idempotency.Acquired {
 		return claimed(state, err)
 	}
-	runCtx, g := a.guard(ctx, tx)
+	runCtx, g := a.guard(ctx, acc, tx)
 	err = acc.Run(runCtx)
 	stale := errors.Is(err, dispatch.ErrStale)
 	switch {
