@@ -44,7 +44,9 @@ func orderTxHost(t *testing.T, binding string, conns int) (*bookingHost, dispatc
 		h = newBookingHostOn(t, true, func(query string, args ...any) error {
 			_, err := pool.Exec(relCtx, query, args...)
 			return err
-		}, func(query string, args []any, dest ...any) error { return pool.QueryRow(relCtx, query, args...).Scan(dest...) })
+		}, func(query string, args []any, dest ...any) error {
+			return pool.QueryRow(relCtx, query, args...).Scan(dest...)
+		})
 		acc = tb.Acceptor()
 	}
 	return h, acc
