@@ -63,7 +63,9 @@ func TestOrderedConcurrencyTwoReplicas(t *testing.T) {
 						h = newBookingHostOn(t, true, func(query string, args ...any) error {
 							_, err := pool.Exec(relCtx, query, args...)
 							return err
-						}, func(query string, args []any, dest ...any) error { return pool.QueryRow(relCtx, query, args...).Scan(dest...) })
+						}, func(query string, args []any, dest ...any) error {
+							return pool.QueryRow(relCtx, query, args...).Scan(dest...)
+						})
 					}
 					r := h.router()
 					q, err := riverqueue.New(riverpgxv5.New(pool), pgxtx.NewTransactor(pool), r, riverqueue.Config{Logger: quietLog, MaxWorkers: 4,
