@@ -57,6 +57,12 @@ type Tables interface {
 	// the default (lease) accept step on this database
 	// (dispatch.WithStore).
 	Store() idempotency.Store
+	// RunKept has the events kept on this database (a handler said
+	// dispatch.ErrNotYet) of source run again with r: call it at start,
+	// for each sender whose handlers are ordered (dispatch.Ordered), so
+	// that events kept before a restart run on their schedule even before
+	// the sender's next delivery (which would start them too).
+	RunKept(source string, r *dispatch.Router)
 }
 
 // NewPostgres returns the Tables on a PostgreSQL database opened with

@@ -16,6 +16,7 @@ func (a *acceptor[Tx]) guard(ctx context.Context, acc dispatch.Acceptance, tx Tx
 	if a.order == nil || !acc.Ordered() {
 		return ctx, nil
 	}
+	a.route(acc) // a restarted process's Keeper starts with its first ordered delivery
 	g := a.order.Guard(tx)
 	return dispatch.WithGuard(ctx, g), g
 }

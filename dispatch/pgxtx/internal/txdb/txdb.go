@@ -104,6 +104,9 @@ func (d *Database[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return d.letters.Stats(ctx)
 }
 
+// RunKept has the Keeper run source's kept events with r.
+func (d *Database[Tx]) RunKept(source string, r *dispatch.Router) { d.keeper.Route(source, r) }
+
 // Store returns the idempotency store on the keys' table.
 func (d *Database[Tx]) Store() idempotency.Store { return d.keys.Store }
 
