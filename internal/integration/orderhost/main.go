@@ -137,5 +137,3 @@ func run() error {
 	fmt.Println("listening", ln.Addr())
 	return (&http.Server{Handler: ep, ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
 }
-
-
