@@ -125,7 +125,7 @@ func (k *Keeper[Tx]) Stop(ctx context.Context) error {
 }
 
 // maxFailedBegins is how many polls in a row may fail to begin a
-// transaction before the Keeper stops (its database closed, or down): the
+// transaction (or to read the kept events) before the Keeper stops (its database closed, or down): the
 // next delivery that keeps an event or advances an object with events kept
 // starts it again (Route), and the events it would have run are due then.
 const maxFailedBegins = 3
@@ -210,7 +210,8 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 	if err != nil || !ok {
 		db.End(context.WithoutCancel(ctx), tx, false)
 		if err != nil {
-			k.log(ctx, slog.LevelError, "kept events: take", nil, err)
+			k.failed++ // its tables gone, or its database down
+			k.log(ctx, slog.LevelWarn, "kept events: take", nil, err)
 		}
 		return false
 	}
