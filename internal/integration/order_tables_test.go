@@ -217,3 +217,72 @@ func TestOrderTablesKeptRunsWhenItsObjectAdvances(t *testing.T) {
 		})
 	}
 }
+
+// A kept event whose object never advances runs again on the retry
+// schedule, and after its last delay is a dead letter, deleted from the
+// kept events in the transaction that stores the letter.
+func TestOrderTablesKeptBecomesADeadLetter(t *testing.T) {
+	for name, c := range orderDBs(t) {
+		t.Run(name, func(t *testing.T) {
+			tables, err := order.New[*sql.Tx](sqlOrderDriver{c.db}, c.dialect, order.Config{Retry: []time.Duration{50 * time.Millisecond, 50 * time.Millisecond}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tables.Migrate(relCtx); err != nil {
+				t.Fatal(err)
+			}
+			var mu sync.Mutex
+			runs := 0
+			r := dispatch.NewRouter()
+			r.Use(dispatch.Ordered(func(e *events.Event) (string, events.Position, error) {
+				return "never-created", events.Position{At: 1}, nil
+			}))
+			r.HandleFunc("*", func(context.Context, *events.Event) error {
+				mu.Lock()
+				defer mu.Unlock()
+				runs++
+				return dispatch.ErrNotYet
+			})
+			dls := &dispatch.MemoryDeadLetters{}
+			keeper, err := tables.NewKeeper(order.KeeperConfig[*sql.Tx]{
+				WithTx:       func(ctx context.Context, _ *sql.Tx) context.Context { return ctx },
+				DeadLetterTx: func(ctx context.Context, _ *sql.Tx, dl dispatch.DeadLetter) error { return dls.DeadLetter(ctx, dl) },
+				Poll:         20 * time.Millisecond,
+				Logger:       slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e := &events.Event{Source: "test", ID: "orphan", Type: "confirmed", Body: []byte(`{}`)}
+			tx, _ := c.db.BeginTx(relCtx, nil)
+			g := tables.Guard(tx)
+			if err := r.Dispatch(dispatch.WithGuard(relCtx, g), e); !errors.Is(err, dispatch.ErrNotYet) {
+				t.Fatal(err)
+			}
+			tx.Rollback()
+			tx, _ = c.db.BeginTx(relCtx, nil)
+			if _, err := tables.KeepTx(relCtx, tx, e, g, dispatch.ErrNotYet); err != nil {
+				t.Fatal(err)
+			}
+			if err := tx.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			keeper.Route("test", r)
+			t.Cleanup(func() { keeper.Stop(relCtx) })
+			// The memory letters take the letter inside the transaction
+			// that deletes the kept row: wait for its commit too.
+			var kept, count int
+			waitFor(t, "the kept event dead-lettered", 10*time.Second, func() bool {
+				c.db.QueryRow(`SELECT count(*) FROM hookkit_kept`).Scan(&count)
+				return len(dls.All()) == 1 && count == 0
+			})
+			c.db.QueryRow(`SELECT kept FROM hookkit_positions WHERE object = 'never-created'`).Scan(&kept)
+			mu.Lock()
+			defer mu.Unlock()
+			if dl := dls.All()[0]; dl.Event.ID != "orphan" || !errors.Is(dl.Err, dispatch.ErrNotYet) || count != 0 || kept != 0 || runs != 3 {
+				t.Errorf("dead letter %s (%v), %d kept rows, kept count %d, %d runs; want the event, ErrNotYet, none left, 3 runs (the first and two kept)",
+					dl.Event.ID, dl.Err, count, kept, runs)
+			}
+		})
+	}
+}
