@@ -45,7 +45,7 @@ type Acceptance struct {
 	// Event is the delivery, verified and parsed.
 	Event *events.Event
 
-	handler  Handler // nil when the type has no handler (DeadLetterUnknown)
+	handler  Handler // nil in an Acceptance not made by an Endpoint
 	route    string  // the handler's pattern
 	routes   *routes
 	router   *Router

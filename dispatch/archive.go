@@ -29,7 +29,7 @@ type Delivery struct {
 	// the body parsed.
 	EventSource, EventID, EventType string
 	// Route is the pattern of the handler the event was routed to
-	// (Router.Route); empty when none was.
+	// ("payment_intent.*", "*"); empty when none was.
 	Route  string
 	Status int
 	// Outcome is how the delivery ended.

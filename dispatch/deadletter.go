@@ -15,8 +15,9 @@ import (
 )
 
 // DeadLetter is an event that will not be retried by itself: its handler
-// failed permanently, its payload did not decode, or its type had no
-// handler under DeadLetterUnknown. Its key is Event.Key().
+// failed permanently (a "*" handler that returns Permanent dead-letters the
+// types nothing else handles), or its payload did not decode. Its key is
+// Event.Key().
 type DeadLetter struct {
 	Event *events.Event
 	// Err is why; never nil.

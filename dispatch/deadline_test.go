@@ -40,7 +40,7 @@ func newDeadlineEndpoint(t *testing.T, r *dispatch.Router, opts ...dispatch.Opti
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := dispatch.New(v, stripeevent.NewParser(), r, append([]dispatch.Option{dispatch.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	ep, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), r, append([]dispatch.Option{dispatch.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +322,7 @@ func TestMaxInFlightRefusesAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dispatch.New(v, stripeevent.NewParser(), r, dispatch.WithMaxInFlight(0)); !errors.Is(err, dispatch.ErrInvalidConfig) {
+	if _, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), r, dispatch.WithMaxInFlight(0)); !errors.Is(err, dispatch.ErrInvalidConfig) {
 		t.Errorf("WithMaxInFlight(0): %v, want ErrInvalidConfig", err)
 	}
 }
@@ -341,7 +341,7 @@ func etailDelivery(id string, created time.Time) *http.Request {
 // its key has been forgotten (the store here has never seen it), it would
 // run again. With WithMaxAge it is refused, 400, logged, and not run; an
 // event within the window runs, and its in-window replay is a duplicate.
-// The age window must not outlive the key window: New refuses it.
+// The age window must not outlive the key window: NewEndpointSafely refuses it.
 func TestMaxAgeRefusesAReplayPastTheKeepWindow(t *testing.T) {
 	v, err := verify.NewHMAC([]byte(etailSecret), "Etail-Signature")
 	if err != nil {
@@ -358,7 +358,7 @@ func TestMaxAgeRefusesAReplayPastTheKeepWindow(t *testing.T) {
 	})
 	var logs bytes.Buffer
 	var logMu sync.Mutex
-	ep, err := dispatch.New(v, etailevent.NewParser(), r, dispatch.WithMaxAge(84*time.Hour),
+	ep, err := dispatch.NewEndpointSafely(v, etailevent.NewParser(), r, dispatch.WithMaxAge(84*time.Hour),
 		dispatch.WithLogger(slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))))
 	if err != nil {
 		t.Fatal(err)
@@ -392,13 +392,13 @@ func TestMaxAgeRefusesAReplayPastTheKeepWindow(t *testing.T) {
 		t.Errorf("the refusal is not logged as a warning naming the event and the window: %s", line)
 	}
 
-	if _, err := dispatch.New(v, etailevent.NewParser(), r, dispatch.WithMaxAge(100*time.Hour)); !errors.Is(err, dispatch.ErrInvalidConfig) {
+	if _, err := dispatch.NewEndpointSafely(v, etailevent.NewParser(), r, dispatch.WithMaxAge(100*time.Hour)); !errors.Is(err, dispatch.ErrInvalidConfig) {
 		t.Errorf("an age window longer than the default keep window (96h): %v, want ErrInvalidConfig", err)
 	}
-	if _, err := dispatch.New(v, etailevent.NewParser(), r, dispatch.WithMaxAge(100*time.Hour), dispatch.WithKeep(120*time.Hour)); err != nil {
+	if _, err := dispatch.NewEndpointSafely(v, etailevent.NewParser(), r, dispatch.WithMaxAge(100*time.Hour), dispatch.WithKeep(120*time.Hour)); err != nil {
 		t.Errorf("an age window within WithKeep: %v", err)
 	}
-	if _, err := dispatch.New(v, etailevent.NewParser(), r, dispatch.WithMaxAge(0)); !errors.Is(err, dispatch.ErrInvalidConfig) {
+	if _, err := dispatch.NewEndpointSafely(v, etailevent.NewParser(), r, dispatch.WithMaxAge(0)); !errors.Is(err, dispatch.ErrInvalidConfig) {
 		t.Errorf("WithMaxAge(0): %v, want ErrInvalidConfig", err)
 	}
 }
@@ -445,7 +445,7 @@ func TestMaxAgeIsOnByDefaultWhereNothingSignedCarriesATime(t *testing.T) {
 			runs := 0
 			r := dispatch.NewRouter()
 			r.HandleFunc("payment.succeeded", func(context.Context, *events.Event) error { runs++; return nil })
-			ep, err := dispatch.New(c.v, etailevent.NewParser(), r, append(c.opts, dispatch.WithLogger(slog.New(slog.DiscardHandler)))...)
+			ep, err := dispatch.NewEndpointSafely(c.v, etailevent.NewParser(), r, append(c.opts, dispatch.WithLogger(slog.New(slog.DiscardHandler)))...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -18,8 +18,11 @@
 // (the event is dead-lettered and the sender told 200), or any other error
 // to have the event retried (the claim is released and the sender told
 // 500). A payload that does not decode into the registered type is
-// permanent. Events of a type without a handler are acknowledged and logged
-// (see [WithUnknownPolicy] for the alternatives).
+// permanent. Events of a type without a handler are acknowledged and logged;
+// a "*" handler decides otherwise, as chi's not-found handler does (see
+// [Router.Handle]): return an error to have the sender retry them, during
+// a rolling deploy in which new types reach old replicas first, or wrap it
+// in [Permanent] to keep them as dead letters.
 //
 // # Deduplication
 //

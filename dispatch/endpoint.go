@@ -27,9 +27,9 @@ import (
 // durably (dispatch/riverqueue). The sender is answered with the status its
 // Outcome says:
 //
-//	200  processed, queued, a duplicate, an unknown type (AcknowledgeUnknown,
-//	     logged), or dead-lettered (Permanent, or a payload that does not
-//	     decode)
+//	200  processed, queued, a duplicate, an unknown type (no handler, not
+//	     even "*"; logged), or dead-lettered (Permanent, or a payload that
+//	     does not decode)
 //	400  signature missing, wrong or stale (403 for Twilio), or an event
 //	     older than WithMaxAge; malformed body
 //	405  not a POST
@@ -67,12 +67,13 @@ type Endpoint struct {
 	runDone sync.Cond
 }
 
-// New returns an Endpoint that verifies with v, parses with p and routes
-// with r, configured by opts. A nil v, p or r, an option given a value that
-// cannot work, options that contradict each other, or a lease that does not
-// exceed the handler timeout is an error wrapping ErrInvalidConfig: there
-// is no Endpoint that accepts unverified deliveries.
-func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoint, error) {
+// NewEndpointSafely is NewEndpoint returning its error instead of
+// panicking, for configurations chosen at run time. It is hookkit's one
+// rule for a constructor with both forms, after River's AddWorker and
+// AddWorkerSafely: the plain name panics on a configuration that cannot
+// work, its …Safely twin returns that error (verify.Middleware and
+// MiddlewareSafely, events.NewJSONParser and NewJSONParserSafely).
+func NewEndpointSafely(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoint, error) {
 	if v == nil || p == nil || r == nil {
 		return nil, fmt.Errorf("dispatch: a Verifier, a Parser and a Router are all required: %w", ErrInvalidConfig)
 	}
@@ -101,10 +102,15 @@ func New(v verify.Verifier, p events.Parser, r *Router, opts ...Option) (*Endpoi
 	return e, nil
 }
 
-// NewEndpoint is New for configurations fixed in code: like
-// regexp.MustCompile, it panics with New's error instead of returning it.
+// NewEndpoint returns an Endpoint that verifies with v, parses with p and
+// routes with r, configured by opts. A nil v, p or r, an option given a
+// value that cannot work, options that contradict each other, or a lease
+// that does not exceed the handler timeout is a configuration fixed in code
+// that cannot work: NewEndpoint panics with an error wrapping
+// ErrInvalidConfig, as regexp.MustCompile does, and NewEndpointSafely
+// returns it. There is no Endpoint that accepts unverified deliveries.
 func NewEndpoint(v verify.Verifier, p events.Parser, r *Router, opts ...Option) *Endpoint {
-	e, err := New(v, p, r, opts...)
+	e, err := NewEndpointSafely(v, p, r, opts...)
 	if err != nil {
 		panic(err)
 	}
@@ -204,16 +210,11 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	h, route := c.lookup(ev.Type)
 	d.Route = route
 	if h == nil {
-		switch e.unknown {
-		case AcknowledgeUnknown:
-			e.answer(w, r, d, OutcomeUnknownType, 0, nil)
-			return
-		case RetryUnknown:
-			e.answer(w, r, d, OutcomeFailed, 0, noHandler(ev))
-			return
-		}
-		// DeadLetterUnknown: accepted with no handler, which fails
-		// permanently and so is dead-lettered.
+		// Senders deliver types the host never subscribed to: they must
+		// not pile up as retries. A "*" handler decides otherwise (see
+		// Router.Handle).
+		e.answer(w, r, d, OutcomeUnknownType, 0, nil)
+		return
 	}
 
 	// The accept step outlives a sender that hangs up (half-done work would

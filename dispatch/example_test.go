@@ -73,17 +73,19 @@ func ExampleRouter_Handle() {
 	// Output: payment intent event: payment_intent.canceled
 }
 
-// During a rolling deploy, new event types reach old replicas first:
-// RetryUnknown answers them 500, so the sender delivers them again, later,
-// to a replica that has the handler.
-func ExampleWithUnknownPolicy() {
+// During a rolling deploy, new event types reach old replicas first: a "*"
+// handler that returns an error answers them 500, so the sender delivers
+// them again, later, to a replica that has the handler.
+func ExampleRouter_Handle_unknownTypes() {
 	v, err := verify.NewStripe("whsec_endpoint_secret")
 	if err != nil {
 		log.Fatal(err)
 	}
 	r := dispatch.NewRouter() // no handler for payment_intent.succeeded yet
-	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r,
-		dispatch.WithUnknownPolicy(dispatch.RetryUnknown), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+	r.HandleFunc("*", func(ctx context.Context, e *events.Event) error {
+		return fmt.Errorf("no handler for %s in this version yet", e.Type)
+	})
+	ep := dispatch.NewEndpoint(v, stripeevent.NewParser(), r, dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 
 	body, err := os.ReadFile("../testdata/stripe/payment_intent.succeeded.json")
 	if err != nil {
@@ -95,14 +97,14 @@ func ExampleWithUnknownPolicy() {
 	// Output: 500
 }
 
-// New is NewEndpoint for configurations chosen at run time: an option that
-// cannot work is an error, not a panic.
-func ExampleNew() {
+// NewEndpointSafely is NewEndpoint for configurations chosen at run time:
+// an option that cannot work is an error, not a panic.
+func ExampleNewEndpointSafely() {
 	v, err := verify.NewStripe("whsec_endpoint_secret")
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(-1))
+	_, err = dispatch.NewEndpointSafely(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(-1))
 	fmt.Println(errors.Is(err, dispatch.ErrInvalidConfig))
 	// Output: true
 }

@@ -349,12 +349,10 @@ func TestOptionsAreValidated(t *testing.T) {
 		{"WithLogger", dispatch.WithLogger(nil)},
 		{"WithDeadLetters", dispatch.WithDeadLetters(nil)},
 		{"WithArchive", dispatch.WithArchive(nil)},
-		{"WithUnknownPolicy", dispatch.WithUnknownPolicy(dispatch.RetryUnknown + 1)},
-		{"WithUnknownPolicy", dispatch.WithUnknownPolicy(-1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.option, func(t *testing.T) {
-			_, err := dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), tt.opt)
+			_, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), dispatch.NewRouter(), tt.opt)
 			if !errors.Is(err, dispatch.ErrInvalidConfig) {
 				t.Fatalf("err: got %v, want %v", err, dispatch.ErrInvalidConfig)
 			}
@@ -371,11 +369,11 @@ func TestOptionsAreValidated(t *testing.T) {
 			}()
 		})
 	}
-	_, err = dispatch.New(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(time.Minute), dispatch.WithLease(30*time.Second))
+	_, err = dispatch.NewEndpointSafely(v, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(time.Minute), dispatch.WithLease(30*time.Second))
 	if !errors.Is(err, dispatch.ErrInvalidConfig) {
 		t.Fatalf("a lease shorter than the handler timeout: got %v, want %v", err, dispatch.ErrInvalidConfig)
 	}
-	_, err = dispatch.New(nil, stripeevent.NewParser(), dispatch.NewRouter())
+	_, err = dispatch.NewEndpointSafely(nil, stripeevent.NewParser(), dispatch.NewRouter())
 	if !errors.Is(err, dispatch.ErrInvalidConfig) {
 		t.Fatalf("no verifier: got %v, want %v", err, dispatch.ErrInvalidConfig)
 	}

@@ -94,7 +94,10 @@ func (k AttemptKind) String() string {
 // AttemptRecord is one run of a handler, as an Observer sees it.
 type AttemptRecord struct {
 	Event *events.Event
-	// Route is the pattern the handler is registered under (Router.Route).
+	// Route is the pattern the handler is registered under: the type
+	// itself, a prefix pattern ("payment_intent.*") or "*". Unlike event
+	// types, which senders choose, patterns are bounded by the program:
+	// metrics label events with them.
 	Route string
 	Kind  AttemptKind
 	// Number counts the attempts at the event: 1 for the first, then each

@@ -240,21 +240,30 @@ func TestSeveralObservers(t *testing.T) {
 	}
 }
 
-func TestRoute(t *testing.T) {
+// An attempt's record names the pattern its handler was registered
+// under: the type itself, a prefix pattern, or "*".
+func TestAttemptRoute(t *testing.T) {
 	r := dispatch.NewRouter()
-	r.HandleFunc("charge.refunded", func(context.Context, *events.Event) error { return nil })
-	r.HandleFunc("payment_intent.*", func(context.Context, *events.Event) error { return nil })
-	for typ, want := range map[string]string{
-		"charge.refunded":          "charge.refunded",
-		"payment_intent.succeeded": "payment_intent.*",
-		"invoice.paid":             "",
-	} {
-		if got := r.Route(typ); got != want {
-			t.Errorf("%v: got %q, want %q", typ, got, want)
+	noop := func(context.Context, *events.Event) error { return nil }
+	r.HandleFunc("charge.refunded", noop)
+	r.HandleFunc("payment_intent.*", noop)
+	r.HandleFunc("*", noop)
+	obs := &recorder{}
+	r.Observe(obs)
+	types := []string{"charge.refunded", "payment_intent.succeeded", "invoice.paid"}
+	for _, typ := range types {
+		if err := r.Dispatch(context.Background(), &events.Event{Source: "stripe", ID: "evt_" + typ, Type: typ}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	r.HandleFunc("*", func(context.Context, *events.Event) error { return nil })
-	if got := r.Route("invoice.paid"); got != "*" {
-		t.Errorf("r.Route(\"invoice.paid\"): got %q, want %q", got, "*")
+	_, attempts := obs.records()
+	want := []string{"charge.refunded", "payment_intent.*", "*"}
+	if len(attempts) != len(want) {
+		t.Fatalf("got %d attempts, want %d", len(attempts), len(want))
+	}
+	for i, a := range attempts {
+		if a.Route != want[i] {
+			t.Errorf("%s: Route %q, want %q", types[i], a.Route, want[i])
+		}
 	}
 }

@@ -11,9 +11,10 @@ import (
 )
 
 // Option configures an Endpoint. An option given a value that cannot work
-// (a duration that is not positive, a nil store) makes New fail, and
-// NewEndpoint panic, with an error that names the option and wraps
-// ErrInvalidConfig: a misconfiguration never reaches the first delivery.
+// (a duration that is not positive, a nil store) makes NewEndpointSafely
+// fail, and NewEndpoint panic, with an error that names the option and
+// wraps ErrInvalidConfig: a misconfiguration never reaches the first
+// delivery.
 type Option func(*settings) error
 
 // ErrInvalidConfig is wrapped by the error of an option or a combination of
@@ -41,7 +42,6 @@ type settings struct {
 	// archiveRejected also tells archives of deliveries whose signature did
 	// not verify.
 	archiveRejected bool
-	unknown         UnknownPolicy
 }
 
 func defaultSettings() settings {
@@ -199,7 +199,7 @@ func WithTimeout(d time.Duration) Option {
 // eighths of the keep window (84 hours with the default 96): longer than
 // any sender retries (Stripe for three days, the Standard Webhooks
 // schedule about 75 hours), shorter than the keys are kept, with 12 hours
-// to spare for clocks. Keep it so when setting it: New refuses a
+// to spare for clocks. Keep it so when setting it: NewEndpoint refuses a
 // WithMaxAge longer than WithKeep (with WithAcceptor, keep it under the
 // accept step's own Config.Keep).
 //
@@ -258,35 +258,6 @@ func WithDeadLetters(s DeadLetterSink) Option {
 		}
 		c.deadLetters = s
 		c.defaultStep = append(c.defaultStep, "WithDeadLetters")
-		return nil
-	}
-}
-
-// UnknownPolicy says what happens to an event whose type has no handler.
-type UnknownPolicy int
-
-const (
-	// AcknowledgeUnknown answers 200 and logs a warning: the sender stops
-	// sending it. The default, since senders deliver types the host never
-	// subscribed to and they must not pile up as retries.
-	AcknowledgeUnknown UnknownPolicy = iota
-	// DeadLetterUnknown answers 200 and stores the event in the dead-letter
-	// sink, to be re-run once a handler exists.
-	DeadLetterUnknown
-	// RetryUnknown answers 500, so the sender retries: for a rolling
-	// deploy in which new event types reach old code first.
-	RetryUnknown
-)
-
-// WithUnknownPolicy sets what the Endpoint does with an event whose type
-// has no handler in its Router (default AcknowledgeUnknown); a value that
-// is none of the three makes New fail.
-func WithUnknownPolicy(p UnknownPolicy) Option {
-	return func(c *settings) error {
-		if p < AcknowledgeUnknown || p > RetryUnknown {
-			return invalid("WithUnknownPolicy", "%d is not an UnknownPolicy", p)
-		}
-		c.unknown = p
 		return nil
 	}
 }

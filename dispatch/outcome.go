@@ -21,17 +21,17 @@ const (
 	OutcomeQueued
 	// OutcomeDuplicate: the event was processed already. 200.
 	OutcomeDuplicate
-	// OutcomeUnknownType: no handler for the event's type; acknowledged
-	// (AcknowledgeUnknown) and logged. 200.
+	// OutcomeUnknownType: no handler for the event's type, not even "*";
+	// acknowledged and logged. 200.
 	OutcomeUnknownType
-	// OutcomeDeadLettered: the handler failed permanently, the payload does
-	// not decode into its Type, or the type has no handler under
-	// DeadLetterUnknown; the event is stored as a dead letter. 200.
+	// OutcomeDeadLettered: the handler failed permanently, or the payload
+	// does not decode into its Type; the event is stored as a dead letter.
+	// 200.
 	OutcomeDeadLettered
 	// OutcomeBusy: another delivery of the event is being processed. 409.
 	OutcomeBusy
-	// OutcomeFailed: the handler failed, panicked or timed out, or (under
-	// RetryUnknown) has no handler; the sender's retry runs it again. 500.
+	// OutcomeFailed: the handler failed, panicked or timed out; the
+	// sender's retry runs it again. 500.
 	OutcomeFailed
 	// OutcomeUnavailable: the idempotency store, the database or the queue
 	// could not answer, or the Endpoint is shutting down. 503, with
@@ -50,6 +50,11 @@ const (
 	OutcomeReadTimeout
 	// OutcomeMethodNotAllowed: not a POST. 405.
 	OutcomeMethodNotAllowed
+	// OutcomeRecovered: an event its sender never delivered, recovered from
+	// the sender's own API (Endpoint.Recover, package dispatch/reconcile),
+	// was accepted: its handler ran, or its job is queued. No sender waits
+	// for it; its status is 200.
+	OutcomeRecovered
 	// OutcomeStale: the event is older than the last one applied for its
 	// object (see Ordered); acknowledged and logged, never run. 200.
 	OutcomeStale
@@ -79,6 +84,7 @@ var outcomeText = [outcomeEnd]struct {
 	OutcomeTooLarge:          {"too-large", http.StatusRequestEntityTooLarge, "body too large"},
 	OutcomeReadTimeout:       {"read-timeout", http.StatusRequestTimeout, "body not received in time"},
 	OutcomeMethodNotAllowed:  {"method-not-allowed", http.StatusMethodNotAllowed, "method not allowed"},
+	OutcomeRecovered:         {"recovered", http.StatusOK, ""},
 	OutcomeStale:             {"stale", http.StatusOK, ""},
 	OutcomeKept:              {"kept", http.StatusOK, ""},
 }
@@ -121,7 +127,3 @@ func (o Outcome) Reason() string {
 	}
 	return outcomeText[o].reason
 }
-
-// Acknowledged reports whether the sender is told not to send the event
-// again (a 2xx): from then on hookkit alone is responsible for it.
-func (o Outcome) Acknowledged() bool { return o.Status() < 300 }

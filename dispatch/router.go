@@ -43,7 +43,8 @@ type prefixRoute struct {
 	handler Handler
 }
 
-// NewRouter returns an empty Router with the AcknowledgeUnknown policy.
+// NewRouter returns an empty Router: an Endpoint acknowledges the events
+// it has no handler for, until a "*" handler says otherwise.
 func NewRouter() *Router {
 	return &Router{exact: map[string]Handler{}}
 }
@@ -70,6 +71,13 @@ func On[T any](r *Router, t events.Type[T], h func(ctx context.Context, e *event
 // over a prefix, a longer prefix over a shorter one, and any prefix over
 // "*". Like http.ServeMux, it panics if pattern is empty or already
 // registered: both are mistakes in the program, not in its input.
+//
+// An Endpoint acknowledges (200) and logs an event no pattern matches. A
+// "*" handler is the policy for the rest, as chi's not-found handler is: one
+// that returns an error has the sender retry them (a rolling deploy, in
+// which new types reach old replicas first), one that returns
+// Permanent(err) keeps them as dead letters, to re-run once a handler
+// exists.
 func (r *Router) Handle(pattern string, h Handler) {
 	if h == nil {
 		panic("dispatch: nil handler for " + pattern)
@@ -120,15 +128,6 @@ func (r *Router) Use(mw ...Middleware) {
 func (r *Router) Lookup(eventType string) (Handler, bool) {
 	h, _ := r.routes().lookup(eventType)
 	return h, h != nil
-}
-
-// Route returns the pattern whose handler runs events of eventType: the
-// type itself, a prefix pattern ("payment_intent.*"), "*", or "" when none
-// does. Unlike event types, which senders choose, patterns are bounded by
-// the program: metrics label events with them.
-func (r *Router) Route(eventType string) string {
-	_, pattern := r.routes().lookup(eventType)
-	return pattern
 }
 
 // routes returns the compiled routes, compiling them after a change.

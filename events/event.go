@@ -137,7 +137,7 @@ var (
 	// dead-letters the event and answers 200.
 	ErrUndecodable = errors.New("events: payload does not decode")
 	// ErrInvalidConfig is wrapped by the error of a parser configuration
-	// that cannot work (NewJSONParser's); it is the one sentinel every
+	// that cannot work (NewJSONParserSafely's); it is the one sentinel every
 	// hookkit constructor wraps, verify.ErrInvalidConfig and
 	// dispatch.ErrInvalidConfig included.
 	ErrInvalidConfig = configerr.ErrInvalidConfig

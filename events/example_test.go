@@ -25,9 +25,9 @@ func ExampleNewType() {
 	// Output: re_1 2500
 }
 
-func ExampleNewJSONParser() {
+func ExampleNewJSONParserSafely() {
 	// A sender whose events look like {"event_id", "kind", "at", "payload"}.
-	parser, err := events.NewJSONParser(events.JSONConfig{
+	parser, err := events.NewJSONParserSafely(events.JSONConfig{
 		Source: "shop",
 		ID:     "event_id",
 		Type:   "kind",
@@ -51,16 +51,10 @@ func ExampleNewJSONParser() {
 	// shop: no event type (a non-empty string) at "kind": events: malformed event
 }
 
-func ExampleNames() {
-	// What a provider package's Catalog function returns.
-	fmt.Println(events.Names(events.NewType[*Refund]("refund.failed"), events.NewType[*Refund]("refund.created")))
-	// Output: [refund.created refund.failed]
-}
-
-// MustJSONParser is for a configuration fixed in code, as the provider
+// NewJSONParser is for a configuration fixed in code, as the provider
 // packages' presets are: a mistake in it is a bug, found at start-up.
-func ExampleMustJSONParser() {
-	parser := events.MustJSONParser(events.JSONConfig{Source: "shop", ID: "id", Type: "type", Data: "data"})
+func ExampleNewJSONParser() {
+	parser := events.NewJSONParser(events.JSONConfig{Source: "shop", ID: "id", Type: "type", Data: "data"})
 	e, err := parser.Parse(nil, []byte(`{"id":"ev_1","type":"order.paid","data":{"total":4200}}`))
 	if err != nil {
 		log.Fatal(err)

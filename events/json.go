@@ -59,10 +59,11 @@ type JSONParser struct {
 	id, typ, tm, data int
 }
 
-// NewJSONParser returns a parser for cfg, or an error wrapping
+// NewJSONParserSafely is NewJSONParser returning its error instead of
+// panicking, for configurations chosen at run time: an error wrapping
 // ErrInvalidConfig if cfg has no Source, no type path, a malformed path, or
 // no way to find an ID.
-func NewJSONParser(cfg JSONConfig) (*JSONParser, error) {
+func NewJSONParserSafely(cfg JSONConfig) (*JSONParser, error) {
 	p := &JSONParser{cfg: cfg, id: -1, typ: -1, tm: -1, data: -1}
 	if cfg.Source == "" {
 		return nil, fmt.Errorf("events: JSONConfig needs a Source: %w", ErrInvalidConfig)
@@ -93,11 +94,11 @@ func NewJSONParser(cfg JSONConfig) (*JSONParser, error) {
 	return p, nil
 }
 
-// MustJSONParser is NewJSONParser for configurations fixed in code, such as
-// the provider packages' presets; like regexp.MustCompile, it panics on an
-// invalid configuration.
-func MustJSONParser(cfg JSONConfig) *JSONParser {
-	p, err := NewJSONParser(cfg)
+// NewJSONParser returns a parser for cfg, a configuration fixed in code
+// (such as the provider packages' presets): like regexp.MustCompile, it
+// panics on one that cannot work; NewJSONParserSafely returns the error.
+func NewJSONParser(cfg JSONConfig) *JSONParser {
+	p, err := NewJSONParserSafely(cfg)
 	if err != nil {
 		panic(err)
 	}

@@ -68,7 +68,7 @@ func TestEventTimeOutsideRFC3339IsMalformed(t *testing.T) {
 // Unix seconds come back in UTC too, not in the process's local zone.
 func TestUnixEventTimeIsUTC(t *testing.T) {
 	for _, at := range []string{`1795420800`, `1795420800.25`} {
-		e, err := events.MustJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Time: "at"}).
+		e, err := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Time: "at"}).
 			Parse(nil, []byte(`{"id":"1","type":"t","at":`+at+`}`))
 		if err != nil {
 			t.Fatal(err)
@@ -90,7 +90,7 @@ func FuzzEventTimeEncodes(f *testing.F) {
 	} {
 		f.Add([]byte(`{"id":"1","type":"t","at":` + at + `}`))
 	}
-	p := events.MustJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Time: "at"})
+	p := events.NewJSONParser(events.JSONConfig{Source: "s", ID: "id", Type: "type", Time: "at"})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		e, err := p.Parse(nil, body)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
-	"slices"
 )
 
 // Type is an event type as code knows it: the type's name and how its
@@ -121,18 +120,4 @@ func (k Type[T]) Decode(e *Event) (T, error) {
 	}
 	e.memoKey, e.memo, e.memoErr = any(k.def), v, err
 	return v, err
-}
-
-// Named is what every Type is, whatever its Go type: a name.
-type Named interface{ Name() string }
-
-// Names returns the names of types, sorted: what a provider package's
-// Catalog returns.
-func Names(kinds ...Named) []string {
-	names := make([]string, len(kinds))
-	for i, k := range kinds {
-		names[i] = k.Name()
-	}
-	slices.Sort(names)
-	return names
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,16 +83,6 @@ func TestTypeDecodeErrors(t *testing.T) {
 	}()
 	if !errors.Is(err, events.ErrUndecodable) || !strings.Contains(err.Error(), `"deposit.paid" has no decoder`) {
 		t.Errorf("a Type without a decoder: %v", err)
-	}
-}
-
-func TestNames(t *testing.T) {
-	got := events.Names(events.NewType[*deposit]("deposit.refunded"), events.NewType[int]("deposit.paid"), events.NewType[string]("deposit.held"))
-	if want := []string{"deposit.held", "deposit.paid", "deposit.refunded"}; !slices.Equal(got, want) {
-		t.Errorf("Names = %v, want %v", got, want)
-	}
-	if got := events.Names(); len(got) != 0 {
-		t.Errorf("Names() = %v", got)
 	}
 }
 

@@ -32,7 +32,7 @@ type valueDecoding struct{ selfDecoding }
 // a host replaced after parsing goes through json.Unmarshal as before, so
 // an invalid one never reaches UnmarshalJSON; null leaves a pointer nil.
 func TestValidatedPayloadDecodesDirectly(t *testing.T) {
-	p := events.MustJSONParser(events.JSONConfig{Source: "etail", ID: "id", Type: "type", Data: "data.object"})
+	p := events.NewJSONParser(events.JSONConfig{Source: "etail", ID: "id", Type: "type", Data: "data.object"})
 	byPointer := events.NewType[*selfDecoding]("payment.succeeded")
 	byValue := events.NewType[valueDecoding]("payment.succeeded")
 	parse := func(body, replace string) *events.Event {

@@ -45,7 +45,9 @@
 // # Writing a Store
 //
 // Package idempotency/storetest is the conformance suite every store
-// passes, and yours can run (storetest.Run). [CheckClaim], [CheckComplete],
-// [CheckRelease] and [NewToken] are for store authors: the argument checks every
-// store makes the same way, and claim tokens unique across processes.
+// passes, and yours can run (storetest.Run): among much else, it checks
+// that bad arguments (an empty key or token, a lease or keep that is not
+// positive) are errors wrapping [ErrInvalid]. A store shared by several
+// processes needs claim tokens that cannot collide across them (128 random
+// bits, say).
 package idempotency

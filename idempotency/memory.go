@@ -113,7 +113,7 @@ func (s *MemoryStore) hash(key string) (*memShard, uint64) {
 
 // Claim implements Store.
 func (s *MemoryStore) Claim(_ context.Context, key string, lease time.Duration) (Claim, error) {
-	if err := CheckClaim(key, lease); err != nil {
+	if err := checkClaim(key, lease); err != nil {
 		return Claim{}, err
 	}
 	now := s.clock()
@@ -176,7 +176,7 @@ func (s *MemoryStore) holding(op, key, token string, fn func(sh *memShard, n int
 
 // Complete implements Store.
 func (s *MemoryStore) Complete(_ context.Context, key, token string, keep time.Duration) error {
-	if err := CheckComplete(key, token, keep); err != nil {
+	if err := checkComplete(key, token, keep); err != nil {
 		return err
 	}
 	return s.holding("complete", key, token, func(sh *memShard, n int, now int64) {
@@ -187,7 +187,7 @@ func (s *MemoryStore) Complete(_ context.Context, key, token string, keep time.D
 
 // Release implements Store.
 func (s *MemoryStore) Release(_ context.Context, key, token string) error {
-	if err := CheckRelease(key, token); err != nil {
+	if err := checkRelease(key, token); err != nil {
 		return err
 	}
 	return s.holding("release", key, token, func(sh *memShard, n int, _ int64) {

@@ -200,18 +200,18 @@ func ExampleNewStandard_asymmetric() {
 	// true
 }
 
-func ExampleNewMiddleware() {
+func ExampleMiddlewareSafely() {
 	v, err := verify.NewHMAC([]byte(os.Getenv("ETAIL_WEBHOOK_SECRET")+"x"), "Etail-Signature")
 	if err != nil {
 		log.Fatal(err)
 	}
 	// The limit comes from the host's configuration: a bad value is an
 	// error, not a panic.
-	mw, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(64<<10))
+	mw, err := verify.MiddlewareSafely(v, verify.WithMaxBodyBytes(64<<10))
 	if err != nil {
 		log.Fatal(err)
 	}
-	_, err = verify.NewMiddleware(v, verify.WithMaxBodyBytes(-1))
+	_, err = verify.MiddlewareSafely(v, verify.WithMaxBodyBytes(-1))
 	fmt.Println(mw != nil, errors.Is(err, verify.ErrInvalidConfig))
 	// Output: true true
 }

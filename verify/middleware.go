@@ -137,20 +137,20 @@ func WithErrorHandler(h func(w http.ResponseWriter, r *http.Request, err error))
 // http.ServeMux, chi, and any other router without an adapter. Like
 // http.Handle with a nil handler, it panics at setup if v is nil or an
 // option is invalid or is one of a verifier's (WithTolerance belongs to the
-// verifier's constructor); NewMiddleware is the same, returning that error
+// verifier's constructor); MiddlewareSafely is the same, returning that error
 // instead.
 func Middleware(v Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
-	mw, err := NewMiddleware(v, opts...)
+	mw, err := MiddlewareSafely(v, opts...)
 	if err != nil {
 		panic(err)
 	}
 	return mw
 }
 
-// NewMiddleware is Middleware for options chosen at run time: it returns
-// an error wrapping ErrInvalidConfig, rather than panicking, for a nil
-// Verifier or an invalid option.
-func NewMiddleware(v Verifier, opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
+// MiddlewareSafely is Middleware returning its error instead of panicking,
+// for options chosen at run time: an error wrapping ErrInvalidConfig for a
+// nil Verifier or an invalid option.
+func MiddlewareSafely(v Verifier, opts ...MiddlewareOption) (func(http.Handler) http.Handler, error) {
 	if v == nil {
 		return nil, fmt.Errorf("verify.Middleware: nil Verifier: %w", ErrInvalidConfig)
 	}

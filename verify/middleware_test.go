@@ -196,7 +196,7 @@ func TestMiddlewareOptionsAreValidated(t *testing.T) {
 	}
 }
 
-// NewMiddleware returns, as an error wrapping ErrInvalidConfig, what
+// MiddlewareSafely returns, as an error wrapping ErrInvalidConfig, what
 // Middleware panics with.
 func TestNewMiddlewareReturnsTheError(t *testing.T) {
 	v, err := verify.NewHMAC([]byte("k"), "X-Sig")
@@ -204,15 +204,15 @@ func TestNewMiddlewareReturnsTheError(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, build := range map[string]func() error{
-		"nil verifier":         func() error { _, err := verify.NewMiddleware(nil); return err },
-		"a verifier's option":  func() error { _, err := verify.NewMiddleware(v, verify.WithTolerance(time.Minute)); return err },
-		"a non-positive limit": func() error { _, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(0)); return err },
+		"nil verifier":         func() error { _, err := verify.MiddlewareSafely(nil); return err },
+		"a verifier's option":  func() error { _, err := verify.MiddlewareSafely(v, verify.WithTolerance(time.Minute)); return err },
+		"a non-positive limit": func() error { _, err := verify.MiddlewareSafely(v, verify.WithMaxBodyBytes(0)); return err },
 	} {
 		if err := build(); !errors.Is(err, verify.ErrInvalidConfig) {
 			t.Errorf("%s: got %v, want %v", name, err, verify.ErrInvalidConfig)
 		}
 	}
-	mw, err := verify.NewMiddleware(v, verify.WithMaxBodyBytes(10))
+	mw, err := verify.MiddlewareSafely(v, verify.WithMaxBodyBytes(10))
 	if err != nil {
 		t.Fatal(err)
 	}

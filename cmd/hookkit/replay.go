@@ -277,7 +277,7 @@ func parseRecorded(f fixture.Fixture) *events.Event {
 	}
 	e, err := p.Parse(r, f.Body)
 	if err != nil {
-		e, err = events.MustJSONParser(events.JSONConfig{Source: "recorded", Type: "type", ID: "id", Time: "created", Data: "data"}).Parse(r, f.Body)
+		e, err = events.NewJSONParser(events.JSONConfig{Source: "recorded", Type: "type", ID: "id", Time: "created", Data: "data"}).Parse(r, f.Body)
 		if err != nil {
 			return nil
 		}

@@ -334,7 +334,7 @@ func TestMountedUnderAPrefix(t *testing.T) {
 			}
 			mounted := mount.mount(h)
 			for _, c := range []struct {
-				method, target string
+				method, target  string
 				status, letters int
 			}{
 				{http.MethodGet, prefix, http.StatusOK, 2},

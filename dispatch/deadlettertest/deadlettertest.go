@@ -109,7 +109,7 @@ func newSuite(t *testing.T, newHarness func(t *testing.T, r *dispatch.Router) Ha
 		t.Fatal(err)
 	}
 	opts := append([]dispatch.Option{dispatch.WithLogger(slog.New(slog.DiscardHandler))}, s.Options...)
-	s.ep, err = dispatch.New(v, stripeevent.NewParser(), s.router, opts...)
+	s.ep, err = dispatch.NewEndpointSafely(v, stripeevent.NewParser(), s.router, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

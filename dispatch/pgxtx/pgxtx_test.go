@@ -10,9 +10,9 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/servicetest"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 

@@ -17,8 +17,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
+	"github.com/hookkit/hookkit/events"
 )
 
 // deadLetters are a Queue's dead letters: its jobs that were discarded

@@ -48,12 +48,9 @@
 // row with the weakest lock that keeps the sweep off it (see Shutdown and
 // crashes), which River's unique insert does not wait for. A lone delivery is written at once; under
 // load batches grow by themselves ([Config.BatchSize], BatchWait,
-// BatchFlushers). Measured here with 16 senders over loopback HTTP on two
-// cores (BenchmarkGroupCommit): on SQLite 3,581 acknowledgements per
-// second against 1,189 for a hand-written River receiver (p99 10 ms against
-// 108 ms); on PostgreSQL 3,648 against 2,736, with a quarter of a commit
-// per acknowledgement. What a 200 promises does not change: the job is
-// committed.
+// BatchFlushers), and many acknowledgements share one commit (BENCHMARKS.md,
+// at the repository's root, compares it with a hand-written River
+// receiver). What a 200 promises does not change: the job is committed.
 //
 // # Workers
 //
@@ -67,8 +64,8 @@
 // on a schedule close to the senders' own ([Config.Retry]; by default the
 // Standard Webhooks schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h), with
 // jitter. After the last attempt the job is discarded; a permanent failure
-// (Permanent, a payload that does not decode, no handler under
-// DeadLetterUnknown) cancels it at once. Discarded and cancelled jobs are
+// (Permanent, a payload that does not decode, a type no handler takes any
+// more) cancels it at once. Discarded and cancelled jobs are
 // the durable dead letters: DeadLetters (a dispatch.DeadLetterStore, which
 // package dispatch/admin serves over HTTP) lists them, Rerun puts one back
 // in the queue with a full set of attempts once its cause is fixed, and
@@ -122,9 +119,9 @@
 // finds its job no longer its own and commits nothing. A rescue is an
 // attempt like any other: counted, logged once (outcome "failed"), told to
 // the router's observers as a failed asynchronous attempt, and recorded in
-// the job's errors, which River's UI shows. Measured by the
-// crash tests: every acknowledged effect present 2 to 7 s after the last
-// restart. River's own rescuer ([Config.RescueAfter]) stays as the backstop.
+// the job's errors, which River's UI shows. The crash tests
+// (internal/integration) hold every acknowledged effect to be there within
+// 15 s of the last restart. River's own rescuer ([Config.RescueAfter]) stays as the backstop.
 //
 // Limits on SQLite, where several processes may share one file: a
 // process paused for longer than LivenessTimeout while others run has its

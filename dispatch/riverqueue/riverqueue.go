@@ -56,9 +56,8 @@ const (
 	// deliveries a commit costs little beside the inserts.
 	DefaultBatchSize = 100
 	// DefaultBatchFlushers is how many batches a Queue on PostgreSQL
-	// writes at once. Measured with BenchmarkGroupCommit (16 senders over
-	// loopback HTTP, two cores): 1: 3,060 acks/s, 2: 3,298, 4: 2,709,
-	// 8: 1,857; past two, batches only get smaller.
+	// writes at once, chosen by BenchmarkGroupCommit (BENCHMARKS.md): past
+	// two, batches only get smaller.
 	DefaultBatchFlushers = 2
 	// Crash recovery defaults (Config.SweepInterval, SweepGrace,
 	// LivenessTimeout): a dead worker's job runs again within about
@@ -79,10 +78,10 @@ type Config struct {
 	// FetchCooldown is the least time between two fetches of jobs by this
 	// process's workers (default DefaultFetchCooldown, 5 ms; River's own
 	// default is 100 ms), and between two notifications of new jobs unless
-	// Config.River sets its own. A process runs at most MaxWorkers jobs per
-	// FetchCooldown: at River's 100 ms, 20 workers topped out at about 175
-	// webhook events per second, and a job waited some 60 ms from its 200
-	// to its handler's start even when the queue was idle.
+	// Config.River sets its own. A process starts at most MaxWorkers jobs
+	// per FetchCooldown, and a job may wait a whole FetchCooldown from its
+	// 200 to its handler's start even when the queue is idle: at River's
+	// 100 ms, 20 workers could never start more than 200 jobs a second.
 	FetchCooldown time.Duration
 	// Retry holds the delays after each failed attempt (default
 	// StandardWebhooksSchedule): a job makes len(Retry)+1 attempts, then is
@@ -713,7 +712,7 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 	g := q.order.Guard(tx)
 	err = q.router.Dispatch(dispatch.WithGuard(txstep.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), g), e)
 	if errors.Is(err, dispatch.ErrNoHandler) {
-		err = dispatch.Permanent(err) // DeadLetterUnknown: no retry will add one
+		err = dispatch.Permanent(err) // routes changed since the insert: no retry will add one
 	}
 	if errors.Is(err, dispatch.ErrStale) {
 		q.logAttempt(ctx, job, e, dispatch.OutcomeStale, err)

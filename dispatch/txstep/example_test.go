@@ -95,7 +95,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	p, err := events.NewJSONParser(events.JSONConfig{Source: "shop", ID: "id", Type: "type", Time: "created"})
+	p, err := events.NewJSONParserSafely(events.JSONConfig{Source: "shop", ID: "id", Type: "type", Time: "created"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/catalog"
 	"github.com/hookkit/hookkit/events/internal/eventtime"
 	"github.com/hookkit/hookkit/events/standardevent"
 )
@@ -33,7 +34,7 @@ func Config() events.JSONConfig {
 
 // NewParser returns a parser for Config(): GoConverso's bodies signed with
 // an HMAC (verify.NewHMAC), their IDs derived from their content.
-func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
+func NewParser() *events.JSONParser { return events.NewJSONParser(Config()) }
 
 // NewStandardParser returns a parser for GoConverso's bodies, {"event",
 // "timestamp", "data"} as Config reads them, signed with Standard Webhooks
@@ -43,7 +44,7 @@ func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
 func NewStandardParser() *events.JSONParser {
 	cfg := standardevent.Config(Source)
 	cfg.Type = "event"
-	return events.MustJSONParser(cfg)
+	return events.NewJSONParser(cfg)
 }
 
 // Booking is the data of every booking.* event, decoded as GoConverso
@@ -142,5 +143,5 @@ var (
 
 // Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
-	return events.Names(BookingCreated, BookingConfirmed, BookingCancelled, BookingRescheduled, BookingReminder)
+	return catalog.Names(BookingCreated, BookingConfirmed, BookingCancelled, BookingRescheduled, BookingReminder)
 }

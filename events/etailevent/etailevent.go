@@ -1,6 +1,9 @@
 package etailevent
 
-import "github.com/hookkit/hookkit/events"
+import (
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/catalog"
+)
 
 // Source is the Source of every Etail Depot event.
 const Source = "etail"
@@ -19,7 +22,7 @@ func Config() events.JSONConfig {
 }
 
 // NewParser returns a parser for Config().
-func NewParser() *events.JSONParser { return events.MustJSONParser(Config()) }
+func NewParser() *events.JSONParser { return events.NewJSONParser(Config()) }
 
 // Customer is the customer an object belongs to, as Etail Depot documents
 // it in its payment example: {"id": "cust_...", "email"}.
@@ -123,7 +126,7 @@ var (
 
 // Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
-	return events.Names(PaymentSucceeded, PaymentFailed, PaymentRefunded, OrderCreated, OrderFulfilled,
+	return catalog.Names(PaymentSucceeded, PaymentFailed, PaymentRefunded, OrderCreated, OrderFulfilled,
 		OrderCancelled, AccountUpdated, CardIssued, TransactionCreated)
 }
 

@@ -86,5 +86,5 @@ func TestReplayWithAddedWebhookIDIsADuplicate(t *testing.T) {
 func standardeventReminderParser() events.Parser {
 	cfg := standardevent.Config("goconverso")
 	cfg.Type = "event"
-	return events.MustJSONParser(cfg)
+	return events.NewJSONParser(cfg)
 }

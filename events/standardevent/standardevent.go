@@ -40,5 +40,5 @@ func Config(source string) events.JSONConfig {
 // NewParser returns a parser for Config(source). Give each sender its own
 // source name so their event IDs cannot collide.
 func NewParser(source string) *events.JSONParser {
-	return events.MustJSONParser(Config(source))
+	return events.NewJSONParser(Config(source))
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/stripe/stripe-go/v76"
 
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/catalog"
 )
 
 // Source is the Source of every Stripe event.
@@ -17,7 +18,7 @@ const Source = "stripe"
 // stripe-go's types is a separate, later step. The parser is safe for
 // concurrent use.
 func NewParser() *events.JSONParser {
-	return events.MustJSONParser(events.JSONConfig{
+	return events.NewJSONParser(events.JSONConfig{
 		Source: Source,
 		ID:     "id",
 		Type:   "type",
@@ -47,7 +48,7 @@ var (
 // (the bookings example logs the difference at startup), and a test can
 // check that each has a recorded delivery.
 func Catalog() []string {
-	return events.Names(
+	return catalog.Names(
 		PaymentIntentSucceeded, PaymentIntentPaymentFailed, ChargeRefunded, CheckoutSessionCompleted,
 		CustomerSubscriptionCreated, CustomerSubscriptionUpdated, CustomerSubscriptionDeleted,
 		InvoicePaymentSucceeded, InvoicePaymentFailed,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/internal/catalog"
 	"github.com/hookkit/hookkit/events/internal/eventtime"
 )
 
@@ -230,7 +231,7 @@ var (
 
 // Catalog returns the names of the Types above, sorted.
 func Catalog() []string {
-	return events.Names(
+	return catalog.Names(
 		MessageQueued, MessageSent, MessageDelivered, MessageUndelivered, MessageFailed,
 		CallCompleted, CallBusy, CallNoAnswer, CallFailed, CallCanceled,
 	)

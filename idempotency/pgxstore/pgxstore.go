@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/sqlschema"
+	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/storeargs"
 )
 
 // DefaultTable is the table name unless Config.Table says otherwise.
@@ -71,10 +72,10 @@ func unavailable(op string, err error) error { return sqlschema.Unavailable("pgx
 
 // Claim implements idempotency.Store.
 func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (idempotency.Claim, error) {
-	if err := idempotency.CheckClaim(key, lease); err != nil {
+	if err := storeargs.Claim(key, lease); err != nil {
 		return idempotency.Claim{}, err
 	}
-	token := idempotency.NewToken()
+	token := storeargs.NewToken()
 	var holder string
 	var expires time.Time
 	err := s.db.QueryRow(ctx, s.sql.Claim, key, token, max(lease, time.Microsecond).Microseconds()).Scan(&holder, &expires)
@@ -90,7 +91,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 
 // Complete implements idempotency.Store.
 func (s *Store) Complete(ctx context.Context, key, token string, keep time.Duration) error {
-	if err := idempotency.CheckComplete(key, token, keep); err != nil {
+	if err := storeargs.Complete(key, token, keep); err != nil {
 		return err
 	}
 	tag, err := s.db.Exec(ctx, s.sql.Complete, key, token, max(keep, time.Microsecond).Microseconds())
@@ -99,7 +100,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, keep time.Durat
 
 // Release implements idempotency.Store.
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	if err := idempotency.CheckRelease(key, token); err != nil {
+	if err := storeargs.Release(key, token); err != nil {
 		return err
 	}
 	tag, err := s.db.Exec(ctx, s.sql.Release, key, token)
@@ -148,7 +149,7 @@ func (s *Store) pruneNowAndThen(ctx context.Context) {
 // back, answer 409). After any answer but Acquired, and after an error, tx
 // must be rolled back. See sqlstore.Store.ClaimTx, whose statement this is.
 func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
-	if err := idempotency.CheckClaim(key, keep); err != nil {
+	if err := storeargs.Claim(key, keep); err != nil {
 		return 0, err
 	}
 	if lockTimeout <= 0 {

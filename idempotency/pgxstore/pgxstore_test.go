@@ -12,10 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/claimtxtest"
-	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/pgxstore"
+	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/servicetest"
+	"github.com/hookkit/hookkit/idempotency/pgxstore/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 )
 

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/redisstore/internal/storeargs"
 )
 
 // DefaultPrefix is prepended to every key unless Config.Prefix says otherwise.
@@ -89,10 +90,10 @@ func millis(d time.Duration) int64 {
 
 // Claim implements idempotency.Store.
 func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (idempotency.Claim, error) {
-	if err := idempotency.CheckClaim(key, lease); err != nil {
+	if err := storeargs.Claim(key, lease); err != nil {
 		return idempotency.Claim{}, err
 	}
-	token := idempotency.NewToken()
+	token := storeargs.NewToken()
 	res, err := claimScript.Run(ctx, s.client, []string{s.prefix + key}, leasePrefix+token, millis(lease)).Slice()
 	if err != nil {
 		return idempotency.Claim{}, unavailable("claim", err)
@@ -119,7 +120,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 
 // Complete implements idempotency.Store.
 func (s *Store) Complete(ctx context.Context, key, token string, keep time.Duration) error {
-	if err := idempotency.CheckComplete(key, token, keep); err != nil {
+	if err := storeargs.Complete(key, token, keep); err != nil {
 		return err
 	}
 	n, err := completeScript.Run(ctx, s.client, []string{s.prefix + key}, leasePrefix+token, millis(keep)).Int64()
@@ -128,7 +129,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, keep time.Durat
 
 // Release implements idempotency.Store.
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	if err := idempotency.CheckRelease(key, token); err != nil {
+	if err := storeargs.Release(key, token); err != nil {
 		return err
 	}
 	n, err := releaseScript.Run(ctx, s.client, []string{s.prefix + key}, leasePrefix+token).Int64()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/internal/sqlschema"
+	"github.com/hookkit/hookkit/idempotency/internal/storeargs"
 )
 
 // DefaultTable is the table name unless Config.Table says otherwise.
@@ -110,11 +111,11 @@ func (s *Store) args(key, token string, d time.Duration, withDuration bool) []an
 
 // Claim implements idempotency.Store.
 func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (idempotency.Claim, error) {
-	if err := idempotency.CheckClaim(key, lease); err != nil {
+	if err := storeargs.Claim(key, lease); err != nil {
 		return idempotency.Claim{}, err
 	}
 	lease = max(lease, time.Microsecond)
-	token := idempotency.NewToken()
+	token := storeargs.NewToken()
 	var (
 		holder  string
 		expires time.Time
@@ -140,7 +141,7 @@ func (s *Store) Claim(ctx context.Context, key string, lease time.Duration) (ide
 
 // Complete implements idempotency.Store.
 func (s *Store) Complete(ctx context.Context, key, token string, keep time.Duration) error {
-	if err := idempotency.CheckComplete(key, token, keep); err != nil {
+	if err := storeargs.Complete(key, token, keep); err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, s.sql.Complete, s.args(key, token, max(keep, time.Microsecond), true)...)
@@ -149,7 +150,7 @@ func (s *Store) Complete(ctx context.Context, key, token string, keep time.Durat
 
 // Release implements idempotency.Store.
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	if err := idempotency.CheckRelease(key, token); err != nil {
+	if err := storeargs.Release(key, token); err != nil {
 		return err
 	}
 	res, err := s.db.ExecContext(ctx, s.sql.Release, s.args(key, token, 0, false)...)
@@ -227,7 +228,7 @@ const DefaultLockTimeout = 2 * time.Second
 // answer but Acquired, and after an error, the transaction must be rolled
 // back.
 func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
-	if err := idempotency.CheckClaim(key, keep); err != nil {
+	if err := storeargs.Claim(key, keep); err != nil {
 		return 0, err
 	}
 	var taken any

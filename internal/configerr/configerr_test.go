@@ -15,7 +15,7 @@ import (
 func TestOneErrInvalidConfig(t *testing.T) {
 	_, verr := verify.NewStripe("")
 	_, ierr := idempotency.NewMemoryStore(idempotency.MemoryConfig{MaxEntries: -1})
-	_, derr := dispatch.New(nil, nil, nil)
+	_, derr := dispatch.NewEndpointSafely(nil, nil, nil)
 	for name, err := range map[string]error{"verify": verr, "idempotency": ierr, "dispatch": derr} {
 		for _, sentinel := range []error{verify.ErrInvalidConfig, idempotency.ErrInvalidConfig, dispatch.ErrInvalidConfig} {
 			if !errors.Is(err, sentinel) {

@@ -90,7 +90,7 @@ func newServer(kind, database string) (*server, error) {
 				return nil
 			})
 		}
-		ep, err := dispatch.New(v, stripeevent.NewParser(), r, discard)
+		ep, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), r, discard)
 		if err != nil {
 			return nil, err
 		}
@@ -312,7 +312,7 @@ func newRiverServer(kind, database string) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ep, err := dispatch.New(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(acceptor), dispatch.WithLogger(discard))
+	ep, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(acceptor), dispatch.WithLogger(discard))
 	if err != nil {
 		return nil, err
 	}

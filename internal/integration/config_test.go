@@ -57,11 +57,14 @@ func TestEveryConstructorWrapsTheOneErrInvalidConfig(t *testing.T) {
 		{"verify.NewTwilio", "empty", func() error { _, err := verify.NewTwilio(""); return err }},
 		{"verify.NewStandard", "empty", func() error { _, err := verify.NewStandard(""); return err }},
 		{"verify.NewHMAC", "header", func() error { _, err := verify.NewHMAC([]byte("k"), ""); return err }},
-		{"verify.NewMiddleware", "nil Verifier", func() error { _, err := verify.NewMiddleware(nil); return err }},
-		{"events.NewJSONParser", "Source", func() error { _, err := events.NewJSONParser(events.JSONConfig{}); return err }},
-		{"dispatch.New", "Verifier", func() error { _, err := dispatch.New(nil, stripeevent.NewParser(), dispatch.NewRouter()); return err }},
-		{"dispatch.New option", "WithUnknownPolicy", func() error {
-			_, err := dispatch.New(stripe, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithUnknownPolicy(-1))
+		{"verify.MiddlewareSafely", "nil Verifier", func() error { _, err := verify.MiddlewareSafely(nil); return err }},
+		{"events.NewJSONParserSafely", "Source", func() error { _, err := events.NewJSONParserSafely(events.JSONConfig{}); return err }},
+		{"dispatch.NewEndpointSafely", "Verifier", func() error {
+			_, err := dispatch.NewEndpointSafely(nil, stripeevent.NewParser(), dispatch.NewRouter())
+			return err
+		}},
+		{"dispatch.NewEndpointSafely option", "WithTimeout", func() error {
+			_, err := dispatch.NewEndpointSafely(stripe, stripeevent.NewParser(), dispatch.NewRouter(), dispatch.WithTimeout(-1))
 			return err
 		}},
 		{"idempotency.NewMemoryStore", "MaxEntries", func() error {

@@ -229,7 +229,7 @@ func conversoEndpoint(t testing.TB, r *dispatch.Router, opts ...dispatch.Option)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ep, err := dispatch.New(v, conversoevent.NewParser(), r, append([]dispatch.Option{dispatch.WithLogger(quietLog)}, opts...)...)
+	ep, err := dispatch.NewEndpointSafely(v, conversoevent.NewParser(), r, append([]dispatch.Option{dispatch.WithLogger(quietLog)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

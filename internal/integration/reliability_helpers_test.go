@@ -194,7 +194,7 @@ func relEndpoint(t *testing.T, p events.Parser, r *dispatch.Router, opts ...disp
 	if p == nil {
 		p = stripeevent.NewParser()
 	}
-	ep, err := dispatch.New(v, p, r, append([]dispatch.Option{dispatch.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
+	ep, err := dispatch.NewEndpointSafely(v, p, r, append([]dispatch.Option{dispatch.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func newServer() (*server, error) {
 		return must(verify.NewHMAC([]byte(secret), p.Header, p.Options()...))
 	}
 	goconverso := conversoevent.NewStandardParser()
-	generic := events.MustJSONParser(events.JSONConfig{Source: "json", ID: "id", Type: "type"})
+	generic := events.NewJSONParser(events.JSONConfig{Source: "json", ID: "id", Type: "type"})
 	twilioForm := func(origin string) func(r *http.Request, body []byte) error {
 		return func(r *http.Request, body []byte) error { return twilioOracle(origin, r, body) }
 	}

@@ -110,7 +110,7 @@ func benchEndpoint(b *testing.B, a dispatch.Acceptor, r *dispatch.Router) http.H
 	if err != nil {
 		b.Fatal(err)
 	}
-	ep, err := dispatch.New(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(a), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+	ep, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), r, dispatch.WithAcceptor(a), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,10 +12,10 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/deadlettertest"
-	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/sqltxtest"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/txaccepttest"
 	"github.com/hookkit/hookkit/dispatch/txstep"
 )
 

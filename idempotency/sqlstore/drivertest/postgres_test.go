@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/claimtxtest"
-	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
+	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/servicetest"
+	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/sqltabletest"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 )
 

@@ -10,9 +10,9 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/sqltabletest"
-	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/idempotency/storetest"
 )
 

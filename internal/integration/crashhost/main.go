@@ -154,7 +154,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	ep, err := dispatch.New(v, stripeevent.NewParser(), r,
+	ep, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), r,
 		append(opts, dispatch.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))...)
 	if err != nil {
 		return err

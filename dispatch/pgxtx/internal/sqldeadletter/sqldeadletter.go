@@ -22,9 +22,9 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/headers"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/logtext"
 	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
-	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/logtext"
 )
 
 // DefaultTable is the dead letters' table unless configured otherwise.

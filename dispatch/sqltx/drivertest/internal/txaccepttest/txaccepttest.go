@@ -95,7 +95,7 @@ func endpoint(t *testing.T, m Binding, handle func(ctx context.Context, e *event
 	}
 	r := dispatch.NewRouter()
 	r.HandleFunc("payment_intent.succeeded", handle)
-	ep, err := dispatch.New(v, stripeevent.NewParser(), r,
+	ep, err := dispatch.NewEndpointSafely(v, stripeevent.NewParser(), r,
 		append([]dispatch.Option{dispatch.WithAcceptor(m.Acceptor), dispatch.WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/claimtxtest"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
+	"github.com/hookkit/hookkit/idempotency/sqlstore/drivertest/internal/claimtxtest"
 )
 
 // PrunesAsItWrites checks that nobody has to call Prune: 300 keys claimed
