@@ -56,22 +56,28 @@ func newOrderTables[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, tx
 }
 
 // notYetSnooze is how long a job whose handler said ErrNotYet sleeps, by
-// how many times it has before: a second, quickSnoozes times (the bound on
-// a wake that found the job still running, since River marks it snoozed
-// only once Work has returned, and on a creation that reaches another
-// replica's worker a moment later), then order.DefaultRetry's delays,
-// GoConverso's own schedule. Past the last it is a dead letter.
+// how many times it has before: a quarter of a second, quickSnoozes times
+// (the bound on a wake that found the job still running: River marks it
+// snoozed only once Work has returned, so a creation committed in that
+// moment cannot make it available), then order.DefaultRetry's delays,
+// GoConverso's own schedule. Past the last it is a dead letter. A job made
+// available by a wake, or at the end of a snooze, runs once the queue's
+// workers fetch it: at once on PostgreSQL, which notifies them; on SQLite
+// within River's FetchPollInterval (a second by default).
 func notYetSnooze(snoozes int) (time.Duration, bool) {
 	switch {
 	case snoozes < quickSnoozes:
-		return time.Second, true
+		return quickSnooze, true
 	case snoozes-quickSnoozes >= len(order.DefaultRetry):
 		return 0, false
 	}
 	return order.DefaultRetry[snoozes-quickSnoozes], true
 }
 
-const quickSnoozes = 5
+const (
+	quickSnoozes = 4
+	quickSnooze  = 250 * time.Millisecond
+)
 
 // snoozes returns how many times River snoozed the job (its metadata's
 // "snoozes").

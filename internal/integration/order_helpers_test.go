@@ -61,6 +61,7 @@ type bookingHost struct {
 
 	mu      sync.Mutex
 	applied map[string]time.Time // booking id + " " + event type -> when its handler wrote it
+	kept    map[string]bool      // booking id + " " + event type -> said ErrNotYet once
 	// during tracks the handlers running per booking, and whether any two
 	// of one booking ever overlapped, and any two of different bookings.
 	during          map[string]int
@@ -83,7 +84,7 @@ func newBookingHost(t testing.TB, postgres bool, db *sql.DB) *bookingHost {
 // with scan.
 func newBookingHostOn(t testing.TB, postgres bool, exec func(query string, args ...any) error, scan func(query string, args []any, dest ...any) error) *bookingHost {
 	t.Helper()
-	h := &bookingHost{postgres: postgres, applied: map[string]time.Time{}, during: map[string]int{}, scan: scan,
+	h := &bookingHost{postgres: postgres, applied: map[string]time.Time{}, kept: map[string]bool{}, during: map[string]int{}, scan: scan,
 		exec: func(t testing.TB, query string, args ...any) {
 			t.Helper()
 			if err := exec(query, args...); err != nil {
@@ -158,6 +159,9 @@ func (h *bookingHost) apply(ctx context.Context, e *events.Event, b *conversoeve
 		return err
 	}
 	if n == 0 {
+		h.mu.Lock()
+		h.kept[b.BookingID+" "+e.Type] = true
+		h.mu.Unlock()
 		return fmt.Errorf("booking %s: %w", b.BookingID, dispatch.ErrNotYet)
 	}
 	if _, err := txExec(ctx, h.bind(`INSERT INTO booking_effects (booking, type) VALUES (?, ?)`), b.BookingID, e.Type); err != nil {

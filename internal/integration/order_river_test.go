@@ -68,7 +68,10 @@ func TestOrderedRiverEveryArrivalOrder(t *testing.T) {
 			h, q, r := orderQueue(t, name, 8)
 			relStart(t, relQueue{Handle: q})
 			ep := conversoEndpoint(t, r, dispatch.WithAcceptor(q))
-			checkEveryArrivalOrder(t, h, ep, h.settle)
+			// A woken job runs once a worker fetches it, behind the
+			// storm's other jobs: the median is held to a second, each to
+			// ten (the transactional step holds each to a second).
+			checkEveryArrivalOrder(t, h, ep, 10*time.Second, h.settle)
 		})
 	}
 }
@@ -98,8 +101,9 @@ func (h *bookingHost) settle(t *testing.T, ids []string, want string) {
 // order of it (each with a retry of its second and first events at the
 // end, senders of different bookings at once), waits with settle until
 // every booking is in want (the in-order state), and checks effects and
-// the kept confirmations' delay.
-func checkEveryArrivalOrder(t *testing.T, h *bookingHost, ep http.Handler, settle func(t *testing.T, ids []string, want string)) {
+// the delay from a creation to the events kept before it (those not made
+// stale meanwhile): each within maxLate, their median within a second.
+func checkEveryArrivalOrder(t *testing.T, h *bookingHost, ep http.Handler, maxLate time.Duration, settle func(t *testing.T, ids []string, want string)) {
 	t.Helper()
 	for _, name := range bookingLife {
 		if code := sendBooking(t, ep, name, "in-order"); code != http.StatusOK {
@@ -127,26 +131,31 @@ func checkEveryArrivalOrder(t *testing.T, h *bookingHost, ep http.Handler, settl
 	wg.Wait()
 	settle(t, ids, want)
 	var late []time.Duration
-	for i, perm := range perms {
+	for i := range perms {
 		for name, n := range h.effects(t, ids[i]) {
 			if n > 1 {
 				t.Errorf("booking %s: %s applied %d times", ids[i], name, n)
 			}
 		}
 		h.mu.Lock()
-		created, confirmed := h.applied[ids[i]+" booking.created"], h.applied[ids[i]+" booking.confirmed"]
-		h.mu.Unlock()
-		if indexIn(perm, 1) < indexIn(perm, 0) && !confirmed.IsZero() {
-			late = append(late, confirmed.Sub(created))
+		created := h.applied[ids[i]+" booking.created"]
+		for _, name := range bookingLife[1:] {
+			if at := h.applied[ids[i]+" "+name]; h.kept[ids[i]+" "+name] && !at.IsZero() {
+				late = append(late, at.Sub(created))
+			}
 		}
+		h.mu.Unlock()
 	}
 	slices.Sort(late)
 	if len(late) == 0 {
-		t.Fatal("no confirmation arrived before its creation and applied")
+		t.Fatal("no event was kept and then applied")
 	}
-	t.Logf("confirmations sent before their creation and applied: %d; from the creation's apply to theirs: p50 %s, max %s",
+	t.Logf("events kept before their booking's creation, then applied: %d; from the creation's apply to theirs: p50 %s, max %s",
 		len(late), late[len(late)/2], late[len(late)-1])
-	if worst := late[len(late)-1]; worst > time.Second {
-		t.Errorf("a kept confirmation applied %s after its creation, more than a second", worst)
+	if worst := late[len(late)-1]; worst > maxLate {
+		t.Errorf("a kept event applied %s after its booking's creation, more than %s", worst, maxLate)
+	}
+	if p50 := late[len(late)/2]; p50 > time.Second {
+		t.Errorf("kept events applied %s (p50) after their booking's creation, more than a second", p50)
 	}
 }

@@ -2,6 +2,7 @@ package integration_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
@@ -64,7 +65,7 @@ func TestOrderedTxEveryArrivalOrder(t *testing.T) {
 		t.Run(binding, func(t *testing.T) {
 			h, acc := orderTxHost(t, binding, 8)
 			ep := conversoEndpoint(t, h.router(), dispatch.WithAcceptor(acc))
-			checkEveryArrivalOrder(t, h, ep, h.settle)
+			checkEveryArrivalOrder(t, h, ep, time.Second, h.settle)
 		})
 	}
 }
