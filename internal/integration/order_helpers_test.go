@@ -284,12 +284,3 @@ func permutations(n int) [][]int {
 	rec(0)
 	return out
 }
-
-func indexIn(s []int, v int) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
-}
