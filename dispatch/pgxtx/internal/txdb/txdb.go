@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqldeadletter"
 	"github.com/hookkit/hookkit/dispatch/order"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqldeadletter"
 	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/idempotency"
 )
