@@ -48,6 +48,7 @@ type Acceptance struct {
 	handler  Handler // nil in an Acceptance not made by an Endpoint
 	route    string  // the handler's pattern
 	routes   *routes
+	router   *Router
 	ep       *Endpoint
 	d        *Delivery // the delivery being accepted
 	timed    bool      // the handler's time is added to d.Timings.Handler
@@ -91,6 +92,11 @@ func (a Acceptance) Run(ctx context.Context) error {
 	a.d.Timings.Handler += time.Since(start)
 	return err
 }
+
+// Router returns the Router the event is routed with: an accept step that
+// runs the event again after Accept has returned (a kept event, see
+// ErrNotYet) runs it with this Router's Dispatch.
+func (a Acceptance) Router() *Router { return a.router }
 
 // endRun ends a run of d's handler, and wakes closeAcceptance if it waits
 // for it.
@@ -137,6 +143,7 @@ type claimAcceptor struct {
 	lease, keep time.Duration
 	deadLetters DeadLetterSink
 	logger      *slog.Logger
+	positions   *memoryPositions // for ordered handlers (Ordered)
 }
 
 func (c *claimAcceptor) Accept(ctx context.Context, a Acceptance) Result {
@@ -151,11 +158,18 @@ func (c *claimAcceptor) Accept(ctx context.Context, a Acceptance) Result {
 	case idempotency.Busy:
 		return Result{OutcomeBusy, nil}
 	}
-	err = a.Run(ctx)
+	if a.Ordered() {
+		err = c.positions.runOrdered(ctx, a)
+	} else {
+		err = a.Run(ctx)
+	}
 	switch {
 	case err == nil:
 		c.complete(key, claim.Token, a.Event)
 		return Result{OutcomeProcessed, nil}
+	case errors.Is(err, ErrStale):
+		c.complete(key, claim.Token, a.Event)
+		return Result{OutcomeStale, err}
 	case IsPermanent(err):
 		if dlErr := c.deadLetter(a.Event, err); dlErr != nil {
 			// Not stored anywhere: the sender must keep it.

@@ -47,6 +47,29 @@
 // somewhere that survives the process. [Endpoint.Shutdown] stops accepting
 // deliveries and waits for those in flight.
 //
+// # Ordering
+//
+// Senders do not keep order: a booking.confirmed can arrive before its
+// booking.created, a Stripe subscription's deletion before the update
+// that preceded it. [Ordered] guards handlers with an events.Order (each
+// sender's default is in its package: conversoevent.Ordering,
+// stripeevent.Ordering, twilioevent.Ordering, etailevent.Ordering):
+//
+//	r.Use(dispatch.Ordered(conversoevent.Ordering))
+//
+// An event runs only if its position is not older than the last one
+// applied for its object; the new position is recorded in the handler's
+// transaction (dispatch/sqltx, dispatch/pgxtx, dispatch/riverqueue's
+// workers), on a row that is the object's lock, so that one object's
+// events run one at a time and different objects' in parallel. An older
+// event is answered 200, [OutcomeStale], and never runs; an equal one runs
+// and is told so ([Tie]: re-read the object from its sender). A handler
+// whose object is not here yet returns [ErrNotYet]: the event is kept
+// ([OutcomeKept], 200 once kept durably) and runs again as soon as an
+// event of its object is applied, at the latest on a schedule, then
+// becomes a dead letter (see ErrNotYet for each step). The default accept
+// step keeps positions in memory: see Ordered for what it can promise.
+//
 // # Every answer in time
 //
 // Each delivery has one deadline, counted from its arrival ([WithTimeout],

@@ -225,7 +225,7 @@ func (e *Endpoint) serve(w http.ResponseWriter, r *http.Request, d *Delivery, c 
 	deadline := d.Received.Add(e.timeout)
 	ctx, cancel := context.WithDeadline(detached{Context: e.stopCtx, values: r.Context()}, deadline)
 	defer cancel()
-	a := Acceptance{Event: ev, handler: h, route: route, routes: c, ep: e, d: d, timed: sw.on, deadline: deadline}
+	a := Acceptance{Event: ev, handler: h, route: route, routes: c, router: e.router, ep: e, d: d, timed: sw.on, deadline: deadline}
 	res := e.acceptor.Accept(ctx, a)
 	e.closeAcceptance(d)
 	d.Timings.Store = max(0, sw.lap()-d.Timings.Handler)

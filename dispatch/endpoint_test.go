@@ -139,6 +139,10 @@ func TestStatusTable(t *testing.T) {
 			want: outcome{outcome: dispatch.OutcomeReadTimeout, status: 408, body: `{"error":"body not received in time"}`}},
 		{name: "job committed to a durable queue", acceptor: &listQueue{},
 			want: outcome{outcome: dispatch.OutcomeQueued, status: 200, body: `{"received":true}`}},
+		{name: "older than its object's last (an ordered handler)", acceptor: answers{dispatch.OutcomeStale},
+			want: outcome{outcome: dispatch.OutcomeStale, status: 200, body: `{"received":true}`}},
+		{name: "kept until its object is here (ErrNotYet)", acceptor: answers{dispatch.OutcomeKept},
+			want: outcome{outcome: dispatch.OutcomeKept, status: 200, body: `{"received":true}`}},
 	}
 	seen := map[dispatch.Outcome]bool{}
 	for _, tt := range tests {
@@ -237,6 +241,15 @@ func TestStatusTable(t *testing.T) {
 	if len(seen) != len(dispatch.Outcomes()) {
 		t.Errorf("every Outcome is some row's: got %d outcomes (%v), want %d", len(seen), seen, len(dispatch.Outcomes()))
 	}
+}
+
+// answers is an accept step that answers every delivery with one outcome,
+// as the steps that order events do (order_test.go tests how they get
+// there).
+type answers struct{ outcome dispatch.Outcome }
+
+func (a answers) Accept(context.Context, dispatch.Acceptance) dispatch.Result {
+	return dispatch.Result{Outcome: a.outcome}
 }
 
 // listQueue is an accept step that queues events in a slice, as a durable

@@ -108,8 +108,10 @@ type AttemptRecord struct {
 	// Duration, Outcome and Err are set when the handler has returned.
 	Duration time.Duration
 	// Outcome is OutcomeProcessed, OutcomeFailed (the error is retryable,
-	// or the handler panicked) or OutcomeDeadLettered (Permanent, or a
-	// payload that does not decode): what the handler's result asks for.
+	// or the handler panicked), OutcomeDeadLettered (Permanent, or a
+	// payload that does not decode), OutcomeStale (an ordered handler's
+	// event older than its object's last, not run) or OutcomeKept (the
+	// handler said ErrNotYet): what the handler's result asks for.
 	// A queue that has no attempt left dead-letters a failed one too.
 	Outcome Outcome
 	Err     error
@@ -180,14 +182,7 @@ func (c *routes) run(ctx context.Context, h Handler, pattern string, e *events.E
 	ctx, ctxs := c.startAttempt(ctx, a, buf[:0])
 	err := call(ctx, h, e)
 	a.Duration, a.Err = time.Since(a.Start), err
-	switch {
-	case err == nil:
-		a.Outcome = OutcomeProcessed
-	case IsPermanent(err):
-		a.Outcome = OutcomeDeadLettered
-	default:
-		a.Outcome = OutcomeFailed
-	}
+	a.Outcome = outcomeOf(err)
 	c.endAttempt(a, ctxs)
 	return err
 }

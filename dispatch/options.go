@@ -343,5 +343,6 @@ func (c *settings) acceptorOrDefault() (Acceptor, error) {
 		return nil, fmt.Errorf("WithMaxAge %s must not exceed WithKeep %s, or an event replayed after its key is forgotten runs again: %w",
 			c.maxAge, c.keep, ErrInvalidConfig)
 	}
-	return &claimAcceptor{store: store, lease: lease, keep: c.keep, deadLetters: deadLetters, logger: c.logger}, nil
+	return &claimAcceptor{store: store, lease: lease, keep: c.keep, deadLetters: deadLetters, logger: c.logger,
+		positions: newMemoryPositions(c.keep)}, nil
 }

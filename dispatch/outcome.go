@@ -11,8 +11,8 @@ import (
 // and archives (String).
 type Outcome uint8
 
-// The outcomes of a delivery. Attempts end OutcomeProcessed, OutcomeFailed
-// or OutcomeDeadLettered.
+// The outcomes of a delivery. Attempts end OutcomeProcessed, OutcomeFailed,
+// OutcomeDeadLettered, OutcomeStale or OutcomeKept.
 const (
 	// OutcomeProcessed: the handler succeeded. 200.
 	OutcomeProcessed Outcome = iota + 1
@@ -55,6 +55,13 @@ const (
 	// was accepted: its handler ran, or its job is queued. No sender waits
 	// for it; its status is 200.
 	OutcomeRecovered
+	// OutcomeStale: the event is older than the last one applied for its
+	// object (see Ordered); acknowledged and logged, never run. 200.
+	OutcomeStale
+	// OutcomeKept: the handler said its object is not here yet (ErrNotYet);
+	// the event is kept durably and runs again when its object advances.
+	// 200.
+	OutcomeKept
 
 	outcomeEnd
 )
@@ -78,6 +85,8 @@ var outcomeText = [outcomeEnd]struct {
 	OutcomeReadTimeout:       {"read-timeout", http.StatusRequestTimeout, "body not received in time"},
 	OutcomeMethodNotAllowed:  {"method-not-allowed", http.StatusMethodNotAllowed, "method not allowed"},
 	OutcomeRecovered:         {"recovered", http.StatusOK, ""},
+	OutcomeStale:             {"stale", http.StatusOK, ""},
+	OutcomeKept:              {"kept", http.StatusOK, ""},
 }
 
 // Outcomes returns every Outcome, in order.

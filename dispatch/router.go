@@ -34,6 +34,7 @@ type routes struct {
 	prefixes  []prefixRoute
 	any       Handler
 	observers []Observer
+	ordered   bool // some handler is guarded by Ordered
 }
 
 type prefixRoute struct {
@@ -179,6 +180,7 @@ func (r *Router) compile() *routes {
 	for _, p := range r.prefixes {
 		c.prefixes = append(c.prefixes, prefixRoute{prefix: p.prefix, pattern: p.pattern, handler: wrap(p.handler)})
 	}
+	c.ordered = r.anyOrdered()
 	r.compiled = c
 	return c
 }

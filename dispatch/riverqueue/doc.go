@@ -84,6 +84,21 @@
 // Keep handlers on SQLite short; put slow ones on PostgreSQL, whose row
 // locks let acknowledgements and other handlers go on.
 //
+// # Ordered handlers
+//
+// Handlers guarded by dispatch.Ordered run with the object's position in
+// the attempt's transaction (package dispatch/order's tables, which
+// Migrate creates): the position commits with the handler's writes and the
+// job's completion, and the position's row is the object's lock, so one
+// object's jobs run one at a time across workers and replicas. A job
+// older than its object's last is completed without running (logged as
+// stale). A handler that returns dispatch.ErrNotYet has its job snoozed
+// (River keeps it; no attempt is counted), with a row that points at it:
+// the worker that advances the object makes it available in its own
+// transaction. It sleeps a quarter of a second four times, then follows
+// order.DefaultRetry (1 min to 24 h), and is cancelled, a dead letter,
+// after the last.
+//
 // # Connections
 //
 // A process that runs the queue's workers holds, at once: one connection

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/order"
 	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
 	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
@@ -274,6 +275,7 @@ type Queue[TDriver riverdriver.Driver[TTx], TTx any] struct {
 	router *dispatch.Router
 	cfg    Config
 	batch  *batcher
+	order  *order.Tables[TTx] // positions and kept jobs (dispatch.Ordered)
 
 	sweepMu sync.Mutex
 	sweep   *sweeper
@@ -292,6 +294,11 @@ func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs txstep.Dr
 		return nil, err
 	}
 	q := &Queue[TDriver, TTx]{driver: driver, txs: txs, router: r, cfg: cfg}
+	ord, err := newOrderTables(driver, txs)
+	if err != nil {
+		return nil, fmt.Errorf("riverqueue: %w", err)
+	}
+	q.order = ord
 	q.batch = &batcher{insert: q.insertBatch, refused: q.refused, size: cfg.BatchSize, wait: cfg.BatchWait, flushers: cfg.BatchFlushers}
 	if q.batch.flushers == 0 {
 		// SQLite writes one transaction at a time: batches written at
@@ -438,7 +445,7 @@ func (q *Queue[TDriver, TTx]) Migrate(ctx context.Context) error {
 	if err := q.txs.End(ctx, tx, true); err != nil {
 		return fmt.Errorf("riverqueue: migrate %s: commit: %w", where, err)
 	}
-	return nil
+	return q.order.Migrate(ctx) // the ordering guard's tables
 }
 
 // migrationLockKey is the advisory lock of River's migration in schema:
@@ -688,9 +695,23 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 		q.logAttempt(ctx, job, e, dispatch.OutcomeFailed, err)
 		return err
 	}
-	err = q.router.Dispatch(txstep.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), e)
+	if snoozes(job.Metadata) > 0 { // kept before: its row goes with this attempt's commit
+		if err := q.order.ForgetTx(ctx, tx, e.Key()); err != nil {
+			q.txs.End(ctx, tx, false)
+			return err
+		}
+	}
+	g := q.order.Guard(tx)
+	err = q.router.Dispatch(dispatch.WithGuard(txstep.WithTx(dispatch.WithAttempt(ctx, job.Attempt), tx), g), e)
 	if errors.Is(err, dispatch.ErrNoHandler) {
 		err = dispatch.Permanent(err) // routes changed since the insert: no retry will add one
+	}
+	if errors.Is(err, dispatch.ErrStale) {
+		q.logAttempt(ctx, job, e, dispatch.OutcomeStale, err)
+		err = nil // completed, not run: a newer event of its object was applied
+	}
+	if err == nil {
+		err = q.wakeKept(ctx, tx, g)
 	}
 	if err == nil {
 		if _, err = river.JobCompleteTx[TDriver](ctx, tx, job); err == nil {
@@ -705,6 +726,9 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 		return err
 	}
 	q.txs.End(ctx, tx, false)
+	if errors.Is(err, dispatch.ErrNotYet) {
+		return q.keepJob(ctx, job, e, g, err)
+	}
 	if dispatch.IsPermanent(err) {
 		q.logAttempt(ctx, job, e, dispatch.OutcomeDeadLettered, err)
 		return river.JobCancel(err)
@@ -717,8 +741,8 @@ func (w *worker[TDriver, TTx]) Work(ctx context.Context, job *river.Job[jobArgs]
 	return err
 }
 
-// logAttempt writes one line for a failed attempt, in the Endpoint's
-// vocabulary.
+// logAttempt writes one line for an attempt that failed, was kept or was
+// stale, in the Endpoint's vocabulary.
 func (q *Queue[TDriver, TTx]) logAttempt(ctx context.Context, job *river.Job[jobArgs], e *events.Event, outcome dispatch.Outcome, err error) {
 	level := slog.LevelWarn
 	var panicked *dispatch.PanicError
@@ -729,8 +753,11 @@ func (q *Queue[TDriver, TTx]) logAttempt(ctx context.Context, job *river.Job[job
 		attrs = append(attrs, slog.String("stack", string(panicked.Stack)))
 		level = slog.LevelError
 	}
-	if outcome == dispatch.OutcomeDeadLettered {
+	switch outcome {
+	case dispatch.OutcomeDeadLettered:
 		level = slog.LevelError
+	case dispatch.OutcomeKept, dispatch.OutcomeStale:
+		level = slog.LevelInfo
 	}
 	q.cfg.Logger.LogAttrs(ctx, level, "webhook attempt", attrs...)
 }

@@ -51,6 +51,12 @@ type Tables interface {
 	// Stats counts the open dead letters, for the gauges of
 	// dispatch/otelobserver's Watch.
 	Stats(ctx context.Context) (dispatch.QueueStats, error)
+	// RunKept has the events kept on this database (a handler said
+	// dispatch.ErrNotYet) of source run again with r: call it at start,
+	// for each sender whose handlers are ordered (dispatch.Ordered), so
+	// that events kept before a restart run on their schedule even before
+	// the sender's next delivery (which would start them too).
+	RunKept(source string, r *dispatch.Router)
 }
 
 // NewPostgres returns the Tables on a PostgreSQL database opened with

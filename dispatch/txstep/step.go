@@ -2,16 +2,20 @@ package txstep
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/order"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
 // acceptor is the step New returns.
 type acceptor[Tx any] struct {
-	db Database[Tx]
+	db     Database[Tx]
+	order  *order.Tables[Tx] // nil: the Database orders nothing
+	keeper *order.Keeper[Tx]
 }
 
 // New returns the transactional accept step on db, for
@@ -47,7 +51,11 @@ func New[Tx any](db Database[Tx]) (dispatch.Acceptor, error) {
 	if db == nil {
 		return nil, fmt.Errorf("txstep: nil Database: %w", dispatch.ErrInvalidConfig)
 	}
-	return &acceptor[Tx]{db: db}, nil
+	a := &acceptor[Tx]{db: db}
+	if o, ok := db.(Ordering[Tx]); ok {
+		a.order, a.keeper = o.Order()
+	}
+	return a, nil
 }
 
 // Accept implements dispatch.Acceptor.
@@ -57,9 +65,11 @@ func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) disp
 	if err != nil || state != idempotency.Acquired {
 		return claimed(state, err)
 	}
-	err = acc.Run(WithTx(ctx, tx))
+	runCtx, g := a.guard(ctx, acc, tx)
+	err = acc.Run(runCtx)
+	stale := errors.Is(err, dispatch.ErrStale)
 	switch {
-	case err == nil:
+	case err == nil || stale:
 		if late := ctx.Err(); late != nil {
 			// The delivery's deadline (or Shutdown's) passed while the
 			// handler ran: its commit cannot start, nothing is kept, and
@@ -76,7 +86,10 @@ func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) disp
 			// if it was, a first run if it was not.
 			return dispatch.Result{Outcome: dispatch.OutcomeUnavailable, Err: fmt.Errorf("commit: %w", err)}
 		}
-		return dispatch.Result{Outcome: dispatch.OutcomeProcessed, Err: nil}
+		return a.committed(acc, g, err)
+	case a.order != nil && errors.Is(err, dispatch.ErrNotYet):
+		a.rollback(tx)
+		return a.keep(ctx, acc, g, err)
 	case dispatch.IsPermanent(err):
 		a.rollback(tx)
 		return a.deadLetter(ctx, acc, err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/order"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
@@ -47,6 +48,22 @@ type Config struct {
 	// 409 (default 2 seconds: sqlstore.DefaultLockTimeout,
 	// pgxstore.DefaultLockTimeout).
 	LockTimeout time.Duration
+	// PositionTable and KeptTable are the ordering guard's tables (default
+	// "hookkit_positions" and "hookkit_kept": package dispatch/order),
+	// used by ordered handlers (dispatch.Ordered) and kept events
+	// (dispatch.ErrNotYet).
+	PositionTable, KeptTable string
+}
+
+// Ordering is what a Database that orders events adds (dispatch/sqltx's
+// and dispatch/pgxtx's do): its positions' and kept events' tables
+// (package dispatch/order), and the Keeper that runs kept events again.
+// With it, the step puts the transaction's guard in the handler's context
+// (dispatch.Ordered reads it), answers a stale event 200 with its key
+// completed, and keeps an event whose handler says dispatch.ErrNotYet in
+// a transaction that completes its key (200, kept).
+type Ordering[Tx any] interface {
+	Order() (*order.Tables[Tx], *order.Keeper[Tx])
 }
 
 type txKey[Tx any] struct{}

@@ -65,7 +65,8 @@ import (
 // second. There, re-fetching the object from Stripe (stripe-go's
 // subscription.Get, paymentintent.Get, charge.Get) is the only sound
 // answer: a handler told that its event tied the last applied position
-// should apply what Stripe returns rather than data.object.
+// (dispatch.Tie(ctx) reports it, under dispatch.Ordered) should apply
+// what Stripe returns rather than data.object.
 //
 // An id or status that is not a string (or holds invalid UTF-8), an
 // object type that is not a string, or a data.object that is not a JSON

@@ -9,10 +9,13 @@ package txdb
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/order"
 	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqldeadletter"
 	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/idempotency"
@@ -36,6 +39,8 @@ type Database[Tx any] struct {
 	letters     *sqldeadletter.Store[Tx]
 	keep, limit time.Duration
 	acceptor    dispatch.Acceptor
+	order       *order.Tables[Tx]
+	keeper      *order.Keeper[Tx]
 }
 
 // New returns the Database, or an error wrapping dispatch.ErrInvalidConfig
@@ -52,6 +57,17 @@ func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], 
 	if d.keep == 0 {
 		d.keep = idempotency.DefaultKeep
 	}
+	odialect := order.Postgres
+	if dialect == sqldeadletter.SQLite {
+		odialect = order.SQLite
+	}
+	if d.order, err = order.New[Tx](orderDriver[Tx]{driver}, odialect, order.Config{PositionTable: cfg.PositionTable, KeptTable: cfg.KeptTable}); err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
+	d.keeper, err = d.order.NewKeeper(order.KeeperConfig[Tx]{WithTx: txstep.WithTx[Tx], DeadLetterTx: letters.PutTx})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", prefix, err)
+	}
 	if d.acceptor, err = txstep.New[Tx](step[Tx]{Driver: driver, d: d}); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
@@ -62,6 +78,9 @@ func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], 
 // exist; replicas starting together may all call it.
 func (d *Database[Tx]) Migrate(ctx context.Context) error {
 	if err := d.keys.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := d.order.Migrate(ctx); err != nil {
 		return err
 	}
 	return d.letters.Migrate(ctx)
@@ -85,6 +104,9 @@ func (d *Database[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return d.letters.Stats(ctx)
 }
 
+// RunKept has the Keeper run source's kept events with r.
+func (d *Database[Tx]) RunKept(source string, r *dispatch.Router) { d.keeper.Route(source, r) }
+
 // step is the Database as the transactional accept step uses it: the
 // driver's transactions, the keys and the dead letters.
 type step[Tx any] struct {
@@ -98,6 +120,29 @@ func (s step[Tx]) ClaimTx(ctx context.Context, tx Tx, key string) (idempotency.S
 
 func (s step[Tx]) DeadLetterTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error {
 	return s.d.letters.PutTx(ctx, tx, dl)
+}
+
+// Order implements txstep.Ordering: the ordering guard's tables and the
+// Keeper of their kept events.
+func (s step[Tx]) Order() (*order.Tables[Tx], *order.Keeper[Tx]) { return s.d.order, s.d.keeper }
+
+// orderDriver is the driver as package order wants it: a query that found
+// no row reports sql.ErrNoRows.
+type orderDriver[Tx any] struct{ sqldeadletter.Driver[Tx] }
+
+func (d orderDriver[Tx]) QueryRow(ctx context.Context, tx Tx, query string, args ...any) order.Row {
+	return noRows{d.Driver.QueryRow(ctx, tx, query, args...)}
+}
+
+type noRows struct{ sqldeadletter.Scanner }
+
+func (r noRows) Scan(dest ...any) error {
+	if err := r.Scanner.Scan(dest...); errors.Is(err, sqldeadletter.ErrNoRows) {
+		return sql.ErrNoRows
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 type sink[Tx any] struct{ s *sqldeadletter.Store[Tx] }

@@ -1,0 +1,281 @@
+package dispatch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/conversoevent"
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+var converso = verifytest.HMAC{Secret: []byte("gc"), Header: "X-Goconverso-Signature"}
+
+// bookingLife is booking 12345's recorded life (testdata/goconverso), in
+// the order it happened: created, confirmed, rescheduled, cancelled.
+var bookingLife = []string{"booking.created", "booking.confirmed", "booking.rescheduled", "booking.cancelled"}
+
+// bookingBody returns the recorded delivery of event name, about booking id.
+func bookingBody(t testing.TB, name, id string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile("../testdata/goconverso/" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.ReplaceAll(raw, []byte(`"timestamp": "2026-11-23T08:`), []byte(`"timestamp": "`+lifeHour+`:`))
+	return bytes.Replace(raw, []byte(`"booking_id": "12345"`), []byte(`"booking_id": "`+id+`"`), 1)
+}
+
+// lifeHour is the hour the recorded life is moved to, within the age an
+// Endpoint accepts (its minutes and seconds stay as recorded).
+var lifeHour = time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15")
+
+// bookings is a host's booking table, kept by ordered handlers: a
+// booking exists once created, and the other events of its life are
+// about a booking that must exist (ErrNotYet before).
+type bookings struct {
+	mu      sync.Mutex
+	rows    map[string]booking
+	runs    map[string]int       // effects: booking id + event type -> times applied
+	applied map[string]time.Time // booking id + event type -> when applied
+	notYet  chan string          // event types that said ErrNotYet, as they said it
+}
+
+type booking struct {
+	Status      string
+	ScheduledAt time.Time
+	Last        string // the last event applied
+}
+
+func newBookings() *bookings {
+	return &bookings{rows: map[string]booking{}, runs: map[string]int{}, applied: map[string]time.Time{}, notYet: make(chan string, 64)}
+}
+
+func (h *bookings) router() *dispatch.Router {
+	r := dispatch.NewRouter()
+	r.Use(dispatch.Ordered(conversoevent.Ordering))
+	for _, name := range bookingLife {
+		dispatch.On(r, events.NewType[*conversoevent.Booking](name), h.apply)
+	}
+	return r
+}
+
+func (h *bookings) apply(_ context.Context, e *events.Event, b *conversoevent.Booking) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.rows[b.BookingID]; !ok && e.Type != "booking.created" {
+		h.notYet <- e.Type
+		return fmt.Errorf("booking %s: %w", b.BookingID, dispatch.ErrNotYet)
+	}
+	h.rows[b.BookingID] = booking{Status: b.Status, ScheduledAt: b.ScheduledAt, Last: e.Type}
+	h.runs[b.BookingID+" "+e.Type]++
+	h.applied[b.BookingID+" "+e.Type] = time.Now()
+	return nil
+}
+
+// Every arrival order of a booking's life (24), each with two retries of
+// events already delivered, on the default accept step: the final state is
+// the in-order one, every event applied at most once, and a confirmation
+// that arrived before its creation applied within a second of it.
+func TestOrderedEveryArrivalOrderInMemory(t *testing.T) {
+	h := newBookings()
+	v, err := verify.NewHMAC(converso.Secret, converso.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := dispatch.NewEndpoint(v, conversoevent.NewParser(), h.router(), dispatch.WithLogger(quiet), dispatch.WithTimeout(5*time.Second))
+	inOrder := []int{0, 1, 2, 3}
+	want := runLife(t, ep, h, "in-order", inOrder)
+	if want.Last != "booking.cancelled" {
+		t.Fatalf("in order, the booking ends %+v", want)
+	}
+	n := 0
+	permute(inOrder, func(perm []int) {
+		n++
+		id := fmt.Sprint("perm-", perm)
+		if got := runLife(t, ep, h, id, perm); got != want {
+			t.Errorf("arrival %v: booking %+v, want %+v", perm, got, want)
+		}
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for _, name := range bookingLife {
+			if runs := h.runs[id+" "+name]; runs > 1 {
+				t.Errorf("arrival %v: %s applied %d times", perm, name, runs)
+			}
+		}
+		created, confirmed := h.applied[id+" booking.created"], h.applied[id+" booking.confirmed"]
+		if indexOf(perm, 1) < indexOf(perm, 0) && !confirmed.IsZero() {
+			if late := confirmed.Sub(created); late > time.Second {
+				t.Errorf("arrival %v: the kept confirmation applied %s after its creation", perm, late)
+			}
+		}
+	})
+	if n != 24 {
+		t.Fatalf("%d arrival orders, want 24", n)
+	}
+}
+
+// runLife delivers booking id's life in the order perm gives, then retries
+// of its second and first deliveries, each delivery started once the one
+// before has been answered or is waiting for its booking, and returns the
+// booking's final state.
+func runLife(t *testing.T, ep http.Handler, h *bookings, id string, perm []int) booking {
+	t.Helper()
+	order := append(append([]int{}, perm...), perm[1], perm[0])
+	var wg sync.WaitGroup
+	statuses := make([]int, len(order))
+	for i, k := range order {
+		done := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			statuses[i], _ = deliver(ep, verifytest.NewRequest(converso, "/webhooks/goconverso", bookingBody(t, bookingLife[k], id)))
+		}()
+		select {
+		case <-done:
+		case <-h.notYet: // waiting for its booking
+		}
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		if s != http.StatusOK && s != http.StatusConflict { // 409: a retry of an event still waiting
+			t.Errorf("booking %s: delivery %d (%s) answered %d", id, i, bookingLife[order[i]], s)
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := h.rows[id]
+	return b
+}
+
+func indexOf(s []int, v int) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// permute calls yield with every permutation of s.
+func permute(s []int, yield func([]int)) {
+	var rec func(k int)
+	rec = func(k int) {
+		if k == len(s) {
+			yield(append([]int(nil), s...))
+			return
+		}
+		for i := k; i < len(s); i++ {
+			s[k], s[i] = s[i], s[k]
+			rec(k + 1)
+			s[k], s[i] = s[i], s[k]
+		}
+	}
+	rec(0)
+}
+
+// An event older than its object's last is answered 200 stale, counted by
+// observers and never run; an equal one runs, told it ties.
+func TestOrderedStaleAndTie(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	var ties []bool
+	r := dispatch.NewRouter()
+	r.Use(dispatch.Ordered(conversoevent.Ordering))
+	r.HandleFunc("booking.*", func(ctx context.Context, e *events.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		ran = append(ran, e.Type)
+		ties = append(ties, dispatch.Tie(ctx))
+		return nil
+	})
+	rec := &recorder{}
+	r.Observe(rec)
+	v, _ := verify.NewHMAC(converso.Secret, converso.Header)
+	ep := dispatch.NewEndpoint(v, conversoevent.NewParser(), r, dispatch.WithLogger(quiet))
+	send := func(name string, body []byte) int {
+		code, _ := deliver(ep, verifytest.NewRequest(converso, "/", body))
+		return code
+	}
+	if code := send("cancelled", bookingBody(t, "booking.cancelled", "b1")); code != 200 {
+		t.Fatalf("cancelled: %d", code)
+	}
+	if code := send("confirmed", bookingBody(t, "booking.confirmed", "b1")); code != 200 {
+		t.Fatalf("confirmed: %d", code)
+	}
+	// The same cancellation, as another event (another ID) at the same
+	// position: it runs, and is told it ties.
+	same := bytes.Replace(bookingBody(t, "booking.cancelled", "b1"), []byte(`"notes": "`), []byte(`"notes": "again `), 1)
+	if code := send("cancelled again", same); code != 200 {
+		t.Fatalf("cancelled again: %d", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(ran) != "[booking.cancelled booking.cancelled]" || fmt.Sprint(ties) != "[false true]" {
+		t.Errorf("ran %v, ties %v; want the cancellation twice, the second a tie", ran, ties)
+	}
+	deliveries, attempts := rec.records()
+	if len(deliveries) != 3 || deliveries[1].Outcome != dispatch.OutcomeStale || !errors.Is(deliveries[1].Err, dispatch.ErrStale) {
+		t.Fatalf("deliveries %+v: want the second stale", deliveries)
+	}
+	if len(attempts) != 3 || attempts[1].Outcome != dispatch.OutcomeStale {
+		t.Errorf("attempts %+v: want the second stale", attempts)
+	}
+	// A retry of the stale event is a duplicate: its key was kept.
+	if code := send("confirmed", bookingBody(t, "booking.confirmed", "b1")); code != 200 {
+		t.Fatalf("confirmed again: %d", code)
+	}
+	if d, _ := rec.records(); d[3].Outcome != dispatch.OutcomeDuplicate {
+		t.Errorf("the stale event's retry: %s, want duplicate", d[3].Outcome)
+	}
+}
+
+// An ordered handler run without a Guard (directly, through a Router's
+// Dispatch) does not run, and its error is not permanent.
+func TestOrderedWithoutGuard(t *testing.T) {
+	ran := false
+	h := dispatch.Ordered(conversoevent.Ordering)(dispatch.HandlerFunc(func(context.Context, *events.Event) error {
+		ran = true
+		return nil
+	}))
+	e, err := conversoevent.NewParser().Parse(nil, bookingBody(t, "booking.created", "b2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = h.Handle(context.Background(), e)
+	if !errors.Is(err, dispatch.ErrNoGuard) || dispatch.IsPermanent(err) || ran {
+		t.Errorf("err %v, ran %v: want ErrNoGuard, not permanent, not run", err, ran)
+	}
+}
+
+// On the default step a kept event is not acknowledged unless it runs
+// within its delivery's deadline: past it, 500, and the sender retries.
+func TestOrderedNotYetPastTheDeadline(t *testing.T) {
+	h := newBookings()
+	v, _ := verify.NewHMAC(converso.Secret, converso.Header)
+	ep := dispatch.NewEndpoint(v, conversoevent.NewParser(), h.router(), dispatch.WithLogger(quiet), dispatch.WithTimeout(200*time.Millisecond))
+	code, _ := deliver(ep, verifytest.NewRequest(converso, "/", bookingBody(t, "booking.confirmed", "b3")))
+	if code != http.StatusInternalServerError {
+		t.Fatalf("a confirmation whose booking never came: %d, want 500", code)
+	}
+	// The retry, once the booking exists, applies.
+	if code, _ := deliver(ep, verifytest.NewRequest(converso, "/", bookingBody(t, "booking.created", "b3"))); code != 200 {
+		t.Fatalf("created: %d", code)
+	}
+	if code, _ := deliver(ep, verifytest.NewRequest(converso, "/", bookingBody(t, "booking.confirmed", "b3"))); code != 200 {
+		t.Fatalf("the confirmation's retry: %d", code)
+	}
+	if h.rows["b3"].Last != "booking.confirmed" {
+		t.Errorf("booking %+v, want confirmed", h.rows["b3"])
+	}
+}
