@@ -109,7 +109,7 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	if fixturesDir != "" {
 		fsys, from = os.DirFS(fixturesDir), fixturesDir
 	}
-	deliveries := len(demoSteps) + len(demoHoldSteps) + len(demoLateDeposit) + len(demoSMSSteps) + 2 // and phase 5's
+	deliveries := len(demoSteps) + len(demoHoldSteps) + len(demoLateDeposit) + len(demoSMSSteps) + 4 // and phases 3's and 6's
 	fmt.Printf("hookkit bookings demo: %d deliveries from %s\n", deliveries, from)
 	tmp, err := os.MkdirTemp("", "hookkit-bookings-demo-")
 	if err != nil {
@@ -122,6 +122,7 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 		return err
 	}
 	defer st.close()
+	st.setClock(recordedClock())
 	// Only errors reach the terminal; the demo prints its own account.
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	// The hold sweep runs often, so that the demo's hold ends at once
@@ -157,35 +158,41 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 	demoPhase(2, "sending the deliveries over HTTP, one line as each is answered")
 	failures, err := playDemo(ctx, base, fsys, demoSteps)
 	if err == nil {
-		demoPhase(3, "a failed deposit holds booking 67890 for two hours; the backend's clock moves past the hold; the deposit comes late")
+		demoPhase(3, "an out-of-order pair: booking 97531's booking.confirmed arrives before its booking.created")
+		var more int
+		more, err = playOutOfOrder(ctx, base, fsys)
+		failures += more
+	}
+	if err == nil {
+		demoPhase(4, "a failed deposit holds booking 67890 for two hours; the backend's clock moves past the hold; the deposit comes late")
 		var more int
 		more, err = playHold(ctx, base, fsys, a)
 		failures += more
 	}
 	if err == nil {
-		demoPhase(4, "booking 24680's confirmation SMS fails: the guest is emailed, the support team alerted")
+		demoPhase(5, "booking 24680's confirmation SMS fails: the guest is emailed, the support team alerted")
 		var more int
 		more, err = playFailedSMS(ctx, base, fsys)
 		failures += more
 	}
 	if err == nil {
-		demoPhase(5, "webhooks that never arrived, recovered from Stripe's and Twilio's APIs (a local stand-in) by runs an operator starts")
+		demoPhase(6, "webhooks that never arrived, recovered from Stripe's and Twilio's APIs (a local stand-in) by runs an operator starts")
 		var more int
 		more, err = playRecovered(ctx, base, fsys, api)
 		failures += more
 	}
 	if err == nil {
-		demoPhase(6, "an operator configures the SMS reminder template and re-runs the dead letter")
+		demoPhase(7, "an operator configures the SMS reminder template and re-runs the dead letter")
 		failures += fixDeadLetter(ctx, base, a)
 	}
 	if err == nil {
-		demoPhase(7, "booking 12345 as GET /bookings/12345 shows it")
+		demoPhase(8, "booking 12345 as GET /bookings/12345 shows it")
 		var final string
 		final, err = getBooking(ctx, base, demoBooking)
 		fmt.Print(final)
 	}
 	if err == nil {
-		demoPhase(8, "what a dashboard shows: GET /metrics, OpenTelemetry through its Prometheus exporter")
+		demoPhase(9, "what a dashboard shows: GET /metrics, OpenTelemetry through its Prometheus exporter")
 		err = printCounters(ctx, os.Stdout, base)
 	}
 	stopServing()
@@ -201,7 +208,7 @@ func runDemo(ctx context.Context, recordDir, fixturesDir string) error {
 }
 
 // demoPhases is how many steps runDemo announces.
-const demoPhases = 8
+const demoPhases = 9
 
 // demoPhase announces one of the demo's steps before it runs, so that a
 // step that takes a while shows what it is doing.
@@ -543,6 +550,15 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// recordedClock is the demo backend's clock: it starts at recordingTime
+// and runs on, so that the recorded deliveries are as recent to the
+// backend as they were when recorded (a GoConverso event about a booking
+// not created yet is kept, not dead-lettered as hopelessly late).
+func recordedClock() func() time.Time {
+	offset := time.Until(recordingTime())
+	return func() time.Time { return time.Now().Add(offset) }
 }
 
 // recordingTime is a time shortly after the recorded deliveries were recorded

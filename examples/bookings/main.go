@@ -11,13 +11,17 @@
 // sends it the repository's recorded deliveries over real HTTP (plus a
 // duplicate, a tampered body, a stale signature, a forged Twilio callback
 // and an unknown event type), prints each step as it begins and each
-// delivery as it is answered — a failed deposit's two-hour hold ending in
+// delivery as it is answered — a confirmation that arrives before its
+// booking's creation kept by hookkit's ordering guard and applied as soon
+// as the booking exists, a failed deposit's two-hour hold ending in
 // a cancellation when the demo moves the backend's clock past it, a
 // deposit after that flagged for refund, a failed confirmation SMS
-// followed by an email and a support alert — and exits non-zero if any
-// answer or effect differs from what hookkit and the backend promise. The deliveries are a copy of testdata/ built
-// into the program (recorded/), so the demo runs from anywhere, the module
-// cache included; -fixtures DIR sends your own recordings instead.
+// followed by an email and a support alert, a payment whose webhook never
+// arrived recovered from Stripe's API (a local stand-in) — and exits
+// non-zero if any answer or effect differs from what hookkit and the
+// backend promise. The deliveries are a copy of testdata/ built into the
+// program (recorded/), so the demo runs from anywhere, the module cache
+// included; -fixtures DIR sends your own recordings instead.
 //
 //	STRIPE_WEBHOOK_SECRET=whsec_... TWILIO_AUTH_TOKEN=... BOOKINGS_WEBHOOK_SECRET=whsec_... \
 //	ETAIL_WEBHOOK_SECRET=... PUBLIC_URL=https://api.example.com go run ./examples/bookings -db bookings.db
