@@ -93,24 +93,24 @@ func TestDeadLetterRerun(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("code: got %d, want 200", code)
 	}
-	if got := dls.All(); len(got) != 1 {
-		t.Fatalf("dls.All(): got %d items, want %d: %v", len(got), 1, got)
+	if got := allLetters(t, dls); len(got) != 1 {
+		t.Fatalf("allLetters(t, dls): got %d items, want %d: %v", len(got), 1, got)
 	}
 
 	if err := dls.Rerun(context.Background(), r, "stripe:evt_rerun"); err == nil {
 		t.Fatalf("still failing: kept: got nil error, want one")
 	}
-	if got := dls.All(); len(got) != 1 {
-		t.Fatalf("dls.All(): got %d items, want %d: %v", len(got), 1, got)
+	if got := allLetters(t, dls); len(got) != 1 {
+		t.Fatalf("allLetters(t, dls): got %d items, want %d: %v", len(got), 1, got)
 	}
-	if got := dls.All()[0].Attempts; got != 2 {
+	if got := allLetters(t, dls)[0].Attempts; got != 2 {
 		t.Errorf("the failed re-run is counted: got %d, want 2", got)
 	}
 	fixed = true
 	if err := dls.Rerun(context.Background(), r, "stripe:evt_rerun"); err != nil {
 		t.Fatal(err)
 	}
-	if got := dls.All(); len(got) != 0 {
+	if got := allLetters(t, dls); len(got) != 0 {
 		t.Errorf("a successful re-run forgets the letter: got %v, want empty", got)
 	}
 	if err := dls.Rerun(context.Background(), r, "stripe:evt_rerun"); !errors.Is(err, dispatch.ErrNotDeadLettered) {
@@ -193,8 +193,8 @@ func TestDeadLetterConcurrentRerunsRunOnce(t *testing.T) {
 			if got := effects.Load(); got != 1 {
 				t.Errorf("one effect: got %d, want 1", got)
 			}
-			if got := dls.All(); len(got) != 0 {
-				t.Errorf("dls.All(): got %v, want empty", got)
+			if got := allLetters(t, dls); len(got) != 0 {
+				t.Errorf("allLetters(t, dls): got %v, want empty", got)
 			}
 		})
 	}
@@ -215,10 +215,10 @@ func TestMemoryDeadLetterKeepsNoSignature(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("code: got %d, want 200", code)
 	}
-	if got := dls.All(); len(got) != 1 {
-		t.Fatalf("dls.All(): got %d items, want %d: %v", len(got), 1, got)
+	if got := allLetters(t, dls); len(got) != 1 {
+		t.Fatalf("allLetters(t, dls): got %d items, want %d: %v", len(got), 1, got)
 	}
-	if got, want := dls.All()[0].Event.Header, (http.Header{"Content-Type": {"application/json"}}); !reflect.DeepEqual(got, want) {
-		t.Errorf("dls.All()[0].Event.Header: got %v, want %v", got, want)
+	if got, want := allLetters(t, dls)[0].Event.Header, (http.Header{"Content-Type": {"application/json"}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("allLetters(t, dls)[0].Event.Header: got %v, want %v", got, want)
 	}
 }

@@ -162,14 +162,6 @@ func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
 	return nil
 }
 
-// All returns every dead letter held, oldest first (not those being
-// re-run), for tests.
-func (m *MemoryDeadLetters) All() []DeadLetter {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]DeadLetter(nil), m.letters...)
-}
-
 // List implements DeadLetterStore: the letters f selects, oldest first,
 // a page at a time. The cursor is a position in the letters held.
 func (m *MemoryDeadLetters) List(_ context.Context, f DeadLetterFilter) (DeadLetterPage, error) {

@@ -216,7 +216,7 @@ func TestStatusTable(t *testing.T) {
 			if got := handled.Load(); got != tt.want.handled {
 				t.Errorf("handler runs: got %d, want %d", got, tt.want.handled)
 			}
-			if got := len(dls.All()) == 1; got != tt.want.deadLetter {
+			if got := len(allLetters(t, dls)) == 1; got != tt.want.deadLetter {
 				t.Errorf("dead-lettered: got %t, want %t", got, tt.want.deadLetter)
 			}
 			if got := rec.Body.String(); strings.Contains(got, "hunter2") {

@@ -134,3 +134,22 @@ func (r *recorder) records() ([]dispatch.Delivery, []dispatch.AttemptRecord) {
 	defer r.mu.Unlock()
 	return slices.Clone(r.deliveries), slices.Clone(r.attempts)
 }
+
+// allLetters returns every dead letter dls holds, oldest first, read a
+// page at a time as a host lists them.
+func allLetters(t testing.TB, dls *dispatch.MemoryDeadLetters) []dispatch.DeadLetter {
+	t.Helper()
+	var all []dispatch.DeadLetter
+	f := dispatch.DeadLetterFilter{}
+	for {
+		page, err := dls.List(context.Background(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, page.Letters...)
+		if page.Next == "" {
+			return all
+		}
+		f.After = page.Next
+	}
+}

@@ -79,7 +79,7 @@ type Observer struct {
 }
 
 // StatsSource is what Watch reads: riverqueue.Queue, sqltx.Tables,
-// pgxtx.Tables and dispatch.MemoryDeadLetters are StatsSources.
+// dispatch.MemoryDeadLetters are StatsSources.
 type StatsSource interface {
 	Stats(ctx context.Context) (dispatch.QueueStats, error)
 }

@@ -21,7 +21,7 @@ import (
 // Tx returns the transaction a handler runs in, and whether there is one:
 // the handler's writes through it commit together with the event's
 // idempotency key. There is one when the handler's Endpoint was mounted
-// with the transactional accept step (Tables.Acceptor) or the handler
+// with the transactional accept step (sqltx.Tables.Acceptor) or the handler
 // runs in a dispatch/riverqueue worker; a handler that finds none returns
 // dispatch.ErrNoTransaction, whose logged text names the missing step.
 func Tx(ctx context.Context) (pgx.Tx, bool) { return txstep.TxFrom[pgx.Tx](ctx) }
@@ -33,15 +33,12 @@ type DB interface {
 	Beginner
 }
 
-// Tables is hookkit's two tables in the host's PostgreSQL, reached through
-// pgx: the same type as sqltx.Tables, which documents its methods, so that
-// a host keeps one whatever its driver. Its Acceptor runs each handler in
+// New returns hookkit's two tables in the host's PostgreSQL, reached
+// through pgx, as the sqltx.Tables a host keeps whatever its driver
+// (sqltx.Tables documents its methods). Their Acceptor runs each handler in
 // a pgx.Tx from the pool, the one that claims its event's key; the handler
-// reaches it with Tx(ctx). Its Store is a pgxstore.Store.
-type Tables = sqltx.Tables
-
-// New returns the Tables on db.
-func New(db DB, cfg txstep.Config) (Tables, error) {
+// reaches it with Tx(ctx).
+func New(db DB, cfg txstep.Config) (sqltx.Tables, error) {
 	if db == nil {
 		return nil, fmt.Errorf("pgxtx: nil database: %w", dispatch.ErrInvalidConfig)
 	}
@@ -49,7 +46,7 @@ func New(db DB, cfg txstep.Config) (Tables, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := txdb.Keys[pgx.Tx]{Store: store, Migrate: store.Migrate,
+	keys := txdb.Keys[pgx.Tx]{Migrate: store.Migrate,
 		ClaimTx: func(ctx context.Context, tx pgx.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/riverqueue/river"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/stripeevent"
 )
 
 // A body that is text is stored as it arrived, a JSON string of exactly its
@@ -117,5 +120,50 @@ func TestRefusedTextBodyIsWrittenAsBase64(t *testing.T) {
 	b.write(context.Background(), []job{{params: r.params, deliveries: []*ackRequest{r}}})
 	if res := <-r.done; res.Outcome != dispatch.OutcomeQueued || len(tries) != 2 || tries[1] != "" {
 		t.Errorf("outcome %s after writes as %q, want queued after text then base64", res.Outcome, tries)
+	}
+}
+
+// BenchmarkJobArgs measures what a delivery's job args cost before River
+// writes them: the args of the recorded 2 KiB payment_intent.succeeded
+// event (compacted, as Stripe sends it) encoded and checked (storable),
+// then encoded as River does (json.Marshal of the args), with the body
+// stored as text and, beside it, base64-encoded as every job stored it
+// before; it reports the size of the args the database stores.
+//
+//	go test -run '^$' -bench JobArgs -benchmem ./dispatch/riverqueue
+func BenchmarkJobArgs(b *testing.B) {
+	raw, err := os.ReadFile("../../testdata/stripe/payment_intent.succeeded.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var body bytes.Buffer
+	if err := json.Compact(&body, raw); err != nil {
+		b.Fatal(err)
+	}
+	e, err := stripeevent.NewParser().Parse(nil, body.Bytes())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.Header = http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Stripe-Signature": {"t=1795420801,v1=" + strings.Repeat("0", 64)}}
+	for _, encoding := range []string{"text", "base64"} {
+		b.Run(encoding, func(b *testing.B) {
+			var size int
+			b.ReportAllocs()
+			for b.Loop() {
+				args := argsOf(e)
+				if encoding == "base64" {
+					args.base64 = true
+				}
+				if err := args.storable(); err != nil {
+					b.Fatal(err)
+				}
+				stored, err := json.Marshal(args) // River's
+				if err != nil {
+					b.Fatal(err)
+				}
+				size = len(stored)
+			}
+			b.ReportMetric(float64(size), "args-bytes")
+		})
 	}
 }

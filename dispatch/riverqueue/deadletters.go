@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/riverqueue/internal/logtext"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 )
 
@@ -28,7 +29,7 @@ import (
 type deadLetters[TTx any] struct {
 	client   *river.Client[TTx]
 	driver   riverdriver.Driver[TTx]
-	txs      Transactor[TTx]
+	txs      txstep.Driver[TTx]
 	router   *dispatch.Router
 	queue    string
 	attempts int // a full set: len(Config.Retry)+1

@@ -96,7 +96,7 @@
 // + 1 on SQLite: 14 and 12 with the defaults (pgxpool's own default is 4
 // connections on 2 cores). A smaller pool makes acknowledgements wait for
 // handlers to end, and the Endpoint's deadline then answers them 503. Start
-// learns the pool's size from the Transactor (sqltx.Transactor and
+// learns the pool's size from its txstep.Driver (sqltx.Transactor and
 // pgxtx.Transactor report database/sql's SetMaxOpenConns and pgxpool's
 // MaxConns) and logs a warning when it is smaller, or refuses to start
 // with [Config.RefuseSmallPool]. Size pgxpool with pool_max_conns in its

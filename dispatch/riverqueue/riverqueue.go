@@ -26,14 +26,6 @@ import (
 	"github.com/hookkit/hookkit/idempotency"
 )
 
-// Transactor opens and ends the host's transactions of type TTx, the kind
-// River's driver uses: sqltx.NewTransactor(db) for riversqlite (*sql.Tx),
-// pgxtx.NewTransactor(pool) for riverpgxv5 (pgx.Tx). It has two methods:
-// Begin(ctx) (TTx, error) opens a transaction, and End(ctx, tx, commit)
-// commits it or rolls it back. It is the same interface the transactional
-// accept step uses inside hookkit.
-type Transactor[TTx any] = txstep.Driver[TTx]
-
 // StandardWebhooksSchedule is the Standard Webhooks specification's retry
 // schedule: the delays after the first, second, ... failed attempt. Stripe
 // retries for three days with a similar exponential back-off; Twilio retries
@@ -278,7 +270,7 @@ var _ Handle = (*Queue[riverdriver.Driver[any], any])(nil)
 type Queue[TDriver riverdriver.Driver[TTx], TTx any] struct {
 	client *river.Client[TTx]
 	driver TDriver
-	txs    Transactor[TTx]
+	txs    txstep.Driver[TTx]
 	router *dispatch.Router
 	cfg    Config
 	batch  *batcher
@@ -291,7 +283,7 @@ type Queue[TDriver riverdriver.Driver[TTx], TTx any] struct {
 // opening the transactions handlers run in, running r's handlers. It
 // builds the River client; call Migrate once, Start on every process that
 // should run handlers, and Stop at shutdown.
-func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs Transactor[TTx], r *dispatch.Router, cfg Config) (*Queue[TDriver, TTx], error) {
+func New[TDriver riverdriver.Driver[TTx], TTx any](driver TDriver, txs txstep.Driver[TTx], r *dispatch.Router, cfg Config) (*Queue[TDriver, TTx], error) {
 	if txs == nil || r == nil {
 		return nil, fmt.Errorf("riverqueue: a Transactor and a Router are required: %w", dispatch.ErrInvalidConfig)
 	}

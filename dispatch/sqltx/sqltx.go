@@ -26,9 +26,8 @@ func Tx(ctx context.Context) (*sql.Tx, bool) { return txstep.TxFrom[*sql.Tx](ctx
 // Tables is hookkit's two tables in the host's SQL database (the
 // idempotency keys and the dead letters), with the transactions the
 // transactional accept step runs handlers in. NewPostgres and NewSQLite
-// return it on database/sql, and dispatch/pgxtx's New on pgx
-// (pgxtx.Tables is the same type): a host names and keeps it whatever its
-// driver, as it keeps a dispatch/riverqueue Handle. hookkit's constructors
+// return it on database/sql, and dispatch/pgxtx's New on pgx: a host
+// names and keeps it whatever its driver. hookkit's constructors
 // are its only implementations; it may gain methods.
 type Tables interface {
 	// Migrate creates the idempotency and dead-letter tables if they do
@@ -52,11 +51,6 @@ type Tables interface {
 	// Stats counts the open dead letters, for the gauges of
 	// dispatch/otelobserver's Watch.
 	Stats(ctx context.Context) (dispatch.QueueStats, error)
-	// Store returns the idempotency store on the same keys table (a
-	// sqlstore.Store, or a pgxstore.Store on pgx), for endpoints that keep
-	// the default (lease) accept step on this database
-	// (dispatch.WithStore).
-	Store() idempotency.Store
 }
 
 // NewPostgres returns the Tables on a PostgreSQL database opened with
@@ -80,7 +74,7 @@ func newTables(db *sql.DB, newStore func(sqlstore.DB, sqlstore.Config) (*sqlstor
 	if err != nil {
 		return nil, err
 	}
-	keys := txdb.Keys[*sql.Tx]{Store: store, Migrate: store.Migrate,
+	keys := txdb.Keys[*sql.Tx]{Migrate: store.Migrate,
 		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}

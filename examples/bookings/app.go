@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/hookkit/hookkit/dispatch"
 	hkadmin "github.com/hookkit/hookkit/dispatch/admin"
 	"github.com/hookkit/hookkit/events/conversoevent"
@@ -36,6 +38,10 @@ type secrets struct {
 	// APIToken guards the routes that are not webhooks (the booking API),
 	// from BOOKINGS_API_TOKEN; without it they are not mounted.
 	APIToken string
+	// StripeAPIKey (STRIPE_API_KEY) and TwilioAccountSid
+	// (TWILIO_ACCOUNT_SID), optional, let the backend recover webhooks
+	// that never arrived from the senders' APIs (reconcile.go).
+	StripeAPIKey, TwilioAccountSid string
 }
 
 // secretsFromEnv reads the secrets; a missing one is an error naming its
@@ -48,6 +54,9 @@ func secretsFromEnv() (secrets, error) {
 		Etail:     os.Getenv("ETAIL_WEBHOOK_SECRET"),
 		PublicURL: os.Getenv("PUBLIC_URL"),
 		APIToken:  os.Getenv("BOOKINGS_API_TOKEN"),
+
+		StripeAPIKey:     os.Getenv("STRIPE_API_KEY"),
+		TwilioAccountSid: os.Getenv("TWILIO_ACCOUNT_SID"),
 	}
 	var missing []error
 	for _, v := range []struct{ name, value string }{{"STRIPE_WEBHOOK_SECRET", s.Stripe}, {"TWILIO_AUTH_TOKEN", s.Twilio},
@@ -71,6 +80,13 @@ type config struct {
 	// holdSweep is how often the backend releases bookings whose deposit
 	// hold has ended (default defaultHoldSweep).
 	holdSweep time.Duration
+	// reconcileEvery is the period of the reconciliation job (default
+	// defaultReconcileEvery); negative, runs start only from the admin
+	// route.
+	reconcileEvery time.Duration
+	// apiURL, when set, is where the reconcilers find Stripe's and
+	// Twilio's APIs: the demo's local stand-in for both.
+	apiURL string
 	// clock, when set, is the time against which the endpoints measure an
 	// event's age (dispatch.WithClock): the demo and the tests replay
 	// deliveries recorded on 2026-11-23, which Etail Depot's endpoint
@@ -87,6 +103,7 @@ type app struct {
 	handlers  *handlers
 	jobs      *smsJobs
 	holds     *holdSweeper
+	reconcile *reconciling
 	endpoints []*dispatch.Endpoint
 	routers   map[string]*dispatch.Router
 	handler   http.Handler
@@ -137,7 +154,12 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	}
 	// Twilio's status callbacks are acknowledged into River, in the
 	// bookings database, and processed by its workers.
-	if a.jobs, err = newSMSJobs(ctx, st, twilioR, logger, cfg.smsRetry); err != nil {
+	rc := &river.Config{}
+	job, err := scheduleReconcile(rc, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if a.jobs, err = newSMSJobs(ctx, st, twilioR, logger, cfg.smsRetry, rc); err != nil {
 		return nil, err
 	}
 	a.telemetry.observer.Watch("sms_status", a.jobs.queue) // River's queue and its dead letters
@@ -160,8 +182,10 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 		a.endpoints = append(a.endpoints, e)
 		mux.Handle(route, e)
 	}
-	mount(stripeRoute, dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), stripeR, inTx...))
-	mount(twilioRoute, dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR, queued...))
+	stripeEP := dispatch.NewEndpoint(stripeV, stripeevent.NewParser(), stripeR, inTx...)
+	twilioEP := dispatch.NewEndpoint(twilioV, twilioevent.NewParser(), twilioR, queued...)
+	mount(stripeRoute, stripeEP)
+	mount(twilioRoute, twilioEP)
 	mount(bookingsRoute, dispatch.NewEndpoint(bookingsV, conversoevent.NewStandardParser(), bookingR, inTx...))
 	mount(etailRoute, dispatch.NewEndpoint(etailV, etailevent.NewParser(), etailR, inTx...))
 	for _, c := range []struct {
@@ -191,6 +215,19 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 			return nil, err
 		}
 		mux.Handle("/dead-letters/", http.StripPrefix("/dead-letters", deadLetters))
+	}
+	if a.reconcile, err = newReconcilers(ctx, st, cfg, stripeEP, twilioEP, job, logger); err != nil {
+		return nil, err
+	}
+	if sec.APIToken != "" && len(a.reconcile.reconcilers) > 0 {
+		// Each reconciler's status (checkpoint, last run's counts) and a
+		// run on demand, behind the same token.
+		runs, err := hkadmin.NewReconcile(hkadmin.ReconcileConfig{Reconcilers: a.reconcile.reconcilers,
+			Authorize: func(r *http.Request) bool { return bearerMatches(sec.APIToken, r) }})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("/reconcile/", requireBearer(sec.APIToken, http.StripPrefix("/reconcile", runs)))
 	}
 	a.handler = mux
 	return a, nil

@@ -402,7 +402,10 @@ func TestMissingSecretsNameTheVariable(t *testing.T) {
 // The demo itself: every delivery is answered as promised, and a step
 // expecting another answer is counted as a failure.
 func TestDemo(t *testing.T) {
-	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{holdSweep: 50 * time.Millisecond}) // as the demo's
+	cfg := config{secrets: demoSecrets, holdSweep: 50 * time.Millisecond} // as the demo's
+	api := newDemoAPI(&cfg)
+	defer api.Close()
+	a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), cfg)
 	srv := httptest.NewServer(a.handler)
 	defer srv.Close()
 	devnull, err := os.Open(os.DevNull)
@@ -421,6 +424,11 @@ func TestDemo(t *testing.T) {
 	if err == nil {
 		var more int
 		more, err = playFailedSMS(context.Background(), srv.URL, testdata)
+		failures += more
+	}
+	if err == nil {
+		var more int
+		more, err = playRecovered(context.Background(), srv.URL, testdata, api)
 		failures += more
 	}
 	unresolved := fixDeadLetter(context.Background(), srv.URL, a)
@@ -461,13 +469,15 @@ func TestDemo(t *testing.T) {
 		"    1  twilio      message.sent                   queued              200",
 		"    1  etail       order.created                  unknown-type        200",
 		"    1  goconverso  booking.reminder               dead-lettered       200",
-		"    1  stripe      payment_intent.succeeded       duplicate           200",
+		"    2  stripe      payment_intent.succeeded       duplicate           200", // booking 12345's, and 13579's late retry
 		"    1  stripe      charge.refunded                duplicate           200", // the wrong-expectation run
 		"    1  goconverso  booking.reminder               sync   dead-lettered",
 		"    1  goconverso  booking.reminder               rerun  processed",
 		"    0  bookings dead letters", // re-run and resolved
 		"    0  sms_status queued",
-		"    1  twilio      message.failed                 async  processed", // booking 24680's confirmation
+		"    1  twilio      message.failed                 async  processed",        // booking 24680's confirmation
+		"    1  stripe      payment_intent.succeeded       recovered           200", // booking 13579's deposit
+		"    1  twilio      message.delivered              recovered           200", // and its SMS
 	} {
 		if got := out.String(); !strings.Contains(got, row) {
 			t.Errorf("out.String(): got %q, want it to contain %q", got, row)

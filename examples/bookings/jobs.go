@@ -34,19 +34,25 @@ type smsJobs struct {
 	ui uiendpoints.Bundle
 }
 
+// smsQueue is the River queue of the SMS status jobs (and of the
+// reconciliation job).
+const smsQueue = "sms_status"
+
 // smsPollInterval is how often workers look for new jobs where the
 // database cannot notify them (SQLite; PostgreSQL notifies at once).
 const smsPollInterval = 200 * time.Millisecond
 
 // newSMSJobs builds the queue on st's database, creating River's tables if
 // they are missing. retry, when not nil, replaces River's retry schedule
-// (riverqueue.StandardWebhooksSchedule).
-func newSMSJobs(ctx context.Context, st *store, r *dispatch.Router, logger *slog.Logger, retry []time.Duration) (*smsJobs, error) {
+// (riverqueue.StandardWebhooksSchedule). rc is River's configuration, with
+// the host's own periodic jobs (the reconciliation's).
+func newSMSJobs(ctx context.Context, st *store, r *dispatch.Router, logger *slog.Logger, retry []time.Duration, rc *river.Config) (*smsJobs, error) {
+	rc.FetchPollInterval = smsPollInterval
 	cfg := riverqueue.Config{
-		Queue:  "sms_status",
+		Queue:  smsQueue,
 		Retry:  retry,
 		Logger: logger,
-		River:  &river.Config{FetchPollInterval: smsPollInterval},
+		River:  rc,
 	}
 	if st.pool != nil {
 		q, err := riverqueue.New(riverpgxv5.New(st.pool), pgxtx.NewTransactor(st.pool), r, cfg)

@@ -23,7 +23,10 @@
 //	ETAIL_WEBHOOK_SECRET=... PUBLIC_URL=https://api.example.com go run ./examples/bookings -db bookings.db
 //
 // runs it for real; -record DIR writes every delivery to DIR in the
-// testdata fixture format, for replay in tests. With BOOKINGS_API_TOKEN set,
+// testdata fixture format, for replay in tests. With STRIPE_API_KEY (a
+// restricted key that may read events) and TWILIO_ACCOUNT_SID set, it
+// also recovers the webhooks that never arrived from Stripe's List Events
+// and Twilio's Messages APIs, every five minutes (reconcile.go). With BOOKINGS_API_TOKEN set,
 // GET /bookings/{id} and the dead-letter routes answer requests that carry
 // "Authorization: Bearer <that token>" (and 401 to others); without it they
 // are not mounted.

@@ -101,8 +101,8 @@ func BenchmarkHTTP(b *testing.B) {
 // BenchmarkRiverAck measures the durable acknowledgement over loopback
 // HTTP with 16 senders, on PostgreSQL and on SQLite, in one round: the
 // lean hand-written group commit (the floor's HMAC check, the event ID by
-// a byte scan, River's InsertMany of what is pending, two flushers on
-// PostgreSQL, one on SQLite, batches of at most 100) and hookkit's
+// a byte scan, River's InsertMany of what is pending, two flushers,
+// batches of at most 100) and hookkit's
 // Endpoint on a riverqueue.Queue (group commit, its defaults). Each server
 // runs in a process of its own on fresh tables, with no workers; every 200
 // must have its job. It reports acknowledgements per second, the

@@ -124,7 +124,7 @@ func TestFailedTablesAreNil(t *testing.T) {
 	for name, build := range map[string]func() (sqltx.Tables, error){
 		"sqltx.NewSQLite":   func() (sqltx.Tables, error) { return sqltx.NewSQLite(db, txstep.Config{LockTimeout: -1}) },
 		"sqltx.NewPostgres": func() (sqltx.Tables, error) { return sqltx.NewPostgres(db, txstep.Config{DeadLetterTable: "x;y"}) },
-		"pgxtx.New":         func() (pgxtx.Tables, error) { return pgxtx.New(pool, txstep.Config{Keep: -1}) },
+		"pgxtx.New":         func() (sqltx.Tables, error) { return pgxtx.New(pool, txstep.Config{Keep: -1}) },
 	} {
 		tables, err := build()
 		if !errors.Is(err, dispatch.ErrInvalidConfig) {

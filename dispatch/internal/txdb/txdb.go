@@ -16,11 +16,11 @@ import (
 	"github.com/hookkit/hookkit/idempotency"
 )
 
-// Keys is the idempotency store of the keys' table (sqlstore.Store or
-// pgxstore.Store), with its claim inside a transaction as the
-// transactional step makes it, through a closure of the transaction type.
+// Keys is the keys' table of an idempotency store (sqlstore.Store or
+// pgxstore.Store): its migration, and its claim inside a transaction as
+// the transactional step makes it, through a closure of the transaction
+// type.
 type Keys[Tx any] struct {
-	Store   idempotency.Store
 	Migrate func(ctx context.Context) error
 	ClaimTx func(ctx context.Context, tx Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error)
 }
@@ -82,9 +82,6 @@ func (d *Database[Tx]) DeadLetterSink() dispatch.DeadLetterSink { return sink[Tx
 func (d *Database[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 	return d.letters.Stats(ctx)
 }
-
-// Store returns the idempotency store on the keys' table.
-func (d *Database[Tx]) Store() idempotency.Store { return d.keys.Store }
 
 // step is the Database as the transactional accept step uses it: the
 // driver's transactions, the keys and the dead letters.

@@ -119,7 +119,7 @@ func benchEndpoint(b *testing.B, a dispatch.Acceptor, r *dispatch.Router) http.H
 
 // benchQueue is a migrated Queue on driver running r's handlers, logging
 // nowhere unless cfg says otherwise.
-func benchQueue[TDriver riverdriver.Driver[TTx], TTx any](b testing.TB, driver TDriver, txs riverqueue.Transactor[TTx], r *dispatch.Router, cfg riverqueue.Config) *riverqueue.Queue[TDriver, TTx] {
+func benchQueue[TDriver riverdriver.Driver[TTx], TTx any](b testing.TB, driver TDriver, txs txstep.Driver[TTx], r *dispatch.Router, cfg riverqueue.Config) *riverqueue.Queue[TDriver, TTx] {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}

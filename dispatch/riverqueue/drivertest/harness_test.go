@@ -29,6 +29,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/riverqueue/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -130,7 +131,7 @@ func sqliteBackend(t *testing.T) backend {
 		},
 		newObservedQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config, counts *txCounts) queue {
 			db := open(t)
-			txs := observedTxs[*sql.Tx]{Transactor: sqltx.NewTransactor(db), begins: &counts.begins, ends: &counts.ends}
+			txs := observedTxs[*sql.Tx]{Driver: sqltx.NewTransactor(db), begins: &counts.begins, ends: &counts.ends}
 			q, err := riverqueue.New(riversqlite.New(db), txs, r, fast(cfg))
 			if err != nil {
 				t.Fatal(err)
@@ -267,7 +268,7 @@ func postgresBackend(t *testing.T) backend {
 		},
 		newObservedQueue: func(t *testing.T, r *dispatch.Router, cfg riverqueue.Config, counts *txCounts) queue {
 			pool := open(t)
-			txs := observedTxs[pgx.Tx]{Transactor: pgxtx.NewTransactor(pool), begins: &counts.begins, ends: &counts.ends}
+			txs := observedTxs[pgx.Tx]{Driver: pgxtx.NewTransactor(pool), begins: &counts.begins, ends: &counts.ends}
 			q, err := riverqueue.New(riverpgxv5.New(pool), txs, r, fast(cfg))
 			if err != nil {
 				t.Fatal(err)
@@ -427,18 +428,18 @@ type txCounts struct{ begins, ends atomic.Int64 }
 // observedTxs is a Transactor that counts the transactions it begins and
 // ends (a sweep is one, an attempt another).
 type observedTxs[TTx any] struct {
-	riverqueue.Transactor[TTx]
+	txstep.Driver[TTx]
 	begins, ends *atomic.Int64
 }
 
 func (o observedTxs[TTx]) Begin(ctx context.Context) (TTx, error) {
 	o.begins.Add(1)
-	return o.Transactor.Begin(ctx)
+	return o.Driver.Begin(ctx)
 }
 
 func (o observedTxs[TTx]) End(ctx context.Context, tx TTx, commit bool) error {
 	defer o.ends.Add(1)
-	return o.Transactor.End(ctx, tx, commit)
+	return o.Driver.End(ctx, tx, commit)
 }
 
 func scanStrings(t *testing.T, next func() bool, scan func(...any) error, closeRows func() error) []string {

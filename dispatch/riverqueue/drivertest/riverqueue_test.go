@@ -29,6 +29,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/pgxtx"
 	"github.com/hookkit/hookkit/dispatch/riverqueue"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -999,9 +1000,9 @@ FROM generate_series(1, 100000) i`); err != nil {
 	if _, err := pool.Exec(ctx, `ANALYZE river_job`); err != nil {
 		b.Fatal(err)
 	}
-	timed := &timedSweeps{Transactor: pgxtx.NewTransactor(pool), b: b, done: make(chan struct{}, 1)}
+	timed := &timedSweeps{Driver: pgxtx.NewTransactor(pool), b: b, done: make(chan struct{}, 1)}
 	timed.left.Store(int64(b.N))
-	q := benchQueue(b, riverpgxv5.New(pool), riverqueue.Transactor[pgx.Tx](timed), benchRouter(nil), riverqueue.Config{SweepInterval: 10 * time.Millisecond})
+	q := benchQueue(b, riverpgxv5.New(pool), txstep.Driver[pgx.Tx](timed), benchRouter(nil), riverqueue.Config{SweepInterval: 10 * time.Millisecond})
 	b.StopTimer()
 	b.ResetTimer()
 	if err := q.Start(ctx); err != nil {
@@ -1018,7 +1019,7 @@ FROM generate_series(1, 100000) i`); err != nil {
 // delivery and no job to run, a queue's transactions are its sweeps, one
 // after another on one goroutine.
 type timedSweeps struct {
-	riverqueue.Transactor[pgx.Tx]
+	txstep.Driver[pgx.Tx]
 	b    *testing.B
 	left atomic.Int64
 	done chan struct{} // told of each timed transaction's end
@@ -1028,11 +1029,11 @@ func (s *timedSweeps) Begin(ctx context.Context) (pgx.Tx, error) {
 	if s.left.Load() > 0 {
 		s.b.StartTimer()
 	}
-	return s.Transactor.Begin(ctx)
+	return s.Driver.Begin(ctx)
 }
 
 func (s *timedSweeps) End(ctx context.Context, tx pgx.Tx, commit bool) error {
-	err := s.Transactor.End(ctx, tx, commit)
+	err := s.Driver.End(ctx, tx, commit)
 	if s.left.Load() > 0 {
 		s.b.StopTimer()
 		s.left.Add(-1)

@@ -53,6 +53,7 @@ import (
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/idempotency"
+	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/verify"
 )
 
@@ -98,6 +99,14 @@ func run() error {
 	if err := hk.Migrate(ctx); err != nil {
 		return err
 	}
+	newKeys := sqlstore.NewSQLite // the same keys table, for the lease step
+	if postgres {
+		newKeys = sqlstore.NewPostgres
+	}
+	keys, err := newKeys(db, sqlstore.Config{Table: *effects + "_idem"})
+	if err != nil {
+		return err
+	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+*effects+` (event_id TEXT NOT NULL)`); err != nil {
 		return err
 	}
@@ -137,7 +146,7 @@ func run() error {
 			_, err := db.ExecContext(ctx, `INSERT INTO `+*effects+` (event_id) VALUES ($1)`, e.ID)
 			return err
 		})
-		opts = append(opts, dispatch.WithAcceptor(newMemoryQueue(hk.Store(), r)))
+		opts = append(opts, dispatch.WithAcceptor(newMemoryQueue(keys, r)))
 	case "lease":
 		r.HandleFunc("payment_intent.succeeded", func(ctx context.Context, e *events.Event) error {
 			if _, err := db.ExecContext(ctx, `INSERT INTO `+*effects+` (event_id) VALUES ($1)`, e.ID); err != nil {
@@ -146,7 +155,7 @@ func run() error {
 			time.Sleep(*work) // committed; the completion comes after this
 			return nil
 		})
-		opts = append(opts, dispatch.WithStore(hk.Store()), dispatch.WithTimeout(time.Second), dispatch.WithLease(2*time.Second))
+		opts = append(opts, dispatch.WithStore(keys), dispatch.WithTimeout(time.Second), dispatch.WithLease(2*time.Second))
 	default:
 		return fmt.Errorf("unknown mode %q", *mode)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
+	"github.com/hookkit/hookkit/idempotency/sqlstore"
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
@@ -174,7 +175,15 @@ func benchEndpoint(b *testing.B, db *sql.DB, postgres bool, mode string, tb Tabl
 			}
 			return tx.Commit()
 		})
-		opts = append(opts, dispatch.WithStore(hk.Store()))
+		newKeys := sqlstore.NewSQLite // the same keys table, for the lease step
+		if postgres {
+			newKeys = sqlstore.NewPostgres
+		}
+		keys, err := newKeys(db, sqlstore.Config{Table: tb.Idempotency})
+		if err != nil {
+			b.Fatal(err)
+		}
+		opts = append(opts, dispatch.WithStore(keys))
 	}
 	v, err := verify.NewStripe("whsec_bench")
 	if err != nil {
