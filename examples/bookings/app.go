@@ -145,6 +145,11 @@ func newApp(ctx context.Context, st *store, cfg config) (*app, error) {
 	stripeR, twilioR, bookingR, etailR := h.stripeRoutes(), h.twilioRoutes(), h.bookingRoutes(), h.etailRoutes()
 	a.routers = map[string]*dispatch.Router{stripeevent.Source: stripeR, twilioevent.Source: twilioR,
 		conversoevent.Source: bookingR, etailevent.Source: etailR}
+	// Events kept on the bookings database (a GoConverso status event
+	// before its booking.created) run again on their schedule from the
+	// start, even before the sender's next delivery, on whichever replica.
+	st.hookkit.RunKept(conversoevent.Source, bookingR)
+	st.hookkit.RunKept(stripeevent.Source, stripeR)
 	// Every delivery and every attempt is traced and counted (GET /metrics).
 	if a.telemetry, err = newTelemetry(); err != nil {
 		return nil, err

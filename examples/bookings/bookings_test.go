@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -586,23 +587,31 @@ func TestSQLiteUnderConcurrency(t *testing.T) {
 // in-order delivery leaves it, and nobody is told something untrue.
 func TestOutOfOrderEvents(t *testing.T) {
 	soon := recordedAt.Add(time.Hour) // the senders are still retrying
-	t.Run("payment before its booking", func(t *testing.T) {
+	t.Run("payment and confirmation before their booking", func(t *testing.T) {
 		a := newTestApp(t, filepath.Join(t.TempDir(), "b.db"), config{})
 		at(a, soon)
 		if got := sendFixture(t, a, "stripe/payment_intent.succeeded"); got != 500 {
-			t.Errorf("not yet: the sender retries: got %d, want 500", got)
+			t.Errorf("not yet: Stripe's retry brings it back: got %d, want 500", got)
 		}
-		if got := sendFixture(t, a, "standard/booking.confirmed"); got != 500 {
-			t.Errorf("not yet: the sender retries: got %d, want 500", got)
+		if got := sendFixture(t, a, "standard/booking.confirmed"); got != 200 {
+			t.Errorf("kept until its booking is created: got %d, want 200", got)
+		}
+		if _, err := a.store.booking(context.Background(), "12345"); !errors.Is(err, errNoBooking) {
+			t.Fatalf("a booking before its creation: got %v, want errNoBooking", err)
 		}
 		if got := sendFixture(t, a, "standard/booking.created"); got != 200 {
 			t.Fatalf("sending standard/booking.created: got %d, want 200", got)
 		}
+		created := time.Now()
+		// The kept confirmation runs as soon as its booking's creation is
+		// applied: within a second, not at GoConverso's next retry.
+		waitFor(t, "the kept confirmation applied", time.Second, func() bool { return bookingNow(t, a).Status == "confirmed" })
+		t.Logf("the kept confirmation was applied %v after the creation's answer", time.Since(created).Round(time.Millisecond))
 		if got := sendFixture(t, a, "stripe/payment_intent.succeeded"); got != 200 {
 			t.Fatalf("the retry: got %d, want 200", got)
 		}
 		if got := sendFixture(t, a, "standard/booking.confirmed"); got != 200 {
-			t.Fatalf("the retry: got %d, want 200", got)
+			t.Fatalf("GoConverso's retry, a duplicate: got %d, want 200", got)
 		}
 		b := bookingNow(t, a)
 		if !b.DepositPaid {

@@ -25,10 +25,18 @@ import (
 //
 // Senders do not deliver in order: a payment can arrive before the booking
 // it pays for, a refund before its payment, a late "confirmed" after a
-// "cancelled". The handlers are written for any order: a booking that does
-// not exist yet is a retryable failure while the sender still retries (see
-// missing), status events apply only when newer than the last one applied,
-// and notifications follow the booking's state, not the arrival order.
+// "cancelled". Each route's handlers are ordered by hookkit's guard
+// (dispatch.Ordered, with each sender's default order): an event older
+// than the last one applied for its object — a GoConverso booking, a
+// Stripe payment intent or charge, a Twilio message — is answered 200,
+// stale, and never runs, and one object's events run one at a time. A
+// GoConverso event about a booking that is not created yet says
+// dispatch.ErrNotYet: it is kept, and runs as soon as the booking.created
+// is applied. A Stripe or Etail event about a booking this backend does
+// not have is a retryable failure while the sender still retries (see
+// missing): its object is the payment, which no booking event advances,
+// so the sender's retry is what brings it back. Notifications follow the
+// booking's state, not the arrival order.
 type handlers struct {
 	store  *store
 	logger *slog.Logger
@@ -60,6 +68,18 @@ func (h *handlers) missing(e *events.Event, err error) error {
 	return err
 }
 
+// notYet is the failure of a GoConverso event about a booking whose
+// booking.created has not been applied: dispatch.ErrNotYet, so that the
+// event is kept and runs as soon as the creation is applied. Once the
+// event is older than the retry window, no creation is still on its way:
+// it is dead-lettered, as missing says.
+func (h *handlers) notYet(e *events.Event, err error) error {
+	if err = h.missing(e, err); dispatch.IsPermanent(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", err, dispatch.ErrNotYet)
+}
+
 // onBooking runs fn in a transaction with the customer phone of booking id;
 // a booking this backend does not have fails as missing says.
 func (h *handlers) onBooking(ctx context.Context, e *events.Event, id string, fn func(q querier, phone string) error) error {
@@ -82,6 +102,10 @@ func money(amount int64, currency string) string {
 
 func (h *handlers) stripeRoutes() *dispatch.Router {
 	r := dispatch.NewRouter()
+	// Stripe's order: by the object (payment intent, charge), at the
+	// event's created second, ties broken by the object's status
+	// (stripeevent.Ordering).
+	r.Use(dispatch.Ordered(stripeevent.Ordering))
 	dispatch.On(r, stripeevent.PaymentIntentSucceeded, h.depositPaid)
 	dispatch.On(r, stripeevent.PaymentIntentPaymentFailed, h.depositFailed)
 	dispatch.On(r, stripeevent.ChargeRefunded, h.depositRefunded)
@@ -220,29 +244,25 @@ func recipient(email, bookingID string) string {
 
 func (h *handlers) twilioRoutes() *dispatch.Router {
 	r := dispatch.NewRouter()
+	// Twilio's order: by message, at its status's rank in the lattice
+	// Twilio documents (twilioevent.Ordering): queued < sending < sent <
+	// delivered < read, then failed and undelivered, final. A callback
+	// that does not move its message forward is stale and never runs.
+	r.Use(dispatch.Ordered(twilioevent.Ordering))
 	r.HandleFunc("message.*", h.smsStatus)
 	return r
 }
 
-// smsProgress orders a message's statuses, forward only:
-//
-//	accepted, scheduled < queued < sending < sent < delivered, undelivered, failed < read
-//
-// A callback whose status does not move its message forward (a late
-// "sent" after "delivered", "delivered" after "read", a second final
-// status) changes nothing. delivered, undelivered and failed are final:
-// the first to arrive stands. "read" (WhatsApp, RCS) follows delivery, and
-// proves it even when it overtook the "delivered" callback.
-var smsProgress = map[string]int{"accepted": 1, "scheduled": 1, "queued": 2, "sending": 3, "sent": 4,
-	"delivered": 5, "undelivered": 5, "failed": 5, "read": 6}
-
-// smsStatus records a confirmation SMS's fate, per message: the first
-// message (MessageSid) seen for the latest confirmed booking of the number
-// it went to is that booking's confirmation, and only its callbacks change
-// the booking, forward only (smsProgress). Another message to the same
-// number (a reminder, a second booking's text) neither marks the booking
-// failed nor sends its fallback email. A confirmation that fails or is
-// undelivered queues an email instead, and alerts the support team.
+// smsStatus records a confirmation SMS's fate: the first message
+// (MessageSid) seen for the latest confirmed booking of the number it went
+// to is that booking's confirmation, and only its callbacks change the
+// booking. Another message to the same number (a reminder, a second
+// booking's text) neither marks the booking failed nor sends its fallback
+// email. The guard runs a message's callbacks one at a time and only
+// forward, so the status written is always the message's latest. A
+// confirmation that ends failed or undelivered queues an email instead,
+// and alerts the support team: once, when its status first becomes one of
+// them (undelivered may follow failed).
 func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 	m, err := twilioevent.DecodeMessageStatus(e.Data)
 	if err != nil {
@@ -269,25 +289,22 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 				"message", m.MessageSid, "status", m.MessageStatus)
 			return nil
 		}
-		if current.Valid && smsProgress[m.MessageStatus] <= smsProgress[current.String] {
-			return nil // overtaken by a later status, or a second final one
-		}
 		delivered := m.MessageStatus == "delivered" || m.MessageStatus == "read"
 		var deliveredAt any
 		if delivered {
 			deliveredAt = h.store.stamp()
 		}
 		if _, err := q.exec(ctx, `UPDATE bookings SET sms_message_sid = $2, sms_status = $3, sms_delivered = $4,
-			sms_delivered_at = COALESCE(sms_delivered_at, $5), updated_at = $6 WHERE id = $1`,
+			sms_delivered_at = CASE WHEN $4 THEN COALESCE(sms_delivered_at, $5) END, updated_at = $6 WHERE id = $1`,
 			id, m.MessageSid, m.MessageStatus, delivered, deliveredAt, h.store.stamp()); err != nil {
 			return err
 		}
-		if m.MessageStatus != "failed" && m.MessageStatus != "undelivered" {
+		if !undelivered(m.MessageStatus) || undelivered(current.String) {
 			return nil
 		}
 		// The confirmation did not reach the guest: they are emailed, and
 		// the support team is alerted (the number may be wrong, or a
-		// landline). Both come from the first final status only, so once.
+		// landline).
 		if err := h.store.notify(ctx, q, e.Key()+":email", id, "email_sms_fallback", "email", recipient("", id),
 			fmt.Sprintf("We could not text you about booking %s (Twilio error %s); here it is by email.", id, m.ErrorCode)); err != nil {
 			return err
@@ -298,8 +315,15 @@ func (h *handlers) smsStatus(ctx context.Context, e *events.Event) error {
 	})
 }
 
+// undelivered reports whether a message status means it did not reach
+// its recipient, for good.
+func undelivered(status string) bool { return status == "failed" || status == "undelivered" }
+
 func (h *handlers) bookingRoutes() *dispatch.Router {
 	r := dispatch.NewRouter()
+	// GoConverso's order: by booking_id, at the event's timestamp
+	// (milliseconds); reminders are not ordered (conversoevent.Ordering).
+	r.Use(dispatch.Ordered(conversoevent.Ordering))
 	dispatch.On(r, conversoevent.BookingCreated, h.bookingCreated)
 	for typ, status := range map[events.Type[*conversoevent.Booking]]string{
 		conversoevent.BookingConfirmed:   "confirmed",
@@ -325,36 +349,25 @@ func (h *handlers) bookingCreated(ctx context.Context, e *events.Event, b *conve
 	now := h.store.stamp()
 	return h.store.tx(ctx, func(q querier) error {
 		// A booking created before (say, by another sender) stays as it is.
-		_, err := q.exec(ctx, `INSERT INTO bookings (id, customer_phone, status, status_at, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, eventStamp(e), now)
+		_, err := q.exec(ctx, `INSERT INTO bookings (id, customer_phone, status, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO NOTHING`, b.BookingID, b.ClientPhone, status, now)
 		return err
 	})
 }
 
-// eventStamp is the event's time as the status_at column orders it.
-func eventStamp(e *events.Event) string { return e.Time.UTC().Format(time.RFC3339Nano) }
-
-// bookingStatus applies a status event unless a newer one was applied
-// already (a "confirmed" that arrives after the later "cancelled" is
-// history, not news).
+// bookingStatus applies a status event. The guard ran it only because it
+// is newer than every event applied for the booking (a "confirmed" that
+// arrives after the later "cancelled" is stale, and never gets here); one
+// that arrives before its booking.created is kept until the creation is
+// applied (dispatch.ErrNotYet), then runs.
 func (h *handlers) bookingStatus(ctx context.Context, e *events.Event, b *conversoevent.Booking, status string) error {
-	err := h.store.tx(ctx, func(q querier) error {
-		var appliedAt sql.NullString
-		err := q.queryRow(ctx, `SELECT status_at FROM bookings WHERE id = $1`, b.BookingID).Scan(&appliedAt)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("booking %q: %w", b.BookingID, errNoBooking)
+	return h.store.tx(ctx, func(q querier) error {
+		n, err := q.exec(ctx, `UPDATE bookings SET status = $2, updated_at = $3 WHERE id = $1`, b.BookingID, status, h.store.stamp())
+		if err == nil && n == 0 {
+			return h.notYet(e, fmt.Errorf("booking %q: %w", b.BookingID, errNoBooking))
 		}
-		if err != nil || (appliedAt.Valid && appliedAt.String > eventStamp(e)) {
-			return err
-		}
-		_, err = q.exec(ctx, `UPDATE bookings SET status = $2, status_at = $3, updated_at = $4 WHERE id = $1`,
-			b.BookingID, status, eventStamp(e), h.store.stamp())
 		return err
 	})
-	if errors.Is(err, errNoBooking) {
-		return h.missing(e, err)
-	}
-	return err
 }
 
 func (h *handlers) bookingReminder(ctx context.Context, e *events.Event, b *conversoevent.Booking) error {

@@ -27,7 +27,6 @@ var schema = []string{
 		id               TEXT PRIMARY KEY,
 		customer_phone   TEXT NOT NULL,
 		status           TEXT NOT NULL,
-		status_at        TEXT,            -- time of the status event applied last
 		deposit_paid     BOOLEAN NOT NULL DEFAULT FALSE,
 		deposit_refunded BOOLEAN NOT NULL DEFAULT FALSE,
 		refunded_at      TEXT,
