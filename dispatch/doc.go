@@ -100,12 +100,14 @@
 // seven eighths of its keep window (84 hours: longer than senders retry,
 // shorter than the keys are kept), 400, whatever its signature; set it per
 // sender with [WithMaxAge]. Twilio signs no time at all: a captured
-// status callback verifies forever, and replayed after the keep window it
-// runs again. What protects a host from that is how it applies statuses:
-// a status callback must only move a message or a call forward (from
-// "sent" to "delivered", never back), so that an old status replayed late
-// finds a later one applied and changes nothing (examples/bookings' SMS
-// status handler orders a message's statuses so). The age
+// status callback verifies forever, and once its key is forgotten nothing
+// about the key says it ran. What protects a host from that is the
+// ordering guard ([Ordered] with twilioevent.Ordering, on a durable accept
+// step): a message's or a call's position is kept in the host's database
+// for good, so an old status replayed late is stale, answered 200 and
+// never run, and the last status replayed runs as a tie ([Tie]), which a
+// handler whose effect must not repeat skips: each of a message's
+// statuses ranks apart, so a tie is the same callback again. The age
 // check is the Endpoint's, for deliveries over HTTP: events fetched later
 // from a sender's API (Stripe's List Events, a month on) are not refused
 // for their age.

@@ -263,6 +263,12 @@ func (r *Reconciler) runOnce(ctx context.Context) (Report, error) {
 	holder := newHolder()
 	cp, err := r.cfg.Store.Acquire(ctx, r.Name(), holder, r.cfg.Lease)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			// MaxDuration passed before the checkpoint could be read
+			// (a saturated database): bounded, and nothing was taken.
+			rep.Stopped = "max-duration"
+			return rep, nil
+		}
 		if !errors.Is(err, ErrRunning) {
 			err = fmt.Errorf("reconcile %s: acquiring the checkpoint: %w", r.Name(), err)
 		}
@@ -437,8 +443,10 @@ func (r *Reconciler) fetch(ctx context.Context, rep *Report, q Query) (Page, err
 func (r *Reconciler) finish(ctx context.Context, holder string, rep *Report, err error) {
 	rep.Ended = r.cfg.Clock()
 	switch {
-	case err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && !rep.CaughtUp:
+	case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !rep.CaughtUp:
 		// MaxDuration passed mid-page or mid-wait: bounded, not failed.
+		// The run's own context says so, whatever the error a library
+		// made of it (stripe-go's and twilio-go's do not always wrap it).
 		rep.Stopped = "max-duration"
 	case err != nil && errors.Is(err, context.Canceled):
 		rep.Stopped, rep.Error = "canceled", err.Error()

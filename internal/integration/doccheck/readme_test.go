@@ -45,6 +45,7 @@ var imports = map[string]string{
 	"sqltx":         "github.com/hookkit/hookkit/dispatch/sqltx",
 	"pgxtx":         "github.com/hookkit/hookkit/dispatch/pgxtx",
 	"riverqueue":    "github.com/hookkit/hookkit/dispatch/riverqueue",
+	"reconcile":     "github.com/hookkit/hookkit/dispatch/reconcile",
 	"riverpgxv5":    "github.com/riverqueue/river/riverdriver/riverpgxv5",
 	"riversqlite":   "github.com/riverqueue/river/riverdriver/riversqlite",
 	"otelobserver":  "github.com/hookkit/hookkit/dispatch/otelobserver",
