@@ -84,7 +84,15 @@ type Store[Tx any] struct {
 	dialect Dialect
 	now     func() time.Time
 	sql     statements
+	// guard, when set, is the ordering guard of a rerun's transaction
+	// (SetGuard): ordered handlers (dispatch.Ordered) need one to run.
+	guard func(tx Tx) dispatch.Guard
 }
+
+// SetGuard has Rerun give ordered handlers (dispatch.Ordered) the guard
+// guard(tx) of the rerun's transaction, as the accept step does: the
+// event's position advances with its effect and the letter's resolution.
+func (s *Store[Tx]) SetGuard(guard func(tx Tx) dispatch.Guard) { s.guard = guard }
 
 type statements struct {
 	schema                                      []string
@@ -411,7 +419,11 @@ func (s *Store[Tx]) Rerun(ctx context.Context, r *dispatch.Router, key string) e
 		s.d.End(ctx, tx, false)
 		return err
 	}
-	runErr := r.Rerun(txstep.WithTx(ctx, tx), dl)
+	hctx := txstep.WithTx(ctx, tx)
+	if s.guard != nil {
+		hctx = dispatch.WithGuard(hctx, s.guard(tx))
+	}
+	runErr := r.Rerun(hctx, dl)
 	if runErr == nil {
 		if _, err := s.d.Exec(ctx, tx, s.sql.resolve, key, s.timeArg(s.now())); err != nil {
 			s.d.End(ctx, tx, false)

@@ -62,6 +62,7 @@ func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], 
 	if d.order, err = order.New[Tx](orderDriver[Tx]{driver}, odialect, order.Config{PositionTable: cfg.PositionTable, KeptTable: cfg.KeptTable}); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
+	letters.SetGuard(func(tx Tx) dispatch.Guard { return d.order.Guard(tx) })
 	d.keeper, err = d.order.NewKeeper(order.KeeperConfig[Tx]{WithTx: txstep.WithTx[Tx], DeadLetterTx: letters.PutTx})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
