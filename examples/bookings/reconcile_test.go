@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/hookkit/hookkit/dispatch/reconcile"
 	"net/http"
 	"strings"
 	"testing"
@@ -88,10 +89,14 @@ func TestMissedWebhooksRecoveredOnSchedule(t *testing.T) {
 				}
 			}
 			for _, r := range a.reconcile.reconcilers {
-				st, err := r.Status(context.Background())
-				if err != nil {
-					t.Fatal(err)
-				}
+				// A run records its report when it ends, after the
+				// effects it recovered: wait for it.
+				var st reconcile.Status
+				waitFor(t, r.Name()+"'s run recorded", 20*time.Second, func() bool {
+					var err error
+					st, err = r.Status(context.Background())
+					return err == nil && st.Last.Recovered() >= 1
+				})
 				if st.Last.Recovered() != 1 {
 					t.Errorf("%s's run: recovered %d, want 1 (%+v)", r.Name(), st.Last.Recovered(), st.Last)
 				}

@@ -188,7 +188,7 @@ func deliverInOrder(ctx context.Context, a *app, sid, phone string, statuses []s
 			return fmt.Errorf("%s %s: got %d, want 200", sid, status, res.Status)
 		}
 		key := twilioevent.Source + ":" + sid + ":" + status
-		deadline := time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(30 * time.Second) // a bound, generous for -race on SQLite
 		for {
 			state, err := jobState(ctx, a, key)
 			if err != nil {
@@ -198,7 +198,7 @@ func deliverInOrder(ctx context.Context, a *app, sid, phone string, statuses []s
 				break
 			}
 			if time.Now().After(deadline) {
-				return fmt.Errorf("%s: its job is %q after 10s, not completed", key, state)
+				return fmt.Errorf("%s: its job is %q after 30s, not completed", key, state)
 			}
 			time.Sleep(5 * time.Millisecond) // polling for the job's completion, which proves its effect
 		}
