@@ -724,15 +724,24 @@ func getWith(a *app, target, auth string) *httptest.ResponseRecorder {
 // waitFor waits up to d for cond, checking every 10 ms.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
+	if !waitUntil(d, cond) {
+		t.Fatalf("%s: not within %v", what, d)
+	}
+}
+
+// waitUntil checks cond on a 10 ms ticker until it holds, for at most d,
+// and says whether it did.
+func waitUntil(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
+			return false
 		}
 		<-tick.C
 	}
+	return true
 }
 
 // settle waits until a's queue holds no job that can still run (nothing

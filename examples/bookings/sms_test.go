@@ -188,19 +188,18 @@ func deliverInOrder(ctx context.Context, a *app, sid, phone string, statuses []s
 			return fmt.Errorf("%s %s: got %d, want 200", sid, status, res.Status)
 		}
 		key := twilioevent.Source + ":" + sid + ":" + status
-		deadline := time.Now().Add(30 * time.Second) // a bound, generous for -race on SQLite
-		for {
-			state, err := jobState(ctx, a, key)
-			if err != nil {
-				return err
-			}
-			if state == "completed" {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s: its job is %q after 30s, not completed", key, state)
-			}
-			time.Sleep(5 * time.Millisecond) // polling for the job's completion, which proves its effect
+		// The job's completion proves its effect (a bound generous for
+		// -race on SQLite).
+		var state string
+		var stateErr error
+		if !waitUntil(30*time.Second, func() bool {
+			state, stateErr = jobState(ctx, a, key)
+			return stateErr != nil || state == "completed"
+		}) {
+			return fmt.Errorf("%s: its job is %q after 30s, not completed", key, state)
+		}
+		if stateErr != nil {
+			return stateErr
 		}
 	}
 	return nil

@@ -45,15 +45,24 @@ func postgresSchemaURL(t testing.TB) string {
 // waitFor waits up to d for cond, checking every 20 ms.
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
+	if !waitUntil(d, cond) {
+		t.Fatalf("%s: not within %v", what, d)
+	}
+}
+
+// waitUntil checks cond on a 20 ms ticker until it holds, for at most d,
+// and says whether it did: the state a test waits for, read as it comes.
+func waitUntil(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, d)
+			return false
 		}
 		<-tick.C
 	}
+	return true
 }
 
 // waitIdle waits until River holds no hookkit job in db that can still

@@ -55,16 +55,12 @@ func TestOrderedCrash(t *testing.T) {
 				}
 			}
 			want := "cancelled 2026-11-26T10:00:00Z booking.cancelled"
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				wrong := wrongStates(t, db, name == "postgres", ids, want)
-				if len(wrong) == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("bookings not in the in-order state %q: %v", want, wrong)
-				}
-				time.Sleep(50 * time.Millisecond) // polling the state, not a proof
+			var wrong []string
+			if !waitUntil(20*time.Second, func() bool {
+				wrong = wrongStates(t, db, name == "postgres", ids, want)
+				return len(wrong) == 0
+			}) {
+				t.Fatalf("bookings not in the in-order state %q: %v", want, wrong)
 			}
 		})
 	}

@@ -82,21 +82,17 @@ func TestOrderedRiverEveryArrivalOrder(t *testing.T) {
 // settle waits until every booking of ids is in state want, up to 20 s.
 func (h *bookingHost) settle(t *testing.T, ids []string, want string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		var wrong []string
+	var wrong []string
+	if !waitUntil(20*time.Second, func() bool {
+		wrong = wrong[:0]
 		for _, id := range ids {
 			if got := h.state(t, id); got != want {
 				wrong = append(wrong, id+": "+got)
 			}
 		}
-		if len(wrong) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not in the final state %q within 20s: %v", want, wrong)
-		}
-		time.Sleep(20 * time.Millisecond) // polling the state, not a proof
+		return len(wrong) == 0
+	}) {
+		t.Fatalf("not in the final state %q within 20s: %v", want, wrong)
 	}
 }
 

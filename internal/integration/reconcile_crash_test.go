@@ -35,7 +35,14 @@ func TestReconcileCrash(t *testing.T) {
 			api := reconciletest.NewServer(reconciletest.Config{StripeKey: key})
 			defer api.Close()
 			var pages atomic.Int64
-			api.OnRequest(func(*http.Request) { pages.Add(1) })
+			requested := make(chan struct{}, 4096) // one per page request
+			api.OnRequest(func(*http.Request) {
+				pages.Add(1)
+				select {
+				case requested <- struct{}{}:
+				default:
+				}
+			})
 			start := time.Now().Add(-2 * time.Hour)
 			for i := range n {
 				api.AddStripeEvent(reconciletest.StripeEvent(fmt.Sprintf("evt_rcrash_%04d", i), "payment_intent.succeeded",
@@ -65,12 +72,22 @@ func TestReconcileCrash(t *testing.T) {
 				// Kill the first eight lives at a random moment once they
 				// read a page or two; let the ninth finish.
 				if kills < 8 {
-					seen := pages.Load()
-					deadline := time.Now().Add(20 * time.Second)
-					for pages.Load() < seen+1+int64(rand.IntN(3)) && time.Now().Before(deadline) {
-						time.Sleep(2 * time.Millisecond)
+					// The kill lands as its life asks for its first,
+					// second or third page: mid-run, with the pages before
+					// it being applied.
+					for range len(requested) {
+						<-requested // the earlier lives' requests
 					}
-					time.Sleep(time.Duration(rand.IntN(40)) * time.Millisecond)
+					timeout := time.NewTimer(20 * time.Second)
+				wait:
+					for range 1 + rand.IntN(3) {
+						select {
+						case <-requested:
+						case <-timeout.C:
+							break wait
+						}
+					}
+					timeout.Stop()
 					cmd.Process.Kill() // SIGKILL
 					cmd.Wait()
 					if !<-caughtUp {
