@@ -52,7 +52,7 @@ body instead of sending it; --list names the types.`,
 			fs.Var(&f.sets, "set", "change a field: `path=value`, path:=json, or path- to delete it (repeatable)")
 			fs.BoolVar(&f.list, "list", false, "list the event types")
 			fs.BoolVar(&f.print, "print", false, "print the event's body instead of sending it")
-			fs.Uint64Var(&f.seed, "seed", 0, "seed the random IDs, for the same events every run (0: random)")
+			fs.Uint64Var(&f.seed, "seed", 0, "seed the random IDs, for the same IDs every run (0: random)")
 			return f
 		},
 		run: runTrigger,
