@@ -201,15 +201,17 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 	db, now := k.t.db, time.Now()
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		k.failed++
-		k.log(ctx, slog.LevelWarn, "kept events: begin", nil, err)
+		if ctx.Err() == nil { // not Stop's doing
+			k.failed++
+			k.log(ctx, slog.LevelWarn, "kept events: begin", nil, err)
+		}
 		return false
 	}
 	k.failed = 0
 	kp, ok, err := k.t.take(ctx, tx, o, now)
 	if err != nil || !ok {
 		db.End(context.WithoutCancel(ctx), tx, false)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			k.failed++ // its tables gone, or its database down
 			k.log(ctx, slog.LevelWarn, "kept events: take", nil, err)
 		}

@@ -27,6 +27,7 @@ func binding(t *testing.T, pool *pgxpool.Pool, tb txaccepttest.Tables, open func
 	if err := hk.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { hk.StopKept(ctx) }) // before the pool closes
 	on := txaccepttest.SQL{
 		Exec: func(ctx context.Context, query string, args ...any) error {
 			_, err := pool.Exec(ctx, query, args...)

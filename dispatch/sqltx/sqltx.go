@@ -57,6 +57,14 @@ type Tables interface {
 	// that events kept before a restart run on their schedule even before
 	// the sender's next delivery (which would start them too).
 	RunKept(source string, r *dispatch.Router)
+	// StopKept stops running kept events, waiting until ctx ends for the
+	// one running (its transaction commits, or rolls back and the event
+	// stays kept). Call it at shutdown, after the Endpoints' Shutdown and
+	// before closing the database: the runner would otherwise outlive
+	// them, and find the database closed. RunKept, or a delivery that
+	// keeps an event or advances an object with events kept, starts it
+	// again.
+	StopKept(ctx context.Context) error
 }
 
 // NewPostgres returns the Tables on a PostgreSQL database opened with

@@ -273,7 +273,7 @@ func (a *app) shutdown(ctx context.Context) error {
 		errs = append(errs, e.Shutdown(ctx))
 	}
 	a.holds.stop()
-	return errors.Join(append(errs, a.jobs.queue.Stop(ctx), a.telemetry.observer.Close())...)
+	return errors.Join(append(errs, a.store.hookkit.StopKept(ctx), a.jobs.queue.Stop(ctx), a.telemetry.observer.Close())...)
 }
 
 // requireBearer answers 401 to a request without "Authorization: Bearer

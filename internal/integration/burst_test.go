@@ -43,6 +43,7 @@ func relTables(t *testing.T, name string, conns int) (sqltx.Tables, *sql.DB) {
 	if err := tables.Migrate(relCtx); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { tables.StopKept(relCtx) }) // before db closes
 	if _, err := db.Exec(`CREATE TABLE effects (event_id TEXT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}

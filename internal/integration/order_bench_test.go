@@ -46,6 +46,7 @@ func benchDB(b *testing.B, name string) (*sql.DB, sqltx.Tables) {
 	if err := tb.Migrate(relCtx); err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(func() { tb.StopKept(relCtx) }) // before db closes
 	if _, err := db.Exec(`CREATE TABLE bench_effects (event_id text NOT NULL)`); err != nil {
 		b.Fatal(err)
 	}

@@ -50,6 +50,7 @@ func TestOrderedConcurrencyTwoReplicas(t *testing.T) {
 					if err := tb.Migrate(relCtx); err != nil {
 						t.Fatal(err)
 					}
+					t.Cleanup(func() { tb.StopKept(relCtx) }) // before db closes
 					replicas = append(replicas, conversoEndpoint(t, h.router(), dispatch.WithAcceptor(tb.Acceptor())))
 				}
 			case "riverqueue":

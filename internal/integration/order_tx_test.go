@@ -32,6 +32,7 @@ func orderTxHost(t *testing.T, binding string, conns int) (*bookingHost, dispatc
 		if err := tb.Migrate(relCtx); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { tb.StopKept(relCtx) }) // before d closes
 		h, acc = newBookingHost(t, binding == "sqltx-postgres", d), tb.Acceptor()
 	default:
 		pool := relPool(t, conns)
@@ -42,6 +43,7 @@ func orderTxHost(t *testing.T, binding string, conns int) (*bookingHost, dispatc
 		if err := tb.Migrate(relCtx); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { tb.StopKept(relCtx) }) // before the pool closes
 		h = newBookingHostOn(t, true, func(query string, args ...any) error {
 			_, err := pool.Exec(relCtx, query, args...)
 			return err

@@ -52,6 +52,7 @@ func TestTwilioReplayAfterTheKeepWindowIsStale(t *testing.T) {
 			if err := tables.Migrate(relCtx); err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { tables.StopKept(relCtx) }) // before db closes
 			if _, err := db.ExecContext(relCtx, `CREATE TABLE sms (sid TEXT PRIMARY KEY, status TEXT NOT NULL, runs INTEGER NOT NULL)`); err != nil {
 				t.Fatal(err)
 			}

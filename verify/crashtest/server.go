@@ -145,6 +145,7 @@ func (s *server) kill() {
 	default:
 		killGroup(cmd)
 		<-done
+		waitGroupGone(cmd, 10*time.Second)
 	}
 }
 

@@ -106,6 +106,9 @@ func (d *Database[Tx]) Stats(ctx context.Context) (dispatch.QueueStats, error) {
 // RunKept has the Keeper run source's kept events with r.
 func (d *Database[Tx]) RunKept(source string, r *dispatch.Router) { d.keeper.Route(source, r) }
 
+// StopKept stops the Keeper, waiting for the event it runs until ctx ends.
+func (d *Database[Tx]) StopKept(ctx context.Context) error { return d.keeper.Stop(ctx) }
+
 // step is the Database as the transactional accept step uses it: the
 // driver's transactions, the keys and the dead letters.
 type step[Tx any] struct {

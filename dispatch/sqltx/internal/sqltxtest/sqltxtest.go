@@ -51,6 +51,9 @@ func Binding(t *testing.T, db *sql.DB, postgres bool, tb Tables, open func(t *te
 	if err := hk.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Before db closes (its Cleanup was registered first): the kept
+	// events' runner would otherwise outlive the test.
+	t.Cleanup(func() { hk.StopKept(context.Background()) })
 	on := txaccepttest.SQL{
 		Exec: func(ctx context.Context, query string, args ...any) error {
 			_, err := db.ExecContext(ctx, query, args...)
