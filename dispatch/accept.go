@@ -192,6 +192,7 @@ func storeCtx() (context.Context, context.CancelFunc) {
 func (c *claimAcceptor) deadLetter(ev *events.Event, cause error) error {
 	ctx, cancel := storeCtx()
 	defer cancel()
+	ctx = context.WithValue(ctx, positionsKey{}, c.positions) // for MemoryDeadLetters' re-runs
 	return c.deadLetters.DeadLetter(ctx, DeadLetter{Event: ev, Err: cause, Attempts: 1, At: time.Now()})
 }
 

@@ -132,7 +132,15 @@ type MemoryDeadLetters struct {
 	// rerunning holds the keys of letters taken out for a re-run; a
 	// concurrent Rerun of one waits on its channel.
 	rerunning map[string]chan struct{}
+	// positions are the ordering guard's positions of the default accept
+	// step that stored letters here (its Endpoint's): a re-run of an
+	// ordered handler's letter is guarded by them, as its delivery was.
+	positions *memoryPositions
 }
+
+// positionsKey marks the context of a dead letter stored by the default
+// accept step with that step's positions (*memoryPositions).
+type positionsKey struct{}
 
 // NewMemoryDeadLetters returns a MemoryDeadLetters that holds at most max
 // letters (DefaultMaxDeadLetters when max is not positive); past that,
@@ -142,7 +150,7 @@ func NewMemoryDeadLetters(max int) *MemoryDeadLetters { return &MemoryDeadLetter
 
 // DeadLetter implements DeadLetterSink. It keeps a copy of the event with
 // only the headers a re-run needs (never a signature or a credential).
-func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
+func (m *MemoryDeadLetters) DeadLetter(ctx context.Context, dl DeadLetter) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	limit := m.max
@@ -159,6 +167,9 @@ func (m *MemoryDeadLetters) DeadLetter(_ context.Context, dl DeadLetter) error {
 	e.Header = headers.Kept(e.Header)
 	dl.Event = &e
 	m.letters = append(m.letters, dl)
+	if p, ok := ctx.Value(positionsKey{}).(*memoryPositions); ok {
+		m.positions = p
+	}
 	return nil
 }
 
@@ -232,12 +243,16 @@ func (m *MemoryDeadLetters) Stats(context.Context) (QueueStats, error) {
 // re-runs at once (a double click) never run it twice. The second waits
 // for the first, and then finds the letter gone (ErrNotDeadLettered) or,
 // if the first failed, runs it again.
+//
+// An ordered handler (Ordered) re-runs under the guard its delivery had:
+// the in-memory positions of the default accept step that dead-lettered
+// it, unless ctx carries a Guard of its own (WithGuard).
 func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) error {
 	dl, err := m.take(ctx, key)
 	if err != nil {
 		return err
 	}
-	runErr := r.Rerun(ctx, dl)
+	runErr := m.rerun(ctx, r, dl)
 	if runErr != nil {
 		runErr = fmt.Errorf("%w: %w", ErrRerunFailed, runErr)
 	}
@@ -258,6 +273,22 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 		m.letters[i] = dl
 	}
 	return runErr
+}
+
+// rerun runs dl through r, with the guard of the positions its letter was
+// stored with when ctx carries none; the positions it advanced stay only
+// if the handler succeeded (or found the event stale).
+func (m *MemoryDeadLetters) rerun(ctx context.Context, r *Router, dl DeadLetter) error {
+	m.mu.Lock()
+	p := m.positions
+	m.mu.Unlock()
+	if g, _ := ctx.Value(guardKey{}).(Guard); p == nil || g != nil {
+		return r.Rerun(ctx, dl)
+	}
+	g := p.attempt()
+	err := r.Rerun(WithGuard(ctx, g), dl)
+	g.end(err == nil || errors.Is(err, ErrStale))
+	return err
 }
 
 // take removes the letter of key and marks it being re-run, waiting for a

@@ -279,3 +279,57 @@ func TestOrderedNotYetPastTheDeadline(t *testing.T) {
 		t.Errorf("booking %+v, want confirmed", h.rows["b3"])
 	}
 }
+
+// A memory dead letter of an ordered handler re-runs under the guard its
+// delivery had (the default step's positions): it applies when it is not
+// older than its object's last event, and is refused as stale, without
+// running, when a newer one was applied meanwhile.
+func TestMemoryDeadLetterRerunIsOrdered(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	failing := map[string]bool{"booking.confirmed": true, "booking.rescheduled": true}
+	r := dispatch.NewRouter()
+	r.Use(dispatch.Ordered(conversoevent.Ordering))
+	r.HandleFunc("booking.*", func(_ context.Context, e *events.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing[e.Type] {
+			return dispatch.Permanent(errors.New("the booking service refused it"))
+		}
+		ran = append(ran, e.Type)
+		return nil
+	})
+	letters := dispatch.NewMemoryDeadLetters(0)
+	v, _ := verify.NewHMAC(converso.Secret, converso.Header)
+	ep := dispatch.NewEndpoint(v, conversoevent.NewParser(), r, dispatch.WithLogger(quiet), dispatch.WithDeadLetters(letters))
+	keys := map[string]string{}
+	for _, name := range bookingLife[:3] { // created, then confirmed and rescheduled dead-lettered
+		body := bookingBody(t, name, "b9")
+		if code, _ := deliver(ep, verifytest.NewRequest(converso, "/", body)); code != http.StatusOK {
+			t.Fatalf("%s: %d", name, code)
+		}
+		e, err := conversoevent.NewParser().Parse(nil, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[name] = e.Key()
+	}
+	mu.Lock()
+	failing = map[string]bool{}
+	mu.Unlock()
+	ctx := context.Background()
+	// The rescheduling is the newer of the two letters: it applies.
+	if err := letters.Rerun(ctx, r, keys["booking.rescheduled"]); err != nil {
+		t.Fatalf("re-run of the rescheduling: %v", err)
+	}
+	// The confirmation is older than the rescheduling now applied: stale.
+	err := letters.Rerun(ctx, r, keys["booking.confirmed"])
+	if !errors.Is(err, dispatch.ErrStale) || errors.Is(err, dispatch.ErrNoGuard) {
+		t.Fatalf("re-run of the older confirmation: %v, want ErrStale", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(ran) != "[booking.created booking.rescheduled]" {
+		t.Errorf("ran %v; want the creation, then the rescheduling's re-run only", ran)
+	}
+}
