@@ -189,6 +189,16 @@ func storeCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
 }
 
+// completionCtx is storeCtx for a completion or release in c's store: the
+// memory store, which never waits on anything, needs no bound (and its
+// timer and context are then not made for every delivery).
+func (c *claimAcceptor) completionCtx() (context.Context, context.CancelFunc) {
+	if _, inMemory := c.store.(*idempotency.MemoryStore); inMemory {
+		return context.Background(), func() {}
+	}
+	return storeCtx()
+}
+
 func (c *claimAcceptor) deadLetter(ev *events.Event, cause error) error {
 	ctx, cancel := storeCtx()
 	defer cancel()
@@ -197,7 +207,7 @@ func (c *claimAcceptor) deadLetter(ev *events.Event, cause error) error {
 }
 
 func (c *claimAcceptor) complete(key, token string, ev *events.Event) {
-	ctx, cancel := storeCtx()
+	ctx, cancel := c.completionCtx()
 	defer cancel()
 	if err := c.store.Complete(ctx, key, token, c.keep); err != nil {
 		// The handler succeeded; answering anything but 200 would make the
@@ -209,7 +219,7 @@ func (c *claimAcceptor) complete(key, token string, ev *events.Event) {
 }
 
 func (c *claimAcceptor) release(key, token string, ev *events.Event) {
-	ctx, cancel := storeCtx()
+	ctx, cancel := c.completionCtx()
 	defer cancel()
 	if err := c.store.Release(ctx, key, token); err != nil && !errors.Is(err, idempotency.ErrLeaseLost) {
 		c.logger.LogAttrs(ctx, slog.LevelError, "webhook claim not released; it frees itself when its lease ends",

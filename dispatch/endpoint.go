@@ -58,6 +58,11 @@ type Endpoint struct {
 	stopCtx  context.Context // canceled when Shutdown's deadline passes
 	stopAll  context.CancelFunc
 
+	// reading holds the connections whose request body is being read,
+	// for Shutdown's deadline to interrupt (interruptReads).
+	readingMu sync.Mutex
+	reading   map[readDeadlineSetter]struct{}
+
 	// active counts the deliveries being served, for WithMaxInFlight.
 	active atomic.Int64
 
@@ -277,7 +282,10 @@ func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 	if d == nil || d.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {
 		return verify.ReadBody(w, r, e.maxBody)
 	}
-	defer context.AfterFunc(e.stopCtx, func() { d.SetReadDeadline(time.Now()) })()
+	if !e.startRead(d) {
+		d.SetReadDeadline(time.Now()) // Shutdown's deadline has passed
+	}
+	defer e.endRead(d)
 	body, err := verify.ReadBody(w, r, e.maxBody)
 	if err != nil {
 		// The rest of the body is not worth waiting for: net/http would
@@ -290,6 +298,37 @@ func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 }
 
 type readDeadlineSetter interface{ SetReadDeadline(time.Time) error }
+
+// startRead registers d's body read for interruptReads, and reports
+// whether Shutdown's deadline is still ahead. It is what a
+// context.AfterFunc(stopCtx, ...) per delivery did, without its
+// allocations.
+func (e *Endpoint) startRead(d readDeadlineSetter) bool {
+	e.readingMu.Lock()
+	defer e.readingMu.Unlock()
+	if e.reading == nil {
+		e.reading = map[readDeadlineSetter]struct{}{}
+	}
+	e.reading[d] = struct{}{}
+	return e.stopCtx.Err() == nil
+}
+
+func (e *Endpoint) endRead(d readDeadlineSetter) {
+	e.readingMu.Lock()
+	delete(e.reading, d)
+	e.readingMu.Unlock()
+}
+
+// interruptReads ends the body reads under way, once Shutdown's deadline
+// has passed (stopCtx canceled first: a read that starts after it sees
+// the cancellation in startRead).
+func (e *Endpoint) interruptReads() {
+	e.readingMu.Lock()
+	defer e.readingMu.Unlock()
+	for d := range e.reading {
+		d.SetReadDeadline(time.Now())
+	}
+}
 
 // readDeadliner finds what sets w's read deadline, unwrapping middleware's
 // writers as http.ResponseController does, without its allocations when
@@ -447,6 +486,7 @@ func (e *Endpoint) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		e.stopAll()
+		e.interruptReads()
 		return ctx.Err()
 	}
 }

@@ -160,13 +160,14 @@ func (s *signalOnRead) Read(p []byte) (int, error) {
 // A client that trickles its body must not hold Shutdown past its deadline.
 func TestShutdownHonoursItsDeadlineAgainstATricklingClient(t *testing.T) {
 	ep := newStripeEndpoint(t, dispatch.NewRouter())
-	reading := make(chan struct{})
+	reading, served := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The Endpoint reads the body only once the request counts as in
 		// flight: its first Read says Shutdown must wait for it.
 		r.Body = &signalOnRead{ReadCloser: r.Body, first: func() { once.Do(func() { close(reading) }) }}
 		ep.ServeHTTP(w, r)
+		close(served)
 	})) // no server timeouts: the Endpoint must bound itself
 	t.Cleanup(srv.Close) // after trickle's cleanup has closed the client side
 	trickle(t, srv.Listener.Addr().String())
@@ -187,6 +188,13 @@ func TestShutdownHonoursItsDeadlineAgainstATricklingClient(t *testing.T) {
 		}
 	case <-time.After(4 * time.Second):
 		t.Fatal("Shutdown with a 500ms deadline was still blocked after 4s")
+	}
+	// Its deadline passed, Shutdown interrupted the read: the request
+	// ends well within the read timeout (DefaultReadTimeout).
+	select {
+	case <-served:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the trickled body's read went on 3s after Shutdown's deadline")
 	}
 }
 
