@@ -26,8 +26,8 @@ import (
 // arrive during one commit form the next batch, so batches grow with the
 // load and a commit is shared by many acknowledgements.
 //
-// One delivery never fails another: each job's args are encoded and
-// checked before the job joins a batch (jobArgs.storable), and a batch the
+// One delivery never fails another: each job's args are checked before
+// the job joins a batch (jobArgs.insertable), and a batch the
 // database refuses for the data of one of its rows (refused) is split in
 // halves, each written on its own, until the row is alone and answered 400.
 
@@ -140,12 +140,8 @@ type job struct {
 // storedAsText reports whether j's body is stored as text, and could be
 // stored base64-encoded instead.
 func (j job) storedAsText() bool {
-	a, ok := j.params.Args.(jobArgs)
-	if !ok {
-		return false
-	}
-	_, ok = a.asBase64()
-	return ok
+	a, ok := j.params.Args.(storedArgs)
+	return ok && a.BodyEncoding == bodyText
 }
 
 // flush writes one batch and answers each of its deliveries: 200 for a new
@@ -207,7 +203,7 @@ func (b *batcher) write(ctx context.Context, jobs []job) {
 		// A body stored as text that this database refuses (a character
 		// its encoding cannot hold): base64 holds any body.
 		j := jobs[0]
-		args, _ := j.params.Args.(jobArgs).asBase64()
+		args, _ := j.params.Args.(storedArgs).asBase64()
 		j.params.Args = args
 		b.write(ctx, []job{j})
 	case b.refused != nil && b.refused(err):
@@ -263,7 +259,7 @@ func (q *Queue[TDriver, TTx]) insertBatch(ctx context.Context, params []river.In
 	// by the event's key.
 	index := make(map[string]int, len(params))
 	for i, p := range params {
-		index[p.Args.(jobArgs).Key] = i
+		index[p.Args.(storedArgs).Key] = i
 	}
 	inserted := make([]bool, len(params))
 	for _, res := range results {

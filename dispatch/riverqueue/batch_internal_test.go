@@ -32,7 +32,7 @@ func (f *fakeInserts) insert(_ context.Context, params []river.InsertManyParams)
 	first := len(f.batches) == 0
 	var keys []string
 	for _, p := range params {
-		keys = append(keys, p.Args.(jobArgs).Key)
+		keys = append(keys, p.Args.(storedArgs).Key)
 	}
 	f.batches = append(f.batches, keys)
 	f.mu.Unlock()
@@ -53,7 +53,7 @@ func (f *fakeInserts) insert(_ context.Context, params []river.InsertManyParams)
 }
 
 func request(key string) *ackRequest {
-	return &ackRequest{key: key, params: river.InsertManyParams{Args: jobArgs{Key: key}}, done: make(chan dispatch.Result, 1)}
+	return &ackRequest{key: key, params: river.InsertManyParams{Args: storedArgs{Key: key}}, done: make(chan dispatch.Result, 1)}
 }
 
 // Deliveries that arrive while a batch is written share the next one; two

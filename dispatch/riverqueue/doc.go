@@ -35,7 +35,7 @@
 // transaction: one multi-row insert, one commit, and each delivery of the
 // batch is answered after it (200 queued, 200 duplicate, or 503 for all of
 // them if the database could not answer). One delivery never fails
-// another: each job's arguments are encoded and checked before it joins a
+// another: each job's arguments are checked before it joins a
 // batch (a time JSON cannot hold, a NUL PostgreSQL cannot store: 400 at
 // once, and logged), and a batch the database still refuses for a row's
 // data (PostgreSQL's data exceptions, SQLite's constraint and type errors,

@@ -576,8 +576,8 @@ func (q *Queue[TDriver, TTx]) Accept(ctx context.Context, a dispatch.Acceptance)
 
 // insertParams is e's job as a batch inserts it, encoded and checked.
 func (q *Queue[TDriver, TTx]) insertParams(ctx context.Context, e *events.Event) (river.InsertManyParams, error) {
-	args := argsOf(e)
-	if err := args.storable(); err != nil {
+	args, err := argsOf(e).insertable()
+	if err != nil {
 		return river.InsertManyParams{}, err
 	}
 	return river.InsertManyParams{Args: args, InsertOpts: q.insertOpts(ctx)}, nil

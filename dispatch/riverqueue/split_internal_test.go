@@ -78,7 +78,7 @@ type refusingInserts struct {
 func (f *refusingInserts) insert(_ context.Context, params []river.InsertManyParams) ([]bool, error) {
 	var keys []string
 	for _, p := range params {
-		keys = append(keys, p.Args.(jobArgs).Key)
+		keys = append(keys, p.Args.(storedArgs).Key)
 	}
 	f.mu.Lock()
 	f.batches = append(f.batches, keys)
@@ -116,7 +116,7 @@ func TestRefusedBatchIsSplitUntilTheRowIsAlone(t *testing.T) {
 				if i == 11 {
 					key = "stripe:evt_poison"
 				}
-				batch = append(batch, &ackRequest{key: key, params: river.InsertManyParams{Args: jobArgs{Key: key}}, done: make(chan dispatch.Result, 1)})
+				batch = append(batch, &ackRequest{key: key, params: river.InsertManyParams{Args: storedArgs{Key: key}}, done: make(chan dispatch.Result, 1)})
 			}
 			b.flush(batch)
 			for _, r := range batch {
@@ -137,11 +137,11 @@ func TestRefusedBatchIsSplitUntilTheRowIsAlone(t *testing.T) {
 	}
 }
 
-// Each job's args are encoded and checked before it joins a batch: a time
-// JSON cannot hold (a +24:00 offset, which time.Parse accepts) or a NUL
-// (which jsonb refuses) is the delivery's own error, wrapping
-// events.ErrMalformedEvent; a storable event's args are encoded once, and
-// River's own encoding returns them.
+// Each job's args are checked before it joins a batch: a time JSON cannot
+// hold (a +24:00 offset, which time.Parse accepts) or a NUL (which jsonb
+// refuses) is the delivery's own error, wrapping events.ErrMalformedEvent;
+// the args of an insertable event encode as River encodes them, and read
+// back as the event.
 func TestArgsAreCheckedBeforeTheBatch(t *testing.T) {
 	good := &events.Event{Source: "twilio", ID: "SM1:delivered", Type: "message.delivered", Body: []byte("MessageSid=SM1"),
 		Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.FixedZone("", 23*60*60))}
@@ -159,17 +159,16 @@ func TestArgsAreCheckedBeforeTheBatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			e := *good
 			c.edit(&e)
-			args := argsOf(&e)
-			err := args.storable()
+			args, err := argsOf(&e).insertable()
 			if c.ok != (err == nil) || (err != nil && !errors.Is(err, events.ErrMalformedEvent)) {
-				t.Fatalf("storable: %v, want ok %t (or events.ErrMalformedEvent)", err, c.ok)
+				t.Fatalf("insertable: %v, want ok %t (or events.ErrMalformedEvent)", err, c.ok)
 			}
 			if !c.ok {
 				return
 			}
 			encoded, err := json.Marshal(args) // as River encodes it
-			if err != nil || string(encoded) != string(args.encoded) {
-				t.Errorf("River's encoding %s (%v), want the checked one %s", encoded, err, args.encoded)
+			if err != nil {
+				t.Fatalf("River's encoding of insertable args: %v", err)
 			}
 			var back jobArgs
 			if err := json.Unmarshal(encoded, &back); err != nil || !back.event().Time.Equal(e.Time) || back.Key != e.Key() {
