@@ -226,10 +226,21 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 	g := k.t.Guard(tx)
 	hctx := k.cfg.WithTx(dispatch.WithGuard(dispatch.WithAttempt(ctx, kp.runs+1), g), tx)
 	err = r.Dispatch(hctx, kp.event)
+	if ctx.Err() != nil {
+		// Stopped mid-run (Stop): the transaction, begun with ctx, is
+		// rolled back, and the event stays kept as it was, its schedule
+		// unchanged, for the next run.
+		db.End(context.WithoutCancel(ctx), tx, false)
+		return false
+	}
 	switch {
 	case err == nil || errors.Is(err, dispatch.ErrStale):
 		if cerr := db.End(context.WithoutCancel(ctx), tx, true); cerr != nil {
-			k.log(ctx, slog.LevelError, "kept events: commit", kp.event, cerr)
+			level := slog.LevelError
+			if ctx.Err() != nil {
+				level = slog.LevelInfo // Stop's doing: the event stays kept
+			}
+			k.log(ctx, level, "kept events: commit", kp.event, cerr)
 			return false
 		}
 		level, msg := slog.LevelDebug, "kept event applied"
