@@ -132,10 +132,11 @@ type MemoryDeadLetters struct {
 	// rerunning holds the keys of letters taken out for a re-run; a
 	// concurrent Rerun of one waits on its channel.
 	rerunning map[string]chan struct{}
-	// positions are the ordering guard's positions of the default accept
-	// step that stored letters here (its Endpoint's): a re-run of an
-	// ordered handler's letter is guarded by them, as its delivery was.
-	positions *memoryPositions
+	// positions holds, by event key, the ordering guard's positions of
+	// the default accept step that stored the letter (its Endpoint's): a
+	// re-run of an ordered handler's letter is guarded by them, as its
+	// delivery was. One sink may serve several Endpoints.
+	positions map[string]*memoryPositions
 }
 
 // positionsKey marks the context of a dead letter stored by the default
@@ -168,7 +169,10 @@ func (m *MemoryDeadLetters) DeadLetter(ctx context.Context, dl DeadLetter) error
 	dl.Event = &e
 	m.letters = append(m.letters, dl)
 	if p, ok := ctx.Value(positionsKey{}).(*memoryPositions); ok {
-		m.positions = p
+		if m.positions == nil {
+			m.positions = map[string]*memoryPositions{}
+		}
+		m.positions[e.Key()] = p
 	}
 	return nil
 }
@@ -222,6 +226,7 @@ func (m *MemoryDeadLetters) Discard(ctx context.Context, key string) error {
 	defer m.mu.Unlock()
 	close(m.rerunning[key])
 	delete(m.rerunning, key)
+	delete(m.positions, key)
 	return nil
 }
 
@@ -271,6 +276,8 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 			i--
 		}
 		m.letters[i] = dl
+	} else {
+		delete(m.positions, key)
 	}
 	return runErr
 }
@@ -280,7 +287,7 @@ func (m *MemoryDeadLetters) Rerun(ctx context.Context, r *Router, key string) er
 // if the handler succeeded (or found the event stale).
 func (m *MemoryDeadLetters) rerun(ctx context.Context, r *Router, dl DeadLetter) error {
 	m.mu.Lock()
-	p := m.positions
+	p := m.positions[dl.Event.Key()]
 	m.mu.Unlock()
 	if g, _ := ctx.Value(guardKey{}).(Guard); p == nil || g != nil {
 		return r.Rerun(ctx, dl)

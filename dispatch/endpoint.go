@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -282,10 +283,14 @@ func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 	if d == nil || d.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {
 		return verify.ReadBody(w, r, e.maxBody)
 	}
-	if !e.startRead(d) {
-		d.SetReadDeadline(time.Now()) // Shutdown's deadline has passed
+	if reflect.TypeOf(d).Comparable() {
+		if !e.startRead(d) {
+			d.SetReadDeadline(time.Now()) // Shutdown's deadline has passed
+		}
+		defer e.endRead(d)
+	} else { // a writer that cannot be a map key (a struct holding a slice)
+		defer context.AfterFunc(e.stopCtx, func() { d.SetReadDeadline(time.Now()) })()
 	}
-	defer e.endRead(d)
 	body, err := verify.ReadBody(w, r, e.maxBody)
 	if err != nil {
 		// The rest of the body is not worth waiting for: net/http would

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -415,5 +416,43 @@ func TestLogsCarryNoRawControlCharacters(t *testing.T) {
 		if got := logs.String(); strings.Contains(got, raw) {
 			t.Errorf("logs.String(): got %q, want it not to contain %q", got, raw)
 		}
+	}
+}
+
+// tagWriter is middleware's writer as a value holding a slice: a type
+// that cannot be a map key, which sets read deadlines through the writer
+// it wraps.
+type tagWriter struct {
+	http.ResponseWriter
+	tags []string
+}
+
+func (w tagWriter) SetReadDeadline(t time.Time) error {
+	return http.NewResponseController(w.ResponseWriter).SetReadDeadline(t)
+}
+
+// A delivery through a writer whose type cannot be a map key is served as
+// any other: its body read is bounded and interruptible all the same.
+func TestWriterThatIsNotComparable(t *testing.T) {
+	ep := newStripeEndpoint(t, dispatch.NewRouter())
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ep.ServeHTTP(tagWriter{ResponseWriter: w, tags: []string{"mw"}}, r)
+	}))
+	t.Cleanup(srv.Close)
+	body := []byte(`{"id":"evt_tag","object":"event","type":"payment_intent.succeeded","created":` +
+		strconv.FormatInt(time.Now().Unix(), 10) + `,"data":{"object":{"id":"pi_tag"}}}`)
+	signed := verifytest.NewRequest(verifytest.Stripe{Secret: stripeSecret}, "/", body)
+	req, err := http.NewRequest(http.MethodPost, srv.URL, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = signed.Header
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("the delivery got no answer: %v", err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("status %d, want 200 (an unknown type is acknowledged)", res.StatusCode)
 	}
 }

@@ -333,3 +333,62 @@ func TestMemoryDeadLetterRerunIsOrdered(t *testing.T) {
 		t.Errorf("ran %v; want the creation, then the rescheduling's re-run only", ran)
 	}
 }
+
+// One MemoryDeadLetters may serve several Endpoints: each letter re-runs
+// under the positions of the Endpoint that dead-lettered it, not of the
+// last one to store a letter.
+func TestMemoryDeadLetterRerunUsesItsOwnEndpointsPositions(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	failing := true
+	r := dispatch.NewRouter()
+	r.Use(dispatch.Ordered(conversoevent.Ordering))
+	r.HandleFunc("booking.*", func(_ context.Context, e *events.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if failing && e.Type == "booking.confirmed" {
+			return dispatch.Permanent(errors.New("the booking service refused it"))
+		}
+		ran = append(ran, e.Type)
+		return nil
+	})
+	refuseAll := dispatch.NewRouter()
+	refuseAll.Use(dispatch.Ordered(conversoevent.Ordering))
+	refuseAll.HandleFunc("booking.*", func(context.Context, *events.Event) error {
+		return dispatch.Permanent(errors.New("refused"))
+	})
+	letters := dispatch.NewMemoryDeadLetters(0)
+	v, _ := verify.NewHMAC(converso.Secret, converso.Header)
+	first := dispatch.NewEndpoint(v, conversoevent.NewParser(), r, dispatch.WithLogger(quiet), dispatch.WithDeadLetters(letters))
+	second := dispatch.NewEndpoint(v, conversoevent.NewParser(), refuseAll, dispatch.WithLogger(quiet), dispatch.WithDeadLetters(letters))
+	var confirmed string
+	for _, name := range bookingLife[:3] { // created, confirmed (dead-lettered), rescheduled
+		body := bookingBody(t, name, "b11")
+		if code, _ := deliver(first, verifytest.NewRequest(converso, "/", body)); code != http.StatusOK {
+			t.Fatalf("%s: %d", name, code)
+		}
+		if name == "booking.confirmed" {
+			e, err := conversoevent.NewParser().Parse(nil, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			confirmed = e.Key()
+		}
+	}
+	// The other Endpoint dead-letters an event of its own afterwards.
+	if code, _ := deliver(second, verifytest.NewRequest(converso, "/", bookingBody(t, "booking.created", "b12"))); code != http.StatusOK {
+		t.Fatalf("second endpoint: %d", code)
+	}
+	mu.Lock()
+	failing = false
+	mu.Unlock()
+	err := letters.Rerun(context.Background(), r, confirmed)
+	if !errors.Is(err, dispatch.ErrStale) {
+		t.Fatalf("re-run of the confirmation older than the applied rescheduling: %v, want ErrStale", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(ran) != "[booking.created booking.rescheduled]" {
+		t.Errorf("ran %v; want the confirmation never applied after the rescheduling", ran)
+	}
+}

@@ -2,6 +2,7 @@ package order
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -226,10 +227,9 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 	g := k.t.Guard(tx)
 	hctx := k.cfg.WithTx(dispatch.WithGuard(dispatch.WithAttempt(ctx, kp.runs+1), g), tx)
 	err = r.Dispatch(hctx, kp.event)
-	if ctx.Err() != nil {
-		// Stopped mid-run (Stop): the transaction, begun with ctx, is
-		// rolled back, and the event stays kept as it was, its schedule
-		// unchanged, for the next run.
+	if err != nil && ctx.Err() != nil {
+		// Stopped mid-run (Stop), the handler interrupted: the event
+		// stays kept as it was, its schedule unchanged, for the next run.
 		db.End(context.WithoutCancel(ctx), tx, false)
 		return false
 	}
@@ -237,8 +237,10 @@ func (k *Keeper[Tx]) runOne(ctx context.Context, o *Object) bool {
 	case err == nil || errors.Is(err, dispatch.ErrStale):
 		if cerr := db.End(context.WithoutCancel(ctx), tx, true); cerr != nil {
 			level := slog.LevelError
-			if ctx.Err() != nil {
-				level = slog.LevelInfo // Stop's doing: the event stays kept
+			if ctx.Err() != nil && (errors.Is(cerr, context.Canceled) || errors.Is(cerr, sql.ErrTxDone)) {
+				// Stop's doing (database/sql ends a transaction with the
+				// context it began with): the event stays kept.
+				level = slog.LevelInfo
 			}
 			k.log(ctx, level, "kept events: commit", kp.event, cerr)
 			return false

@@ -92,9 +92,10 @@ func TestDepositHold(t *testing.T) {
 			// The test sweeps itself, at the moments it chooses.
 			a := newTestApp(t, open(t), config{holdSweep: 24 * time.Hour})
 			// The app's own sweeper sweeps once as it starts, then daily:
-			// stopped once that first sweep has returned, it cannot
-			// release a booking after the test moved the clock past a
-			// deadline and before the test's own sweep.
+			// stopped (its first sweep finished or cut short) before the
+			// first booking exists, it cannot release a booking after the
+			// test moved the clock past a deadline and before the test's
+			// own sweep.
 			a.holds.stop()
 			for i, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {

@@ -44,7 +44,7 @@ func killGroup(cmd *exec.Cmd) {
 func waitGroupGone(cmd *exec.Cmd, limit time.Duration) {
 	pgid := cmd.Process.Pid
 	for deadline := time.Now().Add(limit); groupRuns(pgid) && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
