@@ -1,0 +1,135 @@
+package drivertest_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"modernc.org/sqlite"
+
+	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/sqltx"
+	"github.com/hookkit/hookkit/dispatch/txstep"
+	"github.com/hookkit/hookkit/events"
+	"github.com/hookkit/hookkit/events/conversoevent"
+	"github.com/hookkit/hookkit/verify"
+	"github.com/hookkit/hookkit/verify/verifytest"
+)
+
+// guardParses counts, over every connection opened through the
+// "sqlite-parses" driver, how many times SQLite was handed the ordering
+// guard's upsert to parse: a query run directly, or a statement prepared.
+var (
+	guardParses        atomic.Int64
+	registerParsesOnce sync.Once
+)
+
+// parsesDriver is modernc's driver, with connections that count the
+// guard's parses.
+type parsesDriver struct{ sqlite.Driver }
+
+func (d *parsesDriver) Open(name string) (driver.Conn, error) {
+	c, err := d.Driver.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	return parsesConn{c}, nil
+}
+
+// parsesConn passes every call to modernc's connection, counting those
+// that parse the guard's upsert.
+type parsesConn struct{ driver.Conn }
+
+func countGuard(query string) {
+	if strings.Contains(query, "INSERT INTO hookkit_positions") {
+		guardParses.Add(1)
+	}
+}
+
+func (c parsesConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	countGuard(query)
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+}
+
+func (c parsesConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	countGuard(query)
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, query, args)
+}
+
+func (c parsesConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	countGuard(query)
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, query, args)
+}
+
+func (c parsesConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+// On SQLite the ordering guard's upsert is prepared once per connection
+// and kept, not parsed again for every event: SQLite's prepare was most of
+// the guard's cost. 200 ordered events on a pool of 4 connections parse it
+// a handful of times (the first events run before the background prepare
+// is ready); parsed for each event, it would be 200.
+func TestGuardStatementIsPreparedOnce(t *testing.T) {
+	registerParsesOnce.Do(func() { sql.Register("sqlite-parses", &parsesDriver{}) })
+	db, err := sql.Open("sqlite-parses", filepath.Join(t.TempDir(), "guard.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(4)
+	hk, err := sqltx.NewSQLite(db, txstep.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := hk.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer hk.StopKept(ctx)
+	if _, err := db.Exec(`CREATE TABLE bookings (id TEXT PRIMARY KEY, status TEXT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	r := dispatch.NewRouter()
+	r.Use(dispatch.Ordered(conversoevent.Ordering))
+	r.HandleFunc("booking.*", func(ctx context.Context, e *events.Event) error {
+		tx, _ := sqltx.Tx(ctx)
+		_, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, status) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status`, e.ID, e.Type)
+		return err
+	})
+	signer := verifytest.HMAC{Secret: []byte("gc_prepared"), Header: "X-Goconverso-Signature"}
+	v, err := verify.NewHMAC(signer.Secret, signer.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := dispatch.NewEndpoint(v, conversoevent.NewParser(), r, dispatch.WithAcceptor(hk.Acceptor()), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
+	defer ep.Shutdown(ctx)
+	life := []string{"booking.created", "booking.confirmed", "booking.rescheduled", "booking.cancelled"}
+	hour := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15")
+	before := guardParses.Load()
+	const n = 200
+	for i := range n {
+		body := fmt.Appendf(nil, `{"event":%q,"timestamp":"%s:00:%02d.%03dZ","data":{"booking_id":"prep-%d","status":"confirmed"}}`,
+			life[i%4], hour, i%4, i, i/4)
+		rec := httptest.NewRecorder()
+		ep.ServeHTTP(rec, verifytest.NewRequest(signer, "/", body))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("event %d: status %d: %s", i, rec.Code, rec.Body)
+		}
+	}
+	parses := guardParses.Load() - before
+	t.Logf("the guard's upsert parsed %d times for %d events", parses, n)
+	if parses == 0 || parses > n/4 {
+		t.Errorf("the guard's upsert was parsed %d times for %d events; want at least once, at most %d", parses, n, n/4)
+	}
+}
