@@ -283,7 +283,7 @@ func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 	if d == nil || d.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {
 		return verify.ReadBody(w, r, e.maxBody)
 	}
-	if reflect.TypeOf(d).Comparable() {
+	if reflect.ValueOf(d).Comparable() { // its dynamic value: a struct may hold an uncomparable writer
 		if !e.startRead(d) {
 			d.SetReadDeadline(time.Now()) // Shutdown's deadline has passed
 		}

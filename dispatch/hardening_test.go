@@ -431,12 +431,34 @@ func (w tagWriter) SetReadDeadline(t time.Time) error {
 	return http.NewResponseController(w.ResponseWriter).SetReadDeadline(t)
 }
 
-// A delivery through a writer whose type cannot be a map key is served as
-// any other: its body read is bounded and interruptible all the same.
+// outerWriter is a second middleware's writer, a comparable type holding
+// the first's uncomparable one.
+type outerWriter struct{ http.ResponseWriter }
+
+func (w outerWriter) SetReadDeadline(t time.Time) error {
+	return w.ResponseWriter.(interface{ SetReadDeadline(time.Time) error }).SetReadDeadline(t)
+}
+
+// A delivery through a writer that cannot be a map key (its type, or the
+// value it holds) is served as any other: its body read is bounded and
+// interruptible all the same.
 func TestWriterThatIsNotComparable(t *testing.T) {
+	for name, wrap := range map[string]func(http.ResponseWriter) http.ResponseWriter{
+		"its type": func(w http.ResponseWriter) http.ResponseWriter {
+			return tagWriter{ResponseWriter: w, tags: []string{"mw"}}
+		},
+		"the value it holds": func(w http.ResponseWriter) http.ResponseWriter {
+			return outerWriter{tagWriter{ResponseWriter: w, tags: []string{"mw"}}}
+		},
+	} {
+		t.Run(name, func(t *testing.T) { testWriterThatIsNotComparable(t, wrap) })
+	}
+}
+
+func testWriterThatIsNotComparable(t *testing.T, wrap func(http.ResponseWriter) http.ResponseWriter) {
 	ep := newStripeEndpoint(t, dispatch.NewRouter())
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ep.ServeHTTP(tagWriter{ResponseWriter: w, tags: []string{"mw"}}, r)
+		ep.ServeHTTP(wrap(w), r)
 	}))
 	t.Cleanup(srv.Close)
 	body := []byte(`{"id":"evt_tag","object":"event","type":"payment_intent.succeeded","created":` +

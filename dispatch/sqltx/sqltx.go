@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,33 +195,74 @@ func (d driver) Query(ctx context.Context, tx *sql.Tx, query string, args ...any
 // the pool in the background, on its first use: preparing it in the
 // transaction's goroutine would need a second connection while the
 // transaction holds one, and wait forever on a pool of one. Until it is
-// ready, and if preparing it fails, the query runs as before.
+// ready, and while preparing it fails, the query runs as before. Only
+// statements that read or write rows are kept: a schema statement
+// (Migrate's) runs once.
 type stmtCache struct {
 	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt // nil while being prepared
+	mu sync.RWMutex
+	m  map[string]*cachedStmt
 }
 
-func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+// cachedStmt is one query's statement: nil while it is being prepared or
+// after its prepare failed (tried again from retryAt).
+type cachedStmt struct {
+	stmt    *sql.Stmt
+	retryAt time.Time
+}
+
+// prepareRetry is how long a query whose prepare failed runs unprepared
+// before its prepare is tried again (its table not created yet, a
+// connection that cannot see it, the database closed).
+const prepareRetry = time.Minute
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*cachedStmt{}} }
 
 // get returns query's prepared statement, or nil (and starts preparing it
-// on its first use). A nil cache keeps nothing.
+// on its first use, or once its last failure is old enough). A nil cache
+// keeps nothing.
 func (c *stmtCache) get(query string) *sql.Stmt {
-	if c == nil {
+	if c == nil || !keepsPrepared(query) {
 		return nil
+	}
+	c.mu.RLock()
+	e, seen := c.m[query]
+	var s *sql.Stmt
+	var retryAt time.Time
+	if seen {
+		s, retryAt = e.stmt, e.retryAt
+	}
+	c.mu.RUnlock()
+	if s != nil || seen && (retryAt.IsZero() || time.Now().Before(retryAt)) {
+		return s
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s, seen := c.m[query]
-	if !seen {
-		c.m[query] = nil
-		go c.prepare(query)
+	e, seen = c.m[query]
+	switch {
+	case !seen:
+		c.m[query] = &cachedStmt{}
+	case e.stmt == nil && !e.retryAt.IsZero() && !time.Now().Before(e.retryAt):
+		e.retryAt = time.Time{} // being prepared again
+	default:
+		return e.stmt
 	}
-	return s
+	go c.prepare(query)
+	return nil
 }
 
-// prepare prepares query on the pool; a failure (its table not created
-// yet, the database closed) leaves it to be tried again on its next use.
+// keepsPrepared reports whether query reads or writes rows: the
+// statements worth keeping prepared.
+func keepsPrepared(query string) bool {
+	for _, verb := range []string{"INSERT", "UPDATE", "DELETE", "SELECT", "WITH"} {
+		if len(query) >= len(verb) && strings.EqualFold(query[:len(verb)], verb) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepare prepares query on the pool.
 func (c *stmtCache) prepare(query string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -228,10 +270,10 @@ func (c *stmtCache) prepare(query string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
-		delete(c.m, query)
+		c.m[query] = &cachedStmt{retryAt: time.Now().Add(prepareRetry)}
 		return
 	}
-	c.m[query] = s
+	c.m[query] = &cachedStmt{stmt: s}
 }
 
 type sqlRows struct{ *sql.Rows }
