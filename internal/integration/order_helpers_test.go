@@ -68,7 +68,11 @@ type bookingHost struct {
 	running         int
 	overlapSame     bool
 	overlapDiffered bool
-	hold            time.Duration // each handler's length, for the overlap tests
+	// hold bounds how long a handler waits, for the overlap tests, for a
+	// handler of another booking to be running beside it (arrived is
+	// closed at each handler's entry).
+	hold    time.Duration
+	arrived chan struct{}
 }
 
 // newBookingHost creates the bookings tables on db.
@@ -184,10 +188,22 @@ func (h *bookingHost) enter(id string) {
 	if h.running > h.during[id] {
 		h.overlapDiffered = true
 	}
-	hold := h.hold
+	if h.arrived != nil {
+		close(h.arrived)
+	}
+	h.arrived = make(chan struct{})
+	next, alone, hold := h.arrived, h.running == h.during[id], h.hold
 	h.mu.Unlock()
-	if hold > 0 {
-		time.Sleep(hold) // a handler's work, so that overlaps can happen
+	if hold > 0 && alone {
+		// Held until another handler enters (the overlap of different
+		// bookings the test looks for, and a window in which one of the
+		// same booking would show), at most hold.
+		timer := time.NewTimer(hold)
+		defer timer.Stop()
+		select {
+		case <-next:
+		case <-timer.C:
+		}
 	}
 }
 

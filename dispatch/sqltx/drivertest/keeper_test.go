@@ -3,49 +3,47 @@ package drivertest_test
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
-	"github.com/hookkit/hookkit/dispatch/sqltx"
-	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/conversoevent"
-	"github.com/hookkit/hookkit/verify"
-	"github.com/hookkit/hookkit/verify/verifytest"
 )
+
+// appliedSignal is the Keeper's log (slog.Default), written to a buffer,
+// that signals each kept event it applied: the line it logs once that
+// event's transaction has committed.
+type appliedSignal struct {
+	slog.Handler
+	applied chan struct{}
+}
+
+func (h appliedSignal) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "kept event applied" {
+		select {
+		case h.applied <- struct{}{}:
+		default: // one is enough to wake the test
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
 
 // A kept event whose run StopKept interrupts stays kept as it was (its
 // runs not counted, nothing logged as a failure), and runs once the
-// Keeper runs again.
+// Keeper runs again; StopKept of a stopped runner is a no-op.
 func TestStopKeptMidRunKeepsTheEvent(t *testing.T) {
 	var logs bytes.Buffer
+	appliedLogged := make(chan struct{}, 4)
 	defer slog.SetDefault(slog.Default())
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))) // the Keeper's logger
+	slog.SetDefault(slog.New(appliedSignal{slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}), appliedLogged}))
 
-	db, err := sql.Open("sqlite", filepath.Join(t.TempDir(), "midrun.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(4)
-	hk, err := sqltx.NewSQLite(db, txstep.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db, hk := orderedSQLite(t, "sqlite")
 	ctx := context.Background()
-	if err := hk.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer hk.StopKept(ctx)
-
 	var mu sync.Mutex
 	created, block, applied := false, false, 0
 	running := make(chan struct{}, 1)
@@ -72,23 +70,7 @@ func TestStopKeptMidRunKeepsTheEvent(t *testing.T) {
 		mu.Unlock()
 		return nil
 	})
-	signer := verifytest.HMAC{Secret: []byte("gc_midrun"), Header: "X-Goconverso-Signature"}
-	v, err := verify.NewHMAC(signer.Secret, signer.Header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := dispatch.NewEndpoint(v, conversoevent.NewParser(), r, dispatch.WithAcceptor(hk.Acceptor()), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
-	defer ep.Shutdown(ctx)
-	hour := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15")
-	send := func(typ string, second int) {
-		t.Helper()
-		body := fmt.Appendf(nil, `{"event":%q,"timestamp":"%s:00:%02d.000Z","data":{"booking_id":"midrun","status":"confirmed"}}`, typ, hour, second)
-		rec := httptest.NewRecorder()
-		ep.ServeHTTP(rec, verifytest.NewRequest(signer, "/", body))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("%s: status %d: %s", typ, rec.Code, rec.Body)
-		}
-	}
+	send := bookingSender(t, hk, r)
 	keptRuns := func() (n, runs int) {
 		t.Helper()
 		if err := db.QueryRow(`SELECT COUNT(*), COALESCE(MAX(runs), 0) FROM hookkit_kept`).Scan(&n, &runs); err != nil {
@@ -97,7 +79,9 @@ func TestStopKeptMidRunKeepsTheEvent(t *testing.T) {
 		return n, runs
 	}
 
-	send("booking.confirmed", 2) // before its booking: kept
+	if code := send("booking.confirmed", "midrun", 2000); code != http.StatusOK { // before its booking: kept
+		t.Fatalf("confirmation: status %d", code)
+	}
 	n, runsBefore := keptRuns()
 	if n != 1 {
 		t.Fatalf("%d events kept, want the confirmation", n)
@@ -105,7 +89,9 @@ func TestStopKeptMidRunKeepsTheEvent(t *testing.T) {
 	mu.Lock()
 	block = true
 	mu.Unlock()
-	send("booking.created", 1) // its commit wakes the Keeper, whose run blocks
+	if code := send("booking.created", "midrun", 1000); code != http.StatusOK { // its commit wakes the Keeper, whose run blocks
+		t.Fatalf("creation: status %d", code)
+	}
 	select {
 	case <-running:
 	case <-time.After(10 * time.Second):
@@ -120,22 +106,22 @@ func TestStopKeptMidRunKeepsTheEvent(t *testing.T) {
 	if bytes.Contains(logs.Bytes(), []byte("level=ERROR")) || bytes.Contains(logs.Bytes(), []byte("kept again")) {
 		t.Errorf("an interrupted run was logged as a failure:\n%s", logs.String())
 	}
+	if err := hk.StopKept(ctx); err != nil {
+		t.Errorf("StopKept of a stopped runner: %v, want nil", err)
+	}
 
 	mu.Lock()
 	block = false
 	mu.Unlock()
 	hk.RunKept("goconverso", r) // the next start: the kept event is due (its object advanced)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mu.Lock()
-		done := applied == 1
-		mu.Unlock()
-		if n, _ := keptRuns(); done && n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the kept confirmation was not applied within 10s of the Keeper's restart")
-		}
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-appliedLogged:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the kept confirmation was not applied within 10s of the Keeper's restart")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n, _ := keptRuns(); applied != 1 || n != 0 {
+		t.Errorf("after the restart: applied %d times, %d still kept; want applied once, none kept", applied, n)
 	}
 }

@@ -5,25 +5,18 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"modernc.org/sqlite"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
-	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/conversoevent"
-	"github.com/hookkit/hookkit/verify"
-	"github.com/hookkit/hookkit/verify/verifytest"
 )
 
 // guardParses counts, over every connection opened through the
@@ -87,22 +80,8 @@ func (c parsesConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.
 // statements, run once, are not kept prepared.
 func TestGuardStatementIsPreparedOnce(t *testing.T) {
 	registerParsesOnce.Do(func() { sql.Register("sqlite-parses", &parsesDriver{}) })
-	db, err := sql.Open("sqlite-parses", filepath.Join(t.TempDir(), "guard.db")+"?_txlock=immediate&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(4)
-	hk, err := sqltx.NewSQLite(db, txstep.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
-	schemaBefore := schemaPrepares.Load()
-	if err := hk.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer hk.StopKept(ctx)
+	schemaBefore := schemaPrepares.Load() // before Migrate's
+	db, hk := orderedSQLite(t, "sqlite-parses")
 	if _, err := db.Exec(`CREATE TABLE bookings (id TEXT PRIMARY KEY, status TEXT NOT NULL)`); err != nil {
 		t.Fatal(err)
 	}
@@ -113,24 +92,13 @@ func TestGuardStatementIsPreparedOnce(t *testing.T) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, status) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET status = excluded.status`, e.ID, e.Type)
 		return err
 	})
-	signer := verifytest.HMAC{Secret: []byte("gc_prepared"), Header: "X-Goconverso-Signature"}
-	v, err := verify.NewHMAC(signer.Secret, signer.Header)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep := dispatch.NewEndpoint(v, conversoevent.NewParser(), r, dispatch.WithAcceptor(hk.Acceptor()), dispatch.WithLogger(slog.New(slog.DiscardHandler)))
-	defer ep.Shutdown(ctx)
+	send := bookingSender(t, hk, r)
 	life := []string{"booking.created", "booking.confirmed", "booking.rescheduled", "booking.cancelled"}
-	hour := time.Now().UTC().Add(-time.Hour).Format("2006-01-02T15")
 	before := guardParses.Load()
 	const n = 200
 	for i := range n {
-		body := fmt.Appendf(nil, `{"event":%q,"timestamp":"%s:00:%02d.%03dZ","data":{"booking_id":"prep-%d","status":"confirmed"}}`,
-			life[i%4], hour, i%4, i, i/4)
-		rec := httptest.NewRecorder()
-		ep.ServeHTTP(rec, verifytest.NewRequest(signer, "/", body))
-		if rec.Code != http.StatusOK {
-			t.Fatalf("event %d: status %d: %s", i, rec.Code, rec.Body)
+		if code := send(life[i%4], fmt.Sprintf("prep-%d", i/4), i); code != http.StatusOK {
+			t.Fatalf("event %d: status %d", i, code)
 		}
 	}
 	parses := guardParses.Load() - before
