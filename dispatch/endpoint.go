@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,10 +58,11 @@ type Endpoint struct {
 	stopCtx  context.Context // canceled when Shutdown's deadline passes
 	stopAll  context.CancelFunc
 
-	// reading holds the connections whose request body is being read,
-	// for Shutdown's deadline to interrupt (interruptReads).
+	// reading holds, by request, what sets the read deadline of the
+	// bodies being read, for Shutdown's deadline to interrupt
+	// (interruptReads).
 	readingMu sync.Mutex
-	reading   map[readDeadlineSetter]struct{}
+	reading   map[*http.Request]readDeadlineSetter
 
 	// active counts the deliveries being served, for WithMaxInFlight.
 	active atomic.Int64
@@ -283,14 +283,10 @@ func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 	if d == nil || d.SetReadDeadline(time.Now().Add(e.readTimeout)) != nil {
 		return verify.ReadBody(w, r, e.maxBody)
 	}
-	if reflect.ValueOf(d).Comparable() { // its dynamic value: a struct may hold an uncomparable writer
-		if !e.startRead(d) {
-			d.SetReadDeadline(time.Now()) // Shutdown's deadline has passed
-		}
-		defer e.endRead(d)
-	} else { // a writer that cannot be a map key (a struct holding a slice)
-		defer context.AfterFunc(e.stopCtx, func() { d.SetReadDeadline(time.Now()) })()
+	if !e.startRead(r, d) {
+		d.SetReadDeadline(time.Now()) // Shutdown's deadline has passed
 	}
+	defer e.endRead(r)
 	body, err := verify.ReadBody(w, r, e.maxBody)
 	if err != nil {
 		// The rest of the body is not worth waiting for: net/http would
@@ -304,23 +300,24 @@ func (e *Endpoint) readBody(w http.ResponseWriter, r *http.Request) ([]byte, err
 
 type readDeadlineSetter interface{ SetReadDeadline(time.Time) error }
 
-// startRead registers d's body read for interruptReads, and reports
-// whether Shutdown's deadline is still ahead. It is what a
-// context.AfterFunc(stopCtx, ...) per delivery did, without its
-// allocations.
-func (e *Endpoint) startRead(d readDeadlineSetter) bool {
+// startRead registers r's body read, whose deadline d sets, for
+// interruptReads, and reports whether Shutdown's deadline is still ahead.
+// It is what a context.AfterFunc(stopCtx, ...) per delivery did, without
+// its allocations. The key is the request (a pointer, whatever the writer
+// d is, which may not be comparable).
+func (e *Endpoint) startRead(r *http.Request, d readDeadlineSetter) bool {
 	e.readingMu.Lock()
 	defer e.readingMu.Unlock()
 	if e.reading == nil {
-		e.reading = map[readDeadlineSetter]struct{}{}
+		e.reading = map[*http.Request]readDeadlineSetter{}
 	}
-	e.reading[d] = struct{}{}
+	e.reading[r] = d
 	return e.stopCtx.Err() == nil
 }
 
-func (e *Endpoint) endRead(d readDeadlineSetter) {
+func (e *Endpoint) endRead(r *http.Request) {
 	e.readingMu.Lock()
-	delete(e.reading, d)
+	delete(e.reading, r)
 	e.readingMu.Unlock()
 }
 
@@ -330,7 +327,7 @@ func (e *Endpoint) endRead(d readDeadlineSetter) {
 func (e *Endpoint) interruptReads() {
 	e.readingMu.Lock()
 	defer e.readingMu.Unlock()
-	for d := range e.reading {
+	for _, d := range e.reading {
 		d.SetReadDeadline(time.Now())
 	}
 }
