@@ -21,7 +21,7 @@ const DefaultTable = sqlschema.DefaultTable
 // DefaultLockTimeout bounds how long ClaimTx waits for another transaction
 // that holds the same key: past it the claim answers Busy (the sender is
 // told 409 and retries later).
-const DefaultLockTimeout = 2 * time.Second
+const DefaultLockTimeout = sqlschema.DefaultLockTimeout
 
 // DB is what the store needs from pgx: *pgxpool.Pool, *pgx.Conn and pgx.Tx
 // satisfy it.
@@ -152,12 +152,8 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 	if err := storeargs.Claim(key, keep); err != nil {
 		return 0, err
 	}
-	if lockTimeout <= 0 {
-		lockTimeout = DefaultLockTimeout
-	}
 	var restored string
-	err := tx.QueryRow(ctx, s.sql.ClaimTx, key, keep.Microseconds(), fmt.Sprintf("%dms", lockTimeout.Milliseconds())).Scan(&restored)
-	var pgErr *pgconn.PgError
+	err := tx.QueryRow(ctx, s.sql.ClaimTx, sqlschema.PostgresClaimTxArgs(key, keep, lockTimeout)...).Scan(&restored)
 	switch {
 	case err == nil:
 		s.pruneNowAndThen(ctx) // through the pool: an error in tx would abort it
@@ -166,7 +162,7 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 		var holder string
 		err := tx.QueryRow(ctx, s.sql.Holder, key).Scan(&holder)
 		return sqlschema.HolderState("pgxstore", holder, err, pgx.ErrNoRows)
-	case errors.As(err, &pgErr) && pgErr.Code == "55P03": // lock_not_available
+	case sqlschema.IsLockTimeout(err):
 		return idempotency.Busy, nil
 	}
 	return 0, unavailable("claim in transaction", err)

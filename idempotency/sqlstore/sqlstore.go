@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/idempotency/internal/sqlschema"
+	"github.com/hookkit/hookkit/internal/sqlschema"
 	"github.com/hookkit/hookkit/idempotency/internal/storeargs"
 )
 
@@ -211,7 +211,7 @@ func (s *Store) pruneNowAndThen(ctx context.Context, db DB) {
 // DefaultLockTimeout bounds how long ClaimTx on PostgreSQL waits for
 // another transaction that holds the same key: past it the claim answers
 // Busy (the sender is told 409 and retries later).
-const DefaultLockTimeout = 2 * time.Second
+const DefaultLockTimeout = sqlschema.DefaultLockTimeout
 
 // ClaimTx claims key inside tx, the transaction the event's handler will
 // write in, for the transactional accept step (package dispatch/sqltx): the key's
@@ -236,10 +236,7 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 	if s.sqlite {
 		err = tx.QueryRowContext(ctx, s.sql.ClaimTx, key, s.now().UnixMicro(), keep.Microseconds()).Scan(&taken)
 	} else {
-		if lockTimeout <= 0 {
-			lockTimeout = DefaultLockTimeout
-		}
-		err = tx.QueryRowContext(ctx, s.sql.ClaimTx, key, keep.Microseconds(), fmt.Sprintf("%dms", lockTimeout.Milliseconds())).Scan(&taken)
+		err = tx.QueryRowContext(ctx, s.sql.ClaimTx, sqlschema.PostgresClaimTxArgs(key, keep, lockTimeout)...).Scan(&taken)
 	}
 	switch {
 	case err == nil:
@@ -254,7 +251,7 @@ func (s *Store) ClaimTx(ctx context.Context, tx DB, key string, keep, lockTimeou
 		return idempotency.Acquired, nil
 	case errors.Is(err, sql.ErrNoRows):
 		return s.holder(ctx, tx, key)
-	case isLockTimeout(err):
+	case sqlschema.IsLockTimeout(err):
 		return idempotency.Busy, nil
 	}
 	return 0, unavailable("claim in transaction", err)
@@ -267,9 +264,3 @@ func (s *Store) holder(ctx context.Context, tx DB, key string) (idempotency.Stat
 	return sqlschema.HolderState("sqlstore", holder, err, sql.ErrNoRows)
 }
 
-// isLockTimeout reports PostgreSQL's lock_not_available (55P03), by the
-// SQLSTATE any driver's error reports.
-func isLockTimeout(err error) bool {
-	var coded interface{ SQLState() string }
-	return errors.As(err, &coded) && coded.SQLState() == "55P03"
-}

@@ -23,7 +23,7 @@ import (
 var sharedPackages = []string{
 	"dispatch/sqltx/internal/sqltxtest", "dispatch/internal/txaccepttest", "internal/servicetest",
 	"dispatch/internal/txdb", "dispatch/internal/sqldeadletter", "dispatch/internal/headers", "internal/logtext",
-	"idempotency/internal/sqltabletest", "idempotency/internal/claimtxtest", "idempotency/internal/sqlschema",
+	"idempotency/internal/sqltabletest", "idempotency/internal/claimtxtest", "internal/sqlschema",
 	"idempotency/internal/storeargs",
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,6 +239,30 @@ func HolderState(store, holder string, err, noRows error) (idempotency.State, er
 // SchemaText is the CREATE statements a Migrate runs, as one text, for hosts
 // that manage their schema with their own migration tool.
 func (s Statements) SchemaText() string { return strings.Join(s.Schema, ";\n") + ";\n" }
+
+// DefaultLockTimeout bounds how long a claim inside a transaction on
+// PostgreSQL (the ClaimTx statement) waits for another transaction that
+// holds the same key: sqlstore.DefaultLockTimeout and
+// pgxstore.DefaultLockTimeout.
+const DefaultLockTimeout = 2 * time.Second
+
+// PostgresClaimTxArgs are the PostgreSQL ClaimTx statement's arguments:
+// key, kept for keep, waiting at most lockTimeout (DefaultLockTimeout when
+// not positive) for another transaction that holds it.
+func PostgresClaimTxArgs(key string, keep, lockTimeout time.Duration) []any {
+	if lockTimeout <= 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+	return []any{key, keep.Microseconds(), strconv.FormatInt(lockTimeout.Milliseconds(), 10) + "ms"}
+}
+
+// IsLockTimeout reports whether err is PostgreSQL's lock_not_available
+// (SQLSTATE 55P03): a ClaimTx that waited lockTimeout for the key. It reads
+// the code from any driver error that reports one (pgconn.PgError does).
+func IsLockTimeout(err error) bool {
+	var coded interface{ SQLState() string }
+	return errors.As(err, &coded) && coded.SQLState() == "55P03"
+}
 
 // Unavailable wraps a database error of store's op in
 // idempotency.ErrUnavailable.
