@@ -194,6 +194,28 @@ func (r *Router) anyOrdered() bool {
 	return false
 }
 
+// Position returns the object the event is about and its position, as
+// the event's handler will read them first, when that handler is guarded
+// by Ordered outermost (Ordered is the first middleware the Router Uses,
+// or the handler was registered as Ordered(o)(h) in a Router without
+// middleware); ok is false otherwise, and for an event Ordered runs
+// unguarded or dead-letters (no object, or one that cannot be read). An
+// accept step may then advance the object in the statement that claims
+// the event's key (dispatch/sqltx and dispatch/pgxtx do on PostgreSQL),
+// with the Guard it gives the handler answering the handler's Advance of
+// the same object and position.
+func (a Acceptance) Position() (object string, pos events.Position, ok bool) {
+	h, guarded := a.handler.(*ordered)
+	if !guarded {
+		return "", events.Position{}, false
+	}
+	object, pos, err := h.order.Of(a.Event)
+	if err != nil || object == "" {
+		return "", events.Position{}, false
+	}
+	return object, pos, true
+}
+
 // Ordered reports whether the event's Router guards some handler with
 // Ordered: only then does an accept step need to put a Guard in the
 // handler's context (an unordered Router pays nothing for ordering).

@@ -14,6 +14,7 @@ import (
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/conversoevent"
+	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
 	"github.com/hookkit/hookkit/verify/verifytest"
 )
@@ -392,3 +393,91 @@ func TestMemoryDeadLetterRerunUsesItsOwnEndpointsPositions(t *testing.T) {
 		t.Errorf("ran %v; want the confirmation never applied after the rescheduling", ran)
 	}
 }
+
+// An accept step learns the object and position the event's handler
+// reads first only when Ordered is that handler's outermost layer: then
+// the handler's first act is the Guard's Advance of exactly those.
+func TestAcceptancePosition(t *testing.T) {
+	handle := func(context.Context, *events.Event) error { return nil }
+	logged := func(next dispatch.Handler) dispatch.Handler {
+		return dispatch.HandlerFunc(func(ctx context.Context, e *events.Event) error { return next.Handle(ctx, e) })
+	}
+	none := events.Order(func(*events.Event) (string, events.Position, error) { return "", events.Position{}, nil })
+	broken := events.Order(func(*events.Event) (string, events.Position, error) {
+		return "", events.Position{}, errors.New("no id")
+	})
+	for _, tt := range []struct {
+		name   string
+		router func(r *dispatch.Router)
+		want   bool
+	}{
+		{"Use(Ordered)", func(r *dispatch.Router) {
+			r.Use(dispatch.Ordered(stripeevent.Ordering))
+			r.HandleFunc("payment_intent.*", handle)
+		}, true},
+		{"Ordered(o)(h)", func(r *dispatch.Router) {
+			r.Handle("payment_intent.succeeded", dispatch.Ordered(stripeevent.Ordering)(dispatch.HandlerFunc(handle)))
+		}, true},
+		{"unordered", func(r *dispatch.Router) { r.HandleFunc("payment_intent.*", handle) }, false},
+		{"other middleware outermost", func(r *dispatch.Router) {
+			r.Use(logged, dispatch.Ordered(stripeevent.Ordering))
+			r.HandleFunc("payment_intent.*", handle)
+		}, false},
+		{"no object", func(r *dispatch.Router) {
+			r.Use(dispatch.Ordered(none))
+			r.HandleFunc("payment_intent.*", handle)
+		}, false},
+		{"unreadable object", func(r *dispatch.Router) {
+			r.Use(dispatch.Ordered(broken))
+			r.HandleFunc("payment_intent.*", handle)
+		}, false},
+		{"no handler", func(r *dispatch.Router) { r.Use(dispatch.Ordered(stripeevent.Ordering)) }, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			type position struct {
+				object string
+				pos    events.Position
+				ok     bool
+			}
+			got := make(chan position, 1)
+			var event *events.Event
+			r := dispatch.NewRouter()
+			tt.router(r)
+			ep := newStripeEndpoint(t, r, dispatch.WithAcceptor(acceptorFunc(func(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
+				object, pos, ok := a.Position()
+				event = a.Event
+				got <- position{object, pos, ok}
+				return dispatch.Result{Outcome: dispatch.OutcomeProcessed}
+			})))
+			body := stripeBody(t, "payment_intent.succeeded", "evt_position")
+			if code, text := deliver(ep, signed(body)); code != http.StatusOK {
+				t.Fatalf("status %d: %s", code, text)
+			}
+			var p position // the acceptor is not called for an event without a handler
+			select {
+			case p = <-got:
+			default:
+			}
+			want := position{}
+			if tt.want {
+				// The recorded event: its payment intent, created at
+				// 1795420801, ranked by its status.
+				_, pos, err := stripeevent.Ordering(event)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want = position{"pi_3OdQh2LkdIwHu7ix1pLqDp2K", pos, true}
+				if pos.At != 1795420801 {
+					t.Fatalf("the fixture's position: %+v", pos)
+				}
+			}
+			if p != want {
+				t.Errorf("Position: got %+v, want %+v", p, want)
+			}
+		})
+	}
+}
+
+type acceptorFunc func(ctx context.Context, a dispatch.Acceptance) dispatch.Result
+
+func (f acceptorFunc) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result { return f(ctx, a) }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
@@ -72,6 +73,7 @@ type Tables[Tx any] struct {
 	dialect Dialect
 	retry   []time.Duration
 	q       statements
+	fused   atomic.Pointer[fusedClaim] // ClaimAdvance's statement
 }
 
 // New returns the Tables on db, or an error wrapping
@@ -128,6 +130,7 @@ func (t *Tables[Tx]) Migrate(ctx context.Context) error {
 type statements struct {
 	schema                      []string
 	advance, due, keep, unkeep  string
+	insertPosition, upsert      string // advance's parts, for ClaimAdvance
 	insertKept                  string
 	takeObject, takeDue         string
 	retryKept                   string
@@ -196,12 +199,14 @@ func newStatements(d Dialect, positions, kept string) statements {
 	// row's, takes the row's lock, and returns the position before it and
 	// how many events are kept for the object.
 	newer := `(` + positions + `.pos_at IS NULL OR (` + positions + `.pos_at, ` + positions + `.pos_rank) <= (excluded.pos_at, excluded.pos_rank))`
-	s.advance = bind(`INSERT INTO ` + positions + ` (source, object, pos_at, pos_rank) VALUES (@1, @2, @3, @4)
+	s.upsert = `
 ON CONFLICT (source, object) DO UPDATE SET
 	prev_at = ` + positions + `.pos_at, prev_rank = ` + positions + `.pos_rank,
 	pos_at = CASE WHEN ` + newer + ` THEN excluded.pos_at ELSE ` + positions + `.pos_at END,
 	pos_rank = CASE WHEN ` + newer + ` THEN excluded.pos_rank ELSE ` + positions + `.pos_rank END
-RETURNING pos_at, pos_rank, prev_at, prev_rank, kept`)
+RETURNING pos_at, pos_rank, prev_at, prev_rank, kept`
+	s.insertPosition = `INSERT INTO ` + positions + ` (source, object, pos_at, pos_rank) `
+	s.advance = bind(s.insertPosition + `VALUES (@1, @2, @3, @4)` + s.upsert)
 	// due: the object advanced; its kept events run at once.
 	s.due = bind(`UPDATE ` + kept + ` SET next_at = @3 WHERE source = @1 AND object = @2 AND next_at > @3`)
 	// keep: one more event kept for the object, whose row is created

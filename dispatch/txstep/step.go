@@ -13,9 +13,10 @@ import (
 
 // acceptor is the step New returns.
 type acceptor[Tx any] struct {
-	db     Database[Tx]
-	order  *order.Tables[Tx] // nil: the Database orders nothing
-	keeper *order.Keeper[Tx]
+	db      Database[Tx]
+	order   *order.Tables[Tx] // nil: the Database orders nothing
+	keeper  *order.Keeper[Tx]
+	claimer OrderedClaim[Tx] // nil: ordered events are claimed, then advanced
 }
 
 // New returns the transactional accept step on db, for
@@ -54,18 +55,23 @@ func New[Tx any](db Database[Tx]) (dispatch.Acceptor, error) {
 	a := &acceptor[Tx]{db: db}
 	if o, ok := db.(Ordering[Tx]); ok {
 		a.order, a.keeper = o.Order()
+		a.claimer, _ = db.(OrderedClaim[Tx])
 	}
 	return a, nil
 }
 
 // Accept implements dispatch.Acceptor.
 func (a *acceptor[Tx]) Accept(ctx context.Context, acc dispatch.Acceptance) dispatch.Result {
-	key := acc.Event.Key()
-	tx, state, err := a.begin(ctx, key)
-	if err != nil || state != idempotency.Acquired {
-		return claimed(state, err)
+	tx, err := a.db.Begin(ctx)
+	if err != nil {
+		return claimed(0, fmt.Errorf("begin: %w", err))
 	}
 	runCtx, g := a.guard(ctx, acc, tx)
+	state, err := a.claim(ctx, tx, acc, g)
+	if err != nil || state != idempotency.Acquired {
+		a.rollback(tx)
+		return claimed(state, err)
+	}
 	err = acc.Run(runCtx)
 	stale := errors.Is(err, dispatch.ErrStale)
 	switch {
@@ -114,6 +120,18 @@ func (a *acceptor[Tx]) begin(ctx context.Context, key string) (Tx, idempotency.S
 		a.rollback(tx)
 	}
 	return tx, state, err
+}
+
+// claim claims the event's key in tx: with its object's advance, in one
+// statement, when the Database can and the event's handler reads its
+// object and position first.
+func (a *acceptor[Tx]) claim(ctx context.Context, tx Tx, acc dispatch.Acceptance, g *order.TxGuard[Tx]) (idempotency.State, error) {
+	if g != nil && a.claimer != nil {
+		if object, pos, ok := acc.Position(); ok {
+			return a.claimer.ClaimOrderedTx(ctx, tx, acc.Event.Key(), g, acc.Event.Source, object, pos)
+		}
+	}
+	return a.db.ClaimTx(ctx, tx, acc.Event.Key())
 }
 
 // claimed is the answer to a claim that did not take the key.

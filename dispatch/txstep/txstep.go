@@ -6,6 +6,7 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/order"
+	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
@@ -64,6 +65,19 @@ type Config struct {
 // a transaction that completes its key (200, kept).
 type Ordering[Tx any] interface {
 	Order() (*order.Tables[Tx], *order.Keeper[Tx])
+}
+
+// OrderedClaim is what a Database that orders events may add: the claim
+// of an ordered event's key that also advances its object, in one
+// statement (dispatch/sqltx's and dispatch/pgxtx's do on PostgreSQL). The
+// step calls it, with the transaction's guard g, for an event whose
+// handler reads its object and position first (dispatch.Acceptance's
+// Position): one round trip fewer per ordered event. It answers as
+// ClaimTx does; when it answers Acquired, the key is claimed and the
+// object either advanced through g (g.ClaimAdvance) or not yet, in which
+// case the handler's guard advances it.
+type OrderedClaim[Tx any] interface {
+	ClaimOrderedTx(ctx context.Context, tx Tx, key string, g *order.TxGuard[Tx], source, object string, pos events.Position) (idempotency.State, error)
 }
 
 type txKey[Tx any] struct{}

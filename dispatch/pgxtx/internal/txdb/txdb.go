@@ -12,12 +12,15 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/order"
 	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqldeadletter"
+	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqlschema"
 	"github.com/hookkit/hookkit/dispatch/txstep"
+	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/idempotency"
 )
 
@@ -28,6 +31,18 @@ import (
 type Keys[Tx any] struct {
 	Migrate func(ctx context.Context) error
 	ClaimTx func(ctx context.Context, tx Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error)
+	// Postgres, on PostgreSQL, has an ordered event's claim advance its
+	// object in the same statement (ClaimOrderedTx); nil on SQLite.
+	Postgres *PostgresKeys
+}
+
+// PostgresKeys is the keys' table on PostgreSQL, as an ordered event's
+// claim needs it: the store's statements (sqlstore's and pgxstore's), and
+// how to prune the table through the pool, as the store's ClaimTx does on
+// one claim in sqlschema.PruneEvery.
+type PostgresKeys struct {
+	SQL       sqlschema.Statements
+	PruneSome func(ctx context.Context)
 }
 
 // Database is the keys and the dead letters on one database, with the
@@ -41,6 +56,8 @@ type Database[Tx any] struct {
 	acceptor    dispatch.Acceptor
 	order       *order.Tables[Tx]
 	keeper      *order.Keeper[Tx]
+	prefix      string        // the package's name, in errors
+	claims      atomic.Uint64 // ordered claims, for pruning
 }
 
 // New returns the Database, or an error wrapping dispatch.ErrInvalidConfig
@@ -53,7 +70,7 @@ func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
-	d := &Database[Tx]{driver: driver, keys: keys, letters: letters, keep: cfg.Keep, limit: cfg.LockTimeout}
+	d := &Database[Tx]{driver: driver, keys: keys, letters: letters, keep: cfg.Keep, limit: cfg.LockTimeout, prefix: prefix}
 	if d.keep == 0 {
 		d.keep = idempotency.DefaultKeep
 	}
@@ -124,6 +141,32 @@ func (s step[Tx]) ClaimTx(ctx context.Context, tx Tx, key string) (idempotency.S
 
 func (s step[Tx]) DeadLetterTx(ctx context.Context, tx Tx, dl dispatch.DeadLetter) error {
 	return s.d.letters.PutTx(ctx, tx, dl)
+}
+
+// ClaimOrderedTx implements txstep.OrderedClaim: on PostgreSQL, the
+// store's claim and g's advance run as one statement (see
+// order.TxGuard.ClaimAdvance); a key it does not take is claimed again by
+// the store (which tells a completed event from a busy one, and may find
+// it free by then: the guard then advances it when the handler asks).
+// SQLite claims as ClaimTx does.
+func (s step[Tx]) ClaimOrderedTx(ctx context.Context, tx Tx, key string, g *order.TxGuard[Tx], source, object string, pos events.Position) (idempotency.State, error) {
+	pg := s.d.keys.Postgres
+	if pg == nil || key == "" { // an empty key: the store's error
+		return s.ClaimTx(ctx, tx, key)
+	}
+	claimed, err := g.ClaimAdvance(ctx, pg.SQL.ClaimTx, sqlschema.PostgresClaimTxArgs(key, s.d.keep, s.d.limit), source, object, pos)
+	switch {
+	case err == nil && claimed:
+		if s.d.claims.Add(1)%sqlschema.PruneEvery == 0 {
+			pg.PruneSome(ctx) // through the pool: an error in tx would abort it
+		}
+		return idempotency.Acquired, nil
+	case err == nil:
+		return s.ClaimTx(ctx, tx, key)
+	case sqlschema.IsLockTimeout(err):
+		return idempotency.Busy, nil
+	}
+	return 0, sqlschema.Unavailable(s.d.prefix, "claim in transaction", err)
 }
 
 // Order implements txstep.Ordering: the ordering guard's tables and the

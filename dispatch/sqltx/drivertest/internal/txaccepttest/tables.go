@@ -4,7 +4,9 @@ package txaccepttest
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/servicetest"
 )
@@ -64,5 +66,20 @@ func OnTables(t *testing.T, db SQL, tb Tables, postgres bool, m Binding) Binding
 	}
 	m.AgeClosed = exec(age)
 	m.Waits = postgres
+	m.LockWaitOver = func(t *testing.T, d time.Duration) bool {
+		// The statement names the keys' table: other tests' waits do not count.
+		return count(`SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+	AND position($1 in query) > 0 AND now() - query_start > $2::bigint * interval '1 millisecond'`, tb.Idempotency, d.Milliseconds())(t) > 0
+	}
+	expired, past := `SELECT COUNT(*) FROM `+tb.Idempotency+` WHERE key LIKE 'expired:%' AND expires_at <= now()`, `now() - interval '1 hour'`
+	if !postgres {
+		expired = `SELECT COUNT(*) FROM ` + tb.Idempotency + ` WHERE key LIKE 'expired:%'`
+		past = fmt.Sprint(time.Now().Add(-time.Hour).UnixMicro())
+	}
+	m.AddExpiredKeys = func(t *testing.T, n int) {
+		exec(`INSERT INTO ` + tb.Idempotency + ` (key, token, expires_at) SELECT 'expired:' || i, '', ` + past +
+			` FROM (WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ` + fmt.Sprint(n) + `) SELECT i FROM s) AS s`)(t)
+	}
+	m.ExpiredKeys = count(expired)
 	return m
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/dispatch"
+	"github.com/hookkit/hookkit/dispatch/sqltx/drivertest/internal/servicetest"
 	"github.com/hookkit/hookkit/events"
 	"github.com/hookkit/hookkit/events/stripeevent"
 	"github.com/hookkit/hookkit/verify"
@@ -57,6 +58,13 @@ type Binding struct {
 	// Waits is true where a duplicate can wait out a lock timeout and be
 	// answered 409 (PostgreSQL); SQLite queues every writer instead.
 	Waits bool
+	// LockWaitOver reports whether a statement on the binding's keys
+	// table has waited for a lock for longer than d (PostgreSQL only).
+	LockWaitOver func(t *testing.T, d time.Duration) bool
+	// AddExpiredKeys writes n idempotency keys whose keep window has
+	// ended; ExpiredKeys counts those left.
+	AddExpiredKeys func(t *testing.T, n int)
+	ExpiredKeys    func(t *testing.T) int
 }
 
 const secret = "whsec_txmode_tests"
@@ -81,6 +89,10 @@ func Run(t *testing.T, newBinding func(t *testing.T) Binding) {
 		{"ControlBytesInASignedIDAre400", controlBytesInID},
 		{"ConcurrentDuplicatesRunOnce", concurrentDuplicates},
 		{"TwoReplicasRaceSixteenCopiesOfTwoHundredEvents", replicasRace},
+		{"OrderedConcurrentDuplicatesRunOnce", orderedDuplicates},
+		{"OrderedTwoReplicasRaceSixteenCopiesOfTwoHundredEvents", orderedReplicasRace},
+		{"OrderedWaitForItsObjectOutlastsTheLockTimeout", orderedWaitOutlastsTheLockTimeout},
+		{"OrderedClaimsPruneExpiredKeys", orderedClaimsPrune},
 	} {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newBinding(t)) })
 	}
@@ -404,7 +416,11 @@ func deadLetterOperations(t *testing.T, m Binding) {
 	}
 }
 
-func concurrentDuplicates(t *testing.T, m Binding) {
+func concurrentDuplicates(t *testing.T, m Binding) { duplicates(t, m, false) }
+
+// duplicates: copies of one event, delivered at once, run once; ordered,
+// its handlers are guarded by stripeevent.Ordering.
+func duplicates(t *testing.T, m Binding, ordered bool) {
 	const copies = 16
 	// The first run holds on until every copy has entered the accept step,
 	// so that they all claim while it runs.
@@ -416,13 +432,16 @@ func concurrentDuplicates(t *testing.T, m Binding) {
 		return m.Acceptor.Accept(ctx, a)
 	})
 	var runs atomic.Int32
-	ep, _ := endpoint(t, counted, func(ctx context.Context, e *events.Event) error {
+	ep, r := endpoint(t, counted, func(ctx context.Context, e *events.Event) error {
 		runs.Add(1)
 		if !waitAll(&arrived, 10*time.Second) {
 			t.Errorf("not every copy reached the accept step within 10s")
 		}
 		return m.Effect(ctx, e.ID)
 	})
+	if ordered {
+		r.Use(dispatch.Ordered(stripeevent.Ordering))
+	}
 	codes := storm(ep, [][]byte{body("evt_storm", false)}, copies)
 	if codes[200]+codes[409] != copies {
 		t.Errorf("answers: got %v, want only 200 and 409", codes)
@@ -489,7 +508,12 @@ func storm(eps http.Handler, bodies [][]byte, copies int, more ...http.Handler) 
 	return counts
 }
 
-func replicasRace(t *testing.T, m Binding) {
+func replicasRace(t *testing.T, m Binding) { race(t, m, false) }
+
+// race: two replicas, 16 copies of 200 events; ordered, the handlers are
+// guarded by stripeevent.Ordering, each event about an object of its own
+// (every copy of it claims its key and its object at once).
+func race(t *testing.T, m Binding, ordered bool) {
 	if testing.Short() {
 		t.Skip("3,200 deliveries")
 	}
@@ -497,11 +521,21 @@ func replicasRace(t *testing.T, m Binding) {
 	handle := func(m Binding) func(ctx context.Context, e *events.Event) error {
 		return func(ctx context.Context, e *events.Event) error { return m.Effect(ctx, e.ID) }
 	}
-	a, _ := endpoint(t, m, handle(m))
-	b, _ := endpoint(t, second, handle(second))
+	a, ra := endpoint(t, m, handle(m))
+	b, rb := endpoint(t, second, handle(second))
+	objects := servicetest.RandomName("pi_race_")
 	var bodies [][]byte
 	for i := range 200 {
-		bodies = append(bodies, body(fmt.Sprintf("evt_race_%03d", i), false))
+		id := fmt.Sprintf("evt_race_%03d", i)
+		if !ordered {
+			bodies = append(bodies, body(id, false))
+			continue
+		}
+		bodies = append(bodies, objectBody(id, fmt.Sprintf("%s_%03d", objects, i), time.Now().Unix()))
+	}
+	if ordered {
+		ra.Use(dispatch.Ordered(stripeevent.Ordering))
+		rb.Use(dispatch.Ordered(stripeevent.Ordering))
 	}
 	codes := storm(a, bodies, 16, b)
 	if codes[200]+codes[409] != 3200 {
