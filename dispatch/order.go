@@ -204,11 +204,20 @@ func (r *Router) anyOrdered() bool {
 // the event's key (dispatch/sqltx and dispatch/pgxtx do on PostgreSQL),
 // with the Guard it gives the handler answering the handler's Advance of
 // the same object and position.
+//
+// The Order runs here outside the handler's panic recovery: an Order that
+// panics reports ok false, and panics again in the handler's run, where
+// it is recovered into a *PanicError.
 func (a Acceptance) Position() (object string, pos events.Position, ok bool) {
 	h, guarded := a.handler.(*ordered)
 	if !guarded {
 		return "", events.Position{}, false
 	}
+	defer func() {
+		if recover() != nil {
+			object, pos, ok = "", events.Position{}, false
+		}
+	}()
 	object, pos, err := h.order.Of(a.Event)
 	if err != nil || object == "" {
 		return "", events.Position{}, false

@@ -432,6 +432,16 @@ func TestAcceptancePosition(t *testing.T) {
 			r.HandleFunc("payment_intent.*", handle)
 		}, false},
 		{"no handler", func(r *dispatch.Router) { r.Use(dispatch.Ordered(stripeevent.Ordering)) }, false},
+		// Recovered: the handler's run panics again, where it is recovered.
+		{"panicking order", func(r *dispatch.Router) {
+			r.Use(dispatch.Ordered(func(*events.Event) (string, events.Position, error) { panic("a host's bug") }))
+			r.HandleFunc("payment_intent.*", handle)
+		}, false},
+		{"prefix and \"*\" routes", func(r *dispatch.Router) {
+			r.Use(dispatch.Ordered(stripeevent.Ordering))
+			r.HandleFunc("charge.*", handle)
+			r.HandleFunc("*", handle)
+		}, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			type position struct {
@@ -460,6 +470,9 @@ func TestAcceptancePosition(t *testing.T) {
 			}
 			want := position{}
 			if tt.want {
+				if event == nil {
+					t.Fatal("the acceptor was not called")
+				}
 				// The recorded event: its payment intent, created at
 				// 1795420801, ranked by its status.
 				_, pos, err := stripeevent.Ordering(event)
@@ -480,4 +493,6 @@ func TestAcceptancePosition(t *testing.T) {
 
 type acceptorFunc func(ctx context.Context, a dispatch.Acceptance) dispatch.Result
 
-func (f acceptorFunc) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result { return f(ctx, a) }
+func (f acceptorFunc) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
+	return f(ctx, a)
+}

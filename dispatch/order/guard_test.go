@@ -35,6 +35,9 @@ func (r recorder) Exec(_ context.Context, _ tx, query string, _ ...any) (int64, 
 
 func (r recorder) QueryRow(_ context.Context, _ tx, query string, _ ...any) order.Row {
 	*r.queries = append(*r.queries, query)
+	if len(*r.rows) == 0 {
+		return scanned{err: errors.New("a query the test did not expect: " + query)}
+	}
 	next := (*r.rows)[0]
 	*r.rows = (*r.rows)[1:]
 	return next
@@ -110,27 +113,43 @@ func TestClaimAdvanceAnswersTheHandlersAdvance(t *testing.T) {
 	}
 }
 
-// A preset answers one Advance, of its own object and position: another
-// position of the same object, or a second Advance, runs a statement.
+// A preset answers one Advance, of its own object and position: an
+// Advance of another position, or a second one of its own, runs a
+// statement.
 func TestClaimAdvanceAnswersOnlyItsOwnAdvance(t *testing.T) {
 	ctx := context.Background()
-	advanced := scanned{values: []any{int64(3000), int64(0), int64(2000), int64(2)}}
-	var queries []string
-	rows := []scanned{{values: []any{int64(2000), int64(2), nil, nil}}, advanced, advanced}
-	tables, err := order.New[tx](recorder{&queries, &rows}, order.Postgres, order.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := tables.Guard(tx{})
-	if claimed, err := g.ClaimAdvance(ctx, "INSERT INTO keys (key) VALUES ($1) RETURNING 1", []any{"k"}, "stripe", "pi_1", events.Position{At: 2000, Rank: 2}); !claimed || err != nil {
-		t.Fatalf("ClaimAdvance: %v, %v", claimed, err)
-	}
-	for range 2 {
-		if _, _, err := g.Advance(ctx, "stripe", "pi_1", events.Position{At: 3000}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(queries) != 3 {
-		t.Errorf("statements: got %d, want 3 (the claim's, and one per Advance of another position)", len(queries))
+	pos := events.Position{At: 2000, Rank: 2}
+	for _, tt := range []struct {
+		name     string
+		advances []events.Position
+	}{
+		{"another position", []events.Position{{At: 3000}, {At: 3000}}},
+		{"its own, twice", []events.Position{pos, pos}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var queries []string
+			rows := []scanned{{values: []any{int64(2000), int64(2), nil, nil}},
+				{values: []any{int64(3000), int64(0), int64(2000), int64(2)}}, {values: []any{int64(3000), int64(0), int64(2000), int64(2)}}}
+			tables, err := order.New[tx](recorder{&queries, &rows}, order.Postgres, order.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := tables.Guard(tx{})
+			if claimed, err := g.ClaimAdvance(ctx, "INSERT INTO keys (key) VALUES ($1) RETURNING 1", []any{"k"}, "stripe", "pi_1", pos); !claimed || err != nil {
+				t.Fatalf("ClaimAdvance: %v, %v", claimed, err)
+			}
+			for _, p := range tt.advances {
+				if _, _, err := g.Advance(ctx, "stripe", "pi_1", p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := 3 // the claim's, and one per Advance the preset does not answer
+			if tt.advances[0] == pos {
+				want = 2
+			}
+			if len(queries) != want {
+				t.Errorf("statements: got %d, want %d", len(queries), want)
+			}
+		})
 	}
 }

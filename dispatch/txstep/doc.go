@@ -13,6 +13,10 @@
 //     (dispatch/riverqueue) run handlers in them too.
 //   - [Database] adds what the step does inside a transaction: claim a key,
 //     store a dead letter.
+//   - [Ordering], which a Database adds to order events (package
+//     dispatch/order's tables and Keeper), and [OrderedClaim], which one
+//     on PostgreSQL adds to claim an ordered event's key and advance its
+//     object in one statement.
 //   - [New] returns the accept step on a Database, for dispatch.WithAcceptor.
 //   - [WithTx] and [TxFrom] carry the transaction in the handler's context:
 //     what sqltx.Tx and pgxtx.Tx read.

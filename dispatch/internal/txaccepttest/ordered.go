@@ -3,6 +3,7 @@ package txaccepttest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,8 @@ func orderedWaitOutlastsTheLockTimeout(t *testing.T, m Binding) {
 	}
 	object := servicetest.RandomName("pi_wait_")
 	entered, release := make(chan struct{}), make(chan struct{})
+	var released sync.Once
+	unblock := func() { released.Do(func() { close(release) }) }
 	ep := orderedEndpoint(t, m, func(ctx context.Context, e *events.Event) error {
 		if e.ID == "evt_holds" {
 			close(entered)
@@ -56,8 +59,15 @@ func orderedWaitOutlastsTheLockTimeout(t *testing.T, m Binding) {
 	})
 	now := time.Now().Unix()
 	first, second := make(chan int, 1), make(chan int, 1)
+	t.Cleanup(unblock) // registered after the Endpoint's Shutdown: runs before it
 	go func() { first <- deliver(ep, objectBody("evt_holds", object, now)) }()
-	<-entered
+	select {
+	case <-entered:
+	case code := <-first:
+		t.Fatalf("the first event was answered %d before its handler ran", code)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the first event's handler did not run within 30 s")
+	}
 	go func() { second <- deliver(ep, objectBody("evt_waits", object, now+1)) }()
 	// Past the lock timeout, by the database's own account of the wait.
 	wait := sqlstore.DefaultLockTimeout + 500*time.Millisecond
@@ -67,15 +77,13 @@ func orderedWaitOutlastsTheLockTimeout(t *testing.T, m Binding) {
 	for !m.LockWaitOver(t, wait) {
 		select {
 		case code := <-second:
-			close(release)
 			t.Fatalf("the waiting event was answered %d while the other held its object: its wait was bounded", code)
 		case <-deadline:
-			close(release)
 			t.Fatalf("the second event was not seen waiting for %s within 30 s", wait)
 		case <-tick.C:
 		}
 	}
-	close(release)
+	unblock()
 	if a, b := <-first, <-second; a != 200 || b != 200 {
 		t.Fatalf("answers: got %d and %d, want 200 and 200", a, b)
 	}

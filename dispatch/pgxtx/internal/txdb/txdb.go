@@ -86,7 +86,11 @@ func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
-	if d.acceptor, err = txstep.New[Tx](step[Tx]{Driver: driver, d: d}); err != nil {
+	var db txstep.Database[Tx] = step[Tx]{Driver: driver, d: d}
+	if keys.Postgres != nil {
+		db = postgresStep[Tx]{step[Tx]{Driver: driver, d: d}}
+	}
+	if d.acceptor, err = txstep.New[Tx](db); err != nil {
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	return d, nil
@@ -143,15 +147,18 @@ func (s step[Tx]) DeadLetterTx(ctx context.Context, tx Tx, dl dispatch.DeadLette
 	return s.d.letters.PutTx(ctx, tx, dl)
 }
 
-// ClaimOrderedTx implements txstep.OrderedClaim: on PostgreSQL, the
-// store's claim and g's advance run as one statement (see
-// order.TxGuard.ClaimAdvance); a key it does not take is claimed again by
-// the store (which tells a completed event from a busy one, and may find
-// it free by then: the guard then advances it when the handler asks).
-// SQLite claims as ClaimTx does.
-func (s step[Tx]) ClaimOrderedTx(ctx context.Context, tx Tx, key string, g *order.TxGuard[Tx], source, object string, pos events.Position) (idempotency.State, error) {
+// postgresStep is the step on PostgreSQL, which claims an ordered event's
+// key and advances its object in one statement.
+type postgresStep[Tx any] struct{ step[Tx] }
+
+// ClaimOrderedTx implements txstep.OrderedClaim: the store's claim and g's
+// advance run as one statement (see order.TxGuard.ClaimAdvance). A key it
+// does not take is live, and stays so for the transaction (the claim
+// locked its row): its holder tells a completed event from a busy one, as
+// the store's ClaimTx does.
+func (s postgresStep[Tx]) ClaimOrderedTx(ctx context.Context, tx Tx, key string, g *order.TxGuard[Tx], source, object string, pos events.Position) (idempotency.State, error) {
 	pg := s.d.keys.Postgres
-	if pg == nil || key == "" { // an empty key: the store's error
+	if key == "" { // the store's error
 		return s.ClaimTx(ctx, tx, key)
 	}
 	claimed, err := g.ClaimAdvance(ctx, pg.SQL.ClaimTx, sqlschema.PostgresClaimTxArgs(key, s.d.keep, s.d.limit), source, object, pos)
@@ -162,7 +169,9 @@ func (s step[Tx]) ClaimOrderedTx(ctx context.Context, tx Tx, key string, g *orde
 		}
 		return idempotency.Acquired, nil
 	case err == nil:
-		return s.ClaimTx(ctx, tx, key)
+		var holder string
+		err := s.d.driver.QueryRow(ctx, tx, pg.SQL.Holder, key).Scan(&holder)
+		return sqlschema.HolderState(s.d.prefix, holder, err, sqldeadletter.ErrNoRows)
 	case sqlschema.IsLockTimeout(err):
 		return idempotency.Busy, nil
 	}
