@@ -155,9 +155,12 @@ func newStatements(d Dialect, positions, kept string) statements {
 		}
 		return s
 	}
-	id, bytes, skipLocked, lockAdvisory := `bigserial PRIMARY KEY`, `bytea`, ` FOR UPDATE SKIP LOCKED`, true
+	id, bytes, skipLocked, lockAdvisory, clustered := `bigserial PRIMARY KEY`, `bytea`, ` FOR UPDATE SKIP LOCKED`, true, ``
 	if d == SQLite {
 		id, bytes, skipLocked, lockAdvisory = `INTEGER PRIMARY KEY AUTOINCREMENT`, `BLOB`, ``, false
+		// The rows in their key's B-tree: an advance writes one page, not
+		// a table's and its key index's.
+		clustered = ` WITHOUT ROWID`
 	}
 	s := statements{}
 	if lockAdvisory {
@@ -172,7 +175,7 @@ func newStatements(d Dialect, positions, kept string) statements {
 	prev_rank bigint,
 	kept      bigint NOT NULL DEFAULT 0, -- events kept for this object
 	PRIMARY KEY (source, object)
-)`, `CREATE TABLE IF NOT EXISTS `+kept+` (
+)` + clustered, `CREATE TABLE IF NOT EXISTS `+kept+` (
 	id         `+id+`,
 	key        text NOT NULL UNIQUE,
 	source     text NOT NULL,
