@@ -175,7 +175,7 @@ func newStatements(d Dialect, positions, kept string) statements {
 	prev_rank bigint,
 	kept      bigint NOT NULL DEFAULT 0, -- events kept for this object
 	PRIMARY KEY (source, object)
-)` + clustered, `CREATE TABLE IF NOT EXISTS `+kept+` (
+)`+clustered, `CREATE TABLE IF NOT EXISTS `+kept+` (
 	id         `+id+`,
 	key        text NOT NULL UNIQUE,
 	source     text NOT NULL,

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/hookkit/hookkit/idempotency"
-	"github.com/hookkit/hookkit/internal/sqlschema"
 	"github.com/hookkit/hookkit/idempotency/internal/storeargs"
+	"github.com/hookkit/hookkit/internal/sqlschema"
 )
 
 // DefaultTable is the table name unless Config.Table says otherwise.
@@ -263,4 +263,3 @@ func (s *Store) holder(ctx context.Context, tx DB, key string) (idempotency.Stat
 	err := tx.QueryRowContext(ctx, s.sql.Holder, key).Scan(&holder)
 	return sqlschema.HolderState("sqlstore", holder, err, sql.ErrNoRows)
 }
-

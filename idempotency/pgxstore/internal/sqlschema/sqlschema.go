@@ -111,9 +111,11 @@ WHERE key = $1 AND token = $2 AND expires_at > now()`,
 		// its rollback it is free. The wait is bounded by lock_timeout,
 		// set for this statement only: the CTE sets it before the insert
 		// runs, and RETURNING (which runs only when the key was taken, the
-		// one case where the transaction goes on) restores the value it
-		// had, so the handler's own statements wait as the host configured.
-		// A wait that times out fails with SQLSTATE 55P03.
+		// one case where a handler runs) restores the value it had, so the
+		// handler's own statements wait as the host configured. A claim
+		// that took nothing leaves the bound set: only the Holder lookup
+		// follows, and the transaction is rolled back. A wait that times
+		// out fails with SQLSTATE 55P03.
 		ClaimTx: `WITH lock AS (SELECT current_setting('lock_timeout') AS before, set_config('lock_timeout', $3, true) AS bounded)
 INSERT INTO ` + t + ` AS t (key, token, expires_at)
 SELECT $1, '', now() + $2::bigint * interval '1 microsecond' FROM lock
