@@ -84,6 +84,9 @@ func (a Acceptance) Run(ctx context.Context) error {
 		ctx, cancel = context.WithDeadline(ctx, a.deadline)
 		defer cancel()
 	}
+	if a.d != nil && a.d.read.event == a.Event && a.Event != nil {
+		ctx = context.WithValue(ctx, readKey{}, &a.d.read) // Position read it
+	}
 	if !a.timed { // no observer
 		return a.routes.run(ctx, a.handler, a.route, a.Event, AttemptSync)
 	}

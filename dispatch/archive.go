@@ -49,6 +49,10 @@ type Delivery struct {
 	// with sync/atomic: an Acceptor may not run the handler once Accept has
 	// returned, when observers and archives read the delivery.
 	run int32
+	// read is what Acceptance.Position read for the delivery's event,
+	// which Acceptance.Run hands to its Ordered handler: the Order runs
+	// once per delivery.
+	read readPosition
 }
 
 const (

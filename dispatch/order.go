@@ -62,6 +62,18 @@ type Guard interface {
 
 type guardKey struct{}
 
+// readPosition is an Order's answer for one event, read before its
+// handler runs (Acceptance.Position), for the Ordered handler by whose
+// Order it was read.
+type readPosition struct {
+	by     *ordered
+	event  *events.Event
+	object string
+	pos    events.Position
+}
+
+type readKey struct{}
+
 // WithGuard returns ctx carrying g, for the ordered handlers (Ordered) the
 // attempt runs.
 func WithGuard(ctx context.Context, g Guard) context.Context {
@@ -112,7 +124,7 @@ type ordered struct {
 }
 
 func (h *ordered) Handle(ctx context.Context, e *events.Event) error {
-	object, pos, err := h.order.Of(e)
+	object, pos, err := h.positionOf(ctx, e)
 	switch {
 	case err != nil:
 		return Permanent(err)
@@ -136,6 +148,15 @@ func (h *ordered) Handle(ctx context.Context, e *events.Event) error {
 		}
 	}
 	return h.next.Handle(ctx, e)
+}
+
+// positionOf returns e's object and position: as Acceptance.Position read
+// them by h's Order, when it did, or by h's Order now.
+func (h *ordered) positionOf(ctx context.Context, e *events.Event) (string, events.Position, error) {
+	if r, ok := ctx.Value(readKey{}).(*readPosition); ok && r.by == h && r.event == e {
+		return r.object, r.pos, nil
+	}
+	return h.order.Of(e)
 }
 
 // StaleError is the error an ordered handler returns for an event older
@@ -221,6 +242,9 @@ func (a Acceptance) Position() (object string, pos events.Position, ok bool) {
 	object, pos, err := h.order.Of(a.Event)
 	if err != nil || object == "" {
 		return "", events.Position{}, false
+	}
+	if a.d != nil { // Run hands it to the handler, which reads it once
+		a.d.read = readPosition{by: h, event: a.Event, object: object, pos: pos}
 	}
 	return object, pos, true
 }

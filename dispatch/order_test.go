@@ -496,3 +496,49 @@ type acceptorFunc func(ctx context.Context, a dispatch.Acceptance) dispatch.Resu
 func (f acceptorFunc) Accept(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
 	return f(ctx, a)
 }
+
+// recordingGuard is a Guard that records each Advance and finds nothing
+// applied before.
+type recordingGuard struct{ advanced []string }
+
+func (g *recordingGuard) Advance(_ context.Context, _, object string, pos events.Position) (events.Position, bool, error) {
+	g.advanced = append(g.advanced, fmt.Sprintf("%s@%d", object, pos.At))
+	return events.Position{}, false, nil
+}
+
+// The object and position an accept step reads with Acceptance.Position
+// are the ones the handler's Ordered uses: the Order runs once per
+// delivery (a Stripe Order scans the payload, a Twilio one parses the
+// form). An inner Ordered with an Order of its own still runs it.
+func TestAcceptancePositionIsReadOnce(t *testing.T) {
+	counted := func(n *int, object string) events.Order {
+		return func(e *events.Event) (string, events.Position, error) {
+			*n++
+			return object, events.Position{At: 7}, nil
+		}
+	}
+	var outer, inner int
+	r := dispatch.NewRouter()
+	r.Use(dispatch.Ordered(counted(&outer, "pi_outer")), dispatch.Ordered(counted(&inner, "pi_inner")))
+	ran := 0
+	r.HandleFunc("payment_intent.succeeded", func(context.Context, *events.Event) error { ran++; return nil })
+	g := &recordingGuard{}
+	ep := newStripeEndpoint(t, r, dispatch.WithAcceptor(acceptorFunc(func(ctx context.Context, a dispatch.Acceptance) dispatch.Result {
+		if object, _, ok := a.Position(); !ok || object != "pi_outer" {
+			t.Errorf("Position: %q, %v", object, ok)
+		}
+		if err := a.Run(dispatch.WithGuard(ctx, g)); err != nil {
+			return dispatch.Result{Outcome: dispatch.OutcomeFailed, Err: err}
+		}
+		return dispatch.Result{Outcome: dispatch.OutcomeProcessed}
+	})))
+	if code, text := deliver(ep, signed(stripeBody(t, "payment_intent.succeeded", "evt_read_once"))); code != http.StatusOK {
+		t.Fatalf("status %d: %s", code, text)
+	}
+	if outer != 1 || inner != 1 || ran != 1 {
+		t.Errorf("the outer Order ran %d times, the inner %d, the handler %d; want 1 each", outer, inner, ran)
+	}
+	if got := fmt.Sprint(g.advanced); got != "[pi_outer@7 pi_inner@7]" {
+		t.Errorf("advanced %s; want the outer object, then the inner", got)
+	}
+}
