@@ -11,7 +11,6 @@ import (
 
 	"github.com/hookkit/hookkit/dispatch"
 	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqldeadletter"
-	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/sqlschema"
 	"github.com/hookkit/hookkit/dispatch/pgxtx/internal/txdb"
 	"github.com/hookkit/hookkit/dispatch/sqltx"
 	"github.com/hookkit/hookkit/dispatch/txstep"
@@ -51,13 +50,7 @@ func New(db DB, cfg txstep.Config) (sqltx.Tables, error) {
 		ClaimTx: func(ctx context.Context, tx pgx.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
-	stmts, err := sqlschema.Postgres(cfg.IdempotencyTable)
-	if err != nil {
-		return nil, err
-	}
-	keys.Postgres = &txdb.PostgresKeys{SQL: stmts, PruneSome: func(ctx context.Context) {
-		_, _ = db.Exec(ctx, stmts.PruneSome) // pruning only reclaims space
-	}}
+	keys.Exec = func(ctx context.Context, query string) { _, _ = db.Exec(ctx, query) } // pruning only reclaims space
 	tables, err := txdb.New[pgx.Tx]("pgxtx", driver{NewTransactor(db)}, keys, sqldeadletter.Postgres, cfg)
 	if err != nil {
 		return nil, err // not a nil *txdb.Database in a non-nil Tables

@@ -15,7 +15,6 @@ import (
 	"github.com/hookkit/hookkit/dispatch/txstep"
 	"github.com/hookkit/hookkit/idempotency"
 	"github.com/hookkit/hookkit/idempotency/sqlstore"
-	"github.com/hookkit/hookkit/internal/sqlschema"
 )
 
 // Tx returns the transaction a handler runs in, and whether there is one:
@@ -95,17 +94,10 @@ func newTables(db *sql.DB, newStore func(sqlstore.DB, sqlstore.Config) (*sqlstor
 		ClaimTx: func(ctx context.Context, tx *sql.Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error) {
 			return store.ClaimTx(ctx, tx, key, keep, lockTimeout)
 		}}
+	keys.Exec = func(ctx context.Context, query string) { _, _ = db.ExecContext(ctx, query) } // pruning only reclaims space
 	d := driver{Transactor: NewTransactor(db)}
 	if dialect == sqldeadletter.SQLite {
 		d.stmts = newStmtCache(db)
-	} else {
-		stmts, err := sqlschema.Postgres(cfg.IdempotencyTable)
-		if err != nil {
-			return nil, err
-		}
-		keys.Postgres = &txdb.PostgresKeys{SQL: stmts, PruneSome: func(ctx context.Context) {
-			_, _ = db.ExecContext(ctx, stmts.PruneSome) // pruning only reclaims space
-		}}
 	}
 	tables, err := txdb.New[*sql.Tx]("sqltx", d, keys, dialect, cfg)
 	if err != nil {

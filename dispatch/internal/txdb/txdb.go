@@ -29,18 +29,13 @@ import (
 type Keys[Tx any] struct {
 	Migrate func(ctx context.Context) error
 	ClaimTx func(ctx context.Context, tx Tx, key string, keep, lockTimeout time.Duration) (idempotency.State, error)
-	// Postgres, on PostgreSQL, has an ordered event's claim advance its
-	// object in the same statement (ClaimOrderedTx); nil on SQLite.
-	Postgres *PostgresKeys
-}
-
-// PostgresKeys is the keys' table on PostgreSQL, as an ordered event's
-// claim needs it: the store's statements (sqlstore's and pgxstore's), and
-// how to prune the table through the pool, as the store's ClaimTx does on
-// one claim in sqlschema.PruneEvery.
-type PostgresKeys struct {
-	SQL       sqlschema.Statements
-	PruneSome func(ctx context.Context)
+	// Exec runs a statement through the pool, outside any transaction,
+	// and drops its error. With it, on PostgreSQL, an ordered event's
+	// claim advances its object in the same statement (ClaimOrderedTx),
+	// and prunes the keys as the store's ClaimTx does (one claim in
+	// sqlschema.PruneEvery). Without it, ordered events are claimed by
+	// ClaimTx, then advanced.
+	Exec func(ctx context.Context, query string)
 }
 
 // Database is the keys and the dead letters on one database, with the
@@ -54,8 +49,9 @@ type Database[Tx any] struct {
 	acceptor    dispatch.Acceptor
 	order       *order.Tables[Tx]
 	keeper      *order.Keeper[Tx]
-	prefix      string        // the package's name, in errors
-	claims      atomic.Uint64 // ordered claims, for pruning
+	prefix      string                // the package's name, in errors
+	keysSQL     *sqlschema.Statements // on PostgreSQL with Keys.Exec: the store's statements, for ordered claims
+	claims      atomic.Uint64         // ordered claims, for pruning
 }
 
 // New returns the Database, or an error wrapping dispatch.ErrInvalidConfig
@@ -85,7 +81,12 @@ func New[Tx any](prefix string, driver sqldeadletter.Driver[Tx], keys Keys[Tx], 
 		return nil, fmt.Errorf("%s: %w", prefix, err)
 	}
 	var db txstep.Database[Tx] = step[Tx]{Driver: driver, d: d}
-	if keys.Postgres != nil {
+	if dialect == sqldeadletter.Postgres && keys.Exec != nil {
+		stmts, err := sqlschema.Postgres(cfg.IdempotencyTable)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", prefix, err)
+		}
+		d.keysSQL = &stmts
 		db = postgresStep[Tx]{step[Tx]{Driver: driver, d: d}}
 	}
 	if d.acceptor, err = txstep.New[Tx](db); err != nil {
@@ -155,20 +156,20 @@ type postgresStep[Tx any] struct{ step[Tx] }
 // locked its row): its holder tells a completed event from a busy one, as
 // the store's ClaimTx does.
 func (s postgresStep[Tx]) ClaimOrderedTx(ctx context.Context, tx Tx, key string, g *order.TxGuard[Tx], source, object string, pos events.Position) (idempotency.State, error) {
-	pg := s.d.keys.Postgres
 	if key == "" { // the store's error
 		return s.ClaimTx(ctx, tx, key)
 	}
-	claimed, err := g.ClaimAdvance(ctx, pg.SQL.ClaimTx, sqlschema.PostgresClaimTxArgs(key, s.d.keep, s.d.limit), source, object, pos)
+	q := s.d.keysSQL
+	claimed, err := g.ClaimAdvance(ctx, q.ClaimTx, sqlschema.PostgresClaimTxArgs(key, s.d.keep, s.d.limit), source, object, pos)
 	switch {
 	case err == nil && claimed:
 		if s.d.claims.Add(1)%sqlschema.PruneEvery == 0 {
-			pg.PruneSome(ctx) // through the pool: an error in tx would abort it
+			s.d.keys.Exec(ctx, q.PruneSome) // through the pool: an error in tx would abort it
 		}
 		return idempotency.Acquired, nil
 	case err == nil:
 		var holder string
-		err := s.d.driver.QueryRow(ctx, tx, pg.SQL.Holder, key).Scan(&holder)
+		err := s.d.driver.QueryRow(ctx, tx, q.Holder, key).Scan(&holder)
 		return sqlschema.HolderState(s.d.prefix, holder, err, sqldeadletter.ErrNoRows)
 	case sqlschema.IsLockTimeout(err):
 		return idempotency.Busy, nil
